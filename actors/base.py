@@ -1,0 +1,154 @@
+"""MailboxActor: a pykka actor whose mailbox is a Redis Stream consumer group.
+
+A pump thread reads batches from the stream and hands each batch to the actor with a blocking
+`ask`, so the actor processes one batch at a time (backpressure) and the pump learns of failures.
+The actor acks entries only after their effect is committed. If a batch fails, its entries stay
+pending and are read again; after `max_deliveries` they go to the dead-letter stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import pykka
+
+from actors.runtime import Runtime
+from app.messaging.streams import Consumer, Delivery
+from app.persistence.db import db
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Ping:
+    """In-process readiness probe used by the supervisor (never crosses a process boundary)."""
+
+
+@dataclass(frozen=True)
+class _Batch:
+    deliveries: list[Delivery]
+
+
+@dataclass(frozen=True)
+class _Timer:
+    pass
+
+
+class MailboxActor(pykka.ThreadingActor):
+    group: ClassVar[str] = ""
+    timer_interval_s: ClassVar[float | None] = None
+    max_deliveries: ClassVar[int] = 5
+    start_at_end: ClassVar[bool] = False
+    uses_db: ClassVar[bool] = True
+
+    def __init__(self, runtime: Runtime, name: str, streams: list[str]) -> None:
+        super().__init__()
+        self.runtime = runtime
+        self.name = name
+        self.streams = streams
+        self.consumer: Consumer | None = None
+        self._stopping = threading.Event()
+        self._pump_thread: threading.Thread | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------
+    def on_start(self) -> None:
+        if self.uses_db:
+            db.connect(reuse_if_open=True)
+        self.consumer = Consumer(
+            self.runtime.redis_url, self.streams, self.group or self.name, self.name,
+            max_deliveries=self.max_deliveries, dead_letters=self.runtime.names.dead_letters,
+            start_at_end=self.start_at_end,
+        )
+        self.recover()
+        self._pump_thread = threading.Thread(target=self._pump, name=f"pump-{self.name}", daemon=True)
+        self._pump_thread.start()
+        log.info("%s started, reading %s", self.name, ", ".join(self.streams))
+
+    def on_stop(self) -> None:
+        self._shutdown()
+        log.info("%s stopped", self.name)
+
+    def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
+        log.error("%s crashed: %s", self.name, exception_value)
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        self._stopping.set()
+        if self._pump_thread and self._pump_thread is not threading.current_thread():
+            self._pump_thread.join(timeout=5)
+        if self.consumer:
+            self.consumer.close()
+        if self.uses_db and not db.is_closed():
+            db.close()
+
+    # --- messages ------------------------------------------------------------------------
+    def on_receive(self, message: Any) -> Any:
+        try:
+            if isinstance(message, _Batch):
+                return self._process(message.deliveries)
+            if isinstance(message, _Timer):
+                return self.on_timer()
+            if isinstance(message, Ping):
+                return self.name
+            return super().on_receive(message)
+        except (SystemExit, KeyboardInterrupt) as exc:
+            self.runtime.fatal(f"{self.name} raised {type(exc).__name__}")
+            raise
+
+    def _process(self, deliveries: list[Delivery]) -> None:
+        assert self.consumer is not None
+        live = []
+        for d in deliveries:
+            if d.message is None:
+                self.consumer.dead_letter(d, d.error or "undecodable")
+            elif d.deliveries > self.max_deliveries:
+                self.on_dead_letter(d)
+                self.consumer.dead_letter(d, f"failed {d.deliveries - 1} times")
+            else:
+                live.append(d)
+        if live:
+            self.handle_batch(live)
+
+    # --- hooks for subclasses --------------------------------------------------------------
+    def recover(self) -> None:
+        """Runs in on_start, before the first message: rebuild in-memory state, resend outbox rows."""
+
+    def handle_batch(self, deliveries: list[Delivery]) -> None:
+        raise NotImplementedError
+
+    def on_timer(self) -> None:
+        """Runs every `timer_interval_s` seconds in the actor's thread."""
+
+    def on_dead_letter(self, delivery: Delivery) -> None:
+        """A message is being given up on: undo whatever it reserved."""
+
+    # --- the pump (its own thread) ---------------------------------------------------------
+    def _pump(self) -> None:
+        assert self.consumer is not None
+        interval = self.timer_interval_s
+        next_timer = time.monotonic() + interval if interval else float("inf")
+        backoff = 0.05
+        while not self._stopping.is_set():
+            try:
+                now = time.monotonic()
+                if now >= next_timer:
+                    next_timer = now + (interval or 0)
+                    self.actor_ref.ask(_Timer(), timeout=60)
+                block_ms = int(max(1, min(500, (next_timer - time.monotonic()) * 1000)))
+                batch = self.consumer.read(block_ms)
+                if batch and not self._stopping.is_set():
+                    self.actor_ref.ask(_Batch(batch), timeout=300)
+                backoff = 0.05
+            except pykka.ActorDeadError:
+                return
+            except Exception:
+                if self._stopping.is_set():
+                    return
+                log.exception("%s: batch failed; will retry its pending entries in %.2fs", self.name, backoff)
+                self.consumer.retry_pending()
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, 5.0)

@@ -1,0 +1,156 @@
+"""Gateway: accepts trading commands, validates them, and makes them durable before answering.
+
+For each batch: one transaction writes the orders and their outbox rows (the Executor's
+SubmitOrder/CancelOrder); after commit it replies to the web nodes, relays the outbox to the
+executor shards, and acks. A client's 202 therefore always means the order row is on disk.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from peewee import IntegrityError
+
+from actors.base import MailboxActor
+from actors.relay import OutboxRelay
+from actors.runtime import Runtime
+from app.domain.orders import (
+    CANCELABLE,
+    OrderRejected,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+    check_request,
+)
+from app.faults import crash_point
+from app.messages import CancelOrder, Message, PlaceOrder, Reply, RequestCancel, SubmitOrder, encode
+from app.messaging.names import shard_of
+from app.messaging.streams import REPLY_MAXLEN, Delivery
+from app.money import ZERO
+from app.persistence.db import db, write_transaction
+from app.persistence.models import Order
+from app.persistence.store import count_open_orders, order_view, outbox_add
+from app.schemas import order_json
+
+log = logging.getLogger(__name__)
+
+
+def _problem(status: int, code: str, detail: str) -> tuple[int, dict[str, Any]]:
+    return status, {"type": f"/problems/{code.lower()}", "title": code, "status": status, "detail": detail,
+                    "code": code}
+
+
+class Gateway(MailboxActor):
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime, "gateway", [runtime.names.gateway])
+        self.relay = OutboxRelay("gateway", runtime.producer, runtime.names.events)
+
+    def recover(self) -> None:
+        """Resend outbox rows a crash left behind, and re-enqueue every PENDING order.
+
+        Re-enqueueing is safe: the executor applies SubmitOrder only to an order still PENDING, and
+        it covers a Redis that lost its streams (no AOF, or a fresh server).
+        """
+        resent = self.relay.resend_leftovers()
+        pending = list(Order.select(Order.id, Order.user_id).where(Order.status == OrderStatus.PENDING.value))
+        shards = self.runtime.settings.executor_shards
+        self.relay.producer.send_raw_many(
+            (self.runtime.names.executor(shard_of(o.user_id, shards)),
+             encode(SubmitOrder(msg_id=f"submit:{o.id}", order_id=o.id, user_id=o.user_id)), None)
+            for o in pending
+        )
+        if resent or pending:
+            log.info("gateway: resent %d outbox rows, re-enqueued %d pending orders", resent, len(pending))
+
+    def handle_batch(self, deliveries: list[Delivery]) -> None:
+        replies: list[tuple[str, Reply]] = []
+        rows: list[tuple[int, str, bytes]] = []
+        with write_transaction():
+            self.relay.forget_published()
+            for d in deliveries:
+                msg = d.message
+                assert msg is not None
+                try:
+                    with db.atomic():
+                        status, body, out = self._handle(msg)
+                        rows += outbox_add("gateway", out)
+                except OrderRejected as exc:
+                    status, body = _problem(exc.http_status, exc.code, exc.message)
+                reply_to = getattr(msg, "reply_to", None)
+                if reply_to:
+                    replies.append((reply_to, Reply(msg_id=f"reply:{msg.msg_id}", correlation_id=msg.msg_id,
+                                                    status=status, body=body)))
+        crash_point("gateway.after_commit")
+        self.relay.producer.send_raw_many((stream, encode(r), REPLY_MAXLEN) for stream, r in replies)
+        crash_point("gateway.after_reply")
+        self.relay.publish(rows)
+        crash_point("gateway.after_relay")
+        assert self.consumer is not None
+        self.consumer.ack(deliveries)
+
+    def _handle(self, msg: Message) -> tuple[int, dict[str, Any], list[tuple[str, Message]]]:
+        if isinstance(msg, PlaceOrder):
+            return self._place(msg)
+        if isinstance(msg, RequestCancel):
+            return self._cancel(msg)
+        log.warning("gateway: ignoring unexpected %s", type(msg).__name__)
+        return 400, {"detail": "unexpected message"}, []
+
+    def _place(self, msg: PlaceOrder) -> tuple[int, dict[str, Any], list[tuple[str, Message]]]:
+        spec = self.runtime.specs.get(msg.symbol)
+        if spec is None:
+            raise OrderRejected("UNKNOWN_SYMBOL", f"symbol {msg.symbol} is not traded here; "
+                                f"choose one of {', '.join(self.runtime.specs)}", 400)
+        req = check_request(OrderRequest(
+            client_order_id=msg.client_order_id, symbol=msg.symbol, side=Side(msg.side), type=OrderType(msg.type),
+            quantity=msg.quantity, quote_order_qty=msg.quote_order_qty, price=msg.price,
+            time_in_force=TimeInForce(msg.time_in_force) if msg.time_in_force else None,
+        ), spec)
+        existing = Order.get_or_none((Order.user_id == msg.user_id) & (Order.client_order_id == msg.client_order_id))
+        if existing is not None:
+            return self._repeat(existing, req)
+        if req.type is OrderType.LIMIT and count_open_orders(msg.user_id) >= self.runtime.settings.max_open_orders:
+            raise OrderRejected("TOO_MANY_ORDERS", f"at most {self.runtime.settings.max_open_orders} open orders "
+                                "per account; cancel some first", 429)
+        try:
+            with db.atomic():
+                row = Order.create(
+                    user_id=msg.user_id, client_order_id=req.client_order_id, symbol=req.symbol, side=req.side.value,
+                    type=req.type.value, time_in_force=req.time_in_force.value if req.time_in_force else None,
+                    quantity=req.quantity, quote_order_qty=req.quote_order_qty, price=req.price,
+                    status=OrderStatus.PENDING.value, executed_qty=ZERO, cumm_quote_qty=ZERO, locked=ZERO,
+                )
+        except IntegrityError:  # the same clientOrderId in this very batch
+            existing = Order.get((Order.user_id == msg.user_id) & (Order.client_order_id == msg.client_order_id))
+            return self._repeat(existing, req)
+        stream = self.runtime.names.executor(shard_of(msg.user_id, self.runtime.settings.executor_shards))
+        submit = SubmitOrder(msg_id=f"submit:{row.id}", order_id=row.id, user_id=msg.user_id)
+        body = {"orderId": row.id, "clientOrderId": row.client_order_id, "status": OrderStatus.PENDING.value}
+        return 202, body, [(stream, submit)]
+
+    @staticmethod
+    def _repeat(existing: Order, req: OrderRequest) -> tuple[int, dict[str, Any], list[tuple[str, Message]]]:
+        """A retried request: the same fields give back the same order; different fields are a conflict."""
+        view = order_view(existing)
+        same = (view.symbol == req.symbol and view.side is req.side and view.type is req.type
+                and view.quantity == req.quantity and view.quote_order_qty == req.quote_order_qty
+                and view.price == req.price and view.time_in_force == req.time_in_force)
+        if not same:
+            raise OrderRejected("DUPLICATE_CLIENT_ORDER_ID", f"clientOrderId {req.client_order_id} was already "
+                                f"used for a different order ({existing.id})", 409)
+        return 200, {"orderId": existing.id, "clientOrderId": existing.client_order_id,
+                     "status": existing.status}, []
+
+    def _cancel(self, msg: RequestCancel) -> tuple[int, dict[str, Any], list[tuple[str, Message]]]:
+        row = Order.get_or_none((Order.id == msg.order_id) & (Order.user_id == msg.user_id))
+        if row is None:
+            raise OrderRejected("UNKNOWN_ORDER", f"order {msg.order_id} does not exist", 404)
+        if OrderStatus(row.status) not in CANCELABLE:
+            raise OrderRejected("ORDER_NOT_CANCELABLE", f"order {row.id} is already {row.status}", 409)
+        stream = self.runtime.names.executor(shard_of(msg.user_id, self.runtime.settings.executor_shards))
+        cancel = CancelOrder(msg_id=f"cancel:{row.id}", order_id=row.id, user_id=msg.user_id)
+        body = {**order_json(row), "cancelRequested": True}
+        return 202, body, [(stream, cancel)]

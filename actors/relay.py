@@ -1,0 +1,37 @@
+"""The outbox relay: after a commit, the committing actor appends its outbox rows to their streams.
+
+Published rows are deleted in the actor's next transaction (no extra commit on the hot path), and
+every row left over from a crash is published again at start-up; consumers dedupe by msg_id.
+"""
+
+from __future__ import annotations
+
+from app.messaging.streams import EVENTS_MAXLEN, Producer
+from app.persistence.store import outbox_delete, outbox_pending
+
+
+class OutboxRelay:
+    def __init__(self, origin: str, producer: Producer, events_stream: str) -> None:
+        self.origin = origin
+        self.producer = producer
+        self.events_stream = events_stream
+        self.published: list[int] = []
+
+    def publish(self, rows: list[tuple[int, str, bytes]]) -> None:
+        if not rows:
+            return
+        self.producer.send_raw_many(
+            (stream, payload, EVENTS_MAXLEN if stream == self.events_stream else None) for _, stream, payload in rows
+        )
+        self.published.extend(r[0] for r in rows)
+
+    def forget_published(self) -> None:
+        """Delete rows already on Redis; call inside the actor's next write transaction."""
+        if self.published:
+            outbox_delete(self.published)
+            self.published = []
+
+    def resend_leftovers(self) -> int:
+        rows = outbox_pending(self.origin)
+        self.publish(rows)
+        return len(rows)

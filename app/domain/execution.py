@@ -1,0 +1,223 @@
+"""The simulated exchange's matching rules for spot orders, as pure functions.
+
+The executor actor loads an order and the account's free balances, calls one of `place`,
+`on_quote` or `cancel`, and persists the returned `Outcome` in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+from app.domain import book
+from app.domain.book import Fill, Quote
+from app.domain.ledger import HOUSE_EXCHANGE, HOUSE_FEES, Entry, Posting, transfer, user_free, user_locked
+from app.domain.orders import OrderStatus, OrderType, Side, TimeInForce
+from app.domain.symbols import SymbolSpec
+from app.money import ZERO, credit, debit, to_str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    """What the engine needs to know about an order."""
+
+    id: int
+    user_id: int
+    symbol: str
+    side: Side
+    type: OrderType
+    time_in_force: TimeInForce | None
+    quantity: Decimal | None
+    quote_order_qty: Decimal | None
+    price: Decimal | None
+    status: OrderStatus
+    executed_qty: Decimal = ZERO
+    cumm_quote_qty: Decimal = ZERO
+    locked: Decimal = ZERO
+    fill_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FillRecord:
+    seq: int
+    price: Decimal
+    qty: Decimal
+    quote_qty: Decimal
+    commission: Decimal
+    commission_asset: str
+    net_base: Decimal  # base asset that changed hands for the user's position (after fees on a BUY)
+    net_quote: Decimal  # quote paid (BUY, rounded up) or received after fees (SELL, rounded down)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: OrderStatus
+    executed_qty: Decimal
+    cumm_quote_qty: Decimal
+    locked: Decimal
+    fills: tuple[FillRecord, ...] = ()
+    entries: tuple[Entry, ...] = ()
+    reason: str | None = None
+    touched_assets: frozenset[str] = field(default_factory=frozenset)
+
+
+def _reject(order: OrderView, reason: str) -> Outcome:
+    return Outcome(OrderStatus.REJECTED, ZERO, ZERO, ZERO, reason=reason)
+
+
+def _settle(order: OrderView, spec: SymbolSpec, fill: Fill, seq: int, fee_rate: Decimal,
+            source: str) -> tuple[FillRecord, Entry]:
+    """Book one fill: the user pays from `source`, the house takes the other side, fees go to HOUSE_FEES."""
+    uid = order.user_id
+    if order.side is Side.BUY:
+        cost = debit(fill.quote_qty)
+        commission = debit(fill.qty * fee_rate)
+        postings = [
+            Posting(source, spec.quote, -cost, "pay"),
+            Posting(HOUSE_EXCHANGE, spec.quote, cost, "house_in"),
+            Posting(HOUSE_EXCHANGE, spec.base, -fill.qty, "house_out"),
+            Posting(user_free(uid), spec.base, fill.qty - commission, "receive"),
+        ]
+        if commission:
+            postings.append(Posting(HOUSE_FEES, spec.base, commission, "fee"))
+        record = FillRecord(seq, fill.price, fill.qty, fill.quote_qty, commission, spec.base,
+                            fill.qty - commission, cost)
+    else:
+        proceeds = credit(fill.quote_qty)
+        commission = debit(proceeds * fee_rate)
+        postings = [
+            Posting(source, spec.base, -fill.qty, "pay"),
+            Posting(HOUSE_EXCHANGE, spec.base, fill.qty, "house_in"),
+            Posting(HOUSE_EXCHANGE, spec.quote, -proceeds, "house_out"),
+            Posting(user_free(uid), spec.quote, proceeds - commission, "receive"),
+        ]
+        if commission:
+            postings.append(Posting(HOUSE_FEES, spec.quote, commission, "fee"))
+        record = FillRecord(seq, fill.price, fill.qty, fill.quote_qty, commission, spec.quote,
+                            fill.qty, proceeds - commission)
+    return record, Entry("order", f"{order.id}/fill/{seq}", "trade", tuple(postings))
+
+
+def _settle_all(order: OrderView, spec: SymbolSpec, fills: list[Fill], fee_rate: Decimal,
+                source: str) -> tuple[list[FillRecord], list[Entry]]:
+    records, entries = [], []
+    for i, fill in enumerate(fills, start=order.fill_count + 1):
+        record, entry = _settle(order, spec, fill, i, fee_rate, source)
+        records.append(record)
+        entries.append(entry)
+    return records, entries
+
+
+def place(order: OrderView, quote: Quote | None, spec: SymbolSpec, free: Mapping[str, Decimal],
+          fee_rate: Decimal) -> Outcome:
+    """Execute a PENDING order against the current quote and the account's free balances."""
+    if quote is None:
+        return _reject(order, "no market price yet for this symbol; try again in a moment")
+    if order.type is OrderType.MARKET:
+        return _place_market(order, quote, spec, free, fee_rate)
+    return _place_limit(order, quote, spec, free, fee_rate)
+
+
+def _place_market(order: OrderView, quote: Quote, spec: SymbolSpec, free: Mapping[str, Decimal],
+                  fee_rate: Decimal) -> Outcome:
+    levels = book.levels(quote, spec, order.side)
+    fills = book.walk(levels, spec, order.side, qty=order.quantity, quote_qty=order.quote_order_qty)
+    if not fills:
+        return _reject(order, "order too small to fill at the current price")
+    executed = book.total_qty(fills)
+    notional = book.total_quote(fills)
+    if order.quantity is not None and (err := spec.notional_error(notional)):
+        return _reject(order, err)
+    if order.side is Side.BUY:
+        need, asset = sum((debit(f.quote_qty) for f in fills), ZERO), spec.quote
+    else:
+        need, asset = executed, spec.base
+    if free.get(asset, ZERO) < need:
+        return _reject(order, f"insufficient balance: needs {to_str(need)} {asset}, "
+                              f"{to_str(free.get(asset, ZERO))} {asset} available")
+    records, entries = _settle_all(order, spec, fills, fee_rate, user_free(order.user_id))
+    complete = order.quantity is None or executed == order.quantity
+    return Outcome(OrderStatus.FILLED if complete else OrderStatus.EXPIRED, executed, notional, ZERO,
+                   tuple(records), tuple(entries), touched_assets=frozenset({spec.base, spec.quote}))
+
+
+def _lock_amount(order: OrderView, spec: SymbolSpec) -> tuple[str, Decimal]:
+    assert order.quantity is not None and order.price is not None
+    if order.side is Side.BUY:
+        return spec.quote, debit(order.price * order.quantity)
+    return spec.base, order.quantity
+
+
+def _place_limit(order: OrderView, quote: Quote, spec: SymbolSpec, free: Mapping[str, Decimal],
+                 fee_rate: Decimal) -> Outcome:
+    assert order.quantity is not None and order.price is not None
+    asset, lock = _lock_amount(order, spec)
+    if free.get(asset, ZERO) < lock:
+        return _reject(order, f"insufficient balance: needs {to_str(lock)} {asset}, "
+                              f"{to_str(free.get(asset, ZERO))} {asset} available")
+    levels = book.levels(quote, spec, order.side)
+    fills = book.walk(levels, spec, order.side, qty=order.quantity, limit=order.price)
+    executed = book.total_qty(fills)
+    tif = order.time_in_force or TimeInForce.GTC
+    if tif is TimeInForce.FOK and executed < order.quantity:
+        return Outcome(OrderStatus.EXPIRED, ZERO, ZERO, ZERO, reason="FOK order could not be filled in full")
+    if tif is TimeInForce.IOC and not fills:
+        return Outcome(OrderStatus.EXPIRED, ZERO, ZERO, ZERO, reason="IOC order found nothing to fill")
+    uid = order.user_id
+    entries = [transfer("order", f"{order.id}/lock", "lock", asset, lock, user_free(uid), user_locked(uid))]
+    records, fill_entries = _settle_all(order, spec, fills, fee_rate, user_locked(uid))
+    entries += fill_entries
+    locked = lock - sum((_locked_use(order, r) for r in records), ZERO)
+    state = replace(order, executed_qty=executed, cumm_quote_qty=book.total_quote(fills), locked=locked,
+                    fill_count=order.fill_count + len(records))
+    if executed == order.quantity:
+        status = OrderStatus.FILLED
+    elif tif is TimeInForce.IOC:
+        status = OrderStatus.EXPIRED
+    else:
+        status = OrderStatus.PARTIALLY_FILLED if fills else OrderStatus.NEW
+    return _finish(state, spec, status, records, entries)
+
+
+def _locked_use(order: OrderView, record: FillRecord) -> Decimal:
+    """How much of the order's lock a fill consumed."""
+    return record.net_quote if order.side is Side.BUY else record.qty
+
+
+def _finish(state: OrderView, spec: SymbolSpec, status: OrderStatus, records: list[FillRecord],
+            entries: list[Entry]) -> Outcome:
+    """Release whatever is still locked once the order is terminal (price improvement, remainder)."""
+    locked = state.locked
+    if status in (OrderStatus.FILLED, OrderStatus.EXPIRED, OrderStatus.CANCELED) and locked > 0:
+        asset = spec.quote if state.side is Side.BUY else spec.base
+        entries.append(transfer("order", f"{state.id}/unlock", "unlock", asset, locked,
+                                user_locked(state.user_id), user_free(state.user_id)))
+        locked = ZERO
+    return Outcome(status, state.executed_qty, state.cumm_quote_qty, locked, tuple(records), tuple(entries),
+                   touched_assets=frozenset({spec.base, spec.quote}))
+
+
+def crosses(order: OrderView, quote: Quote) -> bool:
+    assert order.price is not None
+    return quote.ask <= order.price if order.side is Side.BUY else quote.bid >= order.price
+
+
+def on_quote(order: OrderView, quote: Quote, spec: SymbolSpec, fee_rate: Decimal) -> Outcome | None:
+    """Fill a resting limit order whose price the market has crossed; None if it has not."""
+    if order.status not in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED) or not crosses(order, quote):
+        return None
+    assert order.quantity is not None and order.price is not None
+    remaining = order.quantity - order.executed_qty
+    records, entries = _settle_all(order, spec, [Fill(order.price, remaining)], fee_rate,
+                                   user_locked(order.user_id))
+    state = replace(order, executed_qty=order.quantity,
+                    cumm_quote_qty=order.cumm_quote_qty + records[0].quote_qty,
+                    locked=order.locked - _locked_use(order, records[0]),
+                    fill_count=order.fill_count + 1)
+    return _finish(state, spec, OrderStatus.FILLED, records, entries)
+
+
+def cancel(order: OrderView, spec: SymbolSpec) -> Outcome:
+    """Cancel an order that is not terminal; whatever it still locks is released exactly once."""
+    return _finish(order, spec, OrderStatus.CANCELED, [], [])

@@ -1,0 +1,163 @@
+"""Every message that crosses an actor mailbox, and the versioned JSON codec that carries it.
+
+Messages are immutable dataclasses. On the wire a message is
+`{"v": 1, "t": "<TypeName>", "d": {...}}` with Decimals as exact strings, so an actor in another
+process decodes exactly what was sent.
+"""
+
+from __future__ import annotations
+
+import json
+import typing
+from dataclasses import dataclass, fields
+from decimal import Decimal
+from typing import Any
+
+CODEC_VERSION = 1
+
+
+class CodecError(ValueError):
+    """A stream entry could not be decoded into a known message."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message:
+    msg_id: str  # unique per logical message; consumers dedupe on it
+
+
+REGISTRY: dict[str, type[Message]] = {}
+_M = typing.TypeVar("_M", bound=type[Message])
+
+
+def message(cls: _M) -> _M:
+    """Make `cls` an immutable message and register it with the codec under its class name."""
+    made = dataclass(frozen=True, slots=True, kw_only=True)(cls)
+    REGISTRY[made.__name__] = made
+    return typing.cast(_M, made)
+
+
+# --- web -> Gateway -------------------------------------------------------------------------
+
+@message
+class PlaceOrder(Message):
+    reply_to: str
+    user_id: int
+    client_order_id: str
+    symbol: str
+    side: str
+    type: str
+    quantity: Decimal | None = None
+    quote_order_qty: Decimal | None = None
+    price: Decimal | None = None
+    time_in_force: str | None = None
+
+
+@message
+class RequestCancel(Message):
+    reply_to: str
+    user_id: int
+    order_id: int
+
+
+# --- any actor -> a web node's reply stream -------------------------------------------------
+
+@message
+class Reply(Message):
+    correlation_id: str
+    status: int  # an HTTP status the web handler answers with
+    body: dict[str, Any]
+
+
+# --- Gateway -> Executor shard --------------------------------------------------------------
+
+@message
+class SubmitOrder(Message):
+    order_id: int
+    user_id: int
+
+
+@message
+class CancelOrder(Message):
+    order_id: int
+    user_id: int
+
+
+# --- PriceFeed -> market topic ---------------------------------------------------------------
+
+@message
+class PriceTick(Message):
+    symbol: str
+    price: Decimal
+    bid: Decimal
+    ask: Decimal
+    ts: int
+    seq: int
+
+
+@message
+class CandleUpdate(Message):
+    symbol: str
+    candles: dict[str, dict[str, Any]]  # interval -> the open candle
+
+
+# --- Executor -> events topic ----------------------------------------------------------------
+
+@message
+class UserEvent(Message):
+    """Something the user's browsers should see: ORDER_UPDATE, BALANCE_UPDATE, POSITION_UPDATE."""
+
+    user_id: int
+    kind: str
+    data: dict[str, Any]
+
+
+def _default(obj: object) -> str:
+    if isinstance(obj, Decimal):
+        if not obj.is_finite():
+            raise CodecError("non-finite Decimal in a message")
+        return format(obj, "f")
+    raise TypeError(f"cannot encode {type(obj).__name__}")
+
+
+def encode(msg: Message) -> bytes:
+    data = {f.name: getattr(msg, f.name) for f in fields(msg)}
+    return json.dumps({"v": CODEC_VERSION, "t": type(msg).__name__, "d": data}, default=_default,
+                      separators=(",", ":")).encode()
+
+
+_HINTS: dict[type[Message], dict[str, Any]] = {}
+
+
+def _hints(cls: type[Message]) -> dict[str, Any]:
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
+
+
+def _convert(value: Any, hint: Any) -> Any:
+    if value is None:
+        return None
+    if hint is Decimal or (typing.get_origin(hint) is not None and Decimal in typing.get_args(hint)):
+        if not isinstance(value, str):
+            raise CodecError("Decimal fields travel as strings")
+        return Decimal(value)
+    return value
+
+
+def decode(raw: bytes | str) -> Message:
+    try:
+        env = json.loads(raw)
+        version, name, data = env["v"], env["t"], env["d"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CodecError(f"malformed envelope: {exc}") from exc
+    if version != CODEC_VERSION:
+        raise CodecError(f"unsupported codec version {version!r}")
+    cls = REGISTRY.get(name)
+    if cls is None:
+        raise CodecError(f"unknown message type {name!r}")
+    hints = _hints(cls)
+    try:
+        return cls(**{k: _convert(v, hints[k]) for k, v in data.items()})
+    except (KeyError, TypeError, ArithmeticError) as exc:
+        raise CodecError(f"bad {name}: {exc}") from exc

@@ -1,0 +1,50 @@
+"""Every Redis key Troupe uses, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Names:
+    prefix: str
+
+    @property
+    def gateway(self) -> str:
+        return f"{self.prefix}:mbox:gateway"
+
+    def executor(self, shard: int) -> str:
+        return f"{self.prefix}:mbox:executor:{shard}"
+
+    @property
+    def market(self) -> str:
+        """Ticks and candle updates (trimmed: the newest price supersedes older ones)."""
+        return f"{self.prefix}:topic:market"
+
+    @property
+    def events(self) -> str:
+        """Per-user events for browsers (trimmed: reconnecting clients resync from a snapshot)."""
+        return f"{self.prefix}:topic:events"
+
+    def reply(self, node: str) -> str:
+        return f"{self.prefix}:reply:{node}"
+
+    @property
+    def dead_letters(self) -> str:
+        return f"{self.prefix}:dlq"
+
+    @property
+    def prices(self) -> str:
+        """Hash: symbol -> latest PriceTick (encoded)."""
+        return f"{self.prefix}:prices"
+
+    def candles(self, symbol: str, interval: str) -> str:
+        return f"{self.prefix}:candles:{symbol}:{interval}"
+
+    def ws_ticket(self, ticket: str) -> str:
+        return f"{self.prefix}:wsticket:{ticket}"
+
+
+def shard_of(user_id: int, shards: int) -> int:
+    """Every account has exactly one executor shard: its single writer."""
+    return user_id % shards

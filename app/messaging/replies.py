@@ -1,0 +1,87 @@
+"""Request/reply over Redis for the aiohttp loop: never a blocking wait on an actor.
+
+A web node sends a command carrying `reply_to` (its own reply stream) and a msg_id, and awaits an
+asyncio future; a reader task on the reply stream resolves futures by correlation id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+
+import redis.asyncio as aioredis
+
+from app.messages import CodecError, Message, Reply, decode, encode
+
+log = logging.getLogger(__name__)
+
+
+class ReplyRouter:
+    def __init__(self, url: str, reply_stream: str) -> None:
+        self.url = url
+        self.stream = reply_stream
+        self._futures: dict[str, asyncio.Future[Reply]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._reader: aioredis.Redis | None = None
+        self.sender: aioredis.Redis = aioredis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+
+    async def start(self) -> None:
+        # A dedicated connection for the blocking read (redis-py #2663: never share one).
+        self._reader = aioredis.Redis.from_url(self.url, socket_timeout=None, single_connection_client=True)
+        last = await self._reader.xinfo_stream(self.stream) if await self._reader.exists(self.stream) else None
+        start_id = last["last-generated-id"] if last else "0-0"
+        self._task = asyncio.create_task(self._run(start_id), name="reply-router")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for fut in self._futures.values():
+            if not fut.done():
+                fut.cancel()
+        if self._reader:
+            await self._reader.aclose()
+        await self.sender.aclose()
+
+    async def _run(self, last_id: bytes | str) -> None:
+        assert self._reader is not None
+        backoff = 0.05
+        while True:
+            try:
+                resp = await self._reader.xread({self.stream: last_id}, count=500, block=1000)
+                backoff = 0.05
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("reply router: %s; retrying in %.2fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
+            for _stream, entries in resp or []:
+                for entry_id, fields in entries:
+                    last_id = entry_id
+                    try:
+                        reply = decode(fields[b"m"])
+                    except (CodecError, KeyError):
+                        continue
+                    if isinstance(reply, Reply):
+                        fut = self._futures.pop(reply.correlation_id, None)
+                        if fut is not None and not fut.done():
+                            fut.set_result(reply)
+
+    @staticmethod
+    def new_id() -> str:
+        return uuid.uuid4().hex
+
+    async def ask(self, stream: str, msg: Message, timeout: float) -> Reply:  # noqa: ASYNC109
+        """Send `msg` (whose msg_id is the correlation id) and wait for its reply."""
+        fut: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        self._futures[msg.msg_id] = fut
+        try:
+            await self.sender.xadd(stream, {"m": encode(msg)})
+            return await asyncio.wait_for(fut, timeout)
+        finally:
+            self._futures.pop(msg.msg_id, None)

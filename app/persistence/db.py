@@ -1,0 +1,78 @@
+"""The one database entry point: a proxy bound at start-up to SQLite or PostgreSQL.
+
+peewee keeps one connection per thread, which matches pykka's thread-per-actor model: each actor
+opens its own connection and closes it when it stops. Never query from the aiohttp loop thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase, TextField
+from playhouse.db_url import connect
+
+from app.money import to_str
+
+db = DatabaseProxy()
+
+
+class MoneyField(TextField):
+    """An exact decimal stored as canonical text on every backend.
+
+    SQLite turns DECIMAL/NUMERIC columns into binary floats; text keeps every digit. Amounts are
+    never compared in SQL, only in Python under a single writer per account.
+    """
+
+    def db_value(self, value: Decimal | None) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            raise TypeError(f"MoneyField takes Decimal, got {type(value).__name__}")
+        return to_str(value)
+
+    def python_value(self, value: Any) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
+def open_database(url: str) -> Database:
+    """Create (but do not connect) the database for `url`."""
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):] or ":memory:"
+        return SqliteDatabase(
+            path,
+            pragmas={"busy_timeout": 15000, "journal_mode": "wal", "synchronous": "full",
+                     "foreign_keys": 1, "cache_size": -16000},
+            lock_type="IMMEDIATE",
+            check_same_thread=False,
+        )
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    database = connect(url)
+    if not isinstance(database, PostgresqlDatabase):
+        raise ValueError(f"unsupported DATABASE_URL scheme in {url.split(':', 1)[0]!r}")
+    return database
+
+
+def init_database(url: str) -> Database:
+    """Bind the proxy to `url` and create any missing tables."""
+    from app.persistence.models import ALL_MODELS
+
+    database = open_database(url)
+    db.initialize(database)
+    with db.connection_context():
+        db.create_tables(ALL_MODELS, safe=True)
+    return database
+
+
+@contextmanager
+def write_transaction() -> Iterator[None]:
+    """A write transaction: BEGIN IMMEDIATE on SQLite so a read-then-write never deadlocks."""
+    with db.atomic():
+        yield
+
+
+def is_postgres() -> bool:
+    return isinstance(db.obj, PostgresqlDatabase)

@@ -1,0 +1,143 @@
+"""Tables. The database is Troupe's system of record; Redis only carries messages."""
+
+from __future__ import annotations
+
+import time
+
+from peewee import AutoField, BigIntegerField, BlobField, CharField, CompositeKey, IntegerField, Model, TextField
+
+from app.persistence.db import MoneyField, db
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class User(BaseModel):
+    id = AutoField()
+    email = CharField(max_length=254, unique=True)
+    password_hash = CharField(max_length=100)
+    token_version = IntegerField(default=0)
+    created_at = BigIntegerField(default=now_ms)
+
+
+class ExchangeKey(BaseModel):
+    """A user's exchange API key pair, AES-GCM encrypted and bound to the user and exchange."""
+
+    user_id = IntegerField()
+    exchange = CharField(max_length=20)
+    api_key_enc = BlobField()
+    secret_enc = BlobField()
+    api_key_last4 = CharField(max_length=4)
+    created_at = BigIntegerField(default=now_ms)
+
+    class Meta:
+        primary_key = CompositeKey("user_id", "exchange")
+
+
+class Order(BaseModel):
+    id = AutoField()
+    user_id = IntegerField(index=True)
+    client_order_id = CharField(max_length=36)
+    symbol = CharField(max_length=20)
+    side = CharField(max_length=4)
+    type = CharField(max_length=20)
+    time_in_force = CharField(max_length=3, null=True)
+    quantity = MoneyField(null=True)
+    quote_order_qty = MoneyField(null=True)
+    price = MoneyField(null=True)
+    status = CharField(max_length=20, index=True)
+    executed_qty = MoneyField()
+    cumm_quote_qty = MoneyField()
+    locked = MoneyField()
+    fill_count = IntegerField(default=0)
+    reject_reason = TextField(null=True)
+    created_at = BigIntegerField(default=now_ms)
+    updated_at = BigIntegerField(default=now_ms)
+    version = IntegerField(default=0)  # increases with every change; clients drop older updates
+
+    class Meta:
+        indexes = ((("user_id", "client_order_id"), True), (("user_id", "status"), False))
+
+
+class Fill(BaseModel):
+    id = AutoField()
+    order_id = IntegerField()
+    seq = IntegerField()
+    price = MoneyField()
+    qty = MoneyField()
+    quote_qty = MoneyField()
+    commission = MoneyField()
+    commission_asset = CharField(max_length=10)
+    created_at = BigIntegerField(default=now_ms)
+
+    class Meta:
+        indexes = ((("order_id", "seq"), True),)
+
+
+class LedgerRow(BaseModel):
+    id = AutoField()
+    account = CharField(max_length=64)
+    asset = CharField(max_length=10)
+    delta = MoneyField()
+    kind = CharField(max_length=16)
+    ref_type = CharField(max_length=16)
+    ref_id = CharField(max_length=64)
+    leg = CharField(max_length=16)
+    created_at = BigIntegerField(default=now_ms)
+
+    class Meta:
+        table_name = "ledger"
+        indexes = ((("ref_type", "ref_id", "leg"), True), (("account", "asset"), False))
+
+
+class Balance(BaseModel):
+    """A cache of Σ ledger.delta per (account, asset), updated in the same transaction."""
+
+    account = CharField(max_length=64)
+    asset = CharField(max_length=10)
+    amount = MoneyField()
+
+    class Meta:
+        primary_key = CompositeKey("account", "asset")
+
+
+class Position(BaseModel):
+    user_id = IntegerField()
+    asset = CharField(max_length=10)
+    quantity = MoneyField()
+    avg_entry = MoneyField()
+    realized_pnl = MoneyField()
+
+    class Meta:
+        primary_key = CompositeKey("user_id", "asset")
+
+
+class Outbox(BaseModel):
+    """Messages committed with the state change that caused them; relayed to Redis after commit."""
+
+    id = AutoField()
+    origin = CharField(max_length=64, index=True)
+    stream = CharField(max_length=128)
+    payload = TextField()
+    created_at = BigIntegerField(default=now_ms)
+
+
+class Inbox(BaseModel):
+    """Ids of messages whose effect is committed, written in the effect's own transaction."""
+
+    consumer = CharField(max_length=64)
+    msg_id = CharField(max_length=80)
+    created_at = BigIntegerField(default=now_ms)
+
+    class Meta:
+        primary_key = CompositeKey("consumer", "msg_id")
+
+
+ALL_MODELS = [User, ExchangeKey, Order, Fill, LedgerRow, Balance, Position, Outbox, Inbox]

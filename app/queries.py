@@ -1,0 +1,52 @@
+"""Read-side queries for the API and WebSocket snapshots, always scoped to one user."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from app.domain.orders import OPEN, OrderStatus
+from app.persistence.models import Order, Position
+from app.persistence.store import fills_of, user_balances
+from app.schemas import order_json, position_json
+
+
+def list_orders(user_id: int, status: str | None, symbol: str | None, limit: int,
+                before_id: int | None) -> dict[str, Any]:
+    q = Order.select().where(Order.user_id == user_id)
+    if status == "OPEN":
+        q = q.where(Order.status.in_([OrderStatus.PENDING.value, *(s.value for s in OPEN)]))
+    elif status:
+        q = q.where(Order.status == status)
+    if symbol:
+        q = q.where(Order.symbol == symbol)
+    if before_id:
+        q = q.where(Order.id < before_id)
+    rows = list(q.order_by(Order.id.desc()).limit(limit + 1))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    fills = fills_of([r.id for r in rows])
+    return {"orders": [order_json(r, fills.get(r.id, [])) for r in rows],
+            "nextCursor": rows[-1].id if more and rows else None}
+
+
+def get_order(user_id: int, order_id: int) -> dict[str, Any] | None:
+    row = Order.get_or_none((Order.id == order_id) & (Order.user_id == user_id))
+    if row is None:
+        return None
+    return order_json(row, fills_of([row.id]).get(row.id, []))
+
+
+def positions(user_id: int, marks: dict[str, Decimal]) -> list[dict[str, Any]]:
+    rows = Position.select().where(Position.user_id == user_id).order_by(Position.asset)
+    return [position_json(r.asset, r.quantity, r.avg_entry, r.realized_pnl, marks.get(r.asset)) for r in rows]
+
+
+def snapshot(user_id: int, marks: dict[str, Decimal]) -> dict[str, Any]:
+    """Everything a (re)connecting browser needs to draw the account from scratch."""
+    return {
+        "openOrders": list_orders(user_id, "OPEN", None, 200, None)["orders"],
+        "recentOrders": list_orders(user_id, None, None, 50, None)["orders"],
+        "balances": user_balances(user_id),
+        "positions": positions(user_id, marks),
+    }

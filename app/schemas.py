@@ -1,0 +1,209 @@
+"""Request parsing and response shapes for the HTTP API and WebSocket, in one module.
+
+Parsing is strict: unknown or duplicate fields, wrong JSON types, booleans for numbers, NaN,
+exponents and non-ASCII digits are all refused with a message naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from app.domain.orders import OrderRequest, OrderType, Side, TimeInForce
+from app.money import ASSET_SCALE, ZERO, MoneyFormatError, parse_amount, to_str
+
+
+class SchemaError(ValueError):
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class _Number(str):
+    """The literal text of a JSON number, kept exact (never converted through float)."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise SchemaError(f"{name} is not a number Troupe accepts")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise SchemaError(f"field {key!r} appears more than once", key)
+        out[key] = value
+    return out
+
+
+def loads(body: bytes | str) -> Any:
+    try:
+        return json.loads(body, parse_float=_Number, parse_int=_Number, parse_constant=_reject_constant,
+                          object_pairs_hook=_no_duplicates)
+    except SchemaError:
+        raise
+    except RecursionError:
+        raise SchemaError("JSON is nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SchemaError(f"body is not valid JSON: {exc}") from None
+
+
+def _object(data: Any, allowed: set[str], required: set[str]) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise SchemaError("body must be a JSON object")
+    for key in data:
+        if key not in allowed:
+            raise SchemaError(f"unknown field {key!r}; allowed: {', '.join(sorted(allowed))}", key)
+    for key in sorted(required):
+        if data.get(key) is None:
+            raise SchemaError(f"{key} is required", key)
+    return data
+
+
+def _string(data: dict[str, Any], key: str, pattern: str, hint: str, optional: bool = False) -> str | None:
+    value = data.get(key)
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or isinstance(value, _Number):
+        raise SchemaError(f"{key} must be a string", key)
+    if not re.fullmatch(pattern, value):
+        raise SchemaError(f"{key} {hint}", key)
+    return value
+
+
+def _enum(data: dict[str, Any], key: str, enum: type[Any], optional: bool = False) -> Any:
+    allowed = [e.value for e in enum]
+    value = data.get(key)
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or isinstance(value, _Number) or value not in allowed:
+        raise SchemaError(f"{key} must be one of {', '.join(allowed)}", key)
+    return enum(value)
+
+
+def _amount(data: dict[str, Any], key: str) -> Decimal | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):  # booleans, lists, objects
+        raise SchemaError(f"{key} must be a decimal string such as \"0.5\"", key)
+    try:
+        amount = parse_amount(str(value))
+    except MoneyFormatError as exc:
+        raise SchemaError(f"{key} {exc}", key) from None
+    if amount <= 0:
+        raise SchemaError(f"{key} must be greater than zero", key)
+    return amount
+
+
+CLIENT_ORDER_ID = r"[a-zA-Z0-9_-]{1,36}"
+_ORDER_FIELDS = {"symbol", "side", "type", "quantity", "quoteOrderQty", "price", "timeInForce", "clientOrderId"}
+
+
+def parse_order(data: Any, default_client_id: str) -> OrderRequest:
+    body = _object(data, _ORDER_FIELDS, {"symbol", "side", "type"})
+    symbol = _string(body, "symbol", r"[A-Z0-9]{2,20}", "must be an upper-case symbol such as BTCUSDT")
+    cid = _string(body, "clientOrderId", CLIENT_ORDER_ID, "must be 1-36 characters of A-Z a-z 0-9 _ -",
+                  optional=True)
+    return OrderRequest(
+        client_order_id=cid or default_client_id,
+        symbol=str(symbol),
+        side=_enum(body, "side", Side),
+        type=_enum(body, "type", OrderType),
+        quantity=_amount(body, "quantity"),
+        quote_order_qty=_amount(body, "quoteOrderQty"),
+        price=_amount(body, "price"),
+        time_in_force=_enum(body, "timeInForce", TimeInForce, optional=True),
+    )
+
+
+EMAIL = r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,180}\.[A-Za-z]{2,24}"
+_API_KEY = r"[A-Za-z0-9]{16,128}"
+
+
+def parse_register(data: Any) -> tuple[str, str, str | None, str | None]:
+    body = _object(data, {"email", "password", "binanceApiKey", "binanceSecretKey"}, {"email", "password"})
+    email = str(_string(body, "email", EMAIL, "must be an e-mail address")).lower()
+    password = body["password"]
+    if not isinstance(password, str) or isinstance(password, _Number):
+        raise SchemaError("password must be a string", "password")
+    key = _string(body, "binanceApiKey", _API_KEY, "must be 16-128 letters and digits", optional=True)
+    secret = _string(body, "binanceSecretKey", _API_KEY, "must be 16-128 letters and digits", optional=True)
+    if (key is None) != (secret is None):
+        raise SchemaError("binanceApiKey and binanceSecretKey go together", "binanceSecretKey")
+    return email, password, key, secret
+
+
+def parse_login(data: Any) -> tuple[str, str]:
+    body = _object(data, {"email", "password"}, {"email", "password"})
+    email, password = body["email"], body["password"]
+    if not isinstance(email, str) or not isinstance(password, str) or isinstance(password, _Number):
+        raise SchemaError("email and password must be strings")
+    return email.lower(), password
+
+
+def parse_int_param(value: str | None, name: str, default: int, lo: int, hi: int) -> int:
+    if value is None or value == "":
+        return default
+    if not re.fullmatch(r"[0-9]{1,12}", value):
+        raise SchemaError(f"{name} must be a whole number", name)
+    number = int(value)
+    if not lo <= number <= hi:
+        raise SchemaError(f"{name} must be between {lo} and {hi}", name)
+    return number
+
+
+# --- responses ----------------------------------------------------------------------------------
+
+def _opt(value: Decimal | None) -> str | None:
+    return None if value is None else to_str(value)
+
+
+def avg_price(executed: Decimal, cumm_quote: Decimal) -> Decimal:
+    """Volume-weighted average fill price, rounded half-even to 8 decimals (a display figure)."""
+    if executed == 0:
+        return ZERO
+    return (cumm_quote / executed).quantize(ASSET_SCALE, rounding=ROUND_HALF_EVEN)
+
+
+def order_json(row: Any, fills: list[Any] | None = None) -> dict[str, Any]:
+    return {
+        "orderId": row.id,
+        "clientOrderId": row.client_order_id,
+        "symbol": row.symbol,
+        "side": row.side,
+        "type": row.type,
+        "timeInForce": row.time_in_force,
+        "price": _opt(row.price),
+        "origQty": _opt(row.quantity),
+        "quoteOrderQty": _opt(row.quote_order_qty),
+        "executedQty": to_str(row.executed_qty),
+        "cummulativeQuoteQty": to_str(row.cumm_quote_qty),
+        "avgPrice": to_str(avg_price(row.executed_qty, row.cumm_quote_qty)),
+        "status": row.status,
+        "rejectReason": row.reject_reason,
+        "fills": [fill_json(f) for f in (fills or [])],
+        "time": row.created_at,
+        "updateTime": row.updated_at,
+        "version": row.version,
+    }
+
+
+def fill_json(f: Any) -> dict[str, Any]:
+    return {"seq": f.seq, "price": to_str(f.price), "qty": to_str(f.qty), "commission": to_str(f.commission),
+            "commissionAsset": f.commission_asset}
+
+
+def position_json(asset: str, quantity: Decimal, avg_entry: Decimal, realized: Decimal,
+                  mark: Decimal | None) -> dict[str, Any]:
+    unrealized = ZERO if mark is None or quantity == 0 else ((mark - avg_entry) * quantity).quantize(ASSET_SCALE)
+    return {"asset": asset, "quantity": to_str(quantity), "avgEntryPrice": to_str(avg_entry),
+            "markPrice": _opt(mark), "unrealizedPnl": to_str(unrealized), "realizedPnl": to_str(realized)}
+
+
+def user_json(user: Any, key_last4: str | None) -> dict[str, Any]:
+    return {"id": user.id, "email": user.email, "createdAt": user.created_at,
+            "binanceKey": None if key_last4 is None else {"apiKeyLast4": key_last4}}

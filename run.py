@@ -1,0 +1,86 @@
+"""Start Troupe: `python run.py`. Configuration comes from the environment (see README)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
+from settings import ConfigError, load_settings
+
+
+class AccessLogger(AbstractAccessLogger):
+    """Method, path (never the query string, which may hold a ticket), status and duration."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info("%s %s %s %d %.1fms", request.remote, request.method, request.path, response.status,
+                         time * 1000)
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING if level != "DEBUG" else logging.INFO)
+    logging.getLogger("pykka").setLevel(logging.WARNING)
+
+
+async def _serve() -> int:
+    from web.app import create_app
+    from web.keys import STATE
+
+    settings = load_settings()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+
+    def fatal(reason: str) -> None:
+        loop.call_soon_threadsafe(stop.set)
+
+    app = create_app(settings, on_fatal=fatal)
+    runner = web.AppRunner(app, access_log_class=AccessLogger, shutdown_timeout=10, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    port = runner.addresses[0][1]
+    print(f"Troupe is running at http://{settings.host}:{port}/  (Ctrl+C to stop)", flush=True)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    logging.getLogger("troupe").info("shutting down")
+    await runner.cleanup()
+    failure = app[STATE]["failure"]
+    if failure:
+        logging.getLogger("troupe").critical("exiting because: %s", failure)
+        return 1
+    return 0
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"troupe: configuration error: {exc}", file=sys.stderr)
+        return 2
+    _setup_logging(settings.log_level)
+    try:
+        import uvloop
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvloop is in requirements; the server still runs without it
+        pass
+    try:
+        return asyncio.run(_serve())
+    except ConfigError as exc:
+        print(f"troupe: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"troupe: cannot start: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    os.umask(0o077)
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""Typed application keys: everything create_app wires together."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import redis.asyncio as aioredis
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from actors.runtime import Runtime
+    from actors.supervisor import Supervisor
+    from app.messaging.replies import ReplyRouter
+    from app.security.vault import Vault
+    from settings import Settings
+    from web.ratelimit import RateLimiter
+    from web.ws import WsHub
+
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+SECRETS: web.AppKey[dict[str, str]] = web.AppKey("secrets")  # {"jwt": ...}
+VAULT: web.AppKey[Vault] = web.AppKey("vault")
+REDIS: web.AppKey[aioredis.Redis] = web.AppKey("redis")
+REPLIES: web.AppKey[ReplyRouter] = web.AppKey("replies")
+RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime")
+SUPERVISOR: web.AppKey[Supervisor] = web.AppKey("supervisor")
+HUB: web.AppKey[WsHub] = web.AppKey("hub")
+DB_POOL: web.AppKey[ThreadPoolExecutor] = web.AppKey("db_pool")
+CPU_POOL: web.AppKey[ThreadPoolExecutor] = web.AppKey("cpu_pool")
+LIMITER: web.AppKey[RateLimiter] = web.AppKey("limiter")
+STATE: web.AppKey[dict[str, Any]] = web.AppKey("state")  # {"failure": str | None, "on_fatal": ...}

@@ -1,0 +1,90 @@
+"""/api/market: symbols and their filters, tickers, candles. Market data is read from Redis."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import web
+
+from app.domain.candles import INTERVALS, Candle
+from app.messages import PriceTick, decode
+from app.money import to_str
+from app.schemas import SchemaError, parse_int_param
+from web.keys import REDIS, RUNTIME
+from web.problems import Problem
+
+routes = web.RouteTableDef()
+
+
+async def latest_ticks(app: web.Application) -> dict[str, PriceTick]:
+    runtime = app[RUNTIME]
+    out = {}
+    for raw in (await app[REDIS].hgetall(runtime.names.prices)).values():
+        tick = decode(raw)
+        if isinstance(tick, PriceTick) and tick.symbol in runtime.specs:
+            out[tick.symbol] = tick
+    return out
+
+
+async def marks(app: web.Application) -> dict[str, Decimal]:
+    """Latest price per base asset (BTC, ETH, ...)."""
+    specs = app[RUNTIME].specs
+    return {specs[s].base: t.price for s, t in (await latest_ticks(app)).items()}
+
+
+def _symbol(request: web.Request, required: bool) -> str | None:
+    symbol = request.query.get("symbol")
+    specs = request.app[RUNTIME].specs
+    if symbol is None and not required:
+        return None
+    if symbol not in specs:
+        raise Problem(400, f"symbol must be one of {', '.join(specs)}", code="BAD_REQUEST", field="symbol")
+    return symbol
+
+
+@routes.get("/api/market/symbols")
+async def symbols(request: web.Request) -> web.Response:
+    return web.json_response({"symbols": [s.to_json() for s in request.app[RUNTIME].specs.values()]})
+
+
+async def _ticker(request: web.Request, tick: PriceTick) -> dict[str, Any]:
+    raw = await request.app[REDIS].lrange(request.app[RUNTIME].names.candles(tick.symbol, "1h"), -24, -1)
+    hours = [Candle.from_json(json.loads(c)) for c in raw]
+    opened = hours[0].o if hours else tick.price
+    change = ((tick.price - opened) / opened * 100).quantize(Decimal("0.01")) if opened else Decimal(0)
+    return {
+        "symbol": tick.symbol, "price": to_str(tick.price), "bid": to_str(tick.bid), "ask": to_str(tick.ask),
+        "ts": tick.ts, "open24h": to_str(opened), "changePct24h": to_str(change),
+        "high24h": to_str(max((c.h for c in hours), default=tick.price)),
+        "low24h": to_str(min((c.l for c in hours), default=tick.price)),
+        "volume24h": to_str(sum((c.v for c in hours), Decimal(0))),
+    }
+
+
+@routes.get("/api/market/ticker")
+async def ticker(request: web.Request) -> web.Response:
+    symbol = _symbol(request, required=False)
+    ticks = await latest_ticks(request.app)
+    if symbol is not None:
+        if symbol not in ticks:
+            raise Problem(503, "no price yet for this symbol", code="UNAVAILABLE")
+        return web.json_response(await _ticker(request, ticks[symbol]))
+    return web.json_response({"tickers": [await _ticker(request, t) for t in ticks.values()]})
+
+
+@routes.get("/api/market/candles")
+async def candles(request: web.Request) -> web.Response:
+    symbol = _symbol(request, required=True)
+    assert symbol is not None
+    interval = request.query.get("interval", "1m")
+    if interval not in INTERVALS:
+        raise Problem(400, f"interval must be one of {', '.join(INTERVALS)}", code="BAD_REQUEST", field="interval")
+    try:
+        limit = parse_int_param(request.query.get("limit"), "limit", 500, 1, 1000)
+    except SchemaError as exc:
+        raise Problem(400, exc.message, code="BAD_REQUEST", field=exc.field) from None
+    raw = await request.app[REDIS].lrange(request.app[RUNTIME].names.candles(symbol, interval), -limit, -1)
+    return web.json_response({"symbol": symbol, "interval": interval,
+                              "candles": [json.loads(c) for c in raw]})

@@ -1,0 +1,78 @@
+"""Errors as application/problem+json (RFC 9457), and the middleware that guarantees no 5xx leaks a trace."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+log = logging.getLogger("troupe.web")
+
+PROBLEM_TYPE = "application/problem+json"
+
+
+def problem(status: int, detail: str, *, code: str | None = None, field: str | None = None,
+            headers: dict[str, str] | None = None, **extra: Any) -> web.Response:
+    title = code or _reason(status)
+    body: dict[str, Any] = {"type": f"/problems/{title.lower()}", "title": title, "status": status,
+                            "detail": detail}
+    if field:
+        body["field"] = field
+    body.update(extra)
+    return web.Response(status=status, text=json.dumps(body), content_type=PROBLEM_TYPE, headers=headers)
+
+
+def json_body(status: int, body: dict[str, Any]) -> web.Response:
+    """A reply that came from an actor: problems keep their content type."""
+    if status >= 400:
+        return web.Response(status=status, text=json.dumps(body), content_type=PROBLEM_TYPE)
+    return web.json_response(body, status=status)
+
+
+def _reason(status: int) -> str:
+    return _REASONS.get(status, "ERROR")
+
+
+_REASONS = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
+            409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE", 422: "UNPROCESSABLE",
+            429: "TOO_MANY_REQUESTS", 500: "INTERNAL_ERROR", 503: "UNAVAILABLE", 504: "TIMEOUT"}
+
+
+class Problem(Exception):
+    """Raise from a handler to answer with a problem document."""
+
+    def __init__(self, status: int, detail: str, *, code: str | None = None, field: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.code, self.field, self.headers = status, detail, code, field, headers
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except Problem as p:
+        return problem(p.status, p.detail, code=p.code, field=p.field, headers=p.headers)
+    except web.HTTPException as exc:
+        if exc.status < 400 or not _is_api(request):
+            raise
+        return problem(exc.status, exc.reason or _REASONS.get(exc.status, "error"), headers=_keep(exc))
+    except Exception:
+        incident = uuid.uuid4().hex[:12]
+        log.exception("unhandled error %s on %s %s", incident, request.method, request.path)
+        return problem(500, f"internal error; incident {incident} is logged", code="INTERNAL_ERROR")
+
+
+def _keep(exc: web.HTTPException) -> dict[str, str]:
+    return {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
+
+
+def _is_api(request: web.Request) -> bool:
+    return request.path.startswith(("/api/", "/auth/", "/ws", "/healthz", "/readyz"))

@@ -1,0 +1,67 @@
+"""Authentication of requests, security headers, and the helpers handlers share."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from app.persistence.db import db
+from app.schemas import SchemaError, loads
+from app.security.tokens import Claims, TokenError, verify
+from web.keys import DB_POOL, SECRETS
+from web.problems import Problem
+
+T = TypeVar("T")
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    h = response.headers
+    h.setdefault("Content-Security-Policy", CSP)
+    h.setdefault("X-Content-Type-Options", "nosniff")
+    h.setdefault("X-Frame-Options", "DENY")
+    h.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if request.path.startswith(("/api/", "/auth/")):
+        h.setdefault("Cache-Control", "no-store")
+
+
+def require_user(request: web.Request) -> Claims:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Problem(401, "sign in first: send Authorization: Bearer <token>", code="UNAUTHORIZED",
+                      headers={"WWW-Authenticate": "Bearer"})
+    try:
+        return verify(request.app[SECRETS]["jwt"], token.strip())
+    except TokenError:
+        raise Problem(401, "the token is invalid or expired; sign in again", code="UNAUTHORIZED",
+                      headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
+
+
+async def read_json(request: web.Request) -> Any:
+    """The request body as strict JSON; only application/json is accepted (no form posts: CSRF)."""
+    if request.content_type != "application/json":
+        raise Problem(415, "send the body as application/json", code="UNSUPPORTED_MEDIA_TYPE")
+    body = await request.read()
+    try:
+        return loads(body)
+    except SchemaError as exc:
+        raise Problem(400, exc.message, code="BAD_REQUEST", field=exc.field) from None
+
+
+async def in_db(request: web.Request, fn: Callable[..., T], *args: Any) -> T:
+    """Run a database function on the read/write pool, never on the event loop."""
+    def call() -> T:
+        db.connect(reuse_if_open=True)
+        return fn(*args)
+    return await asyncio.get_running_loop().run_in_executor(request.app[DB_POOL], call)
+
+
+def client_key(request: web.Request) -> str:
+    return request.remote or "unknown"

@@ -1,0 +1,120 @@
+"""/api/trading: orders, cancels, positions and balances. Commands go to the Gateway actor."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from aiohttp import web
+
+from app.domain.orders import OrderStatus
+from app.messages import PlaceOrder, RequestCancel
+from app.persistence.store import user_balances
+from app.queries import get_order, list_orders, positions
+from app.schemas import SchemaError, parse_int_param, parse_order
+from web.keys import LIMITER, REPLIES, RUNTIME, SETTINGS
+from web.market_views import marks
+from web.problems import Problem, json_body
+from web.security import in_db, read_json, require_user
+
+routes = web.RouteTableDef()
+COMMAND_TIMEOUT_S = 10.0
+_ORDER_STATUSES = {s.value for s in OrderStatus} | {"OPEN"}
+
+
+def _order_id(request: web.Request) -> int:
+    raw = request.match_info["order_id"]
+    if not re.fullmatch(r"[0-9]{1,18}", raw):
+        raise Problem(404, f"order {raw[:40]!r} does not exist", code="UNKNOWN_ORDER")
+    return int(raw)
+
+
+def _rate_limit(request: web.Request, user_id: int) -> None:
+    rate = request.app[SETTINGS].order_rate_per_s
+    wait = request.app[LIMITER].allow(f"orders:{user_id}", rate, rate * 2)
+    if wait:
+        raise Problem(429, f"at most {rate} order requests per second", code="TOO_MANY_REQUESTS",
+                      headers={"Retry-After": str(int(wait) + 1)})
+
+
+async def _command(request: web.Request, msg: PlaceOrder | RequestCancel, client_order_id: str = "") -> web.Response:
+    runtime = request.app[RUNTIME]
+    try:
+        reply = await request.app[REPLIES].ask(runtime.names.gateway, msg, COMMAND_TIMEOUT_S)
+    except TimeoutError:
+        hint = f"; retry with clientOrderId {client_order_id} to find out without placing twice" if client_order_id \
+            else ""
+        raise Problem(503, f"the gateway did not answer in time{hint}", code="UNAVAILABLE",
+                      headers={"Retry-After": "1"}) from None
+    return json_body(reply.status, reply.body)
+
+
+@routes.post("/api/trading/orders")
+async def place_order(request: web.Request) -> web.Response:
+    claims = require_user(request)
+    _rate_limit(request, claims.user_id)
+    body = await read_json(request)
+    try:
+        req = parse_order(body, default_client_id="web-" + secrets.token_urlsafe(18))
+    except SchemaError as exc:
+        raise Problem(400, exc.message, code="BAD_REQUEST", field=exc.field) from None
+    replies = request.app[REPLIES]
+    msg = PlaceOrder(
+        msg_id=replies.new_id(), reply_to=request.app[RUNTIME].names.reply(request.app[SETTINGS].node_name),
+        user_id=claims.user_id, client_order_id=req.client_order_id, symbol=req.symbol, side=req.side.value,
+        type=req.type.value, quantity=req.quantity, quote_order_qty=req.quote_order_qty, price=req.price,
+        time_in_force=req.time_in_force.value if req.time_in_force else None,
+    )
+    return await _command(request, msg, req.client_order_id)
+
+
+@routes.delete("/api/trading/orders/{order_id}")
+async def cancel_order(request: web.Request) -> web.Response:
+    claims = require_user(request)
+    _rate_limit(request, claims.user_id)
+    order_id = _order_id(request)
+    msg = RequestCancel(msg_id=request.app[REPLIES].new_id(),
+                        reply_to=request.app[RUNTIME].names.reply(request.app[SETTINGS].node_name),
+                        user_id=claims.user_id, order_id=order_id)
+    return await _command(request, msg)
+
+
+@routes.get("/api/trading/orders")
+async def orders(request: web.Request) -> web.Response:
+    claims = require_user(request)
+    q = request.query
+    try:
+        limit = parse_int_param(q.get("limit"), "limit", 50, 1, 500)
+        before = parse_int_param(q.get("cursor"), "cursor", 0, 0, 10**18)
+    except SchemaError as exc:
+        raise Problem(400, exc.message, code="BAD_REQUEST", field=exc.field) from None
+    status = q.get("status") or None
+    if status is not None and status not in _ORDER_STATUSES:
+        raise Problem(400, f"status must be one of {', '.join(sorted(_ORDER_STATUSES))}", field="status")
+    symbol = q.get("symbol") or None
+    if symbol is not None and symbol not in request.app[RUNTIME].specs:
+        raise Problem(400, f"unknown symbol; choose one of {', '.join(request.app[RUNTIME].specs)}", field="symbol")
+    page = await in_db(request, list_orders, claims.user_id, status, symbol, limit, before or None)
+    return web.json_response(page)
+
+
+@routes.get("/api/trading/orders/{order_id}")
+async def order(request: web.Request) -> web.Response:
+    claims = require_user(request)
+    order_id = _order_id(request)
+    found = await in_db(request, get_order, claims.user_id, order_id)
+    if found is None:  # another user's order looks exactly like a missing one
+        raise Problem(404, f"order {order_id} does not exist", code="UNKNOWN_ORDER")
+    return web.json_response(found)
+
+
+@routes.get("/api/trading/positions")
+async def get_positions(request: web.Request) -> web.Response:
+    claims = require_user(request)
+    return web.json_response({"positions": await in_db(request, positions, claims.user_id, await marks(request.app))})
+
+
+@routes.get("/api/trading/balances")
+async def balances(request: web.Request) -> web.Response:
+    claims = require_user(request)
+    return web.json_response({"balances": await in_db(request, user_balances, claims.user_id)})

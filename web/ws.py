@@ -1,0 +1,201 @@
+"""The WebSocket endpoint and the hub that fans events out to this node's browsers.
+
+Each connection has a bounded send queue drained by its own task, so one stalled browser never
+delays the others; a connection whose queue fills up is closed (1013) and resyncs on reconnect.
+The long-lived JWT never appears in a URL: clients trade it for a 30-second single-use ticket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+from typing import Any
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from app.domain.candles import INTERVALS
+from app.messages import CandleUpdate, Message, PriceTick, UserEvent
+from app.money import to_str
+from app.queries import snapshot
+from web.keys import HUB, REDIS, RUNTIME, SETTINGS
+from web.market_views import latest_ticks, marks
+from web.problems import Problem
+from web.security import in_db, require_user
+
+log = logging.getLogger("troupe.ws")
+routes = web.RouteTableDef()
+
+TICKET_TTL_S = 30
+MAX_QUEUE = 2000
+MAX_SUBSCRIPTIONS = 50
+
+
+def _dumps(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, separators=(",", ":"))
+
+
+def price_frame(tick: PriceTick) -> str:
+    return _dumps({"type": "PRICE_UPDATE", "symbol": tick.symbol, "price": to_str(tick.price),
+                   "bid": to_str(tick.bid), "ask": to_str(tick.ask), "ts": tick.ts})
+
+
+class Connection:
+    def __init__(self, ws: web.WebSocketResponse, user_id: int) -> None:
+        self.ws = ws
+        self.user_id = user_id
+        self.symbols: set[str] = set()
+        self.interval = "1m"
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue(MAX_QUEUE)
+        self.overflowed = False
+
+    async def pump(self) -> None:
+        while (frame := await self.queue.get()) is not None:
+            await self.ws.send_str(frame)
+
+
+class WsHub:
+    def __init__(self) -> None:
+        self.connections: set[Connection] = set()
+        self.by_user: dict[int, set[Connection]] = {}
+
+    def add(self, conn: Connection) -> None:
+        self.connections.add(conn)
+        self.by_user.setdefault(conn.user_id, set()).add(conn)
+
+    def remove(self, conn: Connection) -> None:
+        self.connections.discard(conn)
+        users = self.by_user.get(conn.user_id)
+        if users is not None:
+            users.discard(conn)
+            if not users:
+                del self.by_user[conn.user_id]
+
+    def _offer(self, conn: Connection, frame: str) -> None:
+        if conn.overflowed:
+            return
+        try:
+            conn.queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            conn.overflowed = True
+            log.warning("closing a WebSocket of user %s: it is not reading (queue full)", conn.user_id)
+            asyncio.get_running_loop().create_task(
+                conn.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too slow; reconnect to resync"))
+
+    def dispatch(self, messages: list[Message]) -> None:
+        """Called on the event loop with a batch from the Broadcaster; never awaits a socket."""
+        for msg in messages:
+            if isinstance(msg, PriceTick):
+                frame = price_frame(msg)
+                for conn in self.connections:
+                    if msg.symbol in conn.symbols:
+                        self._offer(conn, frame)
+            elif isinstance(msg, CandleUpdate):
+                frames: dict[str, str] = {}
+                for conn in self.connections:
+                    if msg.symbol in conn.symbols and conn.interval in msg.candles:
+                        frame = frames.get(conn.interval)
+                        if frame is None:
+                            frame = frames[conn.interval] = _dumps({
+                                "type": "CANDLE_UPDATE", "symbol": msg.symbol, "interval": conn.interval,
+                                "candle": msg.candles[conn.interval]})
+                        self._offer(conn, frame)
+            elif isinstance(msg, UserEvent):
+                conns = self.by_user.get(msg.user_id)
+                if conns:
+                    frame = _dumps({"type": msg.kind, **msg.data, "ts": msg.data.get("updateTime")})
+                    for conn in conns:
+                        self._offer(conn, frame)
+
+    async def close_all(self) -> None:
+        for conn in list(self.connections):
+            await conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+
+
+@routes.post("/api/ws-ticket")
+async def ws_ticket(request: web.Request) -> web.Response:
+    claims = require_user(request)
+    ticket = secrets.token_urlsafe(24)
+    await request.app[REDIS].set(request.app[RUNTIME].names.ws_ticket(ticket), str(claims.user_id), ex=TICKET_TTL_S)
+    return web.json_response({"ticket": ticket, "expiresIn": TICKET_TTL_S})
+
+
+def _origin_ok(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True  # not a browser: the ticket alone authenticates
+    allowed = request.app[SETTINGS].public_origin or f"{request.scheme}://{request.host}"
+    return origin == allowed
+
+
+@routes.get("/ws")
+async def ws_handler(request: web.Request) -> web.WebSocketResponse:
+    if not _origin_ok(request):
+        raise Problem(403, "WebSocket connections are accepted from this site's pages only", code="FORBIDDEN")
+    ticket = request.query.get("ticket", "")
+    if not ticket or len(ticket) > 64:
+        raise Problem(401, "connect with ?ticket= from POST /api/ws-ticket", code="UNAUTHORIZED")
+    user_raw = await request.app[REDIS].getdel(request.app[RUNTIME].names.ws_ticket(ticket))
+    if user_raw is None:
+        raise Problem(401, "the ticket is unknown, used or expired; ask for a new one", code="UNAUTHORIZED")
+    ws = web.WebSocketResponse(heartbeat=20, max_msg_size=16 * 1024)
+    await ws.prepare(request)
+    conn = Connection(ws, int(user_raw))
+    hub = request.app[HUB]
+    hub.add(conn)  # events queue up from now on; the snapshot goes out first
+    sender: asyncio.Task[None] | None = None
+    try:
+        snap = await in_db(request, snapshot, conn.user_id, await marks(request.app))
+        await ws.send_str(_dumps({"type": "SNAPSHOT", **snap}))
+        sender = asyncio.create_task(conn.pump())
+        async for msg in ws:
+            if msg.type is not WSMsgType.TEXT:
+                continue
+            reply = await _client_message(request, conn, msg.data)
+            if reply is not None:
+                _offer_direct(conn, reply)
+    finally:
+        hub.remove(conn)
+        if sender is not None:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await sender
+    return ws
+
+
+def _offer_direct(conn: Connection, frame: str) -> None:
+    with contextlib.suppress(asyncio.QueueFull):
+        conn.queue.put_nowait(frame)
+
+
+async def _client_message(request: web.Request, conn: Connection, data: str) -> str | None:
+    try:
+        msg = json.loads(data)
+        kind = msg["type"]
+    except (ValueError, KeyError, TypeError):
+        return _dumps({"type": "ERROR", "detail": "send JSON objects with a 'type'"})
+    specs = request.app[RUNTIME].specs
+    if kind == "ping":
+        return _dumps({"type": "pong"})
+    if kind in ("subscribe", "unsubscribe"):
+        symbols = msg.get("symbols", [])
+        if not isinstance(symbols, list) or not all(isinstance(s, str) and s in specs for s in symbols):
+            return _dumps({"type": "ERROR", "detail": f"symbols must be a list drawn from {', '.join(specs)}"})
+        if kind == "unsubscribe":
+            conn.symbols.difference_update(symbols)
+            return _dumps({"type": "SUBSCRIPTIONS", "symbols": sorted(conn.symbols), "interval": conn.interval})
+        interval = msg.get("interval", conn.interval)
+        if interval not in INTERVALS:
+            return _dumps({"type": "ERROR", "detail": f"interval must be one of {', '.join(INTERVALS)}"})
+        if len(conn.symbols | set(symbols)) > MAX_SUBSCRIPTIONS:
+            return _dumps({"type": "ERROR", "detail": f"at most {MAX_SUBSCRIPTIONS} symbols per connection"})
+        conn.symbols.update(symbols)
+        conn.interval = interval
+        ticks = await latest_ticks(request.app)
+        for s in symbols:
+            if s in ticks:
+                _offer_direct(conn, price_frame(ticks[s]))
+        return _dumps({"type": "SUBSCRIPTIONS", "symbols": sorted(conn.symbols), "interval": conn.interval})
+    return _dumps({"type": "ERROR", "detail": f"unknown message type {str(kind)[:40]!r}"})

@@ -20,6 +20,7 @@ from app.domain.orders import OPEN, OrderStatus, OrderType
 from app.domain.positions import Position as PositionState
 from app.faults import crash_point
 from app.messages import CancelOrder, Message, PriceTick, SubmitOrder, UserEvent, decode
+from app.messaging.names import shard_of
 from app.messaging.streams import Delivery
 from app.money import to_str
 from app.persistence.db import db, write_transaction
@@ -59,9 +60,8 @@ class Executor(MailboxActor):
 
     def _load_resting(self) -> None:
         shards = self.runtime.settings.executor_shards
-        rows = Order.select().where(Order.status.in_([s.value for s in OPEN]) & (Order.type == OrderType.LIMIT.value)
-                                    & ((Order.user_id % shards) == self.shard))
-        self.resting = {r.id: order_view(r) for r in rows}
+        rows = Order.select().where(Order.status.in_([s.value for s in OPEN]) & (Order.type == OrderType.LIMIT.value))
+        self.resting = {r.id: order_view(r) for r in rows if shard_of(r.user_id, shards) == self.shard}
 
     # --- batch ---------------------------------------------------------------------------------
     def handle_batch(self, deliveries: list[Delivery]) -> None:

@@ -7,7 +7,9 @@ Start-up order (cleanup runs in reverse): secrets -> Redis (bundled unless REDIS
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -51,6 +53,21 @@ from web.security import security_headers
 from web.ws import WsHub
 
 log = logging.getLogger("troupe")
+DB_THREADS = 4
+
+
+def close_thread_connections(pool: ThreadPoolExecutor, threads: int) -> None:
+    """Close the thread-local connection of every worker (a barrier puts one task on each thread)."""
+    barrier = threading.Barrier(threads, timeout=5)
+
+    def close() -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait()
+        if not db.is_closed():
+            db.close()
+
+    for future in [pool.submit(close) for _ in range(threads)]:
+        future.result()
 
 
 def create_app(settings: Settings, on_fatal: Callable[[str], None] | None = None) -> web.Application:
@@ -98,7 +115,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     if not redis_url:
         embedded = EmbeddedRedis(settings.data_dir)
         redis_url = await loop.run_in_executor(None, embedded.start)
-    app[DB_POOL] = ThreadPoolExecutor(4, thread_name_prefix="db")
+    app[DB_POOL] = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="db")
     app[CPU_POOL] = ThreadPoolExecutor(2, thread_name_prefix="bcrypt")
     supervisor: Supervisor | None = None
     replies: ReplyRouter | None = None
@@ -136,6 +153,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
             runtime.close()
         if REDIS in app:
             await app[REDIS].aclose()
+        await loop.run_in_executor(None, close_thread_connections, app[DB_POOL], DB_THREADS)
         app[DB_POOL].shutdown(wait=True)
         app[CPU_POOL].shutdown(wait=True)
         if not db.is_closed():

@@ -42,6 +42,14 @@ def price_frame(tick: PriceTick) -> str:
                    "bid": to_str(tick.bid), "ask": to_str(tick.ask), "ts": tick.ts})
 
 
+def event_frame(event: UserEvent) -> str:
+    """A user event as sent to browsers; an order's own type travels as `orderType`."""
+    data = dict(event.data)
+    if "type" in data:
+        data["orderType"] = data.pop("type")
+    return _dumps({"type": event.kind, **data, "ts": data.get("updateTime")})
+
+
 class Connection:
     def __init__(self, ws: web.WebSocketResponse, user_id: int) -> None:
         self.ws = ws
@@ -105,7 +113,7 @@ class WsHub:
             elif isinstance(msg, UserEvent):
                 conns = self.by_user.get(msg.user_id)
                 if conns:
-                    frame = _dumps({"type": msg.kind, **msg.data, "ts": msg.data.get("updateTime")})
+                    frame = event_frame(msg)
                     for conn in conns:
                         self._offer(conn, frame)
 

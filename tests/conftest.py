@@ -1,0 +1,91 @@
+"""Fixtures: a real Redis, a real database (SQLite file, and PostgreSQL when TEST_DATABASE_URL is
+set), and a real Troupe application with its actors. Nothing of Troupe's own is mocked."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import pykka
+import pytest
+
+from app.embedded_redis import EmbeddedRedis
+from settings import Settings, load_settings
+
+PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """TEST_REDIS_URL if set, else the bundled redis-server, started once for the session."""
+    url = os.environ.get("TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
+    yield server.start()
+    server.stop()
+
+
+def _pg_schema_url() -> Iterator[str]:
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    conn = psycopg2.connect(PG_URL)
+    conn.autocommit = True
+    conn.cursor().execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{sep}options=-c%20search_path%3D{schema}"
+    finally:
+        conn.cursor().execute(f"DROP SCHEMA {schema} CASCADE")
+        conn.close()
+
+
+DB_PARAMS = ["sqlite", pytest.param("postgres", marks=pytest.mark.skipif(
+    not PG_URL, reason="PostgreSQL runs where TEST_DATABASE_URL is set (CI sets it)"))]
+
+
+@pytest.fixture(params=DB_PARAMS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'troupe.db'}"
+    else:
+        yield from _pg_schema_url()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'troupe.db'}"
+
+
+def make_settings(tmp_path: Path, database_url: str, redis_url: str, **overrides: Any) -> Settings:
+    base = load_settings({})
+    return replace(
+        base, data_dir=tmp_path / "data", database_url=database_url, redis_url=redis_url,
+        stream_prefix=f"t{uuid.uuid4().hex[:10]}", bcrypt_rounds=4, tick_interval_ms=50,
+        order_rate_per_s=100_000, auth_rate_per_min=100_000, **overrides,
+    )
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, redis_url: str) -> Settings:
+    return make_settings(tmp_path, database_url, redis_url)
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, settings: Settings) -> AsyncIterator[Any]:
+    from app.persistence.db import db
+    from web.app import create_app
+    yield await aiohttp_client(create_app(settings))
+    if db.obj is not None and not db.is_closed():  # the test thread's own connection (invariant checks)
+        db.close()
+
+
+@pytest.fixture(autouse=True)
+def _stop_leftover_actors() -> Iterator[None]:
+    yield
+    pykka.ActorRegistry.stop_all(timeout=10)

@@ -1,0 +1,150 @@
+"""Shared test helpers: real servers and clients, never mocks of Troupe's own parts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct horse battery staple"
+
+
+def new_email() -> str:
+    return f"u{uuid.uuid4().hex[:12]}@example.com"
+
+
+async def register(session: Any, email: str | None = None) -> tuple[str, dict[str, Any]]:
+    """Register a fresh user through the real endpoint; returns (token, user)."""
+    resp = await session.post("/auth/register", json={"email": email or new_email(), "password": PASSWORD})
+    assert resp.status == 201, await resp.text()
+    body = await resp.json()
+    return body["token"], body["user"]
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class WsClient:
+    """A browser-like WebSocket client that lets a test await the event it expects."""
+
+    ws: aiohttp.ClientWebSocketResponse
+    seen: list[dict[str, Any]] = field(default_factory=list)
+
+    async def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10.0) -> dict[str, Any]:
+        for msg in self.seen:
+            if predicate(msg):
+                return msg
+        async with asyncio.timeout(timeout):
+            while True:
+                raw = await self.ws.receive()
+                if raw.type is not aiohttp.WSMsgType.TEXT:
+                    raise AssertionError(f"socket ended while waiting: {raw.type} {raw.data!r}")
+                msg = json.loads(raw.data)
+                self.seen.append(msg)
+                if predicate(msg):
+                    return msg
+
+    async def order_status(self, order_id: int, statuses: set[str], timeout: float = 10.0) -> dict[str, Any]:
+        return await self.wait_for(
+            lambda m: m.get("type") == "ORDER_UPDATE" and m.get("orderId") == order_id and m["status"] in statuses,
+            timeout)
+
+    async def send(self, obj: dict[str, Any]) -> None:
+        await self.ws.send_str(json.dumps(obj))
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+async def open_ws(session: Any, token: str, ws_url: str | None = None) -> WsClient:
+    resp = await session.post("/api/ws-ticket", headers=auth(token))
+    assert resp.status == 200, await resp.text()
+    ticket = (await resp.json())["ticket"]
+    ws = await session.ws_connect(f"{ws_url or '/ws'}?ticket={ticket}")
+    client = WsClient(ws)
+    await client.wait_for(lambda m: m["type"] == "SNAPSHOT")
+    return client
+
+
+def dec(value: str | None) -> Decimal:
+    return Decimal(value or "0")
+
+
+# --- a real Troupe process, for tests that kill it -----------------------------------------------
+
+class ServerProcess:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.env = env or {}
+        self.proc: subprocess.Popen[str] | None = None
+        self.url = ""
+        self.log_path = data_dir / "server.log"
+
+    def start(self, fault: str | None = None, fault_after: int = 1, timeout: float = 60.0) -> str:
+        env = {**os.environ, "DATA_DIR": str(self.data_dir), "PORT": "0", "BCRYPT_ROUNDS": "4",
+               "TICK_INTERVAL_MS": "100", "LOG_LEVEL": "INFO", "ORDER_RATE_PER_S": "100000",
+               "AUTH_RATE_PER_MIN": "100000", **self.env}
+        env.pop("TROUPE_FAULT", None)
+        if fault:
+            env["TROUPE_FAULT"] = fault
+            env["TROUPE_FAULT_AFTER"] = str(fault_after)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("a")
+        self.proc = subprocess.Popen([sys.executable, str(ROOT / "run.py")], cwd=ROOT, env=env,
+                                     stdout=subprocess.PIPE, stderr=log, text=True)
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"server exited with {self.proc.wait()}; log: {self.log_path}")
+            if "Troupe is running at" in line:
+                self.url = line.split("running at ", 1)[1].split()[0].rstrip("/")
+                return self.url
+        raise RuntimeError("server did not start in time")
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.wait_dead()
+
+    def wait_dead(self, timeout: float = 60.0) -> int:
+        assert self.proc is not None
+        code = self.proc.wait(timeout)
+        # The bundled Redis follows its parent (PDEATHSIG); wait until its socket is released.
+        pidfile = self.data_dir / "redis" / "redis.pid"
+        deadline = time.monotonic() + 10
+        while pidfile.exists() and time.monotonic() < deadline:
+            try:
+                os.kill(int(pidfile.read_text().strip() or "0"), 0)
+            except (ProcessLookupError, ValueError):
+                break
+            time.sleep(0.05)
+        return code
+
+    def stop(self) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGTERM)
+        return self.wait_dead()
+
+    def __del__(self) -> None:
+        with suppress(Exception):
+            if self.proc and self.proc.poll() is None:
+                self.proc.kill()

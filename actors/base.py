@@ -78,6 +78,8 @@ class MailboxActor(pykka.ThreadingActor):
 
     def _shutdown(self) -> None:
         self._stopping.set()
+        if self.consumer:
+            self.consumer.interrupt()
         if self._pump_thread and self._pump_thread is not threading.current_thread():
             self._pump_thread.join(timeout=5)
         if self.consumer:

@@ -71,18 +71,26 @@ def make_settings(tmp_path: Path, database_url: str, redis_url: str, **overrides
     )
 
 
-@pytest.fixture
-def settings(tmp_path: Path, database_url: str, redis_url: str) -> Settings:
-    return make_settings(tmp_path, database_url, redis_url)
-
-
-@pytest.fixture
-async def client(aiohttp_client: Any, settings: Settings) -> AsyncIterator[Any]:
+async def _client(aiohttp_client: Any, settings: Settings) -> AsyncIterator[Any]:
     from app.persistence.db import db
     from web.app import create_app
     yield await aiohttp_client(create_app(settings))
     if db.obj is not None and not db.is_closed():  # the test thread's own connection (invariant checks)
         db.close()
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, tmp_path: Path, sqlite_url: str, redis_url: str) -> AsyncIterator[Any]:
+    """A running Troupe on SQLite (for tests whose subject is not the database)."""
+    async for c in _client(aiohttp_client, make_settings(tmp_path, sqlite_url, redis_url)):
+        yield c
+
+
+@pytest.fixture
+async def db_client(aiohttp_client: Any, tmp_path: Path, database_url: str, redis_url: str) -> AsyncIterator[Any]:
+    """A running Troupe on each database: SQLite, and PostgreSQL where TEST_DATABASE_URL is set."""
+    async for c in _client(aiohttp_client, make_settings(tmp_path, database_url, redis_url)):
+        yield c
 
 
 @pytest.fixture(autouse=True)

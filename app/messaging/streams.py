@@ -6,7 +6,9 @@ acks it, which actors do only after the entry's effect is committed. Consumers d
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -72,7 +74,8 @@ class Consumer:
     def __init__(self, url: str, streams: list[str], group: str, consumer: str, *, batch: int = 200,
                  claim_idle_ms: int = 60_000, max_deliveries: int = 5, dead_letters: str = "",
                  start_at_end: bool = False) -> None:
-        self.client = connect(url, blocking=True)
+        self.reader = connect(url, blocking=True)  # only for the blocking XREADGROUP
+        self.client = connect(url)  # acks, claims and dead letters, from any thread
         self.streams = streams
         self.group = group
         self.name = consumer
@@ -123,7 +126,7 @@ class Consumer:
         return self._xread({s: ">" for s in self.streams}, block_ms, history=False)
 
     def _xread(self, ids: dict[str, str], block_ms: int | None, history: bool) -> list[Delivery]:
-        resp = self.client.xreadgroup(self.group, self.name, ids, count=self.batch, block=block_ms)
+        resp = self.reader.xreadgroup(self.group, self.name, ids, count=self.batch, block=block_ms)
         out: list[Delivery] = []
         for stream_raw, entries in resp or []:
             stream = _s(stream_raw)
@@ -183,5 +186,14 @@ class Consumer:
                                                    "group": self.group, "reason": reason[:500], "m": payload})
         self.client.xack(delivery.stream, self.group, delivery.entry_id)
 
+    def interrupt(self) -> None:
+        """Wake a reader blocked in XREADGROUP (from another thread) by shutting its socket."""
+        conn = self.reader.connection
+        sock = getattr(conn, "_sock", None) if conn is not None else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
     def close(self) -> None:
+        self.reader.close()
         self.client.close()

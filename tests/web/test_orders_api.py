@@ -21,7 +21,8 @@ async def _place(client: Any, token: str, **order: str) -> tuple[int, dict[str, 
     return resp.status, await resp.json()
 
 
-async def test_market_buy_fills_and_moves_exactly_the_filled_cost(client: Any) -> None:
+async def test_market_buy_fills_and_moves_exactly_the_filled_cost(db_client: Any) -> None:
+    client = db_client
     token, _ = await register(client)
     ws = await open_ws(client, token)
     before = await _balances(client, token)
@@ -45,7 +46,8 @@ async def test_market_buy_fills_and_moves_exactly_the_filled_cost(client: Any) -
     check_orders()
 
 
-async def test_sell_by_quote_amount_walks_the_book(client: Any) -> None:
+async def test_sell_by_quote_amount_walks_the_book(db_client: Any) -> None:
+    client = db_client
     token, _ = await register(client)
     ws = await open_ws(client, token)
     status, body = await _place(client, token, symbol="ETHUSDT", side="SELL", type="MARKET", quoteOrderQty="30000")
@@ -59,7 +61,8 @@ async def test_sell_by_quote_amount_walks_the_book(client: Any) -> None:
     check_ledger()
 
 
-async def test_limit_order_locks_funds_and_cancel_releases_them_once(client: Any) -> None:
+async def test_limit_order_locks_funds_and_cancel_releases_them_once(db_client: Any) -> None:
+    client = db_client
     token, _ = await register(client)
     ws = await open_ws(client, token)
     before = await _balances(client, token)
@@ -80,7 +83,8 @@ async def test_limit_order_locks_funds_and_cancel_releases_them_once(client: Any
     check_orders()
 
 
-async def test_marketable_limit_sell_fills_at_or_above_its_price(client: Any) -> None:
+async def test_marketable_limit_sell_fills_at_or_above_its_price(db_client: Any) -> None:
+    client = db_client
     token, _ = await register(client)
     ws = await open_ws(client, token)
     status, body = await _place(client, token, symbol="SOLUSDT", side="SELL", type="LIMIT", quantity="1.000",
@@ -94,7 +98,8 @@ async def test_marketable_limit_sell_fills_at_or_above_its_price(client: Any) ->
     check_orders()
 
 
-async def test_resting_limit_order_fills_when_the_market_crosses_it(client: Any) -> None:
+async def test_resting_limit_order_fills_when_the_market_crosses_it(db_client: Any) -> None:
+    client = db_client
     token, _ = await register(client)
     ws = await open_ws(client, token)
     ticker = await (await client.get("/api/market/ticker?symbol=BTCUSDT")).json()
@@ -114,7 +119,8 @@ async def test_resting_limit_order_fills_when_the_market_crosses_it(client: Any)
     check_orders()
 
 
-async def test_same_client_order_id_returns_the_same_order_and_conflicts_on_change(client: Any) -> None:
+async def test_same_client_order_id_returns_the_same_order_and_conflicts_on_change(db_client: Any) -> None:
+    client = db_client
     token, _ = await register(client)
     order = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.01", "price": "1000",
              "clientOrderId": "my-order-1"}
@@ -130,7 +136,8 @@ async def test_same_client_order_id_returns_the_same_order_and_conflicts_on_chan
     assert [o["orderId"] for o in (await resp.json())["orders"]] == [b1["orderId"]]
 
 
-async def test_users_never_see_each_others_orders_or_events(client: Any) -> None:
+async def test_users_never_see_each_others_orders_or_events(db_client: Any) -> None:
+    client = db_client
     alice, _ = await register(client)
     bob, _ = await register(client)
     bob_ws = await open_ws(client, bob)
@@ -149,7 +156,8 @@ async def test_users_never_see_each_others_orders_or_events(client: Any) -> None
     assert own.status == 200 and (await own.json())["orderId"] == order_id
 
 
-async def test_insufficient_balance_is_rejected_with_a_reason_and_changes_nothing(client: Any) -> None:
+async def test_insufficient_balance_is_rejected_with_a_reason_and_changes_nothing(db_client: Any) -> None:
+    client = db_client
     token, _ = await register(client)
     ws = await open_ws(client, token)
     before = await _balances(client, token)
@@ -159,7 +167,8 @@ async def test_insufficient_balance_is_rejected_with_a_reason_and_changes_nothin
     assert await _balances(client, token) == before
 
 
-async def test_positions_report_entry_mark_and_pnl(client: Any) -> None:
+async def test_positions_report_entry_mark_and_pnl(db_client: Any) -> None:
+    client = db_client
     token, _ = await register(client)
     ws = await open_ws(client, token)
     _, body = await _place(client, token, symbol="BTCUSDT", side="SELL", type="MARKET", quantity="0.5")

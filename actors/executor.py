@@ -69,6 +69,7 @@ class Executor(MailboxActor):
         events: list[UserEvent] = []
         failed = False
         resting_before = dict(self.resting)
+        fault = crash_point if any(isinstance(d.message, (SubmitOrder, CancelOrder)) for d in deliveries) else _no_fault
         try:
             with write_transaction():
                 self.relay.forget_published()
@@ -91,18 +92,18 @@ class Executor(MailboxActor):
                                       msg.msg_id)
                         failed = True
                 rows = outbox_add(self.name, ((self.runtime.names.events, e) for e in events))
-                crash_point("executor.inside_tx")
+                fault("executor.inside_tx")
         except BaseException:
             self.resting = resting_before
             raise
-        crash_point("executor.after_commit")
+        fault("executor.after_commit")
         if failed:
             self._load_resting()
             self.consumer.ack(d for d in deliveries if isinstance(d.message, PriceTick))
             self.consumer.retry_pending()
         else:
             self.consumer.ack(deliveries)
-        crash_point("executor.after_ack")
+        fault("executor.after_ack")
         self.relay.publish(rows)
 
     def on_dead_letter(self, delivery: Delivery) -> None:
@@ -174,6 +175,10 @@ class Executor(MailboxActor):
             events.append(_event(uid, "BALANCE_UPDATE", cause, {"balances": balances}))
         if positions:
             events.append(_event(uid, "POSITION_UPDATE", cause, {"positions": [_position(p) for p in positions]}))
+
+
+def _no_fault(name: str) -> None:
+    """Crash points count command batches only, not the steady stream of ticks."""
 
 
 def _event(user_id: int, kind: str, cause: str, data: dict[str, Any]) -> UserEvent:

@@ -1,0 +1,57 @@
+"""1,000 concurrent orders against an account that can afford 100: never overdrawn."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from app.domain.ledger import user_free, user_locked
+from app.persistence.models import Balance, Order
+from tests.conftest import make_settings
+from tests.helpers import auth, open_ws, register
+from tests.invariants import check_ledger, check_orders
+from web.app import create_app
+
+N = 1000
+
+
+async def test_thousand_concurrent_orders_never_overdraw(aiohttp_client: Any, tmp_path: Path, database_url: str,
+                                                         redis_url: str) -> None:
+    from app.persistence.db import db
+    settings = make_settings(tmp_path, database_url, redis_url, max_open_orders=5000)
+    client = await aiohttp_client(create_app(settings))
+    token, user = await register(client)
+    ws = await open_ws(client, token)
+    # Each order locks 0.1 BTC x 1000 USDT = 100 USDT; the wallet holds 10,000 USDT: room for exactly 100.
+    order = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.1", "price": "1000.00"}
+
+    async def place(i: int) -> tuple[int, dict[str, Any]]:
+        resp = await client.post("/api/trading/orders", json={**order, "clientOrderId": f"c{i}"},
+                                 headers=auth(token))
+        return resp.status, await resp.json()
+
+    results = await asyncio.gather(*(place(i) for i in range(N)))
+    assert {status for status, _ in results} == {202}
+    ids = {body["orderId"] for _, body in results}
+    assert len(ids) == N
+    final: dict[int, str] = {}
+
+    def settled(msg: dict[str, Any]) -> bool:
+        if msg.get("type") == "ORDER_UPDATE" and msg["orderId"] in ids and msg["status"] in ("NEW", "REJECTED"):
+            final[msg["orderId"]] = msg["status"]
+        return len(final) == N
+
+    await ws.wait_for(settled, timeout=240)
+    statuses = list(final.values())
+    assert statuses.count("NEW") == 100 and statuses.count("REJECTED") == 900
+    uid = user["id"]
+    free = Balance.get((Balance.account == user_free(uid)) & (Balance.asset == "USDT")).amount
+    locked = Balance.get((Balance.account == user_locked(uid)) & (Balance.asset == "USDT")).amount
+    assert (free, locked) == (Decimal(0), Decimal(10000))
+    assert Order.select().where(Order.user_id == uid).count() == N
+    check_ledger()
+    check_orders(allow_open=True)
+    await ws.close()
+    db.close()

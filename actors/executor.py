@@ -1,13 +1,16 @@
 """Executor: executes orders on the simulated exchange and keeps balances and positions.
 
 One Executor per shard; every account belongs to exactly one shard, so each account has a single
-writer. A batch of messages is applied in one transaction together with the ids of the messages
-it consumed (the inbox) and the events it produces (the outbox); only then are entries acked.
+writer, and so has each of the shard's house accounts. A batch of messages is applied in one
+transaction together with the ids of the messages it consumed (the inbox) and the events it
+produces (the outbox); only then are entries acked. Because it is the only writer, the executor
+keeps the balances and positions it has read in memory; a rollback drops that cache.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from actors.base import MailboxActor
@@ -16,28 +19,22 @@ from actors.runtime import Runtime
 from app.domain import execution
 from app.domain.book import Quote
 from app.domain.execution import OrderView, Outcome
+from app.domain.ledger import house_of_shard, user_free
 from app.domain.orders import OPEN, OrderStatus, OrderType
 from app.domain.positions import Position as PositionState
 from app.faults import crash_point
-from app.messages import CancelOrder, Message, PriceTick, SubmitOrder, UserEvent, decode
+from app.messages import CancelOrder, EventBatch, Message, PriceTick, SubmitOrder, decode
 from app.messaging.names import shard_of
 from app.messaging.streams import Delivery
 from app.money import to_str
 from app.persistence.db import db, write_transaction
 from app.persistence.models import Order
-from app.persistence.store import (
-    apply_outcome,
-    fills_of,
-    free_balances,
-    inbox_add,
-    inbox_seen,
-    order_view,
-    outbox_add,
-    user_balances,
-)
-from app.schemas import order_json
+from app.persistence.store import BalanceCache, apply_outcome, inbox_add, order_view, outbox_add, user_balances
+from app.schemas import fill_json, order_json
 
 log = logging.getLogger(__name__)
+
+Event = dict[str, Any]
 
 
 class Executor(MailboxActor):
@@ -45,10 +42,13 @@ class Executor(MailboxActor):
         names = runtime.names
         super().__init__(runtime, f"executor-{shard}", [names.executor(shard), names.market])
         self.shard = shard
+        self.house = house_of_shard(shard)
         self.quotes: dict[str, Quote] = {}
         self.resting: dict[int, OrderView] = {}  # open limit orders of this shard, by id
         self.relay = OutboxRelay(self.name, runtime.producer, names.events)
         self.fee_rate = runtime.settings.fee_rate
+        self.balances = BalanceCache()
+        self.positions: dict[tuple[int, str], PositionState] = {}
 
     def recover(self) -> None:
         self.relay.resend_leftovers()
@@ -63,42 +63,36 @@ class Executor(MailboxActor):
         rows = Order.select().where(Order.status.in_([s.value for s in OPEN]) & (Order.type == OrderType.LIMIT.value))
         self.resting = {r.id: order_view(r) for r in rows if shard_of(r.user_id, shards) == self.shard}
 
+    def _forget_state(self) -> None:
+        """After a rollback, in-memory state may be ahead of the database: reload it lazily."""
+        self.balances.clear()
+        self.positions.clear()
+        self._load_resting()
+
     # --- batch ---------------------------------------------------------------------------------
     def handle_batch(self, deliveries: list[Delivery]) -> None:
         assert self.consumer is not None
-        events: list[UserEvent] = []
+        events: list[Event] = []
         failed = False
-        resting_before = dict(self.resting)
-        fault = crash_point if any(isinstance(d.message, (SubmitOrder, CancelOrder)) for d in deliveries) else _no_fault
+        has_commands = any(isinstance(d.message, (SubmitOrder, CancelOrder)) for d in deliveries)
+        fault: Callable[[str], None] = crash_point if has_commands else _no_fault
         try:
             with write_transaction():
                 self.relay.forget_published()
                 for d in deliveries:
                     msg = d.message
-                    assert msg is not None
                     if isinstance(msg, PriceTick):
                         self._on_tick(msg, events)
-                        continue
-                    if not isinstance(msg, (SubmitOrder, CancelOrder)):
-                        continue
-                    try:
-                        with db.atomic():
-                            if inbox_seen(self.name, msg.msg_id):
-                                continue
-                            self._on_command(msg, events)
-                            inbox_add(self.name, msg.msg_id)
-                    except Exception:
-                        log.exception("%s: %s %s failed; it will be retried", self.name, type(msg).__name__,
-                                      msg.msg_id)
-                        failed = True
-                rows = outbox_add(self.name, ((self.runtime.names.events, e) for e in events))
+                    elif isinstance(msg, (SubmitOrder, CancelOrder)):
+                        failed |= not self._command_in_savepoint(msg, events)
+                rows = self._outbox(events)
                 fault("executor.inside_tx")
         except BaseException:
-            self.resting = resting_before
+            self._forget_state()
             raise
         fault("executor.after_commit")
         if failed:
-            self._load_resting()
+            self._forget_state()
             self.consumer.ack(d for d in deliveries if isinstance(d.message, PriceTick))
             self.consumer.retry_pending()
         else:
@@ -106,12 +100,33 @@ class Executor(MailboxActor):
         fault("executor.after_ack")
         self.relay.publish(rows)
 
+    def _command_in_savepoint(self, msg: SubmitOrder | CancelOrder, events: list[Event]) -> bool:
+        mark = len(events)
+        try:
+            with db.atomic():
+                if inbox_add(self.name, msg.msg_id):  # False: its effect is already committed
+                    self._on_command(msg, events)
+            return True
+        except Exception:
+            log.exception("%s: %s %s failed; it will be retried", self.name, type(msg).__name__, msg.msg_id)
+            del events[mark:]
+            self.balances.clear()
+            self.positions.clear()
+            return False
+
+    def _outbox(self, events: list[Event]) -> list[tuple[str, str, bytes]]:
+        if not events:
+            return []
+        first = events[0]
+        batch = EventBatch(msg_id=f"events:{first['kind']}:{first['cause']}", events=events)
+        return outbox_add(self.name, [(self.runtime.names.events, batch)])
+
     def on_dead_letter(self, delivery: Delivery) -> None:
         """A command failed too often: reject its order so the funds it reserved are released."""
         msg = delivery.message
         if not isinstance(msg, SubmitOrder):
             return
-        events: list[UserEvent] = []
+        events: list[Event] = []
         with write_transaction():
             row = Order.get_or_none(Order.id == msg.order_id)
             if row is None or row.status != OrderStatus.PENDING.value:
@@ -120,11 +135,11 @@ class Executor(MailboxActor):
             outcome = Outcome(OrderStatus.REJECTED, view.executed_qty, view.cumm_quote_qty, view.locked,
                               reason="internal error while executing; the order was not executed")
             self._apply(row, view, outcome, events)
-            rows = outbox_add(self.name, ((self.runtime.names.events, e) for e in events))
+            rows = self._outbox(events)
         self.relay.publish(rows)
 
     # --- messages ------------------------------------------------------------------------------
-    def _on_command(self, msg: Message, events: list[UserEvent]) -> None:
+    def _on_command(self, msg: Message, events: list[Event]) -> None:
         assert isinstance(msg, (SubmitOrder, CancelOrder))
         row = Order.get_or_none((Order.id == msg.order_id) & (Order.user_id == msg.user_id))
         if row is None:
@@ -135,15 +150,15 @@ class Executor(MailboxActor):
         if isinstance(msg, SubmitOrder):
             if view.status is not OrderStatus.PENDING:
                 return  # already executed (a redelivery) or canceled before it ran
-            free = free_balances(view.user_id)
-            outcome = execution.place(view, self.quotes.get(view.symbol), spec, free, self.fee_rate)
+            free = self.balances.account(user_free(view.user_id))
+            outcome = execution.place(view, self.quotes.get(view.symbol), spec, free, self.fee_rate, self.house)
         else:
             if view.status not in (OrderStatus.PENDING, *OPEN):
                 return  # filled or canceled meanwhile: nothing to release, exactly once
             outcome = execution.cancel(view, spec)
         self._apply(row, view, outcome, events)
 
-    def _on_tick(self, tick: PriceTick, events: list[UserEvent]) -> None:
+    def _on_tick(self, tick: PriceTick, events: list[Event]) -> None:
         quote = Quote(tick.bid, tick.ask, tick.ts)
         previous = self.quotes.get(tick.symbol)
         if previous is not None and previous.ts > tick.ts:
@@ -155,35 +170,32 @@ class Executor(MailboxActor):
             if row is None:
                 continue
             view = order_view(row)
-            outcome = execution.on_quote(view, quote, self.runtime.specs[view.symbol], self.fee_rate)
+            outcome = execution.on_quote(view, quote, self.runtime.specs[view.symbol], self.fee_rate, self.house)
             if outcome is not None:
                 self._apply(row, view, outcome, events)
 
-    def _apply(self, row: Order, view: OrderView, outcome: Outcome, events: list[UserEvent]) -> None:
+    def _apply(self, row: Order, view: OrderView, outcome: Outcome, events: list[Event]) -> None:
         spec = self.runtime.specs[view.symbol]
-        positions = apply_outcome(row, view, outcome, spec.base)
+        positions = apply_outcome(row, view, outcome, spec.base, self.balances, self.positions)
         if outcome.status in OPEN and view.type is OrderType.LIMIT:
             self.resting[row.id] = order_view(row)
         else:
             self.resting.pop(row.id, None)
         uid = view.user_id
-        fills = fills_of([row.id]).get(row.id, [])
         cause = f"{row.id}:{row.version}"
-        events.append(_event(uid, "ORDER_UPDATE", cause, order_json(row, fills)))
+        order = order_json(row)
+        order["fills"] = [fill_json(f) for f in outcome.fills]  # the fills of this update
+        events.append({"user_id": uid, "kind": "ORDER_UPDATE", "cause": cause, "data": order})
         if outcome.entries:
-            balances = [b for b in user_balances(uid) if b["asset"] in outcome.touched_assets]
-            events.append(_event(uid, "BALANCE_UPDATE", cause, {"balances": balances}))
+            balances = [b for b in user_balances(uid, self.balances) if b["asset"] in outcome.touched_assets]
+            events.append({"user_id": uid, "kind": "BALANCE_UPDATE", "cause": cause, "data": {"balances": balances}})
         if positions:
-            events.append(_event(uid, "POSITION_UPDATE", cause, {"positions": [_position(p) for p in positions]}))
+            events.append({"user_id": uid, "kind": "POSITION_UPDATE", "cause": cause,
+                           "data": {"positions": [_position(p) for p in positions]}})
 
 
 def _no_fault(name: str) -> None:
     """Crash points count command batches only, not the steady stream of ticks."""
-
-
-def _event(user_id: int, kind: str, cause: str, data: dict[str, Any]) -> UserEvent:
-    """Event ids derive from the order version that caused them, so a replay yields the same ids."""
-    return UserEvent(msg_id=f"{kind}:{cause}", user_id=user_id, kind=kind, data=data)
 
 
 def _position(p: PositionState) -> dict[str, Any]:

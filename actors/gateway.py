@@ -67,7 +67,7 @@ class Gateway(MailboxActor):
 
     def handle_batch(self, deliveries: list[Delivery]) -> None:
         replies: list[tuple[str, Reply]] = []
-        rows: list[tuple[int, str, bytes]] = []
+        rows: list[tuple[str, str, bytes]] = []
         with write_transaction():
             self.relay.forget_published()
             for d in deliveries:

@@ -15,9 +15,9 @@ class OutboxRelay:
         self.origin = origin
         self.producer = producer
         self.events_stream = events_stream
-        self.published: list[int] = []
+        self.published: list[str] = []
 
-    def publish(self, rows: list[tuple[int, str, bytes]]) -> None:
+    def publish(self, rows: list[tuple[str, str, bytes]]) -> None:
         if not rows:
             return
         self.producer.send_raw_many(

@@ -103,12 +103,10 @@ class CandleUpdate(Message):
 # --- Executor -> events topic ----------------------------------------------------------------
 
 @message
-class UserEvent(Message):
-    """Something the user's browsers should see: ORDER_UPDATE, BALANCE_UPDATE, POSITION_UPDATE."""
+class EventBatch(Message):
+    """All user events one executor transaction produced: one stream entry instead of many."""
 
-    user_id: int
-    kind: str
-    data: dict[str, Any]
+    events: list[dict[str, Any]]  # each {"user_id": int, "kind": str, "data": {...}}
 
 
 def _default(obj: object) -> str:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.messages import REGISTRY, CodecError, PlaceOrder, PriceTick, UserEvent, decode, encode
+from app.messages import REGISTRY, CodecError, EventBatch, PlaceOrder, PriceTick, decode, encode
 
 amounts = st.decimals(min_value=Decimal("0.00000001"), max_value=Decimal("1e15"), places=8, allow_nan=False,
                       allow_infinity=False)
@@ -24,14 +24,14 @@ def test_place_order_round_trips_exactly(qty: Decimal, price: Decimal | None, ui
 
 def test_all_message_types_are_registered() -> None:
     assert {"PlaceOrder", "RequestCancel", "Reply", "SubmitOrder", "CancelOrder", "PriceTick", "CandleUpdate",
-            "UserEvent"} <= set(REGISTRY)
+            "EventBatch"} <= set(REGISTRY)
 
 
 def test_tick_and_event_round_trip() -> None:
     tick = PriceTick(msg_id="t", symbol="ETHUSDT", price=Decimal("3480.01"), bid=Decimal("3480"),
                      ask=Decimal("3480.02"), ts=1, seq=2)
     assert decode(encode(tick)) == tick
-    event = UserEvent(msg_id="e", user_id=1, kind="ORDER_UPDATE", data={"status": "FILLED", "qty": "0.1"})
+    event = EventBatch(msg_id="e", events=[{"user_id": 1, "kind": "ORDER_UPDATE", "data": {"status": "FILLED"}}])
     assert decode(encode(event)) == event
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from app.domain.candles import INTERVALS
-from app.messages import CandleUpdate, Message, PriceTick, UserEvent
+from app.messages import CandleUpdate, EventBatch, Message, PriceTick
 from app.money import to_str
 from app.queries import snapshot
 from web.keys import HUB, REDIS, RUNTIME, SETTINGS
@@ -42,12 +42,12 @@ def price_frame(tick: PriceTick) -> str:
                    "bid": to_str(tick.bid), "ask": to_str(tick.ask), "ts": tick.ts})
 
 
-def event_frame(event: UserEvent) -> str:
+def event_frame(kind: str, payload: dict[str, Any]) -> str:
     """A user event as sent to browsers; an order's own type travels as `orderType`."""
-    data = dict(event.data)
+    data = dict(payload)
     if "type" in data:
         data["orderType"] = data.pop("type")
-    return _dumps({"type": event.kind, **data, "ts": data.get("updateTime")})
+    return _dumps({"type": kind, **data, "ts": data.get("updateTime")})
 
 
 class Connection:
@@ -110,12 +110,13 @@ class WsHub:
                                 "type": "CANDLE_UPDATE", "symbol": msg.symbol, "interval": conn.interval,
                                 "candle": msg.candles[conn.interval]})
                         self._offer(conn, frame)
-            elif isinstance(msg, UserEvent):
-                conns = self.by_user.get(msg.user_id)
-                if conns:
-                    frame = event_frame(msg)
-                    for conn in conns:
-                        self._offer(conn, frame)
+            elif isinstance(msg, EventBatch):
+                for event in msg.events:
+                    conns = self.by_user.get(event["user_id"])
+                    if conns:
+                        frame = event_frame(event["kind"], event["data"])
+                        for conn in conns:
+                            self._offer(conn, frame)
 
     async def close_all(self) -> None:
         for conn in list(self.connections):

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from app.domain import book
 from app.domain.book import Fill, Quote
-from app.domain.ledger import HOUSE_EXCHANGE, HOUSE_FEES, Entry, Posting, transfer, user_free, user_locked
+from app.domain.ledger import Entry, House, Posting, transfer, user_free, user_locked
 from app.domain.orders import OrderStatus, OrderType, Side, TimeInForce
 from app.domain.symbols import SymbolSpec
 from app.money import ZERO, credit, debit, to_str
@@ -67,20 +67,20 @@ def _reject(order: OrderView, reason: str) -> Outcome:
 
 
 def _settle(order: OrderView, spec: SymbolSpec, fill: Fill, seq: int, fee_rate: Decimal,
-            source: str) -> tuple[FillRecord, Entry]:
-    """Book one fill: the user pays from `source`, the house takes the other side, fees go to HOUSE_FEES."""
+            source: str, house: House) -> tuple[FillRecord, Entry]:
+    """Book one fill: the user pays from `source`, the house takes the other side and the fee."""
     uid = order.user_id
     if order.side is Side.BUY:
         cost = debit(fill.quote_qty)
         commission = debit(fill.qty * fee_rate)
         postings = [
             Posting(source, spec.quote, -cost, "pay"),
-            Posting(HOUSE_EXCHANGE, spec.quote, cost, "house_in"),
-            Posting(HOUSE_EXCHANGE, spec.base, -fill.qty, "house_out"),
+            Posting(house.exchange, spec.quote, cost, "house_in"),
+            Posting(house.exchange, spec.base, -fill.qty, "house_out"),
             Posting(user_free(uid), spec.base, fill.qty - commission, "receive"),
         ]
         if commission:
-            postings.append(Posting(HOUSE_FEES, spec.base, commission, "fee"))
+            postings.append(Posting(house.fees, spec.base, commission, "fee"))
         record = FillRecord(seq, fill.price, fill.qty, fill.quote_qty, commission, spec.base,
                             fill.qty - commission, cost)
     else:
@@ -88,39 +88,39 @@ def _settle(order: OrderView, spec: SymbolSpec, fill: Fill, seq: int, fee_rate: 
         commission = debit(proceeds * fee_rate)
         postings = [
             Posting(source, spec.base, -fill.qty, "pay"),
-            Posting(HOUSE_EXCHANGE, spec.base, fill.qty, "house_in"),
-            Posting(HOUSE_EXCHANGE, spec.quote, -proceeds, "house_out"),
+            Posting(house.exchange, spec.base, fill.qty, "house_in"),
+            Posting(house.exchange, spec.quote, -proceeds, "house_out"),
             Posting(user_free(uid), spec.quote, proceeds - commission, "receive"),
         ]
         if commission:
-            postings.append(Posting(HOUSE_FEES, spec.quote, commission, "fee"))
+            postings.append(Posting(house.fees, spec.quote, commission, "fee"))
         record = FillRecord(seq, fill.price, fill.qty, fill.quote_qty, commission, spec.quote,
                             fill.qty, proceeds - commission)
     return record, Entry("order", f"{order.id}/fill/{seq}", "trade", tuple(postings))
 
 
 def _settle_all(order: OrderView, spec: SymbolSpec, fills: list[Fill], fee_rate: Decimal,
-                source: str) -> tuple[list[FillRecord], list[Entry]]:
+                source: str, house: House) -> tuple[list[FillRecord], list[Entry]]:
     records, entries = [], []
     for i, fill in enumerate(fills, start=order.fill_count + 1):
-        record, entry = _settle(order, spec, fill, i, fee_rate, source)
+        record, entry = _settle(order, spec, fill, i, fee_rate, source, house)
         records.append(record)
         entries.append(entry)
     return records, entries
 
 
 def place(order: OrderView, quote: Quote | None, spec: SymbolSpec, free: Mapping[str, Decimal],
-          fee_rate: Decimal) -> Outcome:
+          fee_rate: Decimal, house: House) -> Outcome:
     """Execute a PENDING order against the current quote and the account's free balances."""
     if quote is None:
         return _reject(order, "no market price yet for this symbol; try again in a moment")
     if order.type is OrderType.MARKET:
-        return _place_market(order, quote, spec, free, fee_rate)
-    return _place_limit(order, quote, spec, free, fee_rate)
+        return _place_market(order, quote, spec, free, fee_rate, house)
+    return _place_limit(order, quote, spec, free, fee_rate, house)
 
 
 def _place_market(order: OrderView, quote: Quote, spec: SymbolSpec, free: Mapping[str, Decimal],
-                  fee_rate: Decimal) -> Outcome:
+                  fee_rate: Decimal, house: House) -> Outcome:
     levels = book.levels(quote, spec, order.side)
     fills = book.walk(levels, spec, order.side, qty=order.quantity, quote_qty=order.quote_order_qty)
     if not fills:
@@ -136,7 +136,7 @@ def _place_market(order: OrderView, quote: Quote, spec: SymbolSpec, free: Mappin
     if free.get(asset, ZERO) < need:
         return _reject(order, f"insufficient balance: needs {to_str(need)} {asset}, "
                               f"{to_str(free.get(asset, ZERO))} {asset} available")
-    records, entries = _settle_all(order, spec, fills, fee_rate, user_free(order.user_id))
+    records, entries = _settle_all(order, spec, fills, fee_rate, user_free(order.user_id), house)
     complete = order.quantity is None or executed == order.quantity
     return Outcome(OrderStatus.FILLED if complete else OrderStatus.EXPIRED, executed, notional, ZERO,
                    tuple(records), tuple(entries), touched_assets=frozenset({spec.base, spec.quote}))
@@ -150,7 +150,7 @@ def _lock_amount(order: OrderView, spec: SymbolSpec) -> tuple[str, Decimal]:
 
 
 def _place_limit(order: OrderView, quote: Quote, spec: SymbolSpec, free: Mapping[str, Decimal],
-                 fee_rate: Decimal) -> Outcome:
+                 fee_rate: Decimal, house: House) -> Outcome:
     assert order.quantity is not None and order.price is not None
     asset, lock = _lock_amount(order, spec)
     if free.get(asset, ZERO) < lock:
@@ -166,7 +166,7 @@ def _place_limit(order: OrderView, quote: Quote, spec: SymbolSpec, free: Mapping
         return Outcome(OrderStatus.EXPIRED, ZERO, ZERO, ZERO, reason="IOC order found nothing to fill")
     uid = order.user_id
     entries = [transfer("order", f"{order.id}/lock", "lock", asset, lock, user_free(uid), user_locked(uid))]
-    records, fill_entries = _settle_all(order, spec, fills, fee_rate, user_locked(uid))
+    records, fill_entries = _settle_all(order, spec, fills, fee_rate, user_locked(uid), house)
     entries += fill_entries
     locked = lock - sum((_locked_use(order, r) for r in records), ZERO)
     state = replace(order, executed_qty=executed, cumm_quote_qty=book.total_quote(fills), locked=locked,
@@ -203,14 +203,14 @@ def crosses(order: OrderView, quote: Quote) -> bool:
     return quote.ask <= order.price if order.side is Side.BUY else quote.bid >= order.price
 
 
-def on_quote(order: OrderView, quote: Quote, spec: SymbolSpec, fee_rate: Decimal) -> Outcome | None:
+def on_quote(order: OrderView, quote: Quote, spec: SymbolSpec, fee_rate: Decimal, house: House) -> Outcome | None:
     """Fill a resting limit order whose price the market has crossed; None if it has not."""
     if order.status not in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED) or not crosses(order, quote):
         return None
     assert order.quantity is not None and order.price is not None
     remaining = order.quantity - order.executed_qty
     records, entries = _settle_all(order, spec, [Fill(order.price, remaining)], fee_rate,
-                                   user_locked(order.user_id))
+                                   user_locked(order.user_id), house)
     state = replace(order, executed_qty=order.quantity,
                     cumm_quote_qty=order.cumm_quote_qty + records[0].quote_qty,
                     locked=order.locked - _locked_use(order, records[0]),

@@ -9,9 +9,23 @@ from decimal import Decimal
 
 from app.money import ZERO
 
-HOUSE_EXCHANGE = "house:exchange"  # the simulated market: counterparty of every fill
-HOUSE_FEES = "house:fees"  # commissions collected
 HOUSE_GENESIS = "house:genesis"  # source of the starting wallets
+
+
+@dataclass(frozen=True, slots=True)
+class House:
+    """The simulated market's own accounts: counterparty of every fill, and collected fees.
+
+    Each executor shard books against its own pair, so every balance row has exactly one writer
+    (no cross-shard row contention, no lock-order deadlocks); the house total is their sum.
+    """
+
+    exchange: str
+    fees: str
+
+
+def house_of_shard(shard: int) -> House:
+    return House(f"house:exchange:{shard}", f"house:fees:{shard}")
 
 
 def user_free(user_id: int) -> str:

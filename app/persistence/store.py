@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import time
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -23,8 +25,39 @@ class LedgerError(RuntimeError):
 
 # --- ledger -------------------------------------------------------------------------------------
 
-def post_entries(entries: Iterable[Entry], now: int | None = None) -> dict[tuple[str, str], Decimal]:
-    """Append the entries' legs to the ledger and update the balance cache; returns new balances."""
+class BalanceCache:
+    """Balances of the accounts one writer owns, kept in memory after the first read.
+
+    Valid only for a single writer per account (an executor shard); clear it when a transaction
+    rolls back, and it reloads from the database on the next use.
+    """
+
+    def __init__(self) -> None:
+        self.values: dict[tuple[str, str], Decimal] = {}
+        self._loaded: set[str] = set()
+
+    def load(self, account: str) -> None:
+        if account in self._loaded:
+            return
+        for row in Balance.select().where(Balance.account == account):
+            self.values[(row.account, row.asset)] = row.amount
+        self._loaded.add(account)
+
+    def account(self, account: str) -> dict[str, Decimal]:
+        self.load(account)
+        return {asset: v for (acc, asset), v in self.values.items() if acc == account}
+
+    def clear(self) -> None:
+        self.values.clear()
+        self._loaded.clear()
+
+
+def post_entries(entries: Iterable[Entry], now: int | None = None,
+                 cache: BalanceCache | None = None) -> dict[tuple[str, str], Decimal]:
+    """Append the entries' legs to the ledger and update the balance rows; returns new balances.
+
+    Rows are updated in sorted key order, so concurrent writers can never deadlock on them.
+    """
     entries = list(entries)
     if not entries:
         return {}
@@ -37,17 +70,20 @@ def post_entries(entries: Iterable[Entry], now: int | None = None) -> dict[tuple
     for i in range(0, len(rows), 100):
         LedgerRow.insert_many(rows[i:i + 100]).execute()
     changes = net_changes(entries)
-    current = balances_of(changes.keys())
+    cache = cache or BalanceCache()
+    for account in {k[0] for k in changes}:
+        cache.load(account)
     out = {}
-    for key, delta in changes.items():
-        old = current.get(key)
-        new = (old or ZERO) + delta
+    for key in sorted(changes):
+        old = cache.values.get(key)
+        new = (old or ZERO) + changes[key]
         if new < 0 and is_user_account(key[0]):
             raise LedgerError(f"{key[0]} {key[1]} would go negative ({new})")
         if old is None:
             Balance.insert(account=key[0], asset=key[1], amount=new).execute()
         else:
             Balance.update(amount=new).where((Balance.account == key[0]) & (Balance.asset == key[1])).execute()
+        cache.values[key] = new
         out[key] = new
     return out
 
@@ -62,13 +98,9 @@ def balances_of(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Decima
     return {(r.account, r.asset): r.amount for r in rows if (r.account, r.asset) in wanted}
 
 
-def free_balances(user_id: int) -> dict[str, Decimal]:
-    return {r.asset: r.amount for r in Balance.select().where(Balance.account == user_free(user_id))}
-
-
-def user_balances(user_id: int) -> list[dict[str, str]]:
-    free = {r.asset: r.amount for r in Balance.select().where(Balance.account == user_free(user_id))}
-    locked = {r.asset: r.amount for r in Balance.select().where(Balance.account == user_locked(user_id))}
+def user_balances(user_id: int, cache: BalanceCache | None = None) -> list[dict[str, str]]:
+    cache = cache or BalanceCache()
+    free, locked = cache.account(user_free(user_id)), cache.account(user_locked(user_id))
     return [balance_json(a, free.get(a, ZERO), locked.get(a, ZERO)) for a in sorted(set(free) | set(locked))]
 
 
@@ -88,32 +120,37 @@ def ledger_sums() -> dict[tuple[str, str], Decimal]:
 
 # --- outbox / inbox -----------------------------------------------------------------------------
 
-def outbox_add(origin: str, items: Iterable[tuple[str, Message]]) -> list[tuple[int, str, bytes]]:
-    """Insert messages to publish after commit; returns (id, stream, payload) for the relay."""
+_outbox_seq = itertools.count()
+
+
+def outbox_add(origin: str, items: Iterable[tuple[str, Message]]) -> list[tuple[str, str, bytes]]:
+    """Insert messages to publish after commit; returns (id, stream, payload) for the relay.
+
+    Ids are generated here (time, then a process-wide counter) so a batch is one INSERT.
+    """
     out = []
     for stream, msg in items:
-        payload = encode(msg)
-        row_id = Outbox.insert(origin=origin, stream=stream, payload=payload.decode()).execute()
-        out.append((int(row_id), stream, payload))
+        row_id = f"{time.time_ns():020d}-{next(_outbox_seq):09d}"
+        out.append((row_id, stream, encode(msg)))
+    if out:
+        Outbox.insert_many([{"id": i, "origin": origin, "stream": st, "payload": p.decode()} for i, st, p in out]
+                           ).execute()
     return out
 
 
-def outbox_pending(origin: str) -> list[tuple[int, str, bytes]]:
+def outbox_pending(origin: str) -> list[tuple[str, str, bytes]]:
     rows = Outbox.select().where(Outbox.origin == origin).order_by(Outbox.id)
     return [(r.id, r.stream, r.payload.encode()) for r in rows]
 
 
-def outbox_delete(ids: list[int]) -> None:
+def outbox_delete(ids: list[str]) -> None:
     for i in range(0, len(ids), 500):
         Outbox.delete().where(Outbox.id.in_(ids[i:i + 500])).execute()
 
 
-def inbox_seen(consumer: str, msg_id: str) -> bool:
-    return Inbox.select().where((Inbox.consumer == consumer) & (Inbox.msg_id == msg_id)).exists()
-
-
-def inbox_add(consumer: str, msg_id: str) -> None:
-    Inbox.insert(consumer=consumer, msg_id=msg_id).execute()
+def inbox_add(consumer: str, msg_id: str) -> bool:
+    """Record a consumed message in the effect's transaction; False if it was already recorded."""
+    return bool(Inbox.insert(consumer=consumer, msg_id=msg_id).on_conflict_ignore().execute())
 
 
 # --- orders -------------------------------------------------------------------------------------
@@ -128,7 +165,8 @@ def order_view(row: Order) -> OrderView:
     )
 
 
-def apply_outcome(row: Order, view: OrderView, outcome: Outcome, base: str) -> list[PositionState]:
+def apply_outcome(row: Order, view: OrderView, outcome: Outcome, base: str, cache: BalanceCache | None = None,
+                  positions_cache: dict[tuple[int, str], PositionState] | None = None) -> list[PositionState]:
     """Persist an engine outcome: fills, ledger entries, positions and the order's new state."""
     now = now_ms()
     if outcome.fills:
@@ -137,13 +175,17 @@ def apply_outcome(row: Order, view: OrderView, outcome: Outcome, base: str) -> l
              "commission": f.commission, "commission_asset": f.commission_asset, "created_at": now}
             for f in outcome.fills
         ]).execute()
-    post_entries(outcome.entries, now)
+    post_entries(outcome.entries, now, cache)
     positions = []
     if outcome.fills:
-        pos = load_position(row.user_id, base)
+        key = (row.user_id, base)
+        pos = positions_cache.get(key) if positions_cache is not None else None
+        pos = pos or load_position(row.user_id, base)
         for f in outcome.fills:
             pos = apply_fill(pos, view.side, f)
         save_position(row.user_id, pos)
+        if positions_cache is not None:
+            positions_cache[key] = pos
         positions.append(pos)
     row.status = outcome.status.value
     row.executed_qty = outcome.executed_qty

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from app.domain import execution
 from app.domain.book import Quote, levels, walk
 from app.domain.execution import OrderView
-from app.domain.ledger import user_free, user_locked
+from app.domain.ledger import house_of_shard, user_free, user_locked
 from app.domain.orders import (
     OrderRejected,
     OrderRequest,
@@ -29,6 +29,7 @@ BTC = spec_for("BTCUSDT")
 QUOTE = Quote(Decimal("67000.00"), Decimal("67001.00"), 1)
 FEE = Decimal("0.001")
 RICH = {"USDT": Decimal("1000000"), "BTC": Decimal("100")}
+HOUSE = house_of_shard(0)
 
 
 def order(side: Side = Side.BUY, type_: OrderType = OrderType.MARKET, qty: str | None = "0.1",
@@ -46,7 +47,7 @@ def sums(outcome: execution.Outcome) -> dict[tuple[str, str], Decimal]:
 
 
 def test_market_buy_walks_levels_and_books_a_balanced_trade() -> None:
-    out = execution.place(order(qty="1.00000"), QUOTE, BTC, RICH, FEE)
+    out = execution.place(order(qty="1.00000"), QUOTE, BTC, RICH, FEE, HOUSE)
     assert out.status is OrderStatus.FILLED
     assert len(out.fills) > 1 and sum(f.qty for f in out.fills) == Decimal("1")
     assert [f.price for f in out.fills] == sorted(f.price for f in out.fills)
@@ -56,16 +57,16 @@ def test_market_buy_walks_levels_and_books_a_balanced_trade() -> None:
 
 
 def test_market_order_without_funds_is_rejected_and_books_nothing() -> None:
-    out = execution.place(order(qty="1"), QUOTE, BTC, {"USDT": Decimal("100")}, FEE)
+    out = execution.place(order(qty="1"), QUOTE, BTC, {"USDT": Decimal("100")}, FEE, HOUSE)
     assert out.status is OrderStatus.REJECTED and not out.entries and "insufficient balance" in (out.reason or "")
 
 
 def test_no_price_means_rejection_not_a_guess() -> None:
-    assert execution.place(order(), None, BTC, RICH, FEE).status is OrderStatus.REJECTED
+    assert execution.place(order(), None, BTC, RICH, FEE, HOUSE).status is OrderStatus.REJECTED
 
 
 def test_quote_order_spends_at_most_the_quote_amount() -> None:
-    out = execution.place(order(qty=None, quote="1000"), QUOTE, BTC, RICH, FEE)
+    out = execution.place(order(qty=None, quote="1000"), QUOTE, BTC, RICH, FEE, HOUSE)
     assert out.status is OrderStatus.FILLED
     assert out.cumm_quote_qty <= Decimal("1000")
     assert all(f.qty % BTC.step_size == 0 for f in out.fills)
@@ -73,30 +74,31 @@ def test_quote_order_spends_at_most_the_quote_amount() -> None:
 
 def test_limit_buy_below_market_rests_with_funds_locked() -> None:
     out = execution.place(order(type_=OrderType.LIMIT, qty="0.5", price="60000.00", tif=TimeInForce.GTC), QUOTE,
-                          BTC, RICH, FEE)
+                          BTC, RICH, FEE, HOUSE)
     assert out.status is OrderStatus.NEW and out.locked == Decimal("30000")
     assert sums(out)[(user_locked(7), "USDT")] == Decimal("30000")
 
 
 def test_resting_limit_fills_at_its_own_price_and_unlocks_the_rest() -> None:
-    placed = execution.place(order(type_=OrderType.LIMIT, qty="0.5", price="60000.00"), QUOTE, BTC, RICH, FEE)
+    placed = execution.place(order(type_=OrderType.LIMIT, qty="0.5", price="60000.00"), QUOTE, BTC, RICH, FEE,
+                             HOUSE)
     view = OrderView(1, 7, "BTCUSDT", Side.BUY, OrderType.LIMIT, TimeInForce.GTC, Decimal("0.5"), None,
                      Decimal("60000.00"), placed.status, placed.executed_qty, placed.cumm_quote_qty, placed.locked)
-    assert execution.on_quote(view, Quote(Decimal("60500"), Decimal("60001"), 2), BTC, FEE) is None
-    filled = execution.on_quote(view, Quote(Decimal("59000"), Decimal("59001"), 3), BTC, FEE)
+    assert execution.on_quote(view, Quote(Decimal("60500"), Decimal("60001"), 2), BTC, FEE, HOUSE) is None
+    filled = execution.on_quote(view, Quote(Decimal("59000"), Decimal("59001"), 3), BTC, FEE, HOUSE)
     assert filled is not None and filled.status is OrderStatus.FILLED
     assert filled.fills[0].price == Decimal("60000.00") and filled.locked == 0
 
 
 def test_fok_that_cannot_fill_entirely_expires_untouched() -> None:
     out = execution.place(order(type_=OrderType.LIMIT, qty="100", price="67001.00", tif=TimeInForce.FOK), QUOTE,
-                          BTC, {"USDT": Decimal("10000000")}, FEE)
+                          BTC, {"USDT": Decimal("10000000")}, FEE, HOUSE)
     assert out.status is OrderStatus.EXPIRED and not out.entries
 
 
 def test_ioc_fills_what_it_can_and_releases_the_rest() -> None:
     out = execution.place(order(type_=OrderType.LIMIT, qty="1", price="67001.00", tif=TimeInForce.IOC), QUOTE,
-                          BTC, RICH, FEE)
+                          BTC, RICH, FEE, HOUSE)
     assert out.status is OrderStatus.EXPIRED and ZERO < out.executed_qty < Decimal("1") and out.locked == 0
     assert sums(out)[(user_locked(7), "USDT")] == 0
 
@@ -138,7 +140,7 @@ def test_filters_reject_with_the_filter_name_and_never_round() -> None:
 def test_every_market_fill_balances_and_vwap_lies_within_fill_prices(qty: int, side: Side, bid: int) -> None:
     quote = Quote(Decimal(bid) / 100, Decimal(bid + 7) / 100, 1)
     view = order(side=side, qty=str(Decimal(qty) * BTC.step_size))
-    out = execution.place(view, quote, BTC, {"USDT": Decimal(10) ** 12, "BTC": Decimal(10) ** 6}, FEE)
+    out = execution.place(view, quote, BTC, {"USDT": Decimal(10) ** 12, "BTC": Decimal(10) ** 6}, FEE, HOUSE)
     for entry in out.entries:  # Entry itself refuses to exist unbalanced; check per asset again
         per_asset: dict[str, Decimal] = defaultdict(lambda: ZERO)
         for p in entry.postings:

@@ -1,0 +1,210 @@
+"""Order-path benchmark: many users trading at once over HTTP + WebSocket.
+
+Starts Troupe on a fresh DATA_DIR (or targets --url), registers users, opens one WebSocket per
+user, and keeps --inflight market orders per user in flight for --seconds. Latency is measured
+from the 202 answer to the FILLED event on the user's WebSocket. The ceiling is an authenticated
+no-op POST (/api/noop) measured against the same server in the same run.
+
+Prints progress to stderr and, as its last line on stdout, one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def start_server(data_dir: Path, shards: int) -> tuple[subprocess.Popen[str], str]:
+    env = {**os.environ, "DATA_DIR": str(data_dir), "PORT": "0", "BCRYPT_ROUNDS": "4", "LOG_LEVEL": "WARNING",
+           "ORDER_RATE_PER_S": "100000", "AUTH_RATE_PER_MIN": "100000", "EXECUTOR_SHARDS": str(shards),
+           "STARTING_WALLET": "USDT=100000000,BTC=10000,ETH=10,SOL=100,BNB=10"}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py")], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=(data_dir / "server.log").open("w"), text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if "running at" not in line:
+        raise SystemExit(f"server did not start; see {data_dir / 'server.log'}")
+    return proc, line.split("running at ", 1)[1].split()[0].rstrip("/")
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class User:
+    def __init__(self, session: aiohttp.ClientSession, token: str) -> None:
+        self.session = session
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.waiting: dict[int, tuple[float, asyncio.Future[float]]] = {}
+        self.early: dict[int, float] = {}
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.reader: asyncio.Task[None] | None = None
+
+    async def connect(self) -> None:
+        ticket = (await (await self.session.post("/api/ws-ticket", headers=self.headers)).json())["ticket"]
+        self.ws = await self.session.ws_connect(f"/ws?ticket={ticket}")
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        assert self.ws is not None
+        async for msg in self.ws:
+            if msg.type is not aiohttp.WSMsgType.TEXT or '"ORDER_UPDATE"' not in msg.data:
+                continue
+            data = json.loads(msg.data)
+            if data["status"] not in ("FILLED", "REJECTED", "EXPIRED"):
+                continue
+            now = time.perf_counter()
+            entry = self.waiting.pop(data["orderId"], None)
+            if entry is None:
+                self.early[data["orderId"]] = now  # the event beat the HTTP answer
+            elif not entry[1].done():
+                entry[1].set_result(now - entry[0])
+
+    async def order(self, i: int) -> tuple[float, str]:
+        side = "BUY" if i % 2 == 0 else "SELL"
+        body = {"symbol": "BTCUSDT", "side": side, "type": "MARKET", "quantity": "0.001"}
+        resp = await self.session.post("/api/trading/orders", json=body, headers=self.headers)
+        accepted = time.perf_counter()
+        if resp.status != 202:
+            return -1.0, f"http {resp.status}"
+        order_id = (await resp.json())["orderId"]
+        if order_id in self.early:
+            return max(0.0, self.early.pop(order_id) - accepted), "ok"
+        fut: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self.waiting[order_id] = (accepted, fut)
+        try:
+            return await asyncio.wait_for(fut, 30), "ok"
+        except TimeoutError:
+            return -1.0, "no FILLED event within 30 s"
+
+
+async def ceiling(url: str, token: str, seconds: float, concurrency: int) -> float:
+    headers = {"Authorization": f"Bearer {token}"}
+    done = 0
+    deadline = time.perf_counter() + seconds
+    async with aiohttp.ClientSession(url, connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+        async def worker() -> None:
+            nonlocal done
+            while time.perf_counter() < deadline:
+                async with session.post("/api/noop", json={"symbol": "BTCUSDT"}, headers=headers) as resp:
+                    await resp.read()
+                    done += resp.status == 200
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return done / (time.perf_counter() - start)
+
+
+async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
+    connector = aiohttp.TCPConnector(limit=args.users * args.inflight + 10)
+    async with aiohttp.ClientSession(url, connector=connector) as session:
+        log(f"registering {args.users} users")
+
+        async def register() -> User:
+            resp = await session.post("/auth/register", json={"email": f"b{uuid.uuid4().hex[:10]}@bench.test",
+                                                              "password": "benchmark password"})
+            return User(session, (await resp.json())["token"])
+
+        users = await asyncio.gather(*(register() for _ in range(args.users)))
+        await asyncio.gather(*(u.connect() for u in users))
+        latencies: list[float] = []
+        errors: dict[str, int] = {}
+        count = 0
+        log(f"warming up for {args.warmup}s, then measuring for {args.seconds}s "
+            f"({args.users} users x {args.inflight} in flight)")
+        start = time.perf_counter()
+        measure_from = start + args.warmup
+        deadline = measure_from + args.seconds
+
+        async def loop(user: User, k: int) -> None:
+            nonlocal count
+            i = k
+            while time.perf_counter() < deadline:
+                latency, outcome = await user.order(i)
+                i += 1
+                if time.perf_counter() < measure_from:
+                    continue
+                if outcome == "ok":
+                    latencies.append(latency)
+                    count += 1
+                else:
+                    errors[outcome] = errors.get(outcome, 0) + 1
+
+        async def progress() -> None:
+            while time.perf_counter() < deadline:
+                await asyncio.sleep(2)
+                log(f"{count} orders filled so far")
+
+        ticker = asyncio.create_task(progress())
+        await asyncio.gather(*(loop(u, k) for u in users for k in range(args.inflight)))
+        ticker.cancel()
+        elapsed = time.perf_counter() - measure_from
+        log("measuring the no-op ceiling")
+        ceiling_rps = await ceiling(url, users[0].headers["Authorization"].split()[1], min(args.seconds, 5.0),
+                                    args.users * args.inflight)
+    return {
+        "orders_per_s": round(count / elapsed, 1),
+        "p50_ms": round(pct(latencies, 0.50) * 1000, 2),
+        "p99_ms": round(pct(latencies, 0.99) * 1000, 2),
+        "ceiling_rps": round(ceiling_rps, 1),
+        "orders": count,
+        "errors": errors,
+        "users": args.users,
+        "inflight_per_user": args.inflight,
+        "seconds": args.seconds,
+        "mean_ms": round(statistics.fmean(latencies) * 1000, 2) if latencies else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", help="benchmark a running server instead of starting one")
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--inflight", type=int, default=2, help="orders in flight per user")
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--shards", type=int, default=2)
+    args = parser.parse_args()
+    try:
+        import uvloop
+        uvloop.install()
+    except ImportError:
+        pass
+    proc = None
+    url = args.url
+    tmp = tempfile.TemporaryDirectory(prefix="troupe-bench-")
+    if not url:
+        proc, url = start_server(Path(tmp.name), args.shards)
+        log(f"started Troupe at {url} (DATA_DIR {tmp.name})")
+    try:
+        result = asyncio.run(run(args, url))
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(30)
+        tmp.cleanup()
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

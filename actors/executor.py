@@ -27,6 +27,7 @@ from app.messages import CancelOrder, EventBatch, Message, PriceTick, SubmitOrde
 from app.messaging.names import shard_of
 from app.messaging.streams import Delivery
 from app.money import to_str
+from app.persistence import sql
 from app.persistence.db import db, write_transaction
 from app.persistence.models import Order
 from app.persistence.store import BalanceCache, apply_outcome, inbox_add, order_view, outbox_add, user_balances
@@ -141,7 +142,7 @@ class Executor(MailboxActor):
     # --- messages ------------------------------------------------------------------------------
     def _on_command(self, msg: Message, events: list[Event]) -> None:
         assert isinstance(msg, (SubmitOrder, CancelOrder))
-        row = Order.get_or_none((Order.id == msg.order_id) & (Order.user_id == msg.user_id))
+        row = sql.order_by_id(msg.order_id, msg.user_id)
         if row is None:
             log.warning("%s: %s for unknown order %s", self.name, type(msg).__name__, msg.order_id)
             return
@@ -166,7 +167,7 @@ class Executor(MailboxActor):
         self.quotes[tick.symbol] = quote
         crossed = [o for o in self.resting.values() if o.symbol == tick.symbol and execution.crosses(o, quote)]
         for order in sorted(crossed, key=lambda o: o.id):
-            row = Order.get_or_none(Order.id == order.id)
+            row = sql.order_by_id(order.id)
             if row is None:
                 continue
             view = order_view(row)

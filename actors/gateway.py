@@ -10,8 +10,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from peewee import IntegrityError
-
 from actors.base import MailboxActor
 from actors.relay import OutboxRelay
 from actors.runtime import Runtime
@@ -30,8 +28,9 @@ from app.messages import CancelOrder, Message, PlaceOrder, Reply, RequestCancel,
 from app.messaging.names import shard_of
 from app.messaging.streams import REPLY_MAXLEN, Delivery
 from app.money import ZERO
+from app.persistence import sql
 from app.persistence.db import db, write_transaction
-from app.persistence.models import Order
+from app.persistence.models import Order, now_ms
 from app.persistence.store import count_open_orders, order_view, outbox_add
 from app.schemas import order_json
 
@@ -109,26 +108,24 @@ class Gateway(MailboxActor):
             quantity=msg.quantity, quote_order_qty=msg.quote_order_qty, price=msg.price,
             time_in_force=TimeInForce(msg.time_in_force) if msg.time_in_force else None,
         ), spec)
-        existing = Order.get_or_none((Order.user_id == msg.user_id) & (Order.client_order_id == msg.client_order_id))
+        existing = sql.order_by_client_id(msg.user_id, msg.client_order_id)
         if existing is not None:
             return self._repeat(existing, req)
         if req.type is OrderType.LIMIT and count_open_orders(msg.user_id) >= self.runtime.settings.max_open_orders:
             raise OrderRejected("TOO_MANY_ORDERS", f"at most {self.runtime.settings.max_open_orders} open orders "
                                 "per account; cancel some first", 429)
-        try:
-            with db.atomic():
-                row = Order.create(
-                    user_id=msg.user_id, client_order_id=req.client_order_id, symbol=req.symbol, side=req.side.value,
-                    type=req.type.value, time_in_force=req.time_in_force.value if req.time_in_force else None,
-                    quantity=req.quantity, quote_order_qty=req.quote_order_qty, price=req.price,
-                    status=OrderStatus.PENDING.value, executed_qty=ZERO, cumm_quote_qty=ZERO, locked=ZERO,
-                )
-        except IntegrityError:  # the same clientOrderId in this very batch
-            existing = Order.get((Order.user_id == msg.user_id) & (Order.client_order_id == msg.client_order_id))
-            return self._repeat(existing, req)
+        now = now_ms()
+        order_id = sql.insert_order({
+            "user_id": msg.user_id, "client_order_id": req.client_order_id, "symbol": req.symbol,
+            "side": req.side.value, "type": req.type.value,
+            "time_in_force": req.time_in_force.value if req.time_in_force else None, "quantity": req.quantity,
+            "quote_order_qty": req.quote_order_qty, "price": req.price, "status": OrderStatus.PENDING.value,
+            "executed_qty": ZERO, "cumm_quote_qty": ZERO, "locked": ZERO, "fill_count": 0, "reject_reason": None,
+            "created_at": now, "updated_at": now, "version": 0,
+        })  # a clientOrderId repeated within one batch was caught above: each message has its savepoint
         stream = self.runtime.names.executor(shard_of(msg.user_id, self.runtime.settings.executor_shards))
-        submit = SubmitOrder(msg_id=f"submit:{row.id}", order_id=row.id, user_id=msg.user_id)
-        body = {"orderId": row.id, "clientOrderId": row.client_order_id, "status": OrderStatus.PENDING.value}
+        submit = SubmitOrder(msg_id=f"submit:{order_id}", order_id=order_id, user_id=msg.user_id)
+        body = {"orderId": order_id, "clientOrderId": req.client_order_id, "status": OrderStatus.PENDING.value}
         return 202, body, [(stream, submit)]
 
     @staticmethod

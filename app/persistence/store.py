@@ -15,8 +15,9 @@ from app.domain.orders import OrderStatus, OrderType, Side, TimeInForce
 from app.domain.positions import Position as PositionState
 from app.domain.positions import apply_fill
 from app.messages import Message, encode
-from app.money import ZERO
-from app.persistence.models import Balance, Fill, Inbox, LedgerRow, Order, Outbox, Position, now_ms
+from app.money import ZERO, to_str
+from app.persistence import sql
+from app.persistence.models import Balance, Fill, LedgerRow, Order, Outbox, Position, now_ms
 
 
 class LedgerError(RuntimeError):
@@ -62,29 +63,30 @@ def post_entries(entries: Iterable[Entry], now: int | None = None,
     if not entries:
         return {}
     now = now or now_ms()
-    rows = [
-        {"account": p.account, "asset": p.asset, "delta": p.delta, "kind": e.kind, "ref_type": e.ref_type,
-         "ref_id": e.ref_id, "leg": p.leg, "created_at": now}
-        for e in entries for p in e.postings
-    ]
-    for i in range(0, len(rows), 100):
-        LedgerRow.insert_many(rows[i:i + 100]).execute()
+    sql.execute_many(
+        "INSERT INTO ledger (account, asset, delta, kind, ref_type, ref_id, leg, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        ((p.account, p.asset, to_str(p.delta), e.kind, e.ref_type, e.ref_id, p.leg, now)
+         for e in entries for p in e.postings))
     changes = net_changes(entries)
     cache = cache or BalanceCache()
     for account in {k[0] for k in changes}:
         cache.load(account)
-    out = {}
+    out: dict[tuple[str, str], Decimal] = {}
+    inserts, updates = [], []
     for key in sorted(changes):
         old = cache.values.get(key)
         new = (old or ZERO) + changes[key]
         if new < 0 and is_user_account(key[0]):
             raise LedgerError(f"{key[0]} {key[1]} would go negative ({new})")
         if old is None:
-            Balance.insert(account=key[0], asset=key[1], amount=new).execute()
+            inserts.append((key[0], key[1], to_str(new)))
         else:
-            Balance.update(amount=new).where((Balance.account == key[0]) & (Balance.asset == key[1])).execute()
-        cache.values[key] = new
+            updates.append((to_str(new), key[0], key[1]))
         out[key] = new
+    sql.execute_many("INSERT INTO balance (account, asset, amount) VALUES (?, ?, ?)", inserts)
+    sql.execute_many("UPDATE balance SET amount = ? WHERE account = ? AND asset = ?", updates)
+    cache.values.update(out)
     return out
 
 
@@ -132,9 +134,8 @@ def outbox_add(origin: str, items: Iterable[tuple[str, Message]]) -> list[tuple[
     for stream, msg in items:
         row_id = f"{time.time_ns():020d}-{next(_outbox_seq):09d}"
         out.append((row_id, stream, encode(msg)))
-    if out:
-        Outbox.insert_many([{"id": i, "origin": origin, "stream": st, "payload": p.decode()} for i, st, p in out]
-                           ).execute()
+    sql.execute_many("INSERT INTO outbox (id, origin, stream, payload, created_at) VALUES (?, ?, ?, ?, ?)",
+                     ((i, origin, st, p.decode(), time.time_ns() // 1_000_000) for i, st, p in out))
     return out
 
 
@@ -150,7 +151,9 @@ def outbox_delete(ids: list[str]) -> None:
 
 def inbox_add(consumer: str, msg_id: str) -> bool:
     """Record a consumed message in the effect's transaction; False if it was already recorded."""
-    return bool(Inbox.insert(consumer=consumer, msg_id=msg_id).on_conflict_ignore().execute())
+    cursor = sql.execute("INSERT INTO inbox (consumer, msg_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                         (consumer, msg_id, now_ms()))
+    return bool(cursor.rowcount)
 
 
 # --- orders -------------------------------------------------------------------------------------
@@ -169,12 +172,11 @@ def apply_outcome(row: Order, view: OrderView, outcome: Outcome, base: str, cach
                   positions_cache: dict[tuple[int, str], PositionState] | None = None) -> list[PositionState]:
     """Persist an engine outcome: fills, ledger entries, positions and the order's new state."""
     now = now_ms()
-    if outcome.fills:
-        Fill.insert_many([
-            {"order_id": row.id, "seq": f.seq, "price": f.price, "qty": f.qty, "quote_qty": f.quote_qty,
-             "commission": f.commission, "commission_asset": f.commission_asset, "created_at": now}
-            for f in outcome.fills
-        ]).execute()
+    sql.execute_many(
+        "INSERT INTO fill (order_id, seq, price, qty, quote_qty, commission, commission_asset, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        ((row.id, f.seq, to_str(f.price), to_str(f.qty), to_str(f.quote_qty), to_str(f.commission),
+          f.commission_asset, now) for f in outcome.fills))
     post_entries(outcome.entries, now, cache)
     positions = []
     if outcome.fills:
@@ -195,10 +197,11 @@ def apply_outcome(row: Order, view: OrderView, outcome: Outcome, base: str, cach
     row.reject_reason = outcome.reason
     row.updated_at = now
     row.version = row.version + 1
-    updated = (Order.update(status=row.status, executed_qty=row.executed_qty, cumm_quote_qty=row.cumm_quote_qty,
-                            locked=row.locked, fill_count=row.fill_count, reject_reason=row.reject_reason,
-                            updated_at=now, version=row.version)
-               .where((Order.id == row.id) & (Order.version == row.version - 1)).execute())
+    updated = sql.execute(
+        'UPDATE "order" SET status = ?, executed_qty = ?, cumm_quote_qty = ?, locked = ?, fill_count = ?, '
+        "reject_reason = ?, updated_at = ?, version = ? WHERE id = ? AND version = ?",
+        (row.status, to_str(row.executed_qty), to_str(row.cumm_quote_qty), to_str(row.locked), row.fill_count,
+         row.reject_reason, now, row.version, row.id, row.version - 1)).rowcount
     if updated != 1:
         raise LedgerError(f"order {row.id} changed underneath its single writer")
     return positions
@@ -212,12 +215,10 @@ def load_position(user_id: int, asset: str) -> PositionState:
 
 
 def save_position(user_id: int, pos: PositionState) -> None:
-    (Position.insert(user_id=user_id, asset=pos.asset, quantity=pos.quantity, avg_entry=pos.avg_entry,
-                     realized_pnl=pos.realized_pnl)
-     .on_conflict(conflict_target=[Position.user_id, Position.asset],
-                  update={Position.quantity: pos.quantity, Position.avg_entry: pos.avg_entry,
-                          Position.realized_pnl: pos.realized_pnl})
-     .execute())
+    sql.execute("INSERT INTO position (user_id, asset, quantity, avg_entry, realized_pnl) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (user_id, asset) DO UPDATE SET quantity = excluded.quantity, "
+                "avg_entry = excluded.avg_entry, realized_pnl = excluded.realized_pnl",
+                (user_id, pos.asset, to_str(pos.quantity), to_str(pos.avg_entry), to_str(pos.realized_pnl)))
 
 
 def fills_of(order_ids: list[int]) -> dict[int, list[Fill]]:

@@ -76,6 +76,9 @@ class Executor(MailboxActor):
         events: list[Event] = []
         failed = False
         has_commands = any(isinstance(d.message, (SubmitOrder, CancelOrder)) for d in deliveries)
+        if not has_commands and not self._ticks_need_writes(deliveries):
+            self.consumer.ack(deliveries)  # prices moved, no resting order crossed: nothing to write
+            return
         fault: Callable[[str], None] = crash_point if has_commands else _no_fault
         try:
             with write_transaction():
@@ -100,6 +103,20 @@ class Executor(MailboxActor):
             self.consumer.ack(deliveries)
         fault("executor.after_ack")
         self.relay.publish(rows)
+
+    def _ticks_need_writes(self, deliveries: list[Delivery]) -> bool:
+        """Fold ticks into the quotes; True if one of them crosses a resting order."""
+        for d in deliveries:
+            tick = d.message
+            if not isinstance(tick, PriceTick):
+                continue
+            quote = Quote(tick.bid, tick.ask, tick.ts)
+            if any(o.symbol == tick.symbol and execution.crosses(o, quote) for o in self.resting.values()):
+                return True
+            previous = self.quotes.get(tick.symbol)
+            if previous is None or previous.ts <= tick.ts:
+                self.quotes[tick.symbol] = quote
+        return False
 
     def _command_in_savepoint(self, msg: SubmitOrder | CancelOrder, events: list[Event]) -> bool:
         mark = len(events)

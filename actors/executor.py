@@ -123,6 +123,7 @@ class Executor(MailboxActor):
         try:
             with db.atomic():
                 if inbox_add(self.name, msg.msg_id):  # False: its effect is already committed
+                    crash_point("executor.command")
                     self._on_command(msg, events)
             return True
         except Exception:

@@ -1,7 +1,10 @@
-"""Named crash points for the kill tests: TROUPE_FAULT=<point> SIGKILLs the process there.
+"""Named fault points for the crash tests; inert unless TROUPE_FAULT names the point.
 
-SIGKILL, not sys.exit: SystemExit would let pykka stop actors cleanly, which is not a crash.
-TROUPE_FAULT_AFTER=n crashes on the n-th time the point is reached (default 1). Unset in production.
+TROUPE_FAULT=<point> with TROUPE_FAULT_MODE:
+- `kill` (default): SIGKILL the process on the TROUPE_FAULT_AFTER-th time the point is reached
+  (default 1). SIGKILL, not sys.exit: SystemExit would let pykka stop actors cleanly.
+- `exit`: raise SystemExit there (what the supervisor must treat as fatal).
+- `raise`: raise RuntimeError every time (a poison message that can never be processed).
 """
 
 from __future__ import annotations
@@ -11,16 +14,26 @@ import signal
 import threading
 
 _POINT = os.environ.get("TROUPE_FAULT", "")
+_MODE = os.environ.get("TROUPE_FAULT_MODE", "kill")
 _AFTER = int(os.environ.get("TROUPE_FAULT_AFTER", "1") or "1")
 _seen = 0
 _lock = threading.Lock()
+
+
+class InjectedFault(RuntimeError):
+    pass
 
 
 def crash_point(name: str) -> None:
     global _seen  # noqa: PLW0603 - one counter per process, by design
     if not _POINT or name != _POINT:
         return
+    if _MODE == "raise":
+        raise InjectedFault(f"injected failure at {name}")
     with _lock:
         _seen += 1
-        if _seen >= _AFTER:
-            os.kill(os.getpid(), signal.SIGKILL)
+        if _seen < _AFTER:
+            return
+    if _MODE == "exit":
+        raise SystemExit(f"injected SystemExit at {name}")
+    os.kill(os.getpid(), signal.SIGKILL)

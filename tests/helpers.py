@@ -96,14 +96,17 @@ class ServerProcess:
         self.url = ""
         self.log_path = data_dir / "server.log"
 
-    def start(self, fault: str | None = None, fault_after: int = 1, timeout: float = 60.0) -> str:
+    def start(self, fault: str | None = None, fault_after: int = 1, timeout: float = 60.0,
+              fault_mode: str = "kill") -> str:
         env = {**os.environ, "DATA_DIR": str(self.data_dir), "PORT": "0", "BCRYPT_ROUNDS": "4",
                "TICK_INTERVAL_MS": "100", "LOG_LEVEL": "INFO", "ORDER_RATE_PER_S": "100000",
                "AUTH_RATE_PER_MIN": "100000", **self.env}
-        env.pop("TROUPE_FAULT", None)
+        for key in ("TROUPE_FAULT", "TROUPE_FAULT_AFTER", "TROUPE_FAULT_MODE"):
+            env.pop(key, None)
         if fault:
             env["TROUPE_FAULT"] = fault
             env["TROUPE_FAULT_AFTER"] = str(fault_after)
+            env["TROUPE_FAULT_MODE"] = fault_mode
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("a")
         self.proc = subprocess.Popen([sys.executable, str(ROOT / "run.py")], cwd=ROOT, env=env,

@@ -1,0 +1,68 @@
+"""Failures the supervisor must handle, on a real server process."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import aiohttp
+import pytest
+import redis
+
+from app.persistence.db import db, init_database
+from app.persistence.models import Order
+from tests.helpers import PASSWORD, ServerProcess, WsClient, auth, new_email
+from tests.invariants import check_ledger, check_orders
+
+pytestmark = pytest.mark.crash
+
+
+async def _user(session: aiohttp.ClientSession) -> str:
+    resp = await session.post("/auth/register", json={"email": new_email(), "password": PASSWORD})
+    return str((await resp.json())["token"])
+
+
+async def test_system_exit_in_an_actor_makes_the_process_exit_non_zero(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data")
+    url = server.start(fault="executor.after_commit", fault_mode="exit")
+    async with aiohttp.ClientSession(url) as session:
+        token = await _user(session)
+        resp = await session.post("/api/trading/orders", headers=auth(token),
+                                  json={"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"})
+        assert resp.status == 202
+    assert server.wait_dead() == 1  # no server keeps accepting orders that nobody executes
+    assert "giving up" in server.log_path.read_text() or "SystemExit" in server.log_path.read_text()
+
+
+async def test_a_poison_command_is_dead_lettered_and_its_order_rejected(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data")
+    url = server.start(fault="executor.command", fault_mode="raise")
+    async with aiohttp.ClientSession(url) as session:
+        token = await _user(session)
+        ticket = (await (await session.post("/api/ws-ticket", headers=auth(token))).json())["ticket"]
+        ws = WsClient(await session.ws_connect(f"/ws?ticket={ticket}"))
+        await ws.wait_for(lambda m: m["type"] == "SNAPSHOT")
+        resp = await session.post("/api/trading/orders", headers=auth(token),
+                                  json={"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.01",
+                                        "price": "1000"})
+        assert resp.status == 202, await resp.text()
+        order_id = (await resp.json())["orderId"]
+        rejected = await ws.order_status(order_id, {"REJECTED", "NEW"}, timeout=60)
+        assert rejected["status"] == "REJECTED" and "internal error" in rejected["rejectReason"]
+        balances = await (await session.get("/api/trading/balances", headers=auth(token))).json()
+        usdt = next(b for b in balances["balances"] if b["asset"] == "USDT")
+        assert (Decimal(usdt["free"]), Decimal(usdt["locked"])) == (Decimal(10000), Decimal(0))
+        ready = await session.get("/readyz")
+        assert ready.status == 200  # one bad message does not take the service down
+        client = redis.Redis(unix_socket_path=str(server.data_dir / "redis" / "redis.sock"))
+        parked = client.xrange("troupe:dlq")
+        assert len(parked) == 1 and b"SubmitOrder" in parked[0][1][b"m"]
+        client.close()
+    server.stop()
+    init_database(f"sqlite:///{server.data_dir / 'troupe.db'}")
+    try:
+        assert Order.get_by_id(order_id).status == "REJECTED"
+        check_ledger()
+        check_orders(allow_open=False)
+    finally:
+        db.close()

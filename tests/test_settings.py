@@ -1,0 +1,40 @@
+"""Settings are validated once, with one clear message naming the variable."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from decimal import Decimal
+
+import pytest
+
+from settings import DEFAULT_SYMBOLS, ConfigError, load_settings
+from tests.helpers import ROOT
+
+
+def test_defaults_are_the_embedded_offline_setup() -> None:
+    s = load_settings({})
+    assert (s.host, s.port, s.exchange, s.price_feed) == ("127.0.0.1", 8080, "simulator", "simulated")
+    assert s.redis_url == "" and s.resolved_database_url.startswith("sqlite:///")
+    assert s.symbols == DEFAULT_SYMBOLS and dict(s.starting_wallet)["USDT"] == Decimal(10000)
+
+
+@pytest.mark.parametrize("env,variable", [
+    ({"PORT": "80a"}, "PORT"), ({"PORT": "70000"}, "PORT"), ({"EXCHANGE": "kraken"}, "EXCHANGE"),
+    ({"SYMBOLS": "BTC-USD"}, "SYMBOLS"), ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+    ({"REDIS_URL": "http://x"}, "REDIS_URL"), ({"JWT_SECRET": "short"}, "JWT_SECRET"),
+    ({"MASTER_KEY": "xyz"}, "MASTER_KEY"), ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
+    ({"EXECUTOR_SHARDS": "0"}, "EXECUTOR_SHARDS"), ({"STARTING_WALLET": "USDT=lots"}, "STARTING_WALLET"),
+    ({"FEE_RATE": "1.5"}, "FEE_RATE"),
+])
+def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        load_settings(env)
+
+
+def test_the_server_refuses_to_start_with_one_clear_line() -> None:
+    proc = subprocess.run([sys.executable, str(ROOT / "run.py")], env={"PATH": "/usr/bin:/bin", "PORT": "nope"},
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "troupe: configuration error: PORT must be a whole number between 0 and 65535, " \
+                                  "got 'nope'"

@@ -17,6 +17,10 @@ from settings import ConfigError, load_settings
 class AccessLogger(AbstractAccessLogger):
     """Method, path (never the query string, which may hold a ticket), status and duration."""
 
+    @property
+    def enabled(self) -> bool:
+        return self.logger.isEnabledFor(logging.INFO)
+
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         self.logger.info("%s %s %s %d %.1fms", request.remote, request.method, request.path, response.status,
                          time * 1000)

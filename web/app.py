@@ -30,6 +30,7 @@ from app.messaging.names import Names
 from app.messaging.replies import ReplyRouter
 from app.persistence.db import db, init_database
 from app.security.keystore import resolve_secrets
+from app.security.tokens import TokenCache
 from app.security.vault import Vault
 from settings import BASE_DIR, ConfigError, Settings
 from web import auth_views, health, market_views, pages, trading_views, ws
@@ -45,6 +46,7 @@ from web.keys import (
     SETTINGS,
     STATE,
     SUPERVISOR,
+    TOKENS,
     VAULT,
 )
 from web.problems import error_middleware
@@ -109,6 +111,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     jwt_secret, master_key = await loop.run_in_executor(
         None, resolve_secrets, settings.data_dir, settings.jwt_secret, settings.master_key)
     app[SECRETS] = {"jwt": jwt_secret}
+    app[TOKENS] = TokenCache(jwt_secret)
     app[VAULT] = Vault(master_key)
     embedded: EmbeddedRedis | None = None
     redis_url = settings.redis_url

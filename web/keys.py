@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from actors.runtime import Runtime
     from actors.supervisor import Supervisor
     from app.messaging.replies import ReplyRouter
+    from app.security.tokens import TokenCache
     from app.security.vault import Vault
     from settings import Settings
     from web.ratelimit import RateLimiter
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 SECRETS: web.AppKey[dict[str, str]] = web.AppKey("secrets")  # {"jwt": ...}
 VAULT: web.AppKey[Vault] = web.AppKey("vault")
+TOKENS: web.AppKey[TokenCache] = web.AppKey("tokens")
 REDIS: web.AppKey[aioredis.Redis] = web.AppKey("redis")
 REPLIES: web.AppKey[ReplyRouter] = web.AppKey("replies")
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime")

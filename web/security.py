@@ -10,8 +10,8 @@ from aiohttp import web
 
 from app.persistence.db import db
 from app.schemas import SchemaError, loads
-from app.security.tokens import Claims, TokenError, verify
-from web.keys import DB_POOL, SECRETS
+from app.security.tokens import Claims, TokenError
+from web.keys import DB_POOL, TOKENS
 from web.problems import Problem
 
 T = TypeVar("T")
@@ -38,7 +38,7 @@ def require_user(request: web.Request) -> Claims:
         raise Problem(401, "sign in first: send Authorization: Bearer <token>", code="UNAUTHORIZED",
                       headers={"WWW-Authenticate": "Bearer"})
     try:
-        return verify(request.app[SECRETS]["jwt"], token.strip())
+        return request.app[TOKENS].verify(token.strip())
     except TokenError:
         raise Problem(401, "the token is invalid or expired; sign in again", code="UNAUTHORIZED",
                       headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None

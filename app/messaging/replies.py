@@ -26,6 +26,8 @@ class ReplyRouter:
         self._task: asyncio.Task[None] | None = None
         self._reader: aioredis.Redis | None = None
         self.sender: aioredis.Redis = aioredis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+        self._outgoing: list[tuple[str, bytes, asyncio.Future[None]]] = []
+        self._flush_scheduled = False
 
     async def start(self) -> None:
         # A dedicated connection for the blocking read (redis-py #2663: never share one).
@@ -76,12 +78,39 @@ class ReplyRouter:
     def new_id() -> str:
         return uuid.uuid4().hex
 
+    async def send(self, stream: str, msg: Message) -> None:
+        """XADD `msg`; everything sent in one loop iteration goes out in one pipeline."""
+        loop = asyncio.get_running_loop()
+        sent: asyncio.Future[None] = loop.create_future()
+        self._outgoing.append((stream, encode(msg), sent))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(lambda: loop.create_task(self._flush()))
+        await sent
+
+    async def _flush(self) -> None:
+        batch, self._outgoing = self._outgoing, []
+        self._flush_scheduled = False
+        pipe = self.sender.pipeline(transaction=False)
+        for stream, payload, _ in batch:
+            pipe.xadd(stream, {"m": payload})
+        try:
+            await pipe.execute()
+        except Exception as exc:
+            for _, _, sent in batch:
+                if not sent.done():
+                    sent.set_exception(exc)
+            return
+        for _, _, sent in batch:
+            if not sent.done():
+                sent.set_result(None)
+
     async def ask(self, stream: str, msg: Message, timeout: float) -> Reply:  # noqa: ASYNC109
         """Send `msg` (whose msg_id is the correlation id) and wait for its reply."""
         fut: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._futures[msg.msg_id] = fut
         try:
-            await self.sender.xadd(stream, {"m": encode(msg)})
+            await self.send(stream, msg)
             return await asyncio.wait_for(fut, timeout)
         finally:
             self._futures.pop(msg.msg_id, None)

@@ -28,14 +28,48 @@ def issue(secret: str, user_id: int, token_version: int, ttl_s: int, now: float 
     return jwt.encode(payload, secret, algorithm="HS256")
 
 
+class TokenCache:
+    """Claims of tokens already verified by PyJWT, keyed by the whole token (signature included).
+
+    A token string can only be in the cache if PyJWT accepted it; expiry is re-checked on every
+    use, so a cached token stops working exactly when an uncached one would.
+    """
+
+    def __init__(self, secret: str, max_size: int = 50_000) -> None:
+        self.secret = secret
+        self.max_size = max_size
+        self._cache: dict[str, tuple[Claims, int]] = {}
+
+    def verify(self, token: str, now: float | None = None) -> Claims:
+        now = time.time() if now is None else now
+        hit = self._cache.get(token)
+        if hit is not None:
+            claims, exp = hit
+            if now < exp + LEEWAY_S:
+                return claims
+            del self._cache[token]
+        claims, exp = _verify(self.secret, token)
+        if len(self._cache) >= self.max_size:
+            self._cache.clear()
+        self._cache[token] = (claims, exp)
+        return claims
+
+
+LEEWAY_S = 5
+
+
 def verify(secret: str, token: str) -> Claims:
+    return _verify(secret, token)[0]
+
+
+def _verify(secret: str, token: str) -> tuple[Claims, int]:
     try:
-        data = jwt.decode(token, secret, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER, leeway=5,
+        data = jwt.decode(token, secret, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER, leeway=LEEWAY_S,
                           options={"require": ["exp", "iat", "sub", "nbf"]})
         sub = data["sub"]
         ver = data.get("ver", 0)
         if not isinstance(sub, str) or not sub.isdigit() or not isinstance(ver, int) or isinstance(ver, bool):
             raise TokenError("malformed claims")
-        return Claims(int(sub), ver)
+        return Claims(int(sub), ver), int(data["exp"])
     except jwt.PyJWTError as exc:
         raise TokenError(str(exc)) from exc

@@ -39,8 +39,11 @@ def _pg_schema_url() -> Iterator[str]:
     conn.cursor().execute(f"CREATE SCHEMA {schema}")
     sep = "&" if "?" in PG_URL else "?"
     try:
-        yield f"{PG_URL}{sep}options=-c%20search_path%3D{schema}"
+        yield f"{PG_URL}{sep}options=-c%20search_path%3D{schema}&application_name={schema}"
     finally:
+        # Any connection of this test still open would block the DROP: end them first.
+        conn.cursor().execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+                              (schema,))
         conn.cursor().execute(f"DROP SCHEMA {schema} CASCADE")
         conn.close()
 

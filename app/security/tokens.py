@@ -48,6 +48,7 @@ class TokenCache:
             if now < exp + LEEWAY_S:
                 return claims
             del self._cache[token]
+            raise TokenError("Signature has expired")
         claims, exp = _verify(self.secret, token)
         if len(self._cache) >= self.max_size:
             self._cache.clear()

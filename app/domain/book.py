@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
@@ -40,13 +41,12 @@ class Fill:
         return self.price * self.qty
 
 
-def levels(quote: Quote, spec: SymbolSpec, side: Side) -> list[Level]:
-    """The levels a taker on `side` trades against: asks for BUY, bids for SELL.
+def levels(quote: Quote, spec: SymbolSpec, side: Side) -> Iterator[Level]:
+    """The levels a taker on `side` trades against, best first: asks for BUY, bids for SELL.
 
-    Level i sits i basis points away from the touch and holds (1 + i/2) × level_qty,
-    so large orders walk the book and pay a realistic slippage.
+    Level i sits i basis points away from the touch and holds (1 + i/2) × level_qty, so large
+    orders walk the book and pay a realistic slippage. Lazy: most orders need only the first.
     """
-    out = []
     for i in range(LEVELS):
         size = floor_to_step(spec.level_qty * (1 + Decimal(i) / 2), spec.step_size)
         if side is Side.BUY:
@@ -56,12 +56,11 @@ def levels(quote: Quote, spec: SymbolSpec, side: Side) -> list[Level]:
             raw = quote.bid * (1 - LEVEL_GAP * i)
             price = (raw / spec.tick_size).to_integral_value(ROUND_FLOOR) * spec.tick_size
             if price <= 0:
-                break
-        out.append(Level(price, size))
-    return out
+                return
+        yield Level(price, size)
 
 
-def walk(book: list[Level], spec: SymbolSpec, side: Side, *, qty: Decimal | None = None,
+def walk(book: Iterable[Level], spec: SymbolSpec, side: Side, *, qty: Decimal | None = None,
          quote_qty: Decimal | None = None, limit: Decimal | None = None) -> list[Fill]:
     """Take liquidity level by level until `qty` (base) or `quote_qty` is used up.
 

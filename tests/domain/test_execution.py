@@ -154,8 +154,8 @@ def test_every_market_fill_balances_and_vwap_lies_within_fill_prices(qty: int, s
 
 
 def test_book_levels_respect_tick_size_and_get_worse_with_depth() -> None:
-    asks = levels(QUOTE, BTC, Side.BUY)
-    bids = levels(QUOTE, BTC, Side.SELL)
+    asks = list(levels(QUOTE, BTC, Side.BUY))
+    bids = list(levels(QUOTE, BTC, Side.SELL))
     assert all(level.price % BTC.tick_size == 0 for level in asks + bids)
     assert asks[0].price == QUOTE.ask and bids[0].price == QUOTE.bid
     assert [a.price for a in asks] == sorted(a.price for a in asks)

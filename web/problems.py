@@ -8,6 +8,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import peewee
+import redis.exceptions as redis
 from aiohttp import web
 
 log = logging.getLogger("troupe.web")
@@ -64,6 +66,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400 or not _is_api(request):
             raise
         return problem(exc.status, exc.reason or _REASONS.get(exc.status, "error"), headers=_keep(exc))
+    except (redis.ConnectionError, redis.TimeoutError, peewee.OperationalError) as exc:
+        log.warning("%s %s: a backing service is unavailable: %s", request.method, request.path, exc)
+        return problem(503, "a backing service is briefly unavailable; retry shortly (for orders, retry with the "
+                       "same clientOrderId so nothing is placed twice)", code="UNAVAILABLE",
+                       headers={"Retry-After": "2"})
     except Exception:
         incident = uuid.uuid4().hex[:12]
         log.exception("unhandled error %s on %s %s", incident, request.method, request.path)

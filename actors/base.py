@@ -9,6 +9,7 @@ pending and are read again; after `max_deliveries` they go to the dead-letter st
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -132,7 +133,7 @@ class MailboxActor(pykka.ThreadingActor):
     def _pump(self) -> None:
         assert self.consumer is not None
         interval = self.timer_interval_s
-        next_timer = time.monotonic() + interval if interval else float("inf")
+        next_timer = time.monotonic() + interval if interval else math.inf
         backoff = 0.05
         while not self._stopping.is_set():
             try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -130,15 +131,17 @@ class ServerProcess:
     def wait_dead(self, timeout: float = 60.0) -> int:
         assert self.proc is not None
         code = self.proc.wait(timeout)
-        # The bundled Redis follows its parent (PDEATHSIG); wait until its socket is released.
+        # The bundled Redis follows its parent (PDEATHSIG): wait for its exit through a pidfd,
+        # which becomes readable when the process ends.
         pidfile = self.data_dir / "redis" / "redis.pid"
-        deadline = time.monotonic() + 10
-        while pidfile.exists() and time.monotonic() < deadline:
-            try:
-                os.kill(int(pidfile.read_text().strip() or "0"), 0)
-            except (ProcessLookupError, ValueError):
-                break
-            time.sleep(0.05)
+        try:
+            fd = os.pidfd_open(int(pidfile.read_text().strip()))
+        except (FileNotFoundError, ValueError, ProcessLookupError):
+            return code
+        try:
+            select.select([fd], [], [], 10)
+        finally:
+            os.close(fd)
         return code
 
     def stop(self) -> int:

@@ -7,11 +7,12 @@ import logging
 import os
 import signal
 import sys
+import threading
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from settings import ConfigError, load_settings
+from settings import ConfigError, Settings, load_settings
 
 
 class AccessLogger(AbstractAccessLogger):
@@ -63,6 +64,33 @@ async def _serve() -> int:
     return 0
 
 
+def _run_headless(settings: Settings) -> int:
+    """ROLE=executor: actors only, no HTTP; stops on SIGINT/SIGTERM or when the supervisor gives up."""
+    from actors.node import Node
+
+    stop = threading.Event()
+    failure: list[str] = []
+
+    def give_up(reason: str) -> None:
+        failure.append(reason)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    node = Node(settings, give_up=give_up)
+    try:
+        node.start()
+        print(f"Troupe executor node {settings.node_name} running shards "
+              f"{','.join(map(str, settings.local_shards))}  (Ctrl+C to stop)", flush=True)
+        stop.wait()
+    finally:
+        node.stop()
+    if failure:
+        logging.getLogger("troupe").critical("exiting because: %s", failure[0])
+        return 1
+    return 0
+
+
 def main() -> int:
     try:
         settings = load_settings()
@@ -70,6 +98,12 @@ def main() -> int:
         print(f"troupe: configuration error: {exc}", file=sys.stderr)
         return 2
     _setup_logging(settings.log_level)
+    if settings.role == "executor":
+        try:
+            return _run_headless(settings)
+        except ConfigError as exc:
+            print(f"troupe: configuration error: {exc}", file=sys.stderr)
+            return 2
     try:
         import uvloop
         uvloop.install()

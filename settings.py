@@ -50,6 +50,14 @@ class Settings:
     auth_rate_per_min: int = 20
     max_open_orders: int = 200
     public_origin: str = ""
+    role: str = "all"  # all | web | executor
+    shard_ids: tuple[int, ...] = ()  # executor shards this node runs; empty: all of them
+
+    @property
+    def local_shards(self) -> tuple[int, ...]:
+        if self.role == "web":
+            return ()
+        return self.shard_ids or tuple(range(self.executor_shards))
 
     @property
     def resolved_database_url(self) -> str:
@@ -127,6 +135,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if level not in _LOG_LEVELS:
         raise ConfigError(f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {level!r}")
     fee = _decimal(env.get("FEE_RATE") or "0.001", "FEE_RATE")
+    shards = _int(env, "EXECUTOR_SHARDS", 2, 1, 64)
+    shard_ids: tuple[int, ...] = ()
+    if env.get("EXECUTOR_SHARD_IDS"):
+        parts = env["EXECUTOR_SHARD_IDS"].split(",")
+        if not all(re.fullmatch(r"[0-9]{1,2}", p.strip()) and int(p) < shards for p in parts):
+            raise ConfigError(f"EXECUTOR_SHARD_IDS must list shard numbers below EXECUTOR_SHARDS ({shards}), "
+                              f"like 0,1")
+        shard_ids = tuple(sorted({int(p) for p in parts}))
     if fee >= 1:
         raise ConfigError("FEE_RATE must be below 1 (0.001 is 0.1 %)")
     return Settings(
@@ -140,7 +156,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         exchange=_choice(env, "EXCHANGE", "simulator", ("simulator", "binance")),
         price_feed=_choice(env, "PRICE_FEED", "simulated", ("simulated", "binance")),
         symbols=symbols,
-        executor_shards=_int(env, "EXECUTOR_SHARDS", 2, 1, 64),
+        executor_shards=shards,
         log_level=level,
         node_name=node,
         stream_prefix=prefix,
@@ -154,4 +170,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         auth_rate_per_min=_int(env, "AUTH_RATE_PER_MIN", 20, 1, 1_000_000),
         max_open_orders=_int(env, "MAX_OPEN_ORDERS", 200, 1, 100_000),
         public_origin=env.get("PUBLIC_ORIGIN", ""),
+        role=_choice(env, "ROLE", "all", ("all", "web", "executor")),
+        shard_ids=shard_ids,
     )

@@ -32,17 +32,18 @@ def log(msg: str) -> None:
     print(f"[bench] {msg}", file=sys.stderr, flush=True)
 
 
-def start_server(data_dir: Path, shards: int) -> tuple[subprocess.Popen[str], str]:
+def start_server(data_dir: Path, shards: int, role: str = "all") -> tuple[subprocess.Popen[str], str]:
     env = {**os.environ, "DATA_DIR": str(data_dir), "PORT": "0", "BCRYPT_ROUNDS": "4", "LOG_LEVEL": "WARNING",
            "ORDER_RATE_PER_S": "100000", "AUTH_RATE_PER_MIN": "100000", "EXECUTOR_SHARDS": str(shards),
-           "STARTING_WALLET": "USDT=100000000,BTC=10000,ETH=10,SOL=100,BNB=10"}
+           "STARTING_WALLET": "USDT=100000000,BTC=10000,ETH=10,SOL=100,BNB=10", "ROLE": role,
+           "NODE_NAME": f"bench-{role}"}
     proc = subprocess.Popen([sys.executable, str(ROOT / "run.py")], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=(data_dir / "server.log").open("w"), text=True)
+                            stderr=(data_dir / f"server-{role}.log").open("w"), text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
-    if "running at" not in line:
-        raise SystemExit(f"server did not start; see {data_dir / 'server.log'}")
-    return proc, line.split("running at ", 1)[1].split()[0].rstrip("/")
+    if "running" not in line:
+        raise SystemExit(f"server did not start; see {data_dir / f'server-{role}.log'}")
+    return proc, line.split("running at ", 1)[1].split()[0].rstrip("/") if "running at" in line else ""
 
 
 def pct(values: list[float], q: float) -> float:
@@ -184,22 +185,28 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--shards", type=int, default=2)
+    parser.add_argument("--split", action="store_true",
+                        help="run the executors in a second process (ROLE=web + ROLE=executor)")
     args = parser.parse_args()
     try:
         import uvloop
         uvloop.install()
     except ImportError:
         pass
-    proc = None
+    procs: list[subprocess.Popen[str]] = []
     url = args.url
     tmp = tempfile.TemporaryDirectory(prefix="troupe-bench-")
     if not url:
-        proc, url = start_server(Path(tmp.name), args.shards)
-        log(f"started Troupe at {url} (DATA_DIR {tmp.name})")
+        web_proc, url = start_server(Path(tmp.name), args.shards, "web" if args.split else "all")
+        procs.append(web_proc)
+        if args.split:
+            procs.append(start_server(Path(tmp.name), args.shards, "executor")[0])
+        log(f"started Troupe at {url} (DATA_DIR {tmp.name}, {'two processes' if args.split else 'one process'})")
     try:
         result = asyncio.run(run(args, url))
+        result["processes"] = len(procs) or None
     finally:
-        if proc is not None:
+        for proc in reversed(procs):
             proc.terminate()
             proc.wait(30)
         tmp.cleanup()

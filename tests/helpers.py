@@ -95,7 +95,7 @@ class ServerProcess:
         self.env = env or {}
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
-        self.log_path = data_dir / "server.log"
+        self.log_path = data_dir / f"server-{self.env.get('ROLE', 'all')}.log"
 
     def start(self, fault: str | None = None, fault_after: int = 1, timeout: float = 60.0,
               fault_mode: str = "kill") -> str:
@@ -121,6 +121,8 @@ class ServerProcess:
             if "Troupe is running at" in line:
                 self.url = line.split("running at ", 1)[1].split()[0].rstrip("/")
                 return self.url
+            if "Troupe executor node" in line:  # a headless node has no URL
+                return ""
         raise RuntimeError("server did not start in time")
 
     def kill(self) -> None:
@@ -133,6 +135,8 @@ class ServerProcess:
         code = self.proc.wait(timeout)
         # The bundled Redis follows its parent (PDEATHSIG): wait for its exit through a pidfd,
         # which becomes readable when the process ends.
+        if self.env.get("ROLE") == "executor":
+            return code  # it does not own the bundled Redis
         pidfile = self.data_dir / "redis" / "redis.pid"
         try:
             fd = os.pidfd_open(int(pidfile.read_text().strip()))

@@ -6,6 +6,8 @@ opens its own connection and closes it when it stops. Never query from the aioht
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,22 +65,59 @@ def init_database(url: str) -> Database:
 
     database = open_database(url)
     db.initialize(database)
+    if isinstance(database, SqliteDatabase):
+        _sqlite_writer.bind(database.database)
     with db.connection_context():
         db.create_tables(ALL_MODELS, safe=True)
     return database
 
 
-# SQLite has one writer at a time, and a writer that finds the lock taken sleeps in steps of up
-# to 100 ms (its busy handler). Writers in this process queue on this lock instead, which hands
-# over in microseconds; busy_timeout still covers writers in other processes.
-_sqlite_writer = threading.RLock()
+class _WriterLock:
+    """Queue SQLite writers on a lock instead of in SQLite's busy handler.
+
+    SQLite has one writer at a time, and a writer that finds the database locked sleeps in steps
+    of up to 100 ms. Writer threads of one process queue on a thread lock, and processes sharing
+    the database on an flock of `<database>.writer-lock`; both hand over in microseconds.
+    """
+
+    def __init__(self) -> None:
+        self._thread_lock = threading.RLock()
+        self._fd: int | None = None
+        self._path = ""
+        self._depth = 0
+
+    def bind(self, database_path: str) -> None:
+        with self._thread_lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+            self._path = "" if database_path == ":memory:" else database_path + ".writer-lock"
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._thread_lock:
+            if self._path and self._fd is None:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            outermost = self._depth == 0 and self._fd is not None
+            if outermost:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)  # type: ignore[arg-type]
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if outermost:
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)  # type: ignore[arg-type]
+
+
+_sqlite_writer = _WriterLock()
 
 
 @contextmanager
 def write_transaction() -> Iterator[None]:
     """A write transaction: BEGIN IMMEDIATE on SQLite, so a read-then-write never deadlocks."""
     if isinstance(db.obj, SqliteDatabase):
-        with _sqlite_writer, db.atomic():
+        with _sqlite_writer.held(), db.atomic():
             yield
     else:
         with db.atomic():

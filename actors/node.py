@@ -1,0 +1,91 @@
+"""A Troupe node: the supervised actors one process runs, and what they need to run.
+
+`ROLE=all` (the default) runs every actor in one process. `ROLE=web` runs the HTTP side's actors
+(PriceFeed, Broadcaster, Gateway) and `ROLE=executor` runs executor shards only, so a deployment
+can put the executors in their own processes. All nodes share one Redis and one database.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from actors.broadcaster import Broadcaster
+from actors.executor import Executor
+from actors.gateway import Gateway
+from actors.price_feed import PriceFeed
+from actors.runtime import Runtime
+from actors.supervisor import ChildSpec, Supervisor
+from app.domain.symbols import build_specs
+from app.embedded_redis import EmbeddedRedis
+from app.messages import Message
+from app.messaging.names import Names
+from app.persistence.db import db, init_database
+from app.security.keystore import resolve_secrets
+from app.security.vault import Vault
+from settings import ConfigError, Settings
+
+log = logging.getLogger("troupe")
+
+
+def child_specs(runtime: Runtime) -> list[ChildSpec]:
+    """The actors of this node's role, in start order (stopped in reverse)."""
+    settings = runtime.settings
+    specs: list[ChildSpec] = []
+    if settings.role in ("all", "web"):
+        specs.append(ChildSpec("price-feed", lambda: PriceFeed.start(runtime)))
+    if settings.role in ("all", "executor"):
+        for shard in settings.local_shards:
+            specs.append(ChildSpec(f"executor-{shard}", lambda shard=shard: Executor.start(runtime, shard)))
+    if settings.role in ("all", "web"):
+        specs.append(ChildSpec("broadcaster", lambda: Broadcaster.start(runtime)))
+        specs.append(ChildSpec("gateway", lambda: Gateway.start(runtime)))
+    return specs
+
+
+@dataclass
+class Node:
+    settings: Settings
+    deliver: Callable[[list[Message]], None] = lambda messages: None
+    give_up: Callable[[str], None] = lambda reason: None
+    jwt_secret: str = field(default="", repr=False)
+    vault: Vault | None = None
+    runtime: Runtime | None = None
+    supervisor: Supervisor | None = None
+    redis_url: str = ""
+    _embedded: EmbeddedRedis | None = None
+
+    def start(self) -> None:
+        """Blocking: secrets, Redis, database, then the supervised actors behind their barrier."""
+        s = self.settings
+        if s.exchange != "simulator" or s.price_feed != "simulated":
+            raise ConfigError("EXCHANGE=binance and PRICE_FEED=binance are not available in this version; "
+                              "use EXCHANGE=simulator and PRICE_FEED=simulated")
+        self.jwt_secret, master_key = resolve_secrets(s.data_dir, s.jwt_secret, s.master_key)
+        self.vault = Vault(master_key)
+        self.redis_url = s.redis_url
+        if not self.redis_url:
+            embedded = EmbeddedRedis(s.data_dir)
+            if s.role == "executor":  # use the bundled server of the web node sharing DATA_DIR
+                self.redis_url = embedded.url
+            else:
+                self.redis_url = embedded.start()
+                self._embedded = embedded
+        init_database(s.resolved_database_url)
+        self.runtime = Runtime(s, self.redis_url, Names(s.stream_prefix), build_specs(s.symbols), self.vault,
+                               deliver=self.deliver)
+        self.supervisor = Supervisor(child_specs(self.runtime), self.give_up)
+        self.runtime.fatal = self.supervisor.fatal
+        self.supervisor.start()
+        log.info("node %s (%s) ready: %s", s.node_name, s.role, ", ".join(self.supervisor.status()))
+
+    def stop(self) -> None:
+        if self.supervisor is not None:
+            self.supervisor.stop()
+        if self.runtime is not None:
+            self.runtime.close()
+        if db.obj is not None and not db.is_closed():
+            db.close()
+        if self._embedded is not None:
+            self._embedded.stop()

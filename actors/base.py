@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pykka
+import redis
 
 from actors.runtime import Runtime
-from app.messaging.streams import Consumer, Delivery
+from app.messaging.streams import Consumer, Delivery, Producer, connect
 from app.persistence.db import db
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class MailboxActor(pykka.ThreadingActor):
         self.name = name
         self.streams = streams
         self.consumer: Consumer | None = None
+        self.redis: redis.Redis | None = None  # this actor's own connection, used from its thread
         self._stopping = threading.Event()
         self._pump_thread: threading.Thread | None = None
 
@@ -59,10 +61,11 @@ class MailboxActor(pykka.ThreadingActor):
     def on_start(self) -> None:
         if self.uses_db:
             db.connect(reuse_if_open=True)
+        self.redis = connect(self.runtime.redis_url, private=True)
         self.consumer = Consumer(
             self.runtime.redis_url, self.streams, self.group or self.name, self.name,
             max_deliveries=self.max_deliveries, dead_letters=self.runtime.names.dead_letters,
-            start_at_end=self.start_at_end,
+            start_at_end=self.start_at_end, writer=self.redis,
         )
         self.recover()
         self._pump_thread = threading.Thread(target=self._pump, name=f"pump-{self.name}", daemon=True)
@@ -85,6 +88,8 @@ class MailboxActor(pykka.ThreadingActor):
             self._pump_thread.join(timeout=5)
         if self.consumer:
             self.consumer.close()
+        if self.redis is not None:
+            self.redis.close()
         if self.uses_db and not db.is_closed():
             db.close()
 
@@ -115,6 +120,11 @@ class MailboxActor(pykka.ThreadingActor):
                 live.append(d)
         if live:
             self.handle_batch(live)
+
+    @property
+    def producer(self) -> Producer:
+        assert self.redis is not None, "only from the actor's own thread, after on_start"
+        return Producer(self.redis)
 
     # --- hooks for subclasses --------------------------------------------------------------
     def recover(self) -> None:

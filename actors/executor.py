@@ -46,15 +46,17 @@ class Executor(MailboxActor):
         self.house = house_of_shard(shard)
         self.quotes: dict[str, Quote] = {}
         self.resting: dict[int, OrderView] = {}  # open limit orders of this shard, by id
-        self.relay = OutboxRelay(self.name, runtime.producer, names.events)
+        self.relay: OutboxRelay
         self.fee_rate = runtime.settings.fee_rate
         self.balances = BalanceCache()
         self.positions: dict[tuple[int, str], PositionState] = {}
 
     def recover(self) -> None:
+        self.relay = OutboxRelay(self.name, self.producer, self.runtime.names.events)
         self.relay.resend_leftovers()
         self._load_resting()
-        for raw in (self.runtime.redis.hgetall(self.runtime.names.prices) or {}).values():
+        assert self.redis is not None
+        for raw in (self.redis.hgetall(self.runtime.names.prices) or {}).values():
             tick = decode(raw)
             if isinstance(tick, PriceTick):
                 self.quotes[tick.symbol] = Quote(tick.bid, tick.ask, tick.ts)

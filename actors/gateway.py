@@ -26,7 +26,7 @@ from app.domain.orders import (
 from app.faults import crash_point
 from app.messages import CancelOrder, Message, PlaceOrder, Reply, RequestCancel, SubmitOrder, encode
 from app.messaging.names import shard_of
-from app.messaging.streams import REPLY_MAXLEN, Delivery
+from app.messaging.streams import REPLY_MAXLEN, Delivery, add_raw
 from app.money import ZERO
 from app.persistence import sql
 from app.persistence.db import db, write_transaction
@@ -45,7 +45,7 @@ def _problem(status: int, code: str, detail: str) -> tuple[int, dict[str, Any]]:
 class Gateway(MailboxActor):
     def __init__(self, runtime: Runtime) -> None:
         super().__init__(runtime, "gateway", [runtime.names.gateway])
-        self.relay = OutboxRelay("gateway", runtime.producer, runtime.names.events)
+        self.relay: OutboxRelay
 
     def recover(self) -> None:
         """Resend outbox rows a crash left behind, and re-enqueue every PENDING order.
@@ -53,6 +53,7 @@ class Gateway(MailboxActor):
         Re-enqueueing is safe: the executor applies SubmitOrder only to an order still PENDING, and
         it covers a Redis that lost its streams (no AOF, or a fresh server).
         """
+        self.relay = OutboxRelay("gateway", self.producer, self.runtime.names.events)
         resent = self.relay.resend_leftovers()
         pending = list(Order.select(Order.id, Order.user_id).where(Order.status == OrderStatus.PENDING.value))
         shards = self.runtime.settings.executor_shards
@@ -83,12 +84,14 @@ class Gateway(MailboxActor):
                     replies.append((reply_to, Reply(msg_id=f"reply:{msg.msg_id}", correlation_id=msg.msg_id,
                                                     status=status, body=body)))
         crash_point("gateway.after_commit")
-        self.relay.producer.send_raw_many((stream, encode(r), REPLY_MAXLEN) for stream, r in replies)
-        crash_point("gateway.after_reply")
-        self.relay.publish(rows)
-        crash_point("gateway.after_relay")
-        assert self.consumer is not None
-        self.consumer.ack(deliveries)
+        # One round trip, in this order: commands to the executors, answers to the web nodes, acks.
+        assert self.consumer is not None and self.redis is not None
+        pipe = self.redis.pipeline(transaction=False)
+        self.relay.add_to(pipe, rows)
+        add_raw(pipe, ((stream, encode(r), REPLY_MAXLEN) for stream, r in replies))
+        self.consumer.ack_in(pipe, deliveries)
+        pipe.execute()
+        crash_point("gateway.after_send")
 
     def _handle(self, msg: Message) -> tuple[int, dict[str, Any], list[tuple[str, Message]]]:
         if isinstance(msg, PlaceOrder):

@@ -83,8 +83,6 @@ class Node:
     def stop(self) -> None:
         if self.supervisor is not None:
             self.supervisor.stop()
-        if self.runtime is not None:
-            self.runtime.close()
         if db.obj is not None and not db.is_closed():
             db.close()
         if self._embedded is not None:

@@ -40,7 +40,8 @@ class PriceFeed(MailboxActor):
         self.seq = 0
 
     def recover(self) -> None:
-        r = self.runtime.redis
+        r = self.redis
+        assert r is not None
         names = self.runtime.names
         rng = random.Random(self.runtime.settings.price_seed)
         latest = r.hgetall(names.prices) or {}
@@ -56,7 +57,8 @@ class PriceFeed(MailboxActor):
         self.on_timer()  # publish a first tick right away, before anyone asks for a price
 
     def _ensure_history(self, symbol: str, price: Any, rng: random.Random) -> None:
-        r = self.runtime.redis
+        r = self.redis
+        assert r is not None
         spec = self.runtime.specs[symbol]
         now = now_ms()
         for interval, ms in INTERVALS.items():
@@ -76,7 +78,8 @@ class PriceFeed(MailboxActor):
 
     def on_timer(self) -> None:
         names = self.runtime.names
-        pipe = self.runtime.redis.pipeline(transaction=False)
+        assert self.redis is not None
+        pipe = self.redis.pipeline(transaction=False)
         ts = now_ms()
         for symbol, walk in self.walks.items():
             price, bid, ask, volume = walk.step()

@@ -6,7 +6,9 @@ every row left over from a crash is published again at start-up; consumers dedup
 
 from __future__ import annotations
 
-from app.messaging.streams import EVENTS_MAXLEN, Producer
+import redis.client
+
+from app.messaging.streams import EVENTS_MAXLEN, Producer, add_raw
 from app.persistence.store import outbox_delete, outbox_pending
 
 
@@ -18,12 +20,16 @@ class OutboxRelay:
         self.published: list[str] = []
 
     def publish(self, rows: list[tuple[str, str, bytes]]) -> None:
-        if not rows:
-            return
-        self.producer.send_raw_many(
-            (stream, payload, EVENTS_MAXLEN if stream == self.events_stream else None) for _, stream, payload in rows
-        )
+        pipe = self.producer.client.pipeline(transaction=False)
+        if self.add_to(pipe, rows):
+            pipe.execute()
+
+    def add_to(self, pipe: redis.client.Pipeline, rows: list[tuple[str, str, bytes]]) -> int:
+        """Queue the rows' XADDs on `pipe`; they count as published once the pipeline has run."""
+        n = add_raw(pipe, ((stream, payload, EVENTS_MAXLEN if stream == self.events_stream else None)
+                           for _, stream, payload in rows))
         self.published.extend(r[0] for r in rows)
+        return n
 
     def forget_published(self) -> None:
         """Delete rows already on Redis; call inside the actor's next write transaction."""

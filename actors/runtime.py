@@ -1,16 +1,13 @@
-"""What every actor is given at start: settings, stream names, symbols, and shared clients."""
+"""What every actor is given at start: settings, where Redis is, stream names, symbols, callbacks."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-
-import redis
+from dataclasses import dataclass
 
 from app.domain.symbols import SymbolSpec
 from app.messages import Message
 from app.messaging.names import Names
-from app.messaging.streams import Producer, connect
 from app.security.vault import Vault
 from settings import Settings
 
@@ -26,20 +23,3 @@ class Runtime:
     deliver: Callable[[list[Message]], None] = lambda messages: None
     # Called when an actor hits an error no restart can heal (e.g. SystemExit in a handler).
     fatal: Callable[[str], None] = lambda reason: None
-    _client: redis.Redis | None = field(default=None, repr=False)
-
-    @property
-    def redis(self) -> redis.Redis:
-        """A pooled synchronous client, shared by actor threads (redis-py pools are thread-safe)."""
-        if self._client is None:
-            self._client = connect(self.redis_url)
-        return self._client
-
-    @property
-    def producer(self) -> Producer:
-        return Producer(self.redis)
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None

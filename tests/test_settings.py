@@ -25,11 +25,20 @@ def test_defaults_are_the_embedded_offline_setup() -> None:
     ({"REDIS_URL": "http://x"}, "REDIS_URL"), ({"JWT_SECRET": "short"}, "JWT_SECRET"),
     ({"MASTER_KEY": "xyz"}, "MASTER_KEY"), ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
     ({"EXECUTOR_SHARDS": "0"}, "EXECUTOR_SHARDS"), ({"STARTING_WALLET": "USDT=lots"}, "STARTING_WALLET"),
-    ({"FEE_RATE": "1.5"}, "FEE_RATE"),
+    ({"FEE_RATE": "1.5"}, "FEE_RATE"), ({"ROLE": "gateway"}, "ROLE"),
+    ({"EXECUTOR_SHARDS": "2", "EXECUTOR_SHARD_IDS": "2"}, "EXECUTOR_SHARD_IDS"),
+    ({"EXECUTOR_SHARD_IDS": "a"}, "EXECUTOR_SHARD_IDS"),
 ])
 def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> None:
     with pytest.raises(ConfigError, match=variable):
         load_settings(env)
+
+
+def test_roles_choose_which_shards_run_here() -> None:
+    assert load_settings({"EXECUTOR_SHARDS": "4"}).local_shards == (0, 1, 2, 3)
+    assert load_settings({"ROLE": "web"}).local_shards == ()
+    split = load_settings({"ROLE": "executor", "EXECUTOR_SHARDS": "4", "EXECUTOR_SHARD_IDS": "3,1"})
+    assert split.local_shards == (1, 3)
 
 
 def test_the_server_refuses_to_start_with_one_clear_line() -> None:

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import redis
+import redis.client
 
 from app.messages import CodecError, Message, decode, encode
 
@@ -33,14 +34,18 @@ class Delivery:
     error: str | None = None
 
 
-def connect(url: str, *, blocking: bool = False) -> redis.Redis:
-    """A client with explicit timeouts; a blocking reader gets its own single connection."""
+def connect(url: str, *, blocking: bool = False, private: bool = False) -> redis.Redis:
+    """A client with explicit timeouts.
+
+    A blocking reader gets its own connection (redis-py #2663); so does each actor for its writes
+    (`private`), which spares every call the shared pool's bookkeeping and locking.
+    """
     return redis.Redis.from_url(
         url,
         socket_timeout=None if blocking else 10,
         socket_connect_timeout=5,
         health_check_interval=0 if blocking else 30,
-        single_connection_client=blocking,
+        single_connection_client=blocking or private,
     )
 
 
@@ -56,12 +61,17 @@ class Producer:
 
     def send_raw_many(self, items: Iterable[tuple[str, bytes, int | None]]) -> None:
         pipe = self.client.pipeline(transaction=False)
-        n = 0
-        for stream, payload, maxlen in items:
-            pipe.xadd(stream, {"m": payload}, maxlen=maxlen, approximate=True)
-            n += 1
-        if n:
+        if add_raw(pipe, items):
             pipe.execute()
+
+
+def add_raw(pipe: redis.client.Pipeline, items: Iterable[tuple[str, bytes, int | None]]) -> int:
+    """Queue XADDs on a pipeline; returns how many."""
+    n = 0
+    for stream, payload, maxlen in items:
+        pipe.xadd(stream, {"m": payload}, maxlen=maxlen, approximate=True)
+        n += 1
+    return n
 
 
 def _s(value: bytes | str) -> str:
@@ -73,9 +83,12 @@ class Consumer:
 
     def __init__(self, url: str, streams: list[str], group: str, consumer: str, *, batch: int = 200,
                  claim_idle_ms: int = 60_000, max_deliveries: int = 5, dead_letters: str = "",
-                 start_at_end: bool = False) -> None:
-        self.reader = connect(url, blocking=True)  # only for the blocking XREADGROUP
-        self.client = connect(url)  # acks, claims and dead letters, from any thread
+                 start_at_end: bool = False, writer: redis.Redis | None = None) -> None:
+        # The reader serves the pump thread (reads, claims, delivery counts); the writer serves the
+        # actor's thread (acks, dead letters).
+        self.reader = connect(url, blocking=True)
+        self.client = writer or connect(url)
+        self._own_client = writer is None
         self.streams = streams
         self.group = group
         self.name = consumer
@@ -146,7 +159,7 @@ class Consumer:
 
     def _delivery_counts(self, stream: str, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> dict[str, int]:
         first, last = _s(entries[0][0]), _s(entries[-1][0])
-        rows = self.client.xpending_range(stream, self.group, min=first, max=last, count=len(entries) + 10,
+        rows = self.reader.xpending_range(stream, self.group, min=first, max=last, count=len(entries) + 10,
                                           consumername=self.name)
         return {_s(r["message_id"]): int(r["times_delivered"]) for r in rows}
 
@@ -154,7 +167,7 @@ class Consumer:
         """Take over entries another consumer of this group left idle (it died or was renamed)."""
         out: list[Delivery] = []
         for stream in self.streams:
-            resp = self.client.xautoclaim(stream, self.group, self.name, self.claim_idle_ms, "0-0",
+            resp = self.reader.xautoclaim(stream, self.group, self.name, self.claim_idle_ms, "0-0",
                                           count=self.batch)
             entries = resp[1] if len(resp) > 1 else []
             if entries:
@@ -166,15 +179,18 @@ class Consumer:
         return out
 
     def ack(self, deliveries: Iterable[Delivery]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        if self.ack_in(pipe, deliveries):
+            pipe.execute()
+
+    def ack_in(self, pipe: redis.client.Pipeline, deliveries: Iterable[Delivery]) -> bool:
+        """Queue the acks on `pipe` (to share a round trip); False if there is nothing to ack."""
         by_stream: dict[str, list[str]] = {}
         for d in deliveries:
             by_stream.setdefault(d.stream, []).append(d.entry_id)
-        if not by_stream:
-            return
-        pipe = self.client.pipeline(transaction=False)
         for stream, ids in by_stream.items():
             pipe.xack(stream, self.group, *ids)
-        pipe.execute()
+        return bool(by_stream)
 
     def dead_letter(self, delivery: Delivery, reason: str) -> None:
         """Park a message that cannot be processed, with its reason, and ack it."""
@@ -196,4 +212,5 @@ class Consumer:
 
     def close(self) -> None:
         self.reader.close()
-        self.client.close()
+        if self._own_client:
+            self.client.close()

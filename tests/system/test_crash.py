@@ -81,9 +81,8 @@ def _check_books(data_dir: Path, cids: list[str]) -> None:
 
 
 @pytest.mark.parametrize("fault", [
-    "gateway.after_commit",   # order row committed, client not yet answered
-    "gateway.after_reply",    # client got 202, the command not yet relayed to the executor
-    "gateway.after_relay",    # enqueued for the executor, gateway entry not acked
+    "gateway.after_commit",   # accepted (order row committed), not enqueued for the executor
+    "gateway.after_send",     # enqueued and answered, not yet read by the executor
     "executor.inside_tx",     # inside the effect transaction, before commit
     "executor.after_commit",  # effect committed, not acked
     "executor.after_ack",     # acked, events not yet pushed
@@ -141,7 +140,7 @@ async def test_orders_survive_a_redis_that_lost_everything(tmp_path: Path) -> No
     """Accepted and durable in the database, but the Redis data is gone: start-up reconciliation
     re-enqueues every PENDING order."""
     server = ServerProcess(tmp_path / "data")
-    url = server.start(fault="gateway.after_reply")
+    url = server.start(fault="gateway.after_commit")
     async with aiohttp.ClientSession(url, timeout=aiohttp.ClientTimeout(total=15)) as session:
         token = await _register(session)
         status, body = await _place(session, token, "lost-1")

@@ -82,12 +82,6 @@ def floor_to_step(value: Decimal, step: Decimal) -> Decimal:
     return (value // step) * step
 
 
-def ceil_to_step(value: Decimal, step: Decimal) -> Decimal:
-    steps = value // step
-    if steps * step < value:
-        steps += 1
-    return steps * step
-
 
 def is_multiple(value: Decimal, step: Decimal) -> bool:
     return step == 0 or value % step == 0

@@ -20,10 +20,6 @@ class Quote:
     ask: Decimal
     ts: int  # ms, from the price feed
 
-    @property
-    def mid(self) -> Decimal:
-        return (self.bid + self.ask) / 2
-
 
 @dataclass(frozen=True, slots=True)
 class Level:

@@ -76,9 +76,6 @@ class OrderRequest:
     price: Decimal | None = None
     time_in_force: TimeInForce | None = None
 
-    def same_as(self, other: OrderRequest) -> bool:
-        return self == other
-
 
 def check_request(req: OrderRequest, spec: SymbolSpec) -> OrderRequest:
     """Apply Binance's per-type parameter rules and the symbol's filters; never round.

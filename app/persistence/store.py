@@ -34,23 +34,18 @@ class BalanceCache:
     """
 
     def __init__(self) -> None:
-        self.values: dict[tuple[str, str], Decimal] = {}
-        self._loaded: set[str] = set()
-
-    def load(self, account: str) -> None:
-        if account in self._loaded:
-            return
-        for row in Balance.select().where(Balance.account == account):
-            self.values[(row.account, row.asset)] = row.amount
-        self._loaded.add(account)
+        self._accounts: dict[str, dict[str, Decimal]] = {}
 
     def account(self, account: str) -> dict[str, Decimal]:
-        self.load(account)
-        return {asset: v for (acc, asset), v in self.values.items() if acc == account}
+        """The account's balances by asset (loaded once; the dict is the cache itself)."""
+        assets = self._accounts.get(account)
+        if assets is None:
+            assets = {r.asset: r.amount for r in Balance.select().where(Balance.account == account)}
+            self._accounts[account] = assets
+        return assets
 
     def clear(self) -> None:
-        self.values.clear()
-        self._loaded.clear()
+        self._accounts.clear()
 
 
 def post_entries(entries: Iterable[Entry], now: int | None = None,
@@ -70,12 +65,10 @@ def post_entries(entries: Iterable[Entry], now: int | None = None,
          for e in entries for p in e.postings))
     changes = net_changes(entries)
     cache = cache or BalanceCache()
-    for account in {k[0] for k in changes}:
-        cache.load(account)
     out: dict[tuple[str, str], Decimal] = {}
     inserts, updates = [], []
     for key in sorted(changes):
-        old = cache.values.get(key)
+        old = cache.account(key[0]).get(key[1])
         new = (old or ZERO) + changes[key]
         if new < 0 and is_user_account(key[0]):
             raise LedgerError(f"{key[0]} {key[1]} would go negative ({new})")
@@ -86,18 +79,11 @@ def post_entries(entries: Iterable[Entry], now: int | None = None,
         out[key] = new
     sql.execute_many("INSERT INTO balance (account, asset, amount) VALUES (?, ?, ?)", inserts)
     sql.execute_many("UPDATE balance SET amount = ? WHERE account = ? AND asset = ?", updates)
-    cache.values.update(out)
+    for (account, asset), amount in out.items():
+        cache.account(account)[asset] = amount
     return out
 
 
-def balances_of(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Decimal]:
-    keys = list(keys)
-    accounts = {k[0] for k in keys}
-    if not accounts:
-        return {}
-    rows = Balance.select().where(Balance.account.in_(list(accounts)))
-    wanted = set(keys)
-    return {(r.account, r.asset): r.amount for r in rows if (r.account, r.asset) in wanted}
 
 
 def user_balances(user_id: int, cache: BalanceCache | None = None) -> list[dict[str, str]]:

@@ -155,13 +155,16 @@ class MailboxActor(pykka.ThreadingActor):
                 batch = self.consumer.read(block_ms)
                 if batch and not self._stopping.is_set():
                     self.actor_ref.ask(_Batch(batch), timeout=300)
-                backoff = 0.05
             except pykka.ActorDeadError:
                 return
             except Exception:
                 if self._stopping.is_set():
                     return
-                log.exception("%s: batch failed; will retry its pending entries in %.2fs", self.name, backoff)
+                log.exception("%s: batch failed; its pending entries will be retried", self.name)
                 self.consumer.retry_pending()
+            if self.consumer.retry_requested:  # entries failed: retry them, but never in a hot loop
+                self.consumer.retry_requested = False
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
+            else:
+                backoff = 0.05

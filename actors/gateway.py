@@ -68,32 +68,53 @@ class Gateway(MailboxActor):
     def handle_batch(self, deliveries: list[Delivery]) -> None:
         replies: list[tuple[str, Reply]] = []
         rows: list[tuple[str, str, bytes]] = []
+        done: list[Delivery] = []
         with write_transaction():
             self.relay.forget_published()
             for d in deliveries:
                 msg = d.message
                 assert msg is not None
                 try:
-                    with db.atomic():
+                    with db.atomic():  # a savepoint: one failing command never takes the batch down
                         status, body, out = self._handle(msg)
                         rows += outbox_add("gateway", out)
                 except OrderRejected as exc:
                     status, body = _problem(exc.http_status, exc.code, exc.message)
-                reply_to = getattr(msg, "reply_to", None)
-                if reply_to:
-                    replies.append((reply_to, Reply(msg_id=f"reply:{msg.msg_id}", correlation_id=msg.msg_id,
-                                                    status=status, body=body)))
+                except Exception:
+                    log.exception("gateway: %s %s failed; it stays pending and will be retried",
+                                  type(msg).__name__, msg.msg_id)
+                    continue
+                done.append(d)
+                replies += self._reply(msg, status, body)
         crash_point("gateway.after_commit")
         # One round trip, in this order: commands to the executors, answers to the web nodes, acks.
         assert self.consumer is not None and self.redis is not None
         pipe = self.redis.pipeline(transaction=False)
         self.relay.add_to(pipe, rows)
         add_raw(pipe, ((stream, encode(r), REPLY_MAXLEN) for stream, r in replies))
-        self.consumer.ack_in(pipe, deliveries)
+        self.consumer.ack_in(pipe, done)
         pipe.execute()
         crash_point("gateway.after_send")
+        if len(done) < len(deliveries):
+            self.consumer.retry_pending()
+
+    @staticmethod
+    def _reply(msg: Message, status: int, body: dict[str, Any]) -> list[tuple[str, Reply]]:
+        reply_to = getattr(msg, "reply_to", None)
+        if not reply_to:
+            return []
+        return [(reply_to, Reply(msg_id=f"reply:{msg.msg_id}", correlation_id=msg.msg_id, status=status, body=body))]
+
+    def on_dead_letter(self, delivery: Delivery) -> None:
+        """Tell a still-waiting client that its command could not be processed (nothing was stored)."""
+        assert delivery.message is not None and self.redis is not None
+        status, body = _problem(503, "UNAVAILABLE", "the command could not be processed; nothing was stored. "
+                                                    "Retry later with the same clientOrderId.")
+        self.producer.send_raw_many((stream, encode(r), REPLY_MAXLEN)
+                                    for stream, r in self._reply(delivery.message, status, body))
 
     def _handle(self, msg: Message) -> tuple[int, dict[str, Any], list[tuple[str, Message]]]:
+        crash_point("gateway.command", getattr(msg, "client_order_id", ""))
         if isinstance(msg, PlaceOrder):
             return self._place(msg)
         if isinstance(msg, RequestCancel):

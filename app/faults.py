@@ -5,6 +5,7 @@ TROUPE_FAULT=<point> with TROUPE_FAULT_MODE:
   (default 1). SIGKILL, not sys.exit: SystemExit would let pykka stop actors cleanly.
 - `exit`: raise SystemExit there (what the supervisor must treat as fatal).
 - `raise`: raise RuntimeError every time (a poison message that can never be processed).
+TROUPE_FAULT_KEY, when set, limits the fault to calls whose key contains it (e.g. a clientOrderId).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import threading
 _POINT = os.environ.get("TROUPE_FAULT", "")
 _MODE = os.environ.get("TROUPE_FAULT_MODE", "kill")
 _AFTER = int(os.environ.get("TROUPE_FAULT_AFTER", "1") or "1")
+_KEY = os.environ.get("TROUPE_FAULT_KEY", "")
 _seen = 0
 _lock = threading.Lock()
 
@@ -24,9 +26,9 @@ class InjectedFault(RuntimeError):
     pass
 
 
-def crash_point(name: str) -> None:
+def crash_point(name: str, key: str = "") -> None:
     global _seen  # noqa: PLW0603 - one counter per process, by design
-    if not _POINT or name != _POINT:
+    if not _POINT or name != _POINT or (_KEY and _KEY not in key):
         return
     if _MODE == "raise":
         raise InjectedFault(f"injected failure at {name}")

@@ -99,11 +99,10 @@ class ServerProcess:
 
     def start(self, fault: str | None = None, fault_after: int = 1, timeout: float = 60.0,
               fault_mode: str = "kill") -> str:
-        env = {**os.environ, "DATA_DIR": str(self.data_dir), "PORT": "0", "BCRYPT_ROUNDS": "4",
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("TROUPE_FAULT")}
+        env = {**inherited, "DATA_DIR": str(self.data_dir), "PORT": "0", "BCRYPT_ROUNDS": "4",
                "TICK_INTERVAL_MS": "100", "LOG_LEVEL": "INFO", "ORDER_RATE_PER_S": "100000",
                "AUTH_RATE_PER_MIN": "100000", **self.env}
-        for key in ("TROUPE_FAULT", "TROUPE_FAULT_AFTER", "TROUPE_FAULT_MODE"):
-            env.pop(key, None)
         if fault:
             env["TROUPE_FAULT"] = fault
             env["TROUPE_FAULT_AFTER"] = str(fault_after)

@@ -97,6 +97,7 @@ class Consumer:
         self.max_deliveries = max_deliveries
         self.dead_letter_stream = dead_letters
         self._backlog = True  # read our own pending entries before new ones
+        self.retry_requested = False  # a handler left entries pending: the reader backs off first
         self._next_claim = 0.0
         self.ensure_groups(start_at_end)
 
@@ -111,8 +112,9 @@ class Consumer:
                     self.client.xgroup_setid(stream, self.group, id="$")
 
     def retry_pending(self) -> None:
-        """After a failed batch, read our pending entries again (their delivery count grows)."""
+        """After a failure, read our pending entries again (their delivery count grows)."""
         self._backlog = True
+        self.retry_requested = True
 
     def read(self, block_ms: int) -> list[Delivery]:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from pathlib import Path
 
@@ -64,5 +65,29 @@ async def test_a_poison_command_is_dead_lettered_and_its_order_rejected(tmp_path
         assert Order.get_by_id(order_id).status == "REJECTED"
         check_ledger()
         check_orders(allow_open=False)
+    finally:
+        db.close()
+
+
+async def test_a_poison_command_at_the_gateway_does_not_hold_up_the_others(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data", {"TROUPE_FAULT_KEY": "poison"})
+    url = server.start(fault="gateway.command", fault_mode="raise")
+    async with aiohttp.ClientSession(url, timeout=aiohttp.ClientTimeout(total=30)) as session:
+        token = await _user(session)
+
+        async def place(cid: str) -> tuple[int, dict[str, str]]:
+            resp = await session.post("/api/trading/orders", headers=auth(token), json={
+                "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.01", "price": "1000",
+                "clientOrderId": cid})
+            return resp.status, await resp.json()
+
+        (bad_status, bad), *good = await asyncio.gather(place("poison-1"), *(place(f"good-{i}") for i in range(5)))
+        assert [status for status, _ in good] == [202] * 5
+        assert bad_status == 503 and "nothing was stored" in bad["detail"]
+    server.stop()
+    init_database(f"sqlite:///{server.data_dir / 'troupe.db'}")
+    try:
+        assert Order.select().where(Order.client_order_id == "poison-1").count() == 0
+        assert Order.select().where(Order.client_order_id.startswith("good-")).count() == 5
     finally:
         db.close()

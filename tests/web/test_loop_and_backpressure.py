@@ -1,0 +1,61 @@
+"""The event loop never stalls, and one stalled browser never holds up the others."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import pytest
+
+from app.messages import PriceTick
+from tests.helpers import PASSWORD, auth, new_email, open_ws, register
+from web.keys import HUB
+from web.ws import MAX_QUEUE
+
+
+async def test_logins_and_orders_never_block_the_event_loop(client: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """bcrypt, database work and actor replies all happen off the loop (scenario 34)."""
+    loop = asyncio.get_running_loop()
+    loop.set_debug(True)
+    loop.slow_callback_duration = 0.05
+    caplog.set_level(logging.WARNING, logger="asyncio")
+    try:
+        emails = [new_email() for _ in range(8)]
+        tokens = [t for t, _ in await asyncio.gather(*(register(client, e) for e in emails))]
+        logins = [client.post("/auth/login", json={"email": e, "password": PASSWORD}) for e in emails]
+        orders = [client.post("/api/trading/orders", headers=auth(t), json={
+            "symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"}) for t in tokens]
+        responses = await asyncio.gather(*logins, *orders)
+        assert {r.status for r in responses} <= {200, 202}
+    finally:
+        loop.set_debug(False)
+    slow = [r.getMessage() for r in caplog.records if "took" in r.getMessage() and "Executing" in r.getMessage()]
+    assert slow == []
+
+
+async def test_a_client_that_stops_reading_is_cut_off_and_others_carry_on(client: Any) -> None:
+    stalled_token, _ = await register(client)
+    healthy_token, _ = await register(client)
+    stalled = await open_ws(client, stalled_token)
+    healthy = await open_ws(client, healthy_token)
+    await stalled.send({"type": "subscribe", "symbols": ["BTCUSDT"]})
+    await stalled.wait_for(lambda m: m["type"] == "SUBSCRIPTIONS")
+    await healthy.send({"type": "subscribe", "symbols": ["ETHUSDT"]})
+    await healthy.wait_for(lambda m: m["type"] == "SUBSCRIPTIONS")
+    # A burst bigger than a connection's queue, delivered in one go: the stalled socket's queue
+    # overflows before its sender can drain a single frame.
+    burst = [PriceTick(msg_id=f"b{i}", symbol="BTCUSDT", price=Decimal("1"), bid=Decimal("1"), ask=Decimal("1"),
+                       ts=i, seq=i) for i in range(MAX_QUEUE + 10)]
+    client.app[HUB].dispatch(burst)
+    async with asyncio.timeout(10):
+        while True:
+            msg = await stalled.ws.receive()
+            if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+                break
+    assert stalled.ws.close_code == 1013  # "try again later": reconnect and resync
+    healthy.seen.clear()
+    price = await healthy.wait_for(lambda m: m["type"] == "PRICE_UPDATE")
+    assert price["symbol"] == "ETHUSDT"

@@ -38,7 +38,22 @@ log = logging.getLogger(__name__)
 Event = dict[str, Any]
 
 
+LEASE_MS = 15_000
+
+
+class ShardTaken(RuntimeError):
+    """Another node already runs this shard: two writers for one account must never happen."""
+
+
+_RELEASE_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
 class Executor(MailboxActor):
+    timer_interval_s = LEASE_MS / 3000  # renew the shard lease three times per lease period
+
     def __init__(self, runtime: Runtime, shard: int) -> None:
         names = runtime.names
         super().__init__(runtime, f"executor-{shard}", [names.executor(shard), names.market])
@@ -52,6 +67,7 @@ class Executor(MailboxActor):
         self.positions: dict[tuple[int, str], PositionState] = {}
 
     def recover(self) -> None:
+        self._take_lease()
         self.relay = OutboxRelay(self.name, self.producer, self.runtime.names.events)
         self.relay.resend_leftovers()
         self._load_resting()
@@ -60,6 +76,36 @@ class Executor(MailboxActor):
             tick = decode(raw)
             if isinstance(tick, PriceTick):
                 self.quotes[tick.symbol] = Quote(tick.bid, tick.ask, tick.ts)
+
+    def _take_lease(self) -> None:
+        """Claim the shard for this node; the same node may take it back right after a crash."""
+        assert self.redis is not None
+        key, me = self.runtime.names.shard_lease(self.shard), self.runtime.settings.node_name
+        if self.redis.set(key, me, nx=True, px=LEASE_MS):
+            return
+        owner = self.redis.get(key)
+        if owner is not None and owner.decode() != me:
+            raise ShardTaken(f"shard {self.shard} is already run by node {owner.decode()}; "
+                             f"each shard must run in exactly one process")
+        self.redis.set(key, me, px=LEASE_MS)
+
+    def on_timer(self) -> None:
+        assert self.redis is not None
+        key, me = self.runtime.names.shard_lease(self.shard), self.runtime.settings.node_name
+        owner = self.redis.get(key)
+        if owner is not None and owner.decode() != me:
+            self.runtime.fatal(f"{self.name} lost its lease to node {owner.decode()}")
+            return
+        self.redis.set(key, me, px=LEASE_MS)
+
+    def on_stop(self) -> None:
+        if self.redis is not None:
+            try:
+                self.redis.eval(_RELEASE_LEASE, 1, self.runtime.names.shard_lease(self.shard),
+                                self.runtime.settings.node_name)
+            except Exception:  # the lease expires on its own; stopping must not fail over it
+                log.warning("%s: could not release its lease", self.name)
+        super().on_stop()
 
     def _load_resting(self) -> None:
         shards = self.runtime.settings.executor_shards

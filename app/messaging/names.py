@@ -41,6 +41,10 @@ class Names:
     def candles(self, symbol: str, interval: str) -> str:
         return f"{self.prefix}:candles:{symbol}:{interval}"
 
+    def shard_lease(self, shard: int) -> str:
+        """Held by the one node whose executor owns the shard (its accounts' single writer)."""
+        return f"{self.prefix}:lease:executor:{shard}"
+
     def ws_ticket(self, ticket: str) -> str:
         return f"{self.prefix}:wsticket:{ticket}"
 

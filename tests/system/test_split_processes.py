@@ -52,3 +52,19 @@ async def test_executors_in_their_own_process_survive_a_kill(tmp_path: Path) -> 
         check_orders(allow_open=False)
     finally:
         db.close()
+
+
+async def test_a_second_process_for_the_same_shard_refuses_to_start(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    web_node = ServerProcess(data, {"ROLE": "web", "NODE_NAME": "web-1"})
+    first = ServerProcess(data, {"ROLE": "executor", "NODE_NAME": "exec-1"})
+    second = ServerProcess(data, {"ROLE": "executor", "NODE_NAME": "exec-2", "EXECUTOR_SHARD_IDS": "1"})
+    web_node.start()
+    first.start()
+    with pytest.raises(RuntimeError, match="server exited"):
+        second.start()
+    assert "shard 1 is already run by node exec-1" in second.log_path.read_text()
+    first.stop()
+    second.start()  # released on a clean stop: the shard can move
+    second.stop()
+    web_node.stop()

@@ -2,8 +2,9 @@
 
 A pump thread reads batches from the stream and hands each batch to the actor with a blocking
 `ask`, so the actor processes one batch at a time (backpressure) and the pump learns of failures.
-The actor acks entries only after their effect is committed. If a batch fails, its entries stay
-pending and are read again; after `max_deliveries` they go to the dead-letter stream.
+The actor acks entries only after their effect is committed. Entries that fail stay pending and
+are read again after a growing delay while new entries keep flowing; after `max_deliveries` they
+go to the dead-letter stream.
 """
 
 from __future__ import annotations
@@ -157,13 +158,11 @@ class MailboxActor(pykka.ThreadingActor):
                     self.actor_ref.ask(_Batch(batch), timeout=300)
             except pykka.ActorDeadError:
                 return
-            except Exception:
+            except Exception:  # e.g. Redis or the database unreachable: back off, then try again
                 if self._stopping.is_set():
                     return
-                log.exception("%s: batch failed; its pending entries will be retried", self.name)
+                log.exception("%s: batch failed; retrying in %.2fs", self.name, backoff)
                 self.consumer.retry_pending()
-            if self.consumer.retry_requested:  # entries failed: retry them, but never in a hot loop
-                self.consumer.retry_requested = False
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
             else:

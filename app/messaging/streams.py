@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 MARKET_MAXLEN = 20_000
 EVENTS_MAXLEN = 50_000
 REPLY_MAXLEN = 10_000
+RETRY_FIRST_S = 0.05
+RETRY_MAX_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +99,8 @@ class Consumer:
         self.max_deliveries = max_deliveries
         self.dead_letter_stream = dead_letters
         self._backlog = True  # read our own pending entries before new ones
-        self.retry_requested = False  # a handler left entries pending: the reader backs off first
+        self._backlog_at = 0.0
+        self._retry_delay = RETRY_FIRST_S
         self._next_claim = 0.0
         self.ensure_groups(start_at_end)
 
@@ -112,9 +115,14 @@ class Consumer:
                     self.client.xgroup_setid(stream, self.group, id="$")
 
     def retry_pending(self) -> None:
-        """After a failure, read our pending entries again (their delivery count grows)."""
+        """Read our pending entries again after a growing delay (50 ms doubling to 5 s).
+
+        New entries keep flowing meanwhile, so one failing message never stalls the mailbox; each
+        re-read raises the entries' delivery count, which dead-letters a poison message in the end.
+        """
         self._backlog = True
-        self.retry_requested = True
+        self._backlog_at = time.monotonic() + self._retry_delay
+        self._retry_delay = min(self._retry_delay * 2, RETRY_MAX_S)
 
     def read(self, block_ms: int) -> list[Delivery]:
         try:
@@ -128,16 +136,20 @@ class Consumer:
             return []
 
     def _read(self, block_ms: int) -> list[Delivery]:
-        if self._backlog:
+        now = time.monotonic()
+        if self._backlog and now >= self._backlog_at:
             got = self._xread({s: "0" for s in self.streams}, None, history=True)
             if got:
                 return got
             self._backlog = False
-        if time.monotonic() >= self._next_claim:
-            self._next_claim = time.monotonic() + self.claim_idle_ms / 4000
+            self._retry_delay = RETRY_FIRST_S
+        if now >= self._next_claim:
+            self._next_claim = now + self.claim_idle_ms / 4000
             claimed = self._claim()
             if claimed:
                 return claimed
+        if self._backlog:  # wake up in time for the retry
+            block_ms = max(1, min(block_ms, int((self._backlog_at - now) * 1000) + 1))
         return self._xread({s: ">" for s in self.streams}, block_ms, history=False)
 
     def _xread(self, ids: dict[str, str], block_ms: int | None, history: bool) -> list[Delivery]:

@@ -122,7 +122,7 @@ class Executor(MailboxActor):
     def handle_batch(self, deliveries: list[Delivery]) -> None:
         assert self.consumer is not None
         events: list[Event] = []
-        failed = False
+        failed: list[Delivery] = []
         has_commands = any(isinstance(d.message, (SubmitOrder, CancelOrder)) for d in deliveries)
         if not has_commands and not self._ticks_need_writes(deliveries):
             self.consumer.ack(deliveries)  # prices moved, no resting order crossed: nothing to write
@@ -135,20 +135,19 @@ class Executor(MailboxActor):
                     msg = d.message
                     if isinstance(msg, PriceTick):
                         self._on_tick(msg, events)
-                    elif isinstance(msg, (SubmitOrder, CancelOrder)):
-                        failed |= not self._command_in_savepoint(msg, events)
+                    elif isinstance(msg, (SubmitOrder, CancelOrder)) and not self._command_in_savepoint(msg, events):
+                        failed.append(d)
                 rows = self._outbox(events)
                 fault("executor.inside_tx")
         except BaseException:
             self._forget_state()
             raise
         fault("executor.after_commit")
+        # Everything but the commands that failed is done (market data included); those stay pending.
+        self.consumer.ack(d for d in deliveries if d not in failed)
         if failed:
             self._forget_state()
-            self.consumer.ack(d for d in deliveries if isinstance(d.message, PriceTick))
             self.consumer.retry_pending()
-        else:
-            self.consumer.ack(deliveries)
         fault("executor.after_ack")
         self.relay.publish(rows)
 

@@ -13,6 +13,7 @@ from typing import Any
 import psycopg2
 import pykka
 import pytest
+import redis
 
 from app.embedded_redis import EmbeddedRedis
 from settings import Settings, load_settings
@@ -77,9 +78,21 @@ def make_settings(tmp_path: Path, database_url: str, redis_url: str, **overrides
 async def _client(aiohttp_client: Any, settings: Settings) -> AsyncIterator[Any]:
     from app.persistence.db import db
     from web.app import create_app
-    yield await aiohttp_client(create_app(settings))
+    test_client = await aiohttp_client(create_app(settings))
+    yield test_client
+    await test_client.close()  # the app and its actors stop first, then nothing writes any more
     if db.obj is not None and not db.is_closed():  # the test thread's own connection (invariant checks)
         db.close()
+    _drop_keys(settings.redis_url, settings.stream_prefix)
+
+
+def _drop_keys(redis_url: str, prefix: str) -> None:
+    """A shared Redis (TEST_REDIS_URL) keeps nothing of a finished test."""
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    for i in range(0, len(keys), 500):
+        client.unlink(*keys[i:i + 500])
+    client.close()
 
 
 @pytest.fixture

@@ -110,3 +110,6 @@ async def test_login_is_rate_limited(aiohttp_client: Any, tmp_path: Any, sqlite_
     statuses = [(await cli.post("/auth/login", json={"email": "a@b.co", "password": "x" * 12})).status
                 for _ in range(5)]
     assert statuses[:3] == [401, 401, 401] and statuses[3] == 429
+    await cli.close()
+    from tests.conftest import _drop_keys
+    _drop_keys(redis_url, settings.stream_prefix)

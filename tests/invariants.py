@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
+from pathlib import Path
 
 from app.domain.orders import TERMINAL, OrderStatus
+from app.persistence.db import db, init_database
 from app.persistence.models import Balance, Fill, LedgerRow, Order
 from app.persistence.store import ledger_sums
 
@@ -43,3 +47,19 @@ def check_orders(allow_open: bool = True) -> None:
             assert order.executed_qty == order.quantity
         if not allow_open:
             assert status is not OrderStatus.PENDING
+
+
+@contextmanager
+def server_books(data_dir: Path, allow_pending: bool = False) -> Iterator[None]:
+    """Open a stopped server's SQLite database; on a clean exit check the ledger and the orders.
+
+    `allow_pending`: orders accepted just before the stop may not have run yet (they are durable
+    and run on the next start).
+    """
+    init_database(f"sqlite:///{data_dir / 'troupe.db'}")
+    try:
+        yield
+        check_ledger()
+        check_orders(allow_open=allow_pending)
+    finally:
+        db.close()

@@ -15,10 +15,9 @@ import aiohttp
 import pytest
 import redis
 
-from app.persistence.db import db, init_database
 from app.persistence.models import Fill, Order
 from tests.helpers import PASSWORD, ServerProcess, WsClient, auth, new_email
-from tests.invariants import check_ledger, check_orders
+from tests.invariants import server_books
 
 pytestmark = pytest.mark.crash
 ORDER = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"}
@@ -66,18 +65,13 @@ def _no_pending(data_dir: Path) -> None:
 
 
 def _check_books(data_dir: Path, cids: list[str]) -> None:
-    init_database(f"sqlite:///{data_dir / 'troupe.db'}")
-    try:
+    with server_books(data_dir):
         for cid in cids:
             orders = list(Order.select().where(Order.client_order_id == cid))
             assert len(orders) == 1, cid  # I5/I6: exactly one order per accepted command
             assert orders[0].status == "FILLED"
             assert orders[0].executed_qty == Decimal("0.001")
             assert Fill.select().where(Fill.order_id == orders[0].id).count() == orders[0].fill_count >= 1
-        check_ledger()
-        check_orders(allow_open=False)
-    finally:
-        db.close()
 
 
 @pytest.mark.parametrize("fault", [

@@ -10,10 +10,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from app.persistence.db import db, init_database
 from app.persistence.models import Order
 from tests.helpers import PASSWORD, ServerProcess, WsClient, auth, new_email
-from tests.invariants import check_ledger, check_orders
+from tests.invariants import server_books
 
 pytestmark = pytest.mark.crash
 ORDER = {"symbol": "ETHUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.01", "clientOrderId": "during-outage"}
@@ -47,10 +46,5 @@ async def test_orders_during_a_redis_pause_fail_cleanly_and_retry_exactly_once(t
             await ws.order_status(order_id, {"FILLED"}, timeout=30)
         assert (await session.get("/readyz")).status == 200
     server.stop()
-    init_database(f"sqlite:///{server.data_dir / 'troupe.db'}")
-    try:
+    with server_books(server.data_dir):
         assert Order.select().where(Order.client_order_id == "during-outage").count() == 1
-        check_ledger()
-        check_orders(allow_open=False)
-    finally:
-        db.close()

@@ -8,10 +8,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from app.persistence.db import db, init_database
 from app.persistence.models import Order
 from tests.helpers import PASSWORD, ServerProcess, WsClient, auth, new_email
-from tests.invariants import check_ledger, check_orders
+from tests.invariants import server_books
 
 pytestmark = pytest.mark.crash
 
@@ -59,12 +58,7 @@ async def test_sigterm_under_load_exits_cleanly_and_loses_nothing(tmp_path: Path
     log = "".join(p.read_text() for p in server.data_dir.glob("server-*.log"))
     for leaked in (secret, api_key, PASSWORD, token, ticket):
         assert leaked not in log  # secrets, passwords, tokens and tickets never reach the logs
-    init_database(f"sqlite:///{server.data_dir / 'troupe.db'}")
-    try:
+    with server_books(server.data_dir):
         for cid, order_id in accepted.items():
             order = Order.get(Order.client_order_id == cid)
             assert order.id == order_id and order.status == "FILLED"
-        check_ledger()
-        check_orders(allow_open=False)
-    finally:
-        db.close()

@@ -7,10 +7,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from app.persistence.db import db, init_database
 from app.persistence.models import Order
 from tests.helpers import PASSWORD, ServerProcess, WsClient, auth, new_email
-from tests.invariants import check_ledger, check_orders
+from tests.invariants import server_books
 
 pytestmark = pytest.mark.crash
 
@@ -45,13 +44,8 @@ async def test_executors_in_their_own_process_survive_a_kill(tmp_path: Path) -> 
             await ws.order_status(order_id, {"FILLED"}, timeout=30)
     executors.stop()
     web_node.stop()
-    init_database(f"sqlite:///{data / 'troupe.db'}")
-    try:
+    with server_books(data):
         assert Order.select().where(Order.status == "FILLED").count() == 4
-        check_ledger()
-        check_orders(allow_open=False)
-    finally:
-        db.close()
 
 
 async def test_a_second_process_for_the_same_shard_refuses_to_start(tmp_path: Path) -> None:

@@ -152,18 +152,25 @@ class Executor(MailboxActor):
         self.relay.publish(rows)
 
     def _ticks_need_writes(self, deliveries: list[Delivery]) -> bool:
-        """Fold ticks into the quotes; True if one of them crosses a resting order."""
+        """Fold ticks into the quotes; True (before folding it) if one crosses a resting order."""
         for d in deliveries:
             tick = d.message
-            if not isinstance(tick, PriceTick):
-                continue
-            quote = Quote(tick.bid, tick.ask, tick.ts)
-            if any(o.symbol == tick.symbol and execution.crosses(o, quote) for o in self.resting.values()):
-                return True
-            previous = self.quotes.get(tick.symbol)
-            if previous is None or previous.ts <= tick.ts:
-                self.quotes[tick.symbol] = quote
+            if isinstance(tick, PriceTick):
+                if self._crossed(tick.symbol, Quote(tick.bid, tick.ask, tick.ts)):
+                    return True
+                self._accept_quote(tick)
         return False
+
+    def _accept_quote(self, tick: PriceTick) -> Quote | None:
+        """Make `tick` the symbol's quote; None for an older tick, which never moves the market back."""
+        previous = self.quotes.get(tick.symbol)
+        if previous is not None and previous.ts > tick.ts:
+            return None
+        quote = self.quotes[tick.symbol] = Quote(tick.bid, tick.ask, tick.ts)
+        return quote
+
+    def _crossed(self, symbol: str, quote: Quote) -> list[OrderView]:
+        return [o for o in self.resting.values() if o.symbol == symbol and execution.crosses(o, quote)]
 
     def _command_in_savepoint(self, msg: SubmitOrder | CancelOrder, events: list[Event]) -> bool:
         mark = len(events)
@@ -225,13 +232,10 @@ class Executor(MailboxActor):
         self._apply(row, view, outcome, events)
 
     def _on_tick(self, tick: PriceTick, events: list[Event]) -> None:
-        quote = Quote(tick.bid, tick.ask, tick.ts)
-        previous = self.quotes.get(tick.symbol)
-        if previous is not None and previous.ts > tick.ts:
-            return  # an older tick arriving late never moves the market backwards
-        self.quotes[tick.symbol] = quote
-        crossed = [o for o in self.resting.values() if o.symbol == tick.symbol and execution.crosses(o, quote)]
-        for order in sorted(crossed, key=lambda o: o.id):
+        quote = self._accept_quote(tick)
+        if quote is None:
+            return
+        for order in sorted(self._crossed(tick.symbol, quote), key=lambda o: o.id):
             row = sql.order_by_id(order.id)
             if row is None:
                 continue

@@ -32,14 +32,13 @@ from app.persistence import sql
 from app.persistence.db import db, write_transaction
 from app.persistence.models import Order, now_ms
 from app.persistence.store import count_open_orders, order_view, outbox_add
-from app.schemas import order_json
+from app.schemas import order_json, problem_body
 
 log = logging.getLogger(__name__)
 
 
 def _problem(status: int, code: str, detail: str) -> tuple[int, dict[str, Any]]:
-    return status, {"type": f"/problems/{code.lower()}", "title": code, "status": status, "detail": detail,
-                    "code": code}
+    return status, problem_body(status, code, detail)
 
 
 class Gateway(MailboxActor):

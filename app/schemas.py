@@ -158,6 +158,15 @@ def parse_int_param(value: str | None, name: str, default: int, lo: int, hi: int
 
 # --- responses ----------------------------------------------------------------------------------
 
+def problem_body(status: int, code: str, detail: str, field: str | None = None) -> dict[str, Any]:
+    """An RFC 9457 problem document; `code` is the machine-readable reason, also its title."""
+    body: dict[str, Any] = {"type": f"/problems/{code.lower()}", "title": code, "status": status,
+                            "detail": detail, "code": code}
+    if field:
+        body["field"] = field
+    return body
+
+
 def _opt(value: Decimal | None) -> str | None:
     return None if value is None else to_str(value)
 

@@ -8,12 +8,13 @@ from aiohttp import web
 
 from app.accounts import EmailTaken, key_last4, open_account
 from app.persistence.models import User
-from app.schemas import SchemaError, parse_login, parse_register, user_json
+from app.schemas import parse_login, parse_register, user_json
 from app.security.passwords import PasswordPolicyError, check_policy, hash_password, verify_password
 from app.security.tokens import issue
-from web.keys import CPU_POOL, LIMITER, SECRETS, SETTINGS, VAULT
+from web.keys import CPU_POOL, SECRETS, SETTINGS, VAULT
 from web.market_views import marks as market_marks
 from web.problems import Problem
+from web.ratelimit import enforce
 from web.security import client_key, in_db, read_json, require_user
 
 routes = web.RouteTableDef()
@@ -21,10 +22,7 @@ routes = web.RouteTableDef()
 
 def _limit(request: web.Request, key: str) -> None:
     per_min = request.app[SETTINGS].auth_rate_per_min
-    wait = request.app[LIMITER].allow(key, per_min / 60, per_min)
-    if wait:
-        raise Problem(429, "too many attempts; wait and try again", code="TOO_MANY_REQUESTS",
-                      headers={"Retry-After": str(int(wait) + 1)})
+    enforce(request, key, per_min / 60, per_min, "too many attempts; wait and try again")
 
 
 def _token(request: web.Request, user: User) -> str:
@@ -35,11 +33,9 @@ def _token(request: web.Request, user: User) -> str:
 @routes.post("/auth/register")
 async def register(request: web.Request) -> web.Response:
     _limit(request, f"register:{client_key(request)}")
+    email, password, api_key, secret = parse_register(await read_json(request))
     try:
-        email, password, api_key, secret = parse_register(await read_json(request))
         check_policy(password)
-    except SchemaError as exc:
-        raise Problem(400, exc.message, code="BAD_REQUEST", field=exc.field) from None
     except PasswordPolicyError as exc:
         raise Problem(400, str(exc), code="BAD_REQUEST", field="password") from None
     settings = request.app[SETTINGS]
@@ -59,10 +55,7 @@ async def register(request: web.Request) -> web.Response:
 @routes.post("/auth/login")
 async def login(request: web.Request) -> web.Response:
     _limit(request, f"login:{client_key(request)}")
-    try:
-        email, password = parse_login(await read_json(request))
-    except SchemaError as exc:
-        raise Problem(400, exc.message, code="BAD_REQUEST", field=exc.field) from None
+    email, password = parse_login(await read_json(request))
     _limit(request, f"login-account:{email}")
     user = await in_db(request, User.get_or_none, User.email == email)
     ok = await asyncio.get_running_loop().run_in_executor(

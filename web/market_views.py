@@ -11,7 +11,7 @@ from aiohttp import web
 from app.domain.candles import INTERVALS, Candle
 from app.messages import PriceTick, decode
 from app.money import to_str
-from app.schemas import SchemaError, parse_int_param
+from app.schemas import parse_int_param
 from web.keys import REDIS, RUNTIME
 from web.problems import Problem
 
@@ -81,10 +81,7 @@ async def candles(request: web.Request) -> web.Response:
     interval = request.query.get("interval", "1m")
     if interval not in INTERVALS:
         raise Problem(400, f"interval must be one of {', '.join(INTERVALS)}", code="BAD_REQUEST", field="interval")
-    try:
-        limit = parse_int_param(request.query.get("limit"), "limit", 500, 1, 1000)
-    except SchemaError as exc:
-        raise Problem(400, exc.message, code="BAD_REQUEST", field=exc.field) from None
+    limit = parse_int_param(request.query.get("limit"), "limit", 500, 1, 1000)
     raw = await request.app[REDIS].lrange(request.app[RUNTIME].names.candles(symbol, interval), -limit, -1)
     return web.json_response({"symbol": symbol, "interval": interval,
                               "candles": [json.loads(c) for c in raw]})

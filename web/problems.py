@@ -12,6 +12,8 @@ import peewee
 import redis.exceptions as redis
 from aiohttp import web
 
+from app.schemas import SchemaError, problem_body
+
 log = logging.getLogger("troupe.web")
 
 PROBLEM_TYPE = "application/problem+json"
@@ -19,11 +21,7 @@ PROBLEM_TYPE = "application/problem+json"
 
 def problem(status: int, detail: str, *, code: str | None = None, field: str | None = None,
             headers: dict[str, str] | None = None, **extra: Any) -> web.Response:
-    title = code or _reason(status)
-    body: dict[str, Any] = {"type": f"/problems/{title.lower()}", "title": title, "status": status,
-                            "detail": detail}
-    if field:
-        body["field"] = field
+    body = problem_body(status, code or _reason(status), detail, field)
     body.update(extra)
     return web.Response(status=status, text=json.dumps(body), content_type=PROBLEM_TYPE, headers=headers)
 
@@ -62,6 +60,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except Problem as p:
         return problem(p.status, p.detail, code=p.code, field=p.field, headers=p.headers)
+    except SchemaError as exc:  # every handler's request parsing fails the same way
+        return problem(400, exc.message, code="BAD_REQUEST", field=exc.field)
     except web.HTTPException as exc:
         if exc.status < 400 or not _is_api(request):
             raise

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import time
 
+from aiohttp import web
+
+from web.keys import LIMITER
+from web.problems import Problem
+
 
 class RateLimiter:
     def __init__(self, max_keys: int = 100_000) -> None:
@@ -22,3 +27,10 @@ class RateLimiter:
             return 0.0
         self._buckets[key] = (tokens, now)
         return (1 - tokens) / rate_per_s
+
+
+def enforce(request: web.Request, key: str, rate_per_s: float, burst: float, detail: str) -> None:
+    """Take a token for `key`, or answer 429 with the seconds to wait in Retry-After."""
+    wait = request.app[LIMITER].allow(key, rate_per_s, burst)
+    if wait:
+        raise Problem(429, detail, code="TOO_MANY_REQUESTS", headers={"Retry-After": str(int(wait) + 1)})

@@ -11,10 +11,11 @@ from app.domain.orders import OrderStatus
 from app.messages import PlaceOrder, RequestCancel
 from app.persistence.store import user_balances
 from app.queries import get_order, list_orders, positions
-from app.schemas import SchemaError, parse_int_param, parse_order
-from web.keys import LIMITER, REPLIES, RUNTIME, SETTINGS
+from app.schemas import parse_int_param, parse_order
+from web.keys import REPLIES, RUNTIME, SETTINGS
 from web.market_views import marks
 from web.problems import Problem, json_body
+from web.ratelimit import enforce
 from web.security import in_db, read_json, require_user
 
 routes = web.RouteTableDef()
@@ -31,10 +32,7 @@ def _order_id(request: web.Request) -> int:
 
 def _rate_limit(request: web.Request, user_id: int) -> None:
     rate = request.app[SETTINGS].order_rate_per_s
-    wait = request.app[LIMITER].allow(f"orders:{user_id}", rate, rate * 2)
-    if wait:
-        raise Problem(429, f"at most {rate} order requests per second", code="TOO_MANY_REQUESTS",
-                      headers={"Retry-After": str(int(wait) + 1)})
+    enforce(request, f"orders:{user_id}", rate, rate * 2, f"at most {rate} order requests per second")
 
 
 async def _command(request: web.Request, msg: PlaceOrder | RequestCancel, client_order_id: str = "") -> web.Response:
@@ -54,10 +52,7 @@ async def place_order(request: web.Request) -> web.Response:
     claims = require_user(request)
     _rate_limit(request, claims.user_id)
     body = await read_json(request)
-    try:
-        req = parse_order(body, default_client_id="web-" + secrets.token_urlsafe(18))
-    except SchemaError as exc:
-        raise Problem(400, exc.message, code="BAD_REQUEST", field=exc.field) from None
+    req = parse_order(body, default_client_id="web-" + secrets.token_urlsafe(18))
     replies = request.app[REPLIES]
     msg = PlaceOrder(
         msg_id=replies.new_id(), reply_to=request.app[RUNTIME].names.reply(request.app[SETTINGS].node_name),
@@ -83,11 +78,8 @@ async def cancel_order(request: web.Request) -> web.Response:
 async def orders(request: web.Request) -> web.Response:
     claims = require_user(request)
     q = request.query
-    try:
-        limit = parse_int_param(q.get("limit"), "limit", 50, 1, 500)
-        before = parse_int_param(q.get("cursor"), "cursor", 0, 0, 10**18)
-    except SchemaError as exc:
-        raise Problem(400, exc.message, code="BAD_REQUEST", field=exc.field) from None
+    limit = parse_int_param(q.get("limit"), "limit", 50, 1, 500)
+    before = parse_int_param(q.get("cursor"), "cursor", 0, 0, 10**18)
     status = q.get("status") or None
     if status is not None and status not in _ORDER_STATUSES:
         raise Problem(400, f"status must be one of {', '.join(sorted(_ORDER_STATUSES))}", field="status")

@@ -59,10 +59,6 @@ class TokenCache:
 LEEWAY_S = 5
 
 
-def verify(secret: str, token: str) -> Claims:
-    return _verify(secret, token)[0]
-
-
 def _verify(secret: str, token: str) -> tuple[Claims, int]:
     try:
         data = jwt.decode(token, secret, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER, leeway=LEEWAY_S,

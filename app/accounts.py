@@ -55,3 +55,14 @@ def store_exchange_key(vault: Vault, user_id: int, api_key: str, secret: str) ->
 def key_last4(user_id: int) -> str | None:
     row = ExchangeKey.get_or_none((ExchangeKey.user_id == user_id) & (ExchangeKey.exchange == "binance"))
     return None if row is None else row.api_key_last4
+
+
+def replace_exchange_key(vault: Vault, user_id: int, api_key: str, secret: str) -> None:
+    with write_transaction():
+        store_exchange_key(vault, user_id, api_key, secret)
+
+
+def remove_exchange_key(user_id: int) -> bool:
+    with write_transaction():
+        return bool(ExchangeKey.delete().where((ExchangeKey.user_id == user_id)
+                                               & (ExchangeKey.exchange == "binance")).execute())

@@ -137,6 +137,14 @@ def parse_register(data: Any) -> tuple[str, str, str | None, str | None]:
     return email, password, key, secret
 
 
+def parse_exchange_key(data: Any) -> tuple[str, str]:
+    body = _object(data, {"apiKey", "secretKey"}, {"apiKey", "secretKey"})
+    key = _string(body, "apiKey", _API_KEY, "must be 16-128 letters and digits")
+    secret = _string(body, "secretKey", _API_KEY, "must be 16-128 letters and digits")
+    assert key is not None and secret is not None
+    return key, secret
+
+
 def parse_login(data: Any) -> tuple[str, str]:
     body = _object(data, {"email", "password"}, {"email", "password"})
     email, password = body["email"], body["password"]

@@ -20,10 +20,11 @@ from aiohttp import web
 
 from actors.node import Node
 from app.messaging.replies import ReplyRouter
+from app.money import to_str
 from app.persistence.db import db
 from app.security.tokens import TokenCache
 from settings import BASE_DIR, Settings
-from web import auth_views, health, market_views, pages, trading_views, ws
+from web import account_views, auth_views, health, market_views, pages, trading_views, vendor, ws
 from web.keys import (
     CPU_POOL,
     DB_POOL,
@@ -69,10 +70,12 @@ def create_app(settings: Settings, on_fatal: Callable[[str], None] | None = None
     app[STATE] = {"failure": None, "on_fatal": on_fatal}
     app[HUB] = WsHub()
     app[LIMITER] = RateLimiter()
-    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(BASE_DIR / "templates"), autoescape=True)
-    for module in (auth_views, trading_views, market_views, ws, health, pages):
+    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(BASE_DIR / "templates"), autoescape=True,
+                         filters={"dec": to_str})
+    for module in (auth_views, account_views, trading_views, market_views, ws, health, pages, vendor):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", BASE_DIR / "static", name="static")
+    vendor.check_installed()
     app.on_response_prepare.append(security_headers)
     app.cleanup_ctx.append(_runtime)
     app.on_shutdown.append(_close_websockets)

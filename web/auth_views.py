@@ -25,15 +25,15 @@ def _limit(request: web.Request, key: str) -> None:
     enforce(request, key, per_min / 60, per_min, "too many attempts; wait and try again")
 
 
-def _token(request: web.Request, user: User) -> str:
+def token_for(request: web.Request, user: User) -> str:
     s = request.app[SETTINGS]
     return issue(request.app[SECRETS]["jwt"], user.id, user.token_version, s.jwt_ttl_seconds)
 
 
-@routes.post("/auth/register")
-async def register(request: web.Request) -> web.Response:
+async def create_user(request: web.Request, email: str, password: str, api_key: str | None,
+                      secret: str | None) -> User:
+    """Register an account (shared by the API and the register page); raises Problem."""
     _limit(request, f"register:{client_key(request)}")
-    email, password, api_key, secret = parse_register(await read_json(request))
     try:
         check_policy(password)
     except PasswordPolicyError as exc:
@@ -43,27 +43,39 @@ async def register(request: web.Request) -> web.Response:
     hashed = await loop.run_in_executor(request.app[CPU_POOL], hash_password, password, settings.bcrypt_rounds)
     marks = await market_marks(request.app)
     try:
-        user = await in_db(request, open_account, email, hashed, settings.starting_wallet, marks,
+        return await in_db(request, open_account, email, hashed, settings.starting_wallet, marks,
                            request.app[VAULT], api_key, secret)
     except EmailTaken:
         raise Problem(409, "that e-mail address is already registered; sign in instead", code="EMAIL_TAKEN",
                       field="email") from None
-    return web.json_response({"token": _token(request, user),
-                              "user": user_json(user, api_key[-4:] if api_key else None)}, status=201)
 
 
-@routes.post("/auth/login")
-async def login(request: web.Request) -> web.Response:
+async def check_credentials(request: web.Request, email: str, password: str) -> User:
+    """The user whose password this is (shared by the API and the login page); raises Problem."""
     _limit(request, f"login:{client_key(request)}")
-    email, password = parse_login(await read_json(request))
     _limit(request, f"login-account:{email}")
     user = await in_db(request, User.get_or_none, User.email == email)
     ok = await asyncio.get_running_loop().run_in_executor(
         request.app[CPU_POOL], verify_password, password, user.password_hash if user else None)
     if not ok or user is None:
         raise Problem(401, "wrong e-mail or password", code="INVALID_CREDENTIALS")
+    return user
+
+
+@routes.post("/auth/register")
+async def register(request: web.Request) -> web.Response:
+    email, password, api_key, secret = parse_register(await read_json(request))
+    user = await create_user(request, email, password, api_key, secret)
+    return web.json_response({"token": token_for(request, user),
+                              "user": user_json(user, api_key[-4:] if api_key else None)}, status=201)
+
+
+@routes.post("/auth/login")
+async def login(request: web.Request) -> web.Response:
+    email, password = parse_login(await read_json(request))
+    user = await check_credentials(request, email, password)
     last4 = await in_db(request, key_last4, user.id)
-    return web.json_response({"token": _token(request, user), "user": user_json(user, last4)})
+    return web.json_response({"token": token_for(request, user), "user": user_json(user, last4)})
 
 
 @routes.get("/auth/me")

@@ -1,18 +1,196 @@
-"""Server-rendered pages."""
+"""Server-rendered pages: register, login, logout, the trading terminal and the account page.
+
+Pages authenticate with the session cookie; every form carries the CSRF token. A page never puts
+server data into a script: the terminal reads its configuration from data- attributes and renders
+everything it receives with textContent.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
 
-from web.keys import RUNTIME
+from app.accounts import key_last4, remove_exchange_key, replace_exchange_key
+from app.domain.candles import INTERVALS
+from app.persistence.models import User
+from app.schemas import SchemaError, parse_exchange_key, parse_login, parse_register
+from web.auth_views import check_credentials, create_user, token_for
+from web.keys import RUNTIME, VAULT
+from web.problems import Problem
+from web.security import in_db, session_user
+from web.session import CSRF_FIELD, check_csrf, clear_session, csrf_token, remember_csrf, set_session
 
 routes = web.RouteTableDef()
+_NEXT = re.compile(r"/(trade/[A-Z0-9]{2,20}|account)")
+
+
+def _default_symbol(request: web.Request) -> str:
+    return next(iter(request.app[RUNTIME].specs))
+
+
+def _next_path(request: web.Request, raw: str | None) -> str:
+    """Where to go after signing in: only our own pages, never an arbitrary URL (open redirect)."""
+    if raw and _NEXT.fullmatch(raw):
+        return raw
+    return f"/trade/{_default_symbol(request)}"
+
+
+async def _render(request: web.Request, template: str, context: dict[str, Any], status: int = 200) -> web.Response:
+    context = {"csrf": csrf_token(request), "default_symbol": _default_symbol(request), **context}
+    response = aiohttp_jinja2.render_template(template, request, context, status=status)
+    remember_csrf(request, response)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _redirect(location: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": location})
+
+
+async def _form(request: web.Request) -> dict[str, str]:
+    """The posted form's text fields, after the CSRF check."""
+    data = await request.post()
+    form = {k: v for k, v in data.items() if isinstance(v, str)}
+    check_csrf(request, form.pop(CSRF_FIELD, ""))
+    return form
+
+
+def _error(exc: Problem | SchemaError) -> tuple[str, int, str | None]:
+    if isinstance(exc, SchemaError):
+        return exc.message, 400, exc.field
+    return exc.detail, exc.status, exc.field
+
+
+async def _current_user(request: web.Request) -> User | None:
+    claims = session_user(request)
+    if claims is None:
+        return None
+    user = await in_db(request, User.get_or_none, User.id == claims.user_id)
+    if user is None or user.token_version != claims.token_version:
+        return None
+    return user
+
+
+def _signed_in(request: web.Request, user: User, location: str) -> web.Response:
+    response = _redirect(location)
+    set_session(request, response, token_for(request, user))
+    return response
 
 
 @routes.get("/")
-@aiohttp_jinja2.template("index.html")
-async def index(request: web.Request) -> dict[str, Any]:
-    return {"symbols": list(request.app[RUNTIME].specs)}
+async def index(request: web.Request) -> web.Response:
+    return _redirect(f"/trade/{_default_symbol(request)}")
+
+
+@routes.get("/login")
+async def login_page(request: web.Request) -> web.Response:
+    return await _render(request, "login.html", {"next": _next_path(request, request.query.get("next")),
+                                                 "email": ""})
+
+
+@routes.post("/login")
+async def login_submit(request: web.Request) -> web.Response:
+    form: dict[str, str] = {}
+    try:
+        form = await _form(request)
+        email, password = parse_login({"email": form.get("email", ""), "password": form.get("password", "")})
+        user = await check_credentials(request, email, password)
+    except (Problem, SchemaError) as exc:
+        message, status, _ = _error(exc)
+        return await _render(request, "login.html", {"error": message, "email": form.get("email", ""),
+                                                     "next": _next_path(request, form.get("next"))}, status)
+    return _signed_in(request, user, _next_path(request, form.get("next")))
+
+
+@routes.get("/register")
+async def register_page(request: web.Request) -> web.Response:
+    return await _render(request, "register.html", {"email": ""})
+
+
+@routes.post("/register")
+async def register_submit(request: web.Request) -> web.Response:
+    form: dict[str, str] = {}
+    try:
+        form = await _form(request)
+        body: dict[str, str] = {"email": form.get("email", ""), "password": form.get("password", "")}
+        if form.get("binanceApiKey") or form.get("binanceSecretKey"):
+            body["binanceApiKey"] = form.get("binanceApiKey", "")
+            body["binanceSecretKey"] = form.get("binanceSecretKey", "")
+        email, password, api_key, secret = parse_register(body)
+        user = await create_user(request, email, password, api_key, secret)
+    except (Problem, SchemaError) as exc:
+        message, status, field = _error(exc)
+        return await _render(request, "register.html", {"error": message, "field": field,
+                                                        "email": form.get("email", "")}, status)
+    return _signed_in(request, user, f"/trade/{_default_symbol(request)}")
+
+
+@routes.post("/logout")
+async def logout(request: web.Request) -> web.Response:
+    try:
+        await _form(request)
+    except Problem:
+        return _redirect("/login")  # a forged logout changes nothing
+    response = _redirect("/login")
+    clear_session(response)
+    return response
+
+
+@routes.get("/trade/{symbol}")
+async def terminal(request: web.Request) -> web.Response:
+    symbol = request.match_info["symbol"]
+    user = await _current_user(request)
+    if user is None:
+        return _redirect(f"/login?next=/trade/{symbol}" if _NEXT.fullmatch(f"/trade/{symbol}") else "/login")
+    specs = request.app[RUNTIME].specs
+    if symbol not in specs:
+        return await _render(request, "not_found.html", {"what": f"There is no market called {symbol[:40]}.",
+                                                         "email": user.email}, 404)
+    return await _render(request, "terminal.html", {
+        "email": user.email, "symbol": symbol, "spec": specs[symbol], "symbols": list(specs),
+        "intervals": list(INTERVALS)})
+
+
+async def _account(request: web.Request, user: User, status: int = 200, **extra: Any) -> web.Response:
+    last4 = await in_db(request, key_last4, user.id)
+    return await _render(request, "account.html", {"email": user.email, "last4": last4, **extra}, status)
+
+
+@routes.get("/account")
+async def account(request: web.Request) -> web.Response:
+    user = await _current_user(request)
+    if user is None:
+        return _redirect("/login?next=/account")
+    return await _account(request, user, saved=request.query.get("saved"))
+
+
+@routes.post("/account/keys")
+async def save_keys(request: web.Request) -> web.Response:
+    user = await _current_user(request)
+    if user is None:
+        return _redirect("/login?next=/account")
+    try:
+        form = await _form(request)
+        api_key, secret = parse_exchange_key({"apiKey": form.get("apiKey", ""),
+                                              "secretKey": form.get("secretKey", "")})
+    except (Problem, SchemaError) as exc:
+        message, status, field = _error(exc)
+        return await _account(request, user, status, error=message, field=field)
+    await in_db(request, replace_exchange_key, request.app[VAULT], user.id, api_key, secret)
+    return _redirect("/account?saved=keys")
+
+
+@routes.post("/account/keys/delete")
+async def delete_keys(request: web.Request) -> web.Response:
+    user = await _current_user(request)
+    if user is None:
+        return _redirect("/login?next=/account")
+    try:
+        await _form(request)
+    except Problem as exc:
+        return await _account(request, user, exc.status, error=exc.detail)
+    await in_db(request, remove_exchange_key, user.id)
+    return _redirect("/account?saved=removed")

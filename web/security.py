@@ -13,6 +13,7 @@ from app.schemas import loads
 from app.security.tokens import Claims, TokenError
 from web.keys import DB_POOL, TOKENS
 from web.problems import Problem
+from web.session import SAFE_METHODS, SESSION_COOKIE, check_csrf
 
 T = TypeVar("T")
 
@@ -32,13 +33,33 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
 
 
 def require_user(request: web.Request) -> Claims:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
+    """The caller's claims from `Authorization: Bearer`, or from the session cookie (CSRF-checked)."""
+    header = request.headers.get("Authorization")
+    if header is None and (cookie := request.cookies.get(SESSION_COOKIE)):
+        if request.method not in SAFE_METHODS:
+            check_csrf(request, None)
+        return _verify(request, cookie)
+    scheme, _, token = (header or "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Problem(401, "sign in first: send Authorization: Bearer <token>", code="UNAUTHORIZED",
                       headers={"WWW-Authenticate": "Bearer"})
+    return _verify(request, token.strip())
+
+
+def session_user(request: web.Request) -> Claims | None:
+    """The signed-in browser user for a page, or None (pages redirect to the login form)."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
     try:
-        return request.app[TOKENS].verify(token.strip())
+        return request.app[TOKENS].verify(cookie)
+    except TokenError:
+        return None
+
+
+def _verify(request: web.Request, token: str) -> Claims:
+    try:
+        return request.app[TOKENS].verify(token)
     except TokenError:
         raise Problem(401, "the token is invalid or expired; sign in again", code="UNAUTHORIZED",
                       headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None

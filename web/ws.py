@@ -20,10 +20,11 @@ from app.domain.candles import INTERVALS
 from app.messages import CandleUpdate, EventBatch, Message, PriceTick
 from app.money import to_str
 from app.queries import snapshot
-from web.keys import HUB, REDIS, RUNTIME, SETTINGS
+from web.keys import HUB, REDIS, RUNTIME
 from web.market_views import latest_ticks, marks
 from web.problems import Problem
 from web.security import in_db, require_user
+from web.session import origin_ok
 
 log = logging.getLogger("troupe.ws")
 routes = web.RouteTableDef()
@@ -131,17 +132,9 @@ async def ws_ticket(request: web.Request) -> web.Response:
     return web.json_response({"ticket": ticket, "expiresIn": TICKET_TTL_S})
 
 
-def _origin_ok(request: web.Request) -> bool:
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return True  # not a browser: the ticket alone authenticates
-    allowed = request.app[SETTINGS].public_origin or f"{request.scheme}://{request.host}"
-    return origin == allowed
-
-
 @routes.get("/ws")
 async def ws_handler(request: web.Request) -> web.WebSocketResponse:
-    if not _origin_ok(request):
+    if not origin_ok(request):  # no Origin: not a browser; the ticket alone authenticates
         raise Problem(403, "WebSocket connections are accepted from this site's pages only", code="FORBIDDEN")
     ticket = request.query.get("ticket", "")
     if not ticket or len(ticket) > 64:

@@ -1,0 +1,71 @@
+// The WebSocket: a single-use ticket per connection, reconnects with exponential backoff and full
+// jitter, and a SNAPSHOT after every (re)connect from which the page redraws the account.
+import { api } from "./api.js";
+
+const BASE_MS = 500;
+const CAP_MS = 15000;
+
+export class Live {
+  constructor({ onMessage, onState, subscription }) {
+    this.onMessage = onMessage;
+    this.onState = onState;
+    this.subscription = subscription;
+    this.attempt = 0;
+    this.socket = null;
+    this.timer = null;
+    this.stopped = false;
+  }
+
+  start() {
+    this.connect();
+    window.addEventListener("online", () => this.retryNow());
+  }
+
+  retryNow() {
+    if (this.socket || this.stopped) return;
+    clearTimeout(this.timer);
+    this.connect();
+  }
+
+  async connect() {
+    this.timer = null;
+    this.onState(this.attempt ? "reconnecting" : "connecting");
+    let ticket;
+    try {
+      ({ ticket } = await api("POST", "/api/ws-ticket"));
+    } catch {
+      this.schedule();
+      return;
+    }
+    const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+    const socket = new WebSocket(`${scheme}//${window.location.host}/ws?ticket=${encodeURIComponent(ticket)}`);
+    this.socket = socket;
+    socket.addEventListener("open", () => socket.send(JSON.stringify({ type: "subscribe", ...this.subscription() })));
+    socket.addEventListener("message", (event) => {
+      let message;
+      try { message = JSON.parse(event.data); } catch { return; }
+      if (message.type === "SNAPSHOT") {
+        this.attempt = 0;
+        this.onState("live");
+      }
+      this.onMessage(message);
+    });
+    socket.addEventListener("close", () => {
+      if (this.socket === socket) this.socket = null;
+      this.schedule();
+    });
+  }
+
+  schedule() {
+    if (this.stopped || this.timer) return;
+    const ceiling = Math.min(CAP_MS, BASE_MS * 2 ** this.attempt);
+    const delay = Math.round(Math.random() * ceiling);  // full jitter: reconnecting browsers spread out
+    this.attempt += 1;
+    this.onState("offline", delay);
+    this.timer = setTimeout(() => this.connect(), delay);
+  }
+
+  send(message) {
+    if (this.socket && this.socket.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
+  }
+}

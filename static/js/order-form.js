@@ -1,0 +1,165 @@
+// The order form: side, type, price that follows the market until typed, amount in base or quote,
+// the available balance and an estimate, and the API's errors shown inline.
+import { api } from "./api.js";
+import { dec, decimalsOf, fmt, plain } from "./num.js";
+
+export class OrderForm {
+  constructor({ form, spec, balanceOf, toast }) {
+    this.form = form;
+    this.spec = spec;
+    this.balanceOf = balanceOf;
+    this.toast = toast;
+    this.tick = null;
+    this.priceDirty = false;
+    this.el = (id) => form.querySelector(`#${id}`);
+    this.price = this.el("price");
+    this.amount = this.el("amount");
+    this.unit = this.el("amount-unit");
+    this.error = this.el("order-error");
+    this.submitButton = this.el("submit-order");
+    this.priceDp = decimalsOf(spec.tickSize);
+
+    form.addEventListener("change", () => this.update());
+    form.addEventListener("input", (event) => {
+      if (event.target === this.price) this.priceDirty = this.price.value.trim() !== "";
+      this.clearError();
+      this.update();
+    });
+    this.el("reset-price").addEventListener("click", () => this.resetPrice());
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.submit();
+    });
+    this.update();
+  }
+
+  get side() { return this.form.querySelector('input[name="side"]:checked').value; }
+  get type() { return this.form.querySelector('input[name="type"]:checked').value; }
+
+  setSide(side) {
+    this.el(side === "BUY" ? "side-buy" : "side-sell").checked = true;
+    this.update();
+    this.amount.focus();
+  }
+
+  setType(type) {
+    this.el(type === "LIMIT" ? "type-limit" : "type-market").checked = true;
+    this.update();
+    if (type === "LIMIT") this.price.focus();
+  }
+
+  onTick(tick) {
+    this.tick = tick;
+    if (!this.priceDirty) this.price.value = plain(tick.price);
+    this.update();
+  }
+
+  resetPrice() {
+    this.priceDirty = false;
+    if (this.tick) this.price.value = plain(this.tick.price);
+    this.clearError();
+    this.update();
+    this.price.focus();
+  }
+
+  /** The price an estimate uses: the typed limit, or the side of the book a market order meets. */
+  referencePrice() {
+    if (this.type === "LIMIT") return dec(this.price.value);
+    if (!this.tick) return null;
+    return dec(this.side === "BUY" ? this.tick.ask : this.tick.bid);
+  }
+
+  update() {
+    const limit = this.type === "LIMIT";
+    const buy = this.side === "BUY";
+    this.el("price-row").hidden = !limit;
+    this.el("tif-row").hidden = !limit;
+    if (limit && this.unit.value === "quote") this.unit.value = "base";
+    this.unit.querySelector('option[value="quote"]').disabled = limit;
+    const { base, quote } = this.spec;
+    this.submitButton.textContent = `${buy ? "Buy" : "Sell"} ${base}`;
+    this.submitButton.classList.toggle("buy", buy);
+    this.submitButton.classList.toggle("sell", !buy);
+
+    const asset = buy ? quote : base;
+    const free = this.balanceOf(asset);
+    const available = this.el("available");
+    available.textContent = free === null ? "—" : `${plain(free)} ${asset}`;
+    available.dataset.value = free ?? "";
+
+    const amount = dec(this.amount.value);
+    const price = this.referencePrice();
+    const estimate = this.el("estimate");
+    const approx = limit ? "" : "≈ ";
+    let text = "—";
+    let value = "";
+    if (amount !== null && amount.gt(0)) {
+      if (this.unit.value === "quote") {
+        this.el("estimate-label").textContent = buy ? "Estimated amount" : "Estimated to sell";
+        if (price !== null && price.gt(0)) {
+          const qty = amount.div(price);
+          value = qty.toFixed();
+          text = `${approx}${fmt(qty, decimalsOf(this.spec.stepSize))} ${base}`;
+        }
+      } else {
+        this.el("estimate-label").textContent = buy ? "Estimated cost" : "Estimated proceeds";
+        if (price !== null && price.gt(0)) {
+          const total = amount.times(price);
+          value = total.toFixed();
+          text = `${approx}${fmt(total, 2)} ${quote}`;
+        }
+      }
+    }
+    estimate.textContent = text;
+    estimate.dataset.value = value;
+  }
+
+  clearError() {
+    this.error.hidden = true;
+    this.error.textContent = "";
+    for (const input of this.form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
+  }
+
+  showError(message, field) {
+    this.error.textContent = message;
+    this.error.hidden = false;
+    const input = { price: this.price, quantity: this.amount, quoteOrderQty: this.amount, amount: this.amount }[field];
+    if (input) {
+      input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", "order-error");
+    }
+  }
+
+  body() {
+    const amount = this.amount.value.trim();
+    if (dec(amount) === null || !dec(amount).gt(0)) return [null, "Enter an amount greater than zero", "amount"];
+    const body = { symbol: this.spec.symbol, side: this.side, type: this.type,
+      clientOrderId: "web-" + crypto.randomUUID().replaceAll("-", "") };
+    if (this.unit.value === "quote") body.quoteOrderQty = amount; else body.quantity = amount;
+    if (this.type === "LIMIT") {
+      const price = this.price.value.trim();
+      if (dec(price) === null || !dec(price).gt(0)) return [null, "Enter a limit price greater than zero", "price"];
+      body.price = price;
+      body.timeInForce = this.el("tif").value;
+    }
+    return [body, null, null];
+  }
+
+  async submit() {
+    this.clearError();
+    const [body, problem, field] = this.body();
+    if (body === null) {
+      this.showError(problem, field);
+      return;
+    }
+    this.submitButton.disabled = true;
+    try {
+      const placed = await api("POST", "/api/trading/orders", body);
+      this.form.dispatchEvent(new CustomEvent("placed", { detail: { ...body, ...placed, orderType: body.type } }));
+    } catch (error) {
+      this.showError(error.message, error.field);
+    } finally {
+      this.submitButton.disabled = false;
+    }
+  }
+}

@@ -1,0 +1,199 @@
+// The trading terminal: wires the chart, the order form, the tables and the live connection.
+import { api } from "./api.js";
+import { CandleChart } from "./chart.js";
+import { setupHotkeys, setupSplitters, setupTabs, toaster } from "./layout.js";
+import { Live } from "./live.js";
+import { dec, decimalsOf, fmt, plain } from "./num.js";
+import { OrderForm } from "./order-form.js";
+import { OPEN_STATUSES, renderBalances, renderHistory, renderOpenOrders, renderPositions } from "./tables.js";
+
+const root = document.getElementById("terminal");
+const spec = {
+  symbol: root.dataset.symbol, base: root.dataset.base, quote: root.dataset.quote,
+  tickSize: root.dataset.tickSize, stepSize: root.dataset.stepSize,
+};
+const symbols = root.dataset.symbols.split(",");
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  interval: localStorage.getItem("troupe-interval") || "1m",
+  orders: new Map(),
+  balances: new Map(),
+  positions: new Map(),
+  ticks: new Map(),
+  open24h: null,
+};
+if (!root.dataset.intervals.split(",").includes(state.interval)) state.interval = "1m";
+
+const toast = toaster($("toasts"));
+const chart = new CandleChart($("chart"), decimalsOf(spec.tickSize), Number(spec.tickSize));
+const form = new OrderForm({
+  form: $("order-form"), spec, toast,
+  balanceOf: (asset) => state.balances.get(asset)?.free ?? null,
+});
+
+// ---- drawing (coalesced to one redraw per animation frame) ----
+let dirty = false;
+function redraw() {
+  if (dirty) return;
+  dirty = true;
+  requestAnimationFrame(() => {
+    dirty = false;
+    renderOpenOrders($("open-orders").tBodies[0], $("open-empty"), $("open-count"), state.orders, cancel);
+    renderHistory($("order-history").tBodies[0], $("history-empty"), state.orders);
+    renderPositions($("positions-table").tBodies[0], $("positions-empty"), state.positions, markOf);
+    renderBalances($("balances-table").tBodies[0], state.balances);
+    form.update();
+  });
+}
+
+function markOf(asset) {
+  return state.ticks.get(`${asset}${spec.quote}`)?.price ?? null;
+}
+
+function drawTicker(tick) {
+  const last = $("last-price");
+  const previous = dec(last.dataset.value);
+  last.textContent = fmt(tick.price, decimalsOf(spec.tickSize));
+  last.dataset.value = tick.price;
+  const price = dec(tick.price);
+  if (previous && price && !price.eq(previous)) last.dataset.move = price.gt(previous) ? "up" : "down";
+  document.title = `${fmt(tick.price, decimalsOf(spec.tickSize))} · ${spec.symbol} · Troupe`;
+  const open = dec(state.open24h ?? "");
+  const change = $("change-24h");
+  if (open && open.gt(0) && price) {
+    const pct = price.minus(open).div(open).times(100);
+    change.textContent = `${pct.gte(0) ? "+" : ""}${fmt(pct, 2)}%`;
+    change.dataset.move = pct.gte(0) ? "up" : "down";
+  }
+}
+
+// ---- orders ----
+function mergeOrder(update) {
+  const known = state.orders.get(update.orderId);
+  if (known && (known.version ?? -1) > (update.version ?? -1)) return;  // an older update: drop it
+  const merged = { ...known, ...update };
+  state.orders.set(update.orderId, merged);
+  if (known && known.status !== merged.status) announce(merged);
+  if (!known && !OPEN_STATUSES.has(merged.status)) announce(merged);
+}
+
+function announce(order) {
+  const side = order.side === "BUY" ? "Buy" : "Sell";
+  if (order.status === "FILLED") {
+    toast("ok", `${side} ${plain(order.executedQty)} ${order.symbol} filled at ${plain(order.avgPrice)}`);
+  } else if (order.status === "REJECTED") {
+    toast("error", `${side} ${order.symbol} rejected: ${order.rejectReason ?? "no reason given"}`);
+  } else if (order.status === "CANCELED") {
+    toast("info", `Order ${order.orderId} canceled`);
+  } else if (order.status === "EXPIRED") {
+    toast("info", `Order ${order.orderId} expired (${plain(order.executedQty)} filled)`);
+  }
+}
+
+async function cancel(order, button) {
+  button.disabled = true;
+  order.cancelRequested = true;
+  try {
+    await api("DELETE", `/api/trading/orders/${order.orderId}`);
+  } catch (error) {
+    order.cancelRequested = false;
+    button.disabled = false;
+    toast("error", `Cancel failed: ${error.message}`);
+  }
+}
+
+$("order-form").addEventListener("placed", (event) => {
+  const placed = event.detail;
+  if (!state.orders.has(placed.orderId)) {
+    state.orders.set(placed.orderId, { ...placed, executedQty: "0", cummulativeQuoteQty: "0", version: -1,
+      time: Date.now() });
+  }
+  redraw();
+});
+
+// ---- market data ----
+async function loadCandles() {
+  const interval = state.interval;
+  for (const b of document.querySelectorAll(".tf")) b.setAttribute("aria-pressed", String(b.dataset.interval === interval));
+  try {
+    const data = await api("GET", `/api/market/candles?symbol=${spec.symbol}&interval=${interval}&limit=500`);
+    if (interval === state.interval) chart.setCandles(interval, data.candles);
+  } catch (error) {
+    toast("error", `Chart: ${error.message}`);
+  }
+}
+
+async function loadTicker() {
+  try {
+    const t = await api("GET", `/api/market/ticker?symbol=${spec.symbol}`);
+    state.open24h = t.open24h;
+    drawTicker(t);
+    form.onTick(t);
+  } catch { /* no price yet: the WebSocket brings the first one */ }
+}
+
+for (const button of document.querySelectorAll(".tf")) {
+  button.addEventListener("click", () => {
+    state.interval = button.dataset.interval;
+    localStorage.setItem("troupe-interval", state.interval);
+    live.send({ type: "subscribe", symbols, interval: state.interval });
+    loadCandles();
+  });
+}
+
+// ---- the live connection ----
+function onMessage(m) {
+  switch (m.type) {
+    case "SNAPSHOT":
+      state.orders.clear();
+      for (const o of [...m.recentOrders, ...m.openOrders]) state.orders.set(o.orderId, { ...o, orderType: o.type });
+      state.balances = new Map(m.balances.map((b) => [b.asset, b]));
+      state.positions = new Map(m.positions.map((p) => [p.asset, p]));
+      loadCandles();  // after a gap the chart reloads its history too
+      redraw();
+      break;
+    case "ORDER_UPDATE":
+      mergeOrder(m);
+      redraw();
+      break;
+    case "BALANCE_UPDATE":
+      for (const b of m.balances) state.balances.set(b.asset, b);
+      redraw();
+      break;
+    case "POSITION_UPDATE":
+      for (const p of m.positions) state.positions.set(p.asset, { ...state.positions.get(p.asset), ...p });
+      redraw();
+      break;
+    case "PRICE_UPDATE":
+      state.ticks.set(m.symbol, m);
+      if (m.symbol === spec.symbol) {
+        drawTicker(m);
+        form.onTick(m);
+      }
+      redraw();
+      break;
+    case "CANDLE_UPDATE":
+      if (m.symbol === spec.symbol && m.interval === state.interval) chart.update(m.candle);
+      break;
+    default:
+      break;
+  }
+}
+
+function onState(kind, delayMs) {
+  const indicator = $("conn");
+  indicator.dataset.state = kind;
+  indicator.textContent = kind === "live" ? "Live"
+    : kind === "offline" ? `Offline · retrying in ${Math.max(1, Math.ceil(delayMs / 1000))} s`
+      : kind === "reconnecting" ? "Reconnecting…" : "Connecting…";
+}
+
+const live = new Live({ onMessage, onState, subscription: () => ({ symbols, interval: state.interval }) });
+
+setupTabs(document.querySelector('[role="tablist"]'));
+setupSplitters(root);
+setupHotkeys({ form, help: $("help") });
+loadTicker();
+setInterval(loadTicker, 60_000);
+live.start();

@@ -1,0 +1,73 @@
+"""Browser sessions: the JWT in an HttpOnly SameSite=Strict cookie, and CSRF checks for it.
+
+A cookie rides along on any request the browser makes, so every state change authenticated by the
+cookie must also prove it came from one of our pages: the page carries a CSRF token (double-submit:
+it equals the HttpOnly `troupe_csrf` cookie, which another site can neither read nor set), sent
+back as the `X-CSRF-Token` header or a `csrf` form field, and any Origin header must be ours.
+Bearer-token clients are not exposed to CSRF and need neither.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from aiohttp import web
+
+from web.keys import SETTINGS
+from web.problems import Problem
+
+SESSION_COOKIE = "troupe_session"
+CSRF_COOKIE = "troupe_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_CSRF_REQUEST_SLOT: web.RequestKey[str] = web.RequestKey("csrf")
+
+
+def own_origin(request: web.Request) -> str:
+    return request.app[SETTINGS].public_origin or f"{request.scheme}://{request.host}"
+
+
+def origin_ok(request: web.Request) -> bool:
+    """True unless the request names an Origin other than ours (non-browser clients send none)."""
+    origin = request.headers.get("Origin")
+    return origin is None or origin == own_origin(request)
+
+
+def _secure(request: web.Request) -> bool:
+    return request.secure or own_origin(request).startswith("https://")
+
+
+def csrf_token(request: web.Request) -> str:
+    """The token to embed in a page; a fresh one is set as a cookie by `remember_csrf`."""
+    token = request.get(_CSRF_REQUEST_SLOT) or request.cookies.get(CSRF_COOKIE)
+    if not token or len(token) > 64:
+        token = secrets.token_urlsafe(32)
+    request[_CSRF_REQUEST_SLOT] = token
+    return token
+
+
+def remember_csrf(request: web.Request, response: web.StreamResponse) -> None:
+    token = request.get(_CSRF_REQUEST_SLOT)
+    if token and token != request.cookies.get(CSRF_COOKIE):
+        response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="Strict", secure=_secure(request), path="/")
+
+
+def check_csrf(request: web.Request, submitted: str | None) -> None:
+    expected = request.cookies.get(CSRF_COOKIE, "")
+    given = submitted if submitted is not None else request.headers.get(CSRF_HEADER, "")
+    if not origin_ok(request):
+        raise Problem(403, "this request came from another site's page", code="CSRF")
+    if not expected or not given or not hmac.compare_digest(expected.encode(), given.encode()):
+        raise Problem(403, f"missing or wrong CSRF token: reload the page (scripts send {CSRF_HEADER})", code="CSRF")
+
+
+def set_session(request: web.Request, response: web.StreamResponse, token: str) -> None:
+    max_age = request.app[SETTINGS].jwt_ttl_seconds
+    response.set_cookie(SESSION_COOKIE, token, max_age=max_age, httponly=True, samesite="Strict",
+                        secure=_secure(request), path="/")
+
+
+def clear_session(response: web.StreamResponse) -> None:
+    response.del_cookie(SESSION_COOKIE, path="/")

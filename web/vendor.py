@@ -1,0 +1,34 @@
+"""/static/vendor: the browser libraries installed by npm from package-lock.json (never a CDN)."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from settings import BASE_DIR
+
+log = logging.getLogger("troupe.web")
+routes = web.RouteTableDef()
+
+MODULES = BASE_DIR / "node_modules"
+VENDOR = {
+    "lightweight-charts.mjs": MODULES / "lightweight-charts/dist/lightweight-charts.standalone.production.mjs",
+    "big.mjs": MODULES / "big.js/big.mjs",
+}
+
+
+def check_installed() -> None:
+    missing = [name for name, path in VENDOR.items() if not path.is_file()]
+    if missing:
+        log.warning("browser libraries missing (%s): the terminal cannot draw; run `make setup` (npm ci)",
+                    ", ".join(missing))
+
+
+@routes.get("/static/vendor/{name}")
+async def vendor(request: web.Request) -> web.StreamResponse:
+    path = VENDOR.get(request.match_info["name"])
+    if path is None or not path.is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(path, headers={"Content-Type": "text/javascript; charset=utf-8",
+                                           "Cache-Control": "public, max-age=3600"})

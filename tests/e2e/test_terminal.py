@@ -1,0 +1,238 @@
+"""The trader's journey in a real browser against a real server: register, chart, market buy by
+hotkey, limit order and cancel, logout; and a second user who never sees the first one's orders."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from typing import Any
+
+from playwright.async_api import Page, expect
+
+from tests.e2e.conftest import NewContext, screenshot
+from tests.helpers import PASSWORD, new_email
+
+# The chart's candle body colours (static/js/chart.js): drawn pixels of exactly these colours mean
+# candles are on the canvas, not just that a canvas exists.
+CANDLE_COLOURS = [(14, 203, 129), (246, 70, 93)]
+COUNT_CANDLE_PIXELS = """(colours) => {
+  let n = 0;
+  for (const canvas of document.querySelectorAll('#chart canvas')) {
+    if (!canvas.width || !canvas.height) continue;
+    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    for (let i = 0; i < data.length; i += 4) {
+      if (colours.some(([r, g, b]) => data[i] === r && data[i + 1] === g && data[i + 2] === b)) n++;
+    }
+  }
+  return n;
+}"""
+
+
+async def register(page: Page, email: str | None = None) -> str:
+    email = email or new_email()
+    await page.goto("/register")
+    await page.get_by_label("E-mail").fill(email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Create account").click()
+    await expect(page).to_have_url(f"{_origin(page)}/trade/BTCUSDT")
+    await expect(page.get_by_role("status").filter(has_text="Live")).to_be_visible()
+    return email
+
+
+def _origin(page: Page) -> str:
+    return page.url.split("/", 3)[0] + "//" + page.url.split("/", 3)[2]
+
+
+def free(page: Page, asset: str) -> Any:
+    return page.get_by_role("table", name="Balances").locator(f'tr[data-asset="{asset}"] td.free')
+
+
+def locked(page: Page, asset: str) -> Any:
+    return page.get_by_role("table", name="Balances").locator(f'tr[data-asset="{asset}"] td.locked')
+
+
+async def amount_of(cell: Any) -> Decimal:
+    return Decimal(await cell.get_attribute("data-value"))
+
+
+def history_row(page: Page, order_id: str) -> Any:
+    return page.get_by_role("table", name="Order history").locator(f'tbody tr[data-order-id="{order_id}"]')
+
+
+async def test_trader_journey(new_context: NewContext) -> None:
+    ctx = await new_context(color_scheme="dark")
+    page = await ctx.new_page()
+    await register(page)
+
+    # The chart has drawn candles, and a timeframe switch redraws it.
+    chart = page.get_by_role("img", name="BTCUSDT candlestick chart with volume")
+    await expect(chart).to_have_attribute("data-interval", "1m")
+    await expect(chart).not_to_have_attribute("data-candles", "0")
+    assert await page.evaluate(COUNT_CANDLE_PIXELS, CANDLE_COLOURS) > 200
+    await page.get_by_role("button", name="5m", exact=True).click()
+    await expect(page.get_by_role("button", name="5m", exact=True)).to_have_attribute("aria-pressed", "true")
+    await expect(chart).to_have_attribute("data-interval", "5m")
+    assert await page.evaluate(COUNT_CANDLE_PIXELS, CANDLE_COLOURS) > 200
+    await expect(page.get_by_label("Last price")).not_to_have_text("—")
+
+    # Market buy with the B hotkey: M (market), B (buy, focus on the amount), type, Enter.
+    usdt_before_text = await free(page, "USDT").get_attribute("data-value")
+    usdt_before = Decimal(usdt_before_text)
+    btc_before = await amount_of(free(page, "BTC"))
+    await page.get_by_role("tab", name="Order history").click()
+    await page.keyboard.press("m")
+    await page.keyboard.press("b")
+    amount = page.get_by_label("Amount", exact=True)
+    await expect(amount).to_be_focused()
+    await expect(page.get_by_role("button", name="Buy BTC")).to_be_visible()
+    await page.keyboard.type("0.01")
+    await expect(page.locator("#estimate")).to_contain_text("USDT")
+    started = time.monotonic()
+    await page.keyboard.press("Enter")
+    row = page.get_by_role("table", name="Order history").locator("tbody tr").first
+    await expect(row.locator("td.status")).to_have_attribute("data-status", "FILLED", timeout=2000)
+    filled_after = time.monotonic() - started
+    assert filled_after < 2
+    await expect(page.get_by_role("status").filter(has_text="filled at")).to_be_visible()
+    order_id = await row.get_attribute("data-order-id")
+    assert order_id is not None
+    cost = await amount_of(row.locator("td.total"))
+    assert cost > 0
+    # The balance moves by exactly the filled cost (the fee is charged in BTC on a buy).
+    await expect(free(page, "USDT")).not_to_have_attribute("data-value", usdt_before_text)
+    assert await amount_of(free(page, "USDT")) == usdt_before - cost
+    assert await amount_of(locked(page, "USDT")) == 0
+    assert await amount_of(free(page, "BTC")) > btc_before
+    api_order = await (await page.request.get(f"/api/trading/orders/{order_id}")).json()
+    assert Decimal(api_order["cummulativeQuoteQty"]) == cost and api_order["status"] == "FILLED"
+    await page.get_by_role("tab", name="Positions").click()
+    position = page.get_by_role("table", name="Positions").locator('tr[data-asset="BTC"]')
+    await expect(position.locator("td").nth(4)).not_to_have_text("—")  # live unrealized PnL
+
+    # A limit buy far below the market rests; cancel it from the open orders.
+    await page.keyboard.press("Escape")
+    await page.keyboard.press("l")
+    price = page.get_by_label("Price (USDT)")
+    await expect(price).to_be_focused()
+    last = Decimal(await page.get_by_label("Last price").get_attribute("data-value"))
+    far = (last / 2).quantize(Decimal("0.01"))
+    await price.fill(str(far))
+    await amount.fill("0.01")
+    await expect(page.locator("#estimate")).to_have_attribute("data-value", _plain(far * Decimal("0.01")))
+    await page.get_by_role("button", name="Buy BTC").click()
+    await page.get_by_role("tab", name="Open orders").click()
+    open_row = page.get_by_role("table", name="Open orders").locator("tbody tr").first
+    await expect(open_row.locator("td.status")).to_have_attribute("data-status", "NEW")
+    limit_id = await open_row.get_attribute("data-order-id")
+    await expect(locked(page, "USDT")).to_have_attribute("data-value", _plain(far * Decimal("0.01")))
+    await screenshot(page, "terminal-trading")
+    await page.get_by_role("button", name=f"Cancel order {limit_id}").click()
+    await expect(page.get_by_text("No open orders.")).to_be_visible()
+    await page.get_by_role("tab", name="Order history").click()
+    assert limit_id is not None
+    await expect(history_row(page, limit_id).locator("td.status")).to_have_attribute("data-status", "CANCELED")
+    await expect(locked(page, "USDT")).to_have_attribute("data-value", "0")
+    assert await amount_of(free(page, "USDT")) == usdt_before - cost
+
+    # Log out: the terminal is gone and the API refuses the old browser.
+    await page.get_by_role("button", name="Log out").click()
+    await expect(page).to_have_url(f"{_origin(page)}/login")
+    await page.goto("/trade/BTCUSDT")
+    await expect(page).to_have_url(f"{_origin(page)}/login?next=/trade/BTCUSDT")
+    assert (await page.request.get("/api/trading/orders")).status == 401
+
+
+def _plain(value: Decimal) -> str:
+    """Decimal as the API writes it: no exponent, no trailing zeros."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+async def test_second_user_never_sees_the_first_users_orders(new_context: NewContext) -> None:
+    first = await (await new_context()).new_page()
+    second = await (await new_context()).new_page()
+    await register(first)
+    await register(second)  # connected (Live) before the first user trades
+    for page in (first, second):
+        await page.get_by_role("tab", name="Order history").click()
+
+    await first.get_by_label("Amount", exact=True).fill("0.002")
+    await first.get_by_role("button", name="Buy BTC").click()
+    first_row = first.get_by_role("table", name="Order history").locator("tbody tr").first
+    await expect(first_row.locator("td.status")).to_have_attribute("data-status", "FILLED")
+    first_id = await first_row.get_attribute("data-order-id")
+
+    # The second user's own order: once it shows FILLED, any leaked event of the first user's
+    # (sent earlier) would already be on the page.
+    await second.get_by_label("Amount", exact=True).fill("0.003")
+    await second.get_by_role("button", name="Buy BTC").click()
+    second_rows = second.get_by_role("table", name="Order history").locator("tbody tr")
+    await expect(second_rows.first.locator("td.status")).to_have_attribute("data-status", "FILLED")
+    await expect(second_rows).to_have_count(1)
+    assert await second_rows.first.get_attribute("data-order-id") != first_id
+    assert (await second.request.get(f"/api/trading/orders/{first_id}")).status == 404
+    orders = (await (await second.request.get("/api/trading/orders")).json())["orders"]
+    assert [o["origQty"] for o in orders] == ["0.003"]
+    await second.reload()
+    await second.get_by_role("tab", name="Order history").click()
+    await expect(second.get_by_role("table", name="Order history").locator("tbody tr")).to_have_count(1)
+
+
+async def test_theme_persists_and_pages_render_at_desktop_and_phone_width(new_context: NewContext) -> None:
+    ctx = await new_context(color_scheme="dark")
+    page = await ctx.new_page()
+    await page.goto("/login")
+    await screenshot(page, "login")
+    await page.goto("/register")
+    await screenshot(page, "register")
+    await register(page)
+    html = page.locator("html")
+    await expect(html).to_have_attribute("data-theme", "dark")
+    await expect(page.get_by_role("img", name="BTCUSDT candlestick chart with volume")).not_to_have_attribute(
+        "data-candles", "0")
+    await screenshot(page, "terminal-dark")
+    await page.get_by_role("button", name="Switch to light theme").click()
+    await expect(html).to_have_attribute("data-theme", "light")
+    await page.reload()
+    await expect(html).to_have_attribute("data-theme", "light")
+    await expect(page.get_by_role("status").filter(has_text="Live")).to_be_visible()
+    await expect(page.get_by_role("img", name="BTCUSDT candlestick chart with volume")).not_to_have_attribute(
+        "data-candles", "0")
+    await screenshot(page, "terminal-light")
+
+    await page.keyboard.press("?")
+    await expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_visible()
+    await screenshot(page, "help")
+    await page.keyboard.press("Escape")
+    await expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_hidden()
+
+    await page.get_by_role("link", name="ETHUSDT").click()
+    await expect(page).to_have_url(f"{_origin(page)}/trade/ETHUSDT")
+    await expect(page.get_by_role("button", name="Buy ETH")).to_be_visible()
+
+    await page.goto("/account")
+    await page.get_by_label("API key", exact=True).fill("TestnetApiKey0123456789abcdWXYZ")
+    await page.get_by_label("Secret key", exact=True).fill("TestnetSecret0123456789abcdefSECRET")
+    await page.get_by_role("button", name="Save keys").click()
+    await expect(page.get_by_label("API key ending in WXYZ")).to_have_text("••••••••WXYZ")
+    await screenshot(page, "account")
+
+    phone = await (await new_context(viewport={"width": 390, "height": 844}, color_scheme="dark")).new_page()
+    await register(phone)
+    await expect(phone.get_by_role("img", name="BTCUSDT candlestick chart with volume")).not_to_have_attribute(
+        "data-candles", "0")
+    width = await phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, "no sideways scrolling on a phone"
+    await expect(phone.get_by_role("button", name="Buy BTC")).to_be_visible()
+    await screenshot(phone, "terminal-phone")
+
+
+async def test_every_control_has_an_accessible_name(new_context: NewContext) -> None:
+    page = await (await new_context()).new_page()
+    await register(page)
+    unnamed = await page.evaluate("""() => [...document.querySelectorAll('button, input, select, a, [role]')]
+      .filter((el) => el.type !== 'hidden' && !el.closest('[hidden]'))
+      .filter((el) => !(el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')
+                        || (el.labels && el.labels.length) || el.textContent.trim()))
+      .map((el) => el.outerHTML.slice(0, 80))""")
+    assert unnamed == []

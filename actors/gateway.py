@@ -37,8 +37,8 @@ from app.schemas import order_json, problem_body
 log = logging.getLogger(__name__)
 
 
-def _problem(status: int, code: str, detail: str) -> tuple[int, dict[str, Any]]:
-    return status, problem_body(status, code, detail)
+def _problem(status: int, code: str, detail: str, field: str | None = None) -> tuple[int, dict[str, Any]]:
+    return status, problem_body(status, code, detail, field)
 
 
 class Gateway(MailboxActor):
@@ -78,7 +78,7 @@ class Gateway(MailboxActor):
                         status, body, out = self._handle(msg)
                         rows += outbox_add("gateway", out)
                 except OrderRejected as exc:
-                    status, body = _problem(exc.http_status, exc.code, exc.message)
+                    status, body = _problem(exc.http_status, exc.code, exc.message, exc.field)
                 except Exception:
                     log.exception("gateway: %s %s failed; it stays pending and will be retried",
                                   type(msg).__name__, msg.msg_id)

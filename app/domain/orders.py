@@ -56,11 +56,12 @@ def can_transition(old: OrderStatus, new: OrderStatus) -> bool:
 class OrderRejected(Exception):
     """The order cannot be accepted; `code` is machine-readable, the message is for people."""
 
-    def __init__(self, code: str, message: str, http_status: int = 422) -> None:
+    def __init__(self, code: str, message: str, http_status: int = 422, field: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.http_status = http_status
+        self.field = field
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,19 +91,19 @@ def check_request(req: OrderRequest, spec: SymbolSpec) -> OrderRequest:
         if req.time_in_force is not None:
             raise OrderRejected("INVALID_PARAMS", "timeInForce is not allowed on a MARKET order", 400)
         if req.quantity is not None:
-            _check(spec.qty_error(req.quantity))
+            _check(spec.qty_error(req.quantity), "quantity")
         else:
             assert req.quote_order_qty is not None
-            _check(spec.notional_error(req.quote_order_qty))
+            _check(spec.notional_error(req.quote_order_qty), "quoteOrderQty")
         return req
     # LIMIT
     if req.quantity is None or req.price is None:
         raise OrderRejected("INVALID_PARAMS", "a LIMIT order needs quantity and price", 400)
     if req.quote_order_qty is not None:
         raise OrderRejected("INVALID_PARAMS", "quoteOrderQty is only allowed on MARKET orders", 400)
-    _check(spec.price_error(req.price))
-    _check(spec.qty_error(req.quantity))
-    _check(spec.notional_error(req.price * req.quantity))
+    _check(spec.price_error(req.price), "price")
+    _check(spec.qty_error(req.quantity), "quantity")
+    _check(spec.notional_error(req.price * req.quantity), "quantity")
     if req.time_in_force is None:
         return OrderRequest(**{**_fields(req), "time_in_force": TimeInForce.GTC})
     return req
@@ -112,6 +113,6 @@ def _fields(req: OrderRequest) -> dict[str, object]:
     return {name: getattr(req, name) for name in OrderRequest.__slots__}
 
 
-def _check(error: str | None) -> None:
+def _check(error: str | None, field: str) -> None:
     if error is not None:
-        raise OrderRejected("FILTER_FAILURE", error)
+        raise OrderRejected("FILTER_FAILURE", error, field=field)

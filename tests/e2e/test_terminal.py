@@ -116,8 +116,13 @@ async def test_trader_journey(new_context: NewContext) -> None:
     await expect(price).to_be_focused()
     last = Decimal(await page.get_by_label("Last price").get_attribute("data-value"))
     far = (last / 2).quantize(Decimal("0.01"))
-    await price.fill(str(far))
+    await price.fill(f"{far}5")  # off the 0.01 tick: the API's error shows on the price field
     await amount.fill("0.01")
+    await page.get_by_role("button", name="Buy BTC").click()
+    await expect(page.get_by_role("alert")).to_contain_text("PRICE_FILTER")
+    await expect(price).to_have_attribute("aria-invalid", "true")
+    await price.fill(str(far))
+    await expect(page.get_by_role("alert")).to_be_hidden()
     await expect(page.locator("#estimate")).to_have_attribute("data-value", _plain(far * Decimal("0.01")))
     await page.get_by_role("button", name="Buy BTC").click()
     await page.get_by_role("tab", name="Open orders").click()
@@ -205,6 +210,16 @@ async def test_theme_persists_and_pages_render_at_desktop_and_phone_width(new_co
     await screenshot(page, "help")
     await page.keyboard.press("Escape")
     await expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_hidden()
+
+    separator = page.get_by_role("separator", name="Resize the order panel")
+    panel = page.get_by_role("complementary", name="Order entry and balances")
+    before = (await panel.bounding_box() or {})["width"]
+    await separator.focus()
+    for _ in range(3):
+        await page.keyboard.press("ArrowLeft")
+    await expect(separator).to_have_attribute("aria-valuenow", str(int(before) + 48))
+    await page.reload()
+    assert (await panel.bounding_box() or {})["width"] == before + 48, "the panel size is kept"
 
     await page.get_by_role("link", name="ETHUSDT").click()
     await expect(page).to_have_url(f"{_origin(page)}/trade/ETHUSDT")

@@ -52,6 +52,11 @@ class Settings:
     public_origin: str = ""
     role: str = "all"  # all | web | executor
     shard_ids: tuple[int, ...] = ()  # executor shards this node runs; empty: all of them
+    # EXCHANGE=binance: Binance Spot (Testnet) REST.
+    binance_api_url: str = "https://testnet.binance.vision/api"
+    binance_recv_window_ms: int = 5000
+    binance_timeout_s: int = 10
+    binance_poll_ms: int = 1000
 
     @property
     def local_shards(self) -> tuple[int, ...]:
@@ -75,6 +80,13 @@ def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> i
     value = int(raw)
     if not lo <= value <= hi:
         raise ConfigError(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    value = (env.get(name) or default).rstrip("/")
+    if not re.fullmatch(r"https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~\-/]*)?", value):
+        raise ConfigError(f"{name} must be an http(s) URL such as {default}, got {value!r}")
     return value
 
 
@@ -172,4 +184,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         public_origin=env.get("PUBLIC_ORIGIN", ""),
         role=_choice(env, "ROLE", "all", ("all", "web", "executor")),
         shard_ids=shard_ids,
+        binance_api_url=_url(env, "BINANCE_API_URL", "https://testnet.binance.vision/api"),
+        binance_recv_window_ms=_int(env, "BINANCE_RECV_WINDOW_MS", 5000, 100, 60000),
+        binance_timeout_s=_int(env, "BINANCE_TIMEOUT_S", 10, 1, 60),
+        binance_poll_ms=_int(env, "BINANCE_POLL_MS", 1000, 100, 60000),
     )

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from actors.binance_executor import BinanceExecutor
 from actors.broadcaster import Broadcaster
 from actors.executor import Executor
 from actors.gateway import Gateway
@@ -19,6 +20,7 @@ from actors.runtime import Runtime
 from actors.supervisor import ChildSpec, Supervisor
 from app.domain.symbols import build_specs
 from app.embedded_redis import EmbeddedRedis
+from app.exchange.exchange_info import load_specs
 from app.messages import Message
 from app.messaging.names import Names
 from app.persistence.db import db, init_database
@@ -36,8 +38,9 @@ def child_specs(runtime: Runtime) -> list[ChildSpec]:
     if settings.role in ("all", "web"):
         specs.append(ChildSpec("price-feed", lambda: PriceFeed.start(runtime)))
     if settings.role in ("all", "executor"):
+        executor = BinanceExecutor if settings.exchange == "binance" else Executor
         for shard in settings.local_shards:
-            specs.append(ChildSpec(f"executor-{shard}", lambda shard=shard: Executor.start(runtime, shard)))
+            specs.append(ChildSpec(f"executor-{shard}", lambda shard=shard: executor.start(runtime, shard)))
     if settings.role in ("all", "web"):
         specs.append(ChildSpec("broadcaster", lambda: Broadcaster.start(runtime)))
         specs.append(ChildSpec("gateway", lambda: Gateway.start(runtime)))
@@ -59,9 +62,8 @@ class Node:
     def start(self) -> None:
         """Blocking: secrets, Redis, database, then the supervised actors behind their barrier."""
         s = self.settings
-        if s.exchange != "simulator" or s.price_feed != "simulated":
-            raise ConfigError("EXCHANGE=binance and PRICE_FEED=binance are not available in this version; "
-                              "use EXCHANGE=simulator and PRICE_FEED=simulated")
+        if s.price_feed != "simulated":
+            raise ConfigError("PRICE_FEED=binance is not available in this version; use PRICE_FEED=simulated")
         self.jwt_secret, master_key = resolve_secrets(s.data_dir, s.jwt_secret, s.master_key)
         self.vault = Vault(master_key)
         self.redis_url = s.redis_url
@@ -73,8 +75,13 @@ class Node:
                 self.redis_url = embedded.start()
                 self._embedded = embedded
         init_database(s.resolved_database_url)
-        self.runtime = Runtime(s, self.redis_url, Names(s.stream_prefix), build_specs(s.symbols), self.vault,
-                               deliver=self.deliver)
+        specs = build_specs(s.symbols)
+        if s.exchange == "binance":
+            try:
+                specs = load_specs(s.binance_api_url, s.data_dir, specs, s.binance_timeout_s)
+            except (RuntimeError, ValueError) as exc:
+                raise ConfigError(f"EXCHANGE=binance: {exc}") from exc
+        self.runtime = Runtime(s, self.redis_url, Names(s.stream_prefix), specs, self.vault, deliver=self.deliver)
         self.supervisor = Supervisor(child_specs(self.runtime), self.give_up)
         self.runtime.fatal = self.supervisor.fatal
         self.supervisor.start()

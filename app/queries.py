@@ -6,8 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 from app.domain.orders import OPEN, OrderStatus
-from app.persistence.models import Order, Position
-from app.persistence.store import fills_of, user_balances
+from app.persistence.models import ExchangeBalance, Order, Position
+from app.persistence.store import balance_json, fills_of, user_balances
 from app.schemas import order_json, position_json
 
 
@@ -15,7 +15,7 @@ def list_orders(user_id: int, status: str | None, symbol: str | None, limit: int
                 before_id: int | None) -> dict[str, Any]:
     q = Order.select().where(Order.user_id == user_id)
     if status == "OPEN":
-        q = q.where(Order.status.in_([OrderStatus.PENDING.value, *(s.value for s in OPEN)]))
+        q = q.where(Order.status.in_([OrderStatus.PENDING.value, OrderStatus.UNKNOWN.value, *(s.value for s in OPEN)]))
     elif status:
         q = q.where(Order.status == status)
     if symbol:
@@ -37,16 +37,36 @@ def get_order(user_id: int, order_id: int) -> dict[str, Any] | None:
     return order_json(row, fills_of([row.id]).get(row.id, []))
 
 
-def positions(user_id: int, marks: dict[str, Decimal]) -> list[dict[str, Any]]:
-    rows = Position.select().where(Position.user_id == user_id).order_by(Position.asset)
-    return [position_json(r.asset, r.quantity, r.avg_entry, r.realized_pnl, marks.get(r.asset)) for r in rows]
+def balances(user_id: int, venue: str) -> list[dict[str, str]]:
+    """Free and locked per asset: Troupe's ledger, or (EXCHANGE=binance) the exchange account."""
+    if venue != "binance":
+        return user_balances(user_id)
+    rows = ExchangeBalance.select().where(ExchangeBalance.user_id == user_id).order_by(ExchangeBalance.asset)
+    return [balance_json(r.asset, r.free, r.locked) for r in rows]
 
 
-def snapshot(user_id: int, marks: dict[str, Decimal]) -> dict[str, Any]:
+def positions(user_id: int, marks: dict[str, Decimal], venue: str = "simulator") -> list[dict[str, Any]]:
+    """Per base asset. With EXCHANGE=binance the quantity is what the exchange account holds; the
+    average entry and realized PnL come from the fills Troupe recorded."""
+    rows = {r.asset: r for r in Position.select().where(Position.user_id == user_id)}
+    if venue != "binance":
+        return [position_json(a, r.quantity, r.avg_entry, r.realized_pnl, marks.get(a))
+                for a, r in sorted(rows.items())]
+    held = {b.asset: b.free + b.locked for b in ExchangeBalance.select().where(ExchangeBalance.user_id == user_id)}
+    out = []
+    for asset in sorted((set(held) & set(marks)) | set(rows)):
+        row = rows.get(asset)
+        qty = held.get(asset, Decimal(0))
+        entry = row.avg_entry if row is not None and row.quantity > 0 else marks.get(asset, Decimal(0))
+        out.append(position_json(asset, qty, entry, row.realized_pnl if row else Decimal(0), marks.get(asset)))
+    return out
+
+
+def snapshot(user_id: int, marks: dict[str, Decimal], venue: str = "simulator") -> dict[str, Any]:
     """Everything a (re)connecting browser needs to draw the account from scratch."""
     return {
         "openOrders": list_orders(user_id, "OPEN", None, 200, None)["orders"],
         "recentOrders": list_orders(user_id, None, None, 50, None)["orders"],
-        "balances": user_balances(user_id),
-        "positions": positions(user_id, marks),
+        "balances": balances(user_id, venue),
+        "positions": positions(user_id, marks, venue),
     }

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from app.domain.orders import OrderStatus
 from app.messages import PlaceOrder, RequestCancel
-from app.persistence.store import user_balances
+from app.queries import balances as balances_of
 from app.queries import get_order, list_orders, positions
 from app.schemas import parse_int_param, parse_order
 from web.keys import REPLIES, RUNTIME, SETTINGS
@@ -103,10 +103,13 @@ async def order(request: web.Request) -> web.Response:
 @routes.get("/api/trading/positions")
 async def get_positions(request: web.Request) -> web.Response:
     claims = require_user(request)
-    return web.json_response({"positions": await in_db(request, positions, claims.user_id, await marks(request.app))})
+    venue = request.app[SETTINGS].exchange
+    return web.json_response({"positions": await in_db(request, positions, claims.user_id, await marks(request.app),
+                                                       venue)})
 
 
 @routes.get("/api/trading/balances")
 async def balances(request: web.Request) -> web.Response:
     claims = require_user(request)
-    return web.json_response({"balances": await in_db(request, user_balances, claims.user_id)})
+    return web.json_response({"balances": await in_db(request, balances_of, claims.user_id,
+                                                      request.app[SETTINGS].exchange)})

@@ -20,7 +20,7 @@ from app.domain.candles import INTERVALS
 from app.messages import CandleUpdate, EventBatch, Message, PriceTick
 from app.money import to_str
 from app.queries import snapshot
-from web.keys import HUB, REDIS, RUNTIME
+from web.keys import HUB, REDIS, RUNTIME, SETTINGS
 from web.market_views import latest_ticks, marks
 from web.problems import Problem
 from web.security import in_db, require_user
@@ -149,7 +149,7 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
     hub.add(conn)  # events queue up from now on; the snapshot goes out first
     sender: asyncio.Task[None] | None = None
     try:
-        snap = await in_db(request, snapshot, conn.user_id, await marks(request.app))
+        snap = await in_db(request, snapshot, conn.user_id, await marks(request.app), request.app[SETTINGS].exchange)
         await ws.send_str(_dumps({"type": "SNAPSHOT", **snap}))
         sender = asyncio.create_task(conn.pump())
         async for msg in ws:

@@ -33,11 +33,12 @@ class OrderStatus(StrEnum):
     CANCELED = "CANCELED"
     REJECTED = "REJECTED"
     EXPIRED = "EXPIRED"
+    UNKNOWN = "UNKNOWN"  # sent to an external exchange whose answer was lost; being reconciled
 
 
 TERMINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED})
 OPEN = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
-CANCELABLE = frozenset({OrderStatus.PENDING, OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
+CANCELABLE = frozenset({OrderStatus.PENDING, OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, OrderStatus.UNKNOWN})
 
 _ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.PENDING: frozenset(OrderStatus) - {OrderStatus.PENDING},
@@ -45,6 +46,7 @@ _ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
                                 OrderStatus.EXPIRED}),
     OrderStatus.PARTIALLY_FILLED: frozenset({OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED,
                                              OrderStatus.CANCELED, OrderStatus.EXPIRED}),
+    OrderStatus.UNKNOWN: frozenset(OrderStatus) - {OrderStatus.PENDING},
 }
 
 

@@ -7,6 +7,7 @@ opens its own connection and closes it when it stops. Never query from the aioht
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -16,10 +17,12 @@ from typing import Any
 
 from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase, TextField
 from playhouse.db_url import connect
+from playhouse.migrate import SchemaMigrator, migrate
 
 from app.money import to_str
 
 db = DatabaseProxy()
+log = logging.getLogger(__name__)
 
 
 class MoneyField(TextField):
@@ -69,7 +72,20 @@ def init_database(url: str) -> Database:
         _sqlite_writer.bind(database.database)
     with db.connection_context():
         db.create_tables(ALL_MODELS, safe=True)
+        _add_missing_columns(ALL_MODELS)
     return database
+
+
+def _add_missing_columns(models: list[Any]) -> None:
+    """Columns added to a model after its table was created (all nullable) are added in place."""
+    for model in models:
+        table = model._meta.table_name
+        present = {c.name for c in db.get_columns(table)}
+        missing = [f for f in model._meta.sorted_fields if f.column_name not in present]
+        if missing:
+            migrator = SchemaMigrator.from_database(db.obj)
+            migrate(*(migrator.add_column(table, f.column_name, f) for f in missing))
+            log.info("database: added column(s) %s to %s", ", ".join(f.column_name for f in missing), table)
 
 
 class _WriterLock:

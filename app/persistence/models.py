@@ -61,6 +61,10 @@ class Order(BaseModel):
     created_at = BigIntegerField(default=now_ms)
     updated_at = BigIntegerField(default=now_ms)
     version = IntegerField(default=0)  # increases with every change; clients drop older updates
+    # EXCHANGE=binance: when the order was (last) sent, in exchange time (null: never sent), and
+    # Binance's id for it. A sent order whose answer was lost is found again by its clientOrderId.
+    exchange_sent_at = BigIntegerField(null=True)
+    exchange_order_id = BigIntegerField(null=True)
 
     class Meta:
         indexes = ((("user_id", "client_order_id"), True), (("user_id", "status"), False))
@@ -119,6 +123,19 @@ class Position(BaseModel):
         primary_key = CompositeKey("user_id", "asset")
 
 
+class ExchangeBalance(BaseModel):
+    """EXCHANGE=binance: the user's balances as the exchange last reported them."""
+
+    user_id = IntegerField()
+    asset = CharField(max_length=20)
+    free = MoneyField()
+    locked = MoneyField()
+    updated_at = BigIntegerField(default=now_ms)
+
+    class Meta:
+        primary_key = CompositeKey("user_id", "asset")
+
+
 class Outbox(BaseModel):
     """Messages committed with the state change that caused them; relayed to Redis after commit."""
 
@@ -140,4 +157,4 @@ class Inbox(BaseModel):
         primary_key = CompositeKey("consumer", "msg_id")
 
 
-ALL_MODELS = [User, ExchangeKey, Order, Fill, LedgerRow, Balance, Position, Outbox, Inbox]
+ALL_MODELS = [User, ExchangeKey, Order, Fill, LedgerRow, Balance, Position, ExchangeBalance, Outbox, Inbox]

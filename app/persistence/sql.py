@@ -17,7 +17,7 @@ from app.persistence.models import Order
 
 _ORDER_COLUMNS = ("id", "user_id", "client_order_id", "symbol", "side", "type", "time_in_force", "quantity",
                   "quote_order_qty", "price", "status", "executed_qty", "cumm_quote_qty", "locked", "fill_count",
-                  "reject_reason", "created_at", "updated_at", "version")
+                  "reject_reason", "created_at", "updated_at", "version", "exchange_sent_at", "exchange_order_id")
 _MONEY = {"quantity", "quote_order_qty", "price", "executed_qty", "cumm_quote_qty", "locked"}
 _SELECT_ORDER = f'SELECT {", ".join(_ORDER_COLUMNS)} FROM "order"'  # noqa: S608 - constant column names
 

@@ -2,7 +2,7 @@
 // Everything from the server goes in through textContent, never innerHTML.
 import { Big, dec, fmt, plain } from "./num.js";
 
-export const OPEN_STATUSES = new Set(["PENDING", "NEW", "PARTIALLY_FILLED"]);
+export const OPEN_STATUSES = new Set(["PENDING", "UNKNOWN", "NEW", "PARTIALLY_FILLED"]);
 
 function cell(text, { num = false, value = null, cls = null } = {}) {
   const td = document.createElement("td");

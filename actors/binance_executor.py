@@ -152,7 +152,8 @@ class BinanceExecutor(Executor):
         try:
             answer = client.new_order(row.symbol, row.side, row.type, row.client_order_id, quantity=row.quantity,
                                       quote_order_qty=row.quote_order_qty, price=row.price,
-                                      time_in_force=row.time_in_force)
+                                      time_in_force=row.time_in_force, stop_price=row.stop_price,
+                                      trailing_delta=row.trailing_delta)
         except (Rejected, AuthFailed) as exc:
             self._outcome(row, translate.rejected(_reason(exc)))
             return True

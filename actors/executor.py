@@ -75,7 +75,7 @@ class Executor(MailboxActor):
         for raw in (self.redis.hgetall(self.runtime.names.prices) or {}).values():
             tick = decode(raw)
             if isinstance(tick, PriceTick):
-                self.quotes[tick.symbol] = Quote(tick.bid, tick.ask, tick.ts)
+                self.quotes[tick.symbol] = Quote(tick.bid, tick.ask, tick.ts, tick.price)
 
     def _take_lease(self) -> None:
         """Claim the shard for this node; the same node may take it back right after a crash."""
@@ -109,7 +109,7 @@ class Executor(MailboxActor):
 
     def _load_resting(self) -> None:
         shards = self.runtime.settings.executor_shards
-        rows = Order.select().where(Order.status.in_([s.value for s in OPEN]) & (Order.type == OrderType.LIMIT.value))
+        rows = Order.select().where(Order.status.in_([s.value for s in OPEN]) & (Order.type != OrderType.MARKET.value))
         self.resting = {r.id: order_view(r) for r in rows if shard_of(r.user_id, shards) == self.shard}
 
     def _forget_state(self) -> None:
@@ -156,7 +156,7 @@ class Executor(MailboxActor):
         for d in deliveries:
             tick = d.message
             if isinstance(tick, PriceTick):
-                if self._crossed(tick.symbol, Quote(tick.bid, tick.ask, tick.ts)):
+                if self._crossed(tick.symbol, Quote(tick.bid, tick.ask, tick.ts, tick.price)):
                     return True
                 self._accept_quote(tick)
         return False
@@ -166,11 +166,11 @@ class Executor(MailboxActor):
         previous = self.quotes.get(tick.symbol)
         if previous is not None and previous.ts > tick.ts:
             return None
-        quote = self.quotes[tick.symbol] = Quote(tick.bid, tick.ask, tick.ts)
+        quote = self.quotes[tick.symbol] = Quote(tick.bid, tick.ask, tick.ts, tick.price)
         return quote
 
     def _crossed(self, symbol: str, quote: Quote) -> list[OrderView]:
-        return [o for o in self.resting.values() if o.symbol == symbol and execution.crosses(o, quote)]
+        return [o for o in self.resting.values() if o.symbol == symbol and execution.reacts_to(o, quote)]
 
     def _command_in_savepoint(self, msg: SubmitOrder | CancelOrder, events: list[Event]) -> bool:
         mark = len(events)
@@ -240,14 +240,15 @@ class Executor(MailboxActor):
             if row is None:
                 continue
             view = order_view(row)
-            outcome = execution.on_quote(view, quote, self.runtime.specs[view.symbol], self.fee_rate, self.house)
+            outcome = execution.on_quote(view, quote, self.runtime.specs[view.symbol], self.fee_rate, self.house,
+                                         self.balances.account(user_free(view.user_id)))
             if outcome is not None:
                 self._apply(row, view, outcome, events)
 
     def _apply(self, row: Order, view: OrderView, outcome: Outcome, events: list[Event]) -> None:
         spec = self.runtime.specs[view.symbol]
         positions = apply_outcome(row, view, outcome, spec.base, self.balances, self.positions)
-        if outcome.status in OPEN and view.type is OrderType.LIMIT:
+        if outcome.status in OPEN and view.type is not OrderType.MARKET:
             self.resting[row.id] = order_view(row)
         else:
             self.resting.pop(row.id, None)

@@ -130,11 +130,12 @@ class Gateway(MailboxActor):
             client_order_id=msg.client_order_id, symbol=msg.symbol, side=Side(msg.side), type=OrderType(msg.type),
             quantity=msg.quantity, quote_order_qty=msg.quote_order_qty, price=msg.price,
             time_in_force=TimeInForce(msg.time_in_force) if msg.time_in_force else None,
+            stop_price=msg.stop_price, trailing_delta=msg.trailing_delta,
         ), spec)
         existing = sql.order_by_client_id(msg.user_id, msg.client_order_id)
         if existing is not None:
             return self._repeat(existing, req)
-        if req.type is OrderType.LIMIT and count_open_orders(msg.user_id) >= self.runtime.settings.max_open_orders:
+        if req.type is not OrderType.MARKET and count_open_orders(msg.user_id) >= self.runtime.settings.max_open_orders:
             raise OrderRejected("TOO_MANY_ORDERS", f"at most {self.runtime.settings.max_open_orders} open orders "
                                 "per account; cancel some first", 429)
         now = now_ms()
@@ -144,7 +145,8 @@ class Gateway(MailboxActor):
             "time_in_force": req.time_in_force.value if req.time_in_force else None, "quantity": req.quantity,
             "quote_order_qty": req.quote_order_qty, "price": req.price, "status": OrderStatus.PENDING.value,
             "executed_qty": ZERO, "cumm_quote_qty": ZERO, "locked": ZERO, "fill_count": 0, "reject_reason": None,
-            "created_at": now, "updated_at": now, "version": 0,
+            "created_at": now, "updated_at": now, "version": 0, "stop_price": req.stop_price,
+            "trailing_delta": req.trailing_delta, "triggered": False,
         })  # a clientOrderId repeated within one batch was caught above: each message has its savepoint
         stream = self.runtime.names.executor(shard_of(msg.user_id, self.runtime.settings.executor_shards))
         submit = SubmitOrder(msg_id=f"submit:{order_id}", order_id=order_id, user_id=msg.user_id)
@@ -157,7 +159,8 @@ class Gateway(MailboxActor):
         view = order_view(existing)
         same = (view.symbol == req.symbol and view.side is req.side and view.type is req.type
                 and view.quantity == req.quantity and view.quote_order_qty == req.quote_order_qty
-                and view.price == req.price and view.time_in_force == req.time_in_force)
+                and view.price == req.price and view.time_in_force == req.time_in_force
+                and view.stop_price == req.stop_price and view.trailing_delta == req.trailing_delta)
         if not same:
             raise OrderRejected("DUPLICATE_CLIENT_ORDER_ID", f"clientOrderId {req.client_order_id} was already "
                                 f"used for a different order ({existing.id})", 409)

@@ -50,6 +50,8 @@ class PlaceOrder(Message):
     quote_order_qty: Decimal | None = None
     price: Decimal | None = None
     time_in_force: str | None = None
+    stop_price: Decimal | None = None
+    trailing_delta: int | None = None
 
 
 @message

@@ -100,7 +100,8 @@ def _amount(data: dict[str, Any], key: str) -> Decimal | None:
 
 
 CLIENT_ORDER_ID = r"[a-zA-Z0-9_-]{1,36}"
-_ORDER_FIELDS = {"symbol", "side", "type", "quantity", "quoteOrderQty", "price", "timeInForce", "clientOrderId"}
+_ORDER_FIELDS = {"symbol", "side", "type", "quantity", "quoteOrderQty", "price", "timeInForce", "clientOrderId",
+                 "stopPrice", "trailingDelta"}
 
 
 def parse_order(data: Any, default_client_id: str) -> OrderRequest:
@@ -117,7 +118,19 @@ def parse_order(data: Any, default_client_id: str) -> OrderRequest:
         quote_order_qty=_amount(body, "quoteOrderQty"),
         price=_amount(body, "price"),
         time_in_force=_enum(body, "timeInForce", TimeInForce, optional=True),
+        stop_price=_amount(body, "stopPrice"),
+        trailing_delta=_bps(body, "trailingDelta"),
     )
+
+
+def _bps(body: dict[str, Any], key: str) -> int | None:
+    """A whole number of basis points, sent as a JSON integer."""
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, _Number) or not re.fullmatch(r"[0-9]{1,6}", value):
+        raise SchemaError(f"{key} must be a whole number of basis points, such as 100 (1 %)", key)
+    return int(value)
 
 
 EMAIL = r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,180}\.[A-Za-z]{2,24}"
@@ -202,6 +215,9 @@ def order_json(row: Any, fills: list[Any] | None = None) -> dict[str, Any]:
         "avgPrice": to_str(avg_price(row.executed_qty, row.cumm_quote_qty)),
         "status": row.status,
         "rejectReason": row.reject_reason,
+        "stopPrice": _opt(row.stop_price),
+        "trailingDelta": row.trailing_delta,
+        "triggered": bool(row.triggered),
         "fills": [fill_json(f) for f in (fills or [])],
         "time": row.created_at,
         "updateTime": row.updated_at,

@@ -59,6 +59,7 @@ async def place_order(request: web.Request) -> web.Response:
         user_id=claims.user_id, client_order_id=req.client_order_id, symbol=req.symbol, side=req.side.value,
         type=req.type.value, quantity=req.quantity, quote_order_qty=req.quote_order_qty, price=req.price,
         time_in_force=req.time_in_force.value if req.time_in_force else None,
+        stop_price=req.stop_price, trailing_delta=req.trailing_delta,
     )
     return await _command(request, msg, req.client_order_id)
 

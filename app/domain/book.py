@@ -19,6 +19,11 @@ class Quote:
     bid: Decimal
     ask: Decimal
     ts: int  # ms, from the price feed
+    last: Decimal | None = None  # the last trade price; triggers use it
+
+    @property
+    def last_price(self) -> Decimal:
+        return self.last if self.last is not None else (self.bid + self.ask) / 2
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from app.domain import book
+from app.domain import book, triggers
 from app.domain.book import Fill, Quote
 from app.domain.ledger import Entry, House, Posting, transfer, user_free, user_locked
-from app.domain.orders import OrderStatus, OrderType, Side, TimeInForce
+from app.domain.orders import LIMIT_TYPES, OPEN, TRIGGERED_TYPES, OrderStatus, OrderType, Side, TimeInForce
 from app.domain.symbols import SymbolSpec
 from app.money import ZERO, credit, debit, to_str
 
@@ -36,6 +36,10 @@ class OrderView:
     cumm_quote_qty: Decimal = ZERO
     locked: Decimal = ZERO
     fill_count: int = 0
+    stop_price: Decimal | None = None
+    trailing_delta: int | None = None
+    trail_extreme: Decimal | None = None
+    triggered: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,8 @@ class Outcome:
     entries: tuple[Entry, ...] = ()
     reason: str | None = None
     touched_assets: frozenset[str] = field(default_factory=frozenset)
+    trail_extreme: Decimal | None = None  # set: the trailing extreme moved
+    triggered: bool | None = None  # set: the trigger fired
 
 
 def _reject(order: OrderView, reason: str) -> Outcome:
@@ -116,7 +122,35 @@ def place(order: OrderView, quote: Quote | None, spec: SymbolSpec, free: Mapping
         return _reject(order, "no market price yet for this symbol; try again in a moment")
     if order.type is OrderType.MARKET:
         return _place_market(order, quote, spec, free, fee_rate, house)
+    if order.type in TRIGGERED_TYPES:
+        return _place_trigger(order, quote, spec, free)
     return _place_limit(order, quote, spec, free, fee_rate, house)
+
+
+def _trigger_lock(order: OrderView, spec: SymbolSpec, quote: Quote) -> tuple[str, Decimal]:
+    """What a waiting stop/take-profit order reserves: the base it sells, or the quote it may pay
+    (its limit price, else its stop price, else the current ask, times the quantity)."""
+    assert order.quantity is not None
+    if order.side is Side.SELL:
+        return spec.base, order.quantity
+    reference = order.price if order.type in LIMIT_TYPES else (order.stop_price or quote.ask)
+    assert reference is not None
+    return spec.quote, debit(reference * order.quantity)
+
+
+def _place_trigger(order: OrderView, quote: Quote, spec: SymbolSpec, free: Mapping[str, Decimal]) -> Outcome:
+    last = quote.last_price
+    if triggers.would_trigger_immediately(order.type, order.side, order.stop_price, last):
+        return _reject(order, "Order would trigger immediately.")
+    asset, lock = _trigger_lock(order, spec, quote)
+    if free.get(asset, ZERO) < lock:
+        return _reject(order, f"insufficient balance: needs {to_str(lock)} {asset}, "
+                              f"{to_str(free.get(asset, ZERO))} {asset} available")
+    state = triggers.step(order.type, order.side, order.stop_price, order.trailing_delta, None, last)
+    uid = order.user_id
+    entry = transfer("order", f"{order.id}/lock", "lock", asset, lock, user_free(uid), user_locked(uid))
+    return Outcome(OrderStatus.NEW, ZERO, ZERO, lock, (), (entry,), touched_assets=frozenset({spec.base, spec.quote}),
+                   trail_extreme=state.extreme, triggered=False)
 
 
 def _place_market(order: OrderView, quote: Quote, spec: SymbolSpec, free: Mapping[str, Decimal],
@@ -198,24 +232,98 @@ def _finish(state: OrderView, spec: SymbolSpec, status: OrderStatus, records: li
                    touched_assets=frozenset({spec.base, spec.quote}))
 
 
+def waiting_for_trigger(order: OrderView) -> bool:
+    return order.type in TRIGGERED_TYPES and not order.triggered
+
+
 def crosses(order: OrderView, quote: Quote) -> bool:
     assert order.price is not None
     return quote.ask <= order.price if order.side is Side.BUY else quote.bid >= order.price
 
 
-def on_quote(order: OrderView, quote: Quote, spec: SymbolSpec, fee_rate: Decimal, house: House) -> Outcome | None:
-    """Fill a resting limit order whose price the market has crossed; None if it has not."""
-    if order.status not in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED) or not crosses(order, quote):
+def reacts_to(order: OrderView, quote: Quote) -> bool:
+    """Whether this quote changes the order: a limit it crosses, a trigger it fires or trails."""
+    if waiting_for_trigger(order):
+        state = triggers.step(order.type, order.side, order.stop_price, order.trailing_delta, order.trail_extreme,
+                              quote.last_price)
+        return state.triggered or state.extreme != order.trail_extreme
+    return crosses(order, quote)
+
+
+def on_quote(order: OrderView, quote: Quote, spec: SymbolSpec, fee_rate: Decimal, house: House,
+             free: Mapping[str, Decimal] | None = None) -> Outcome | None:
+    """Apply a new quote to a resting order; None if it changes nothing.
+
+    A working limit order the market crosses fills at its own price, at most the touch's depth
+    (`level_qty`) per quote, so a large order passes through PARTIALLY_FILLED. A waiting
+    stop/take-profit order trails or triggers (see app/domain/triggers.py).
+    """
+    if order.status not in OPEN:
+        return None
+    if waiting_for_trigger(order):
+        return _on_trigger_quote(order, quote, spec, fee_rate, house, free or {})
+    if not crosses(order, quote):
         return None
     assert order.quantity is not None and order.price is not None
-    remaining = order.quantity - order.executed_qty
-    records, entries = _settle_all(order, spec, [Fill(order.price, remaining)], fee_rate,
+    take = min(order.quantity - order.executed_qty, spec.level_qty)
+    records, entries = _settle_all(order, spec, [Fill(order.price, take)], fee_rate,
                                    user_locked(order.user_id), house)
-    state = replace(order, executed_qty=order.quantity,
+    state = replace(order, executed_qty=order.executed_qty + take,
                     cumm_quote_qty=order.cumm_quote_qty + records[0].quote_qty,
                     locked=order.locked - _locked_use(order, records[0]),
                     fill_count=order.fill_count + 1)
-    return _finish(state, spec, OrderStatus.FILLED, records, entries)
+    status = OrderStatus.FILLED if state.executed_qty == order.quantity else OrderStatus.PARTIALLY_FILLED
+    return _finish(state, spec, status, records, entries)
+
+
+def _on_trigger_quote(order: OrderView, quote: Quote, spec: SymbolSpec, fee_rate: Decimal, house: House,
+                      free: Mapping[str, Decimal]) -> Outcome | None:
+    state = triggers.step(order.type, order.side, order.stop_price, order.trailing_delta, order.trail_extreme,
+                          quote.last_price)
+    if not state.triggered:
+        if state.extreme == order.trail_extreme:
+            return None
+        return Outcome(order.status, order.executed_qty, order.cumm_quote_qty, order.locked,
+                       touched_assets=frozenset(), trail_extreme=state.extreme)
+    fired = replace(order, triggered=True, trail_extreme=state.extreme)
+    if order.type in LIMIT_TYPES:
+        return replace(_work_limit(fired, quote, spec, fee_rate, house), triggered=True,
+                       trail_extreme=state.extreme)
+    return replace(_fire_market(fired, quote, spec, free, fee_rate, house), triggered=True,
+                   trail_extreme=state.extreme)
+
+
+def _work_limit(order: OrderView, quote: Quote, spec: SymbolSpec, fee_rate: Decimal, house: House) -> Outcome:
+    """A triggered *_LIMIT order: its lock stays, it takes what the book offers up to its price, then rests."""
+    assert order.quantity is not None and order.price is not None
+    fills = book.walk(book.levels(quote, spec, order.side), spec, order.side, qty=order.quantity, limit=order.price)
+    records, entries = _settle_all(order, spec, fills, fee_rate, user_locked(order.user_id), house)
+    executed = book.total_qty(fills)
+    state = replace(order, executed_qty=executed, cumm_quote_qty=book.total_quote(fills),
+                    locked=order.locked - sum((_locked_use(order, r) for r in records), ZERO),
+                    fill_count=order.fill_count + len(records))
+    if executed == order.quantity:
+        status = OrderStatus.FILLED
+    else:
+        status = OrderStatus.PARTIALLY_FILLED if fills else OrderStatus.NEW
+    return _finish(state, spec, status, list(records), list(entries))
+
+
+def _fire_market(order: OrderView, quote: Quote, spec: SymbolSpec, free: Mapping[str, Decimal], fee_rate: Decimal,
+                 house: House) -> Outcome:
+    """A triggered STOP_LOSS / TAKE_PROFIT: release its reservation and execute at market, whatever
+    the price has gapped to; if even then the account cannot pay, it expires."""
+    asset = spec.quote if order.side is Side.BUY else spec.base
+    uid = order.user_id
+    unlock = transfer("order", f"{order.id}/unlock", "unlock", asset, order.locked, user_locked(uid), user_free(uid))
+    available = dict(free)
+    available[asset] = available.get(asset, ZERO) + order.locked
+    result = _place_market(order, quote, spec, available, fee_rate, house)
+    touched = frozenset({spec.base, spec.quote})
+    if result.status is OrderStatus.REJECTED:
+        return Outcome(OrderStatus.EXPIRED, ZERO, ZERO, ZERO, (), (unlock,), reason=f"triggered, but {result.reason}",
+                       touched_assets=touched)
+    return replace(result, entries=(unlock, *result.entries), locked=ZERO)
 
 
 def cancel(order: OrderView, spec: SymbolSpec) -> Outcome:

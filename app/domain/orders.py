@@ -17,6 +17,16 @@ class Side(StrEnum):
 class OrderType(StrEnum):
     MARKET = "MARKET"
     LIMIT = "LIMIT"
+    STOP_LOSS = "STOP_LOSS"  # a MARKET order once triggered
+    STOP_LOSS_LIMIT = "STOP_LOSS_LIMIT"  # a LIMIT order once triggered
+    TAKE_PROFIT = "TAKE_PROFIT"
+    TAKE_PROFIT_LIMIT = "TAKE_PROFIT_LIMIT"
+
+
+TRIGGERED_TYPES = frozenset({OrderType.STOP_LOSS, OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT,
+                             OrderType.TAKE_PROFIT_LIMIT})
+LIMIT_TYPES = frozenset({OrderType.LIMIT, OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT_LIMIT})
+MIN_TRAILING_DELTA, MAX_TRAILING_DELTA = 10, 2000  # basis points, as Binance's TRAILING_DELTA filter
 
 
 class TimeInForce(StrEnum):
@@ -78,6 +88,8 @@ class OrderRequest:
     quote_order_qty: Decimal | None = None
     price: Decimal | None = None
     time_in_force: TimeInForce | None = None
+    stop_price: Decimal | None = None
+    trailing_delta: int | None = None
 
 
 def check_request(req: OrderRequest, spec: SymbolSpec) -> OrderRequest:
@@ -97,18 +109,47 @@ def check_request(req: OrderRequest, spec: SymbolSpec) -> OrderRequest:
         else:
             assert req.quote_order_qty is not None
             _check(spec.notional_error(req.quote_order_qty), "quoteOrderQty")
+        if req.stop_price is not None or req.trailing_delta is not None:
+            raise OrderRejected("INVALID_PARAMS", "stopPrice and trailingDelta are only for stop-loss and "
+                                "take-profit orders", 400)
         return req
-    # LIMIT
-    if req.quantity is None or req.price is None:
-        raise OrderRejected("INVALID_PARAMS", "a LIMIT order needs quantity and price", 400)
     if req.quote_order_qty is not None:
         raise OrderRejected("INVALID_PARAMS", "quoteOrderQty is only allowed on MARKET orders", 400)
+    if req.type in TRIGGERED_TYPES:
+        _check_trigger(req, spec)
+        if req.type not in LIMIT_TYPES:
+            if req.quantity is None:
+                raise OrderRejected("INVALID_PARAMS", f"a {req.type} order needs quantity", 400)
+            if req.price is not None or req.time_in_force is not None:
+                raise OrderRejected("INVALID_PARAMS", f"price and timeInForce are not allowed on a {req.type} "
+                                    "order (it executes at market); use the _LIMIT type for a limit price", 400)
+            _check(spec.qty_error(req.quantity), "quantity")
+            if req.stop_price is not None:
+                _check(spec.notional_error(req.stop_price * req.quantity), "quantity")
+            return req
+    elif req.stop_price is not None or req.trailing_delta is not None:
+        raise OrderRejected("INVALID_PARAMS", "stopPrice and trailingDelta are only for stop-loss and take-profit "
+                            "orders", 400)
+    # LIMIT and the _LIMIT trigger types
+    if req.quantity is None or req.price is None:
+        raise OrderRejected("INVALID_PARAMS", f"a {req.type} order needs quantity and price", 400)
     _check(spec.price_error(req.price), "price")
     _check(spec.qty_error(req.quantity), "quantity")
     _check(spec.notional_error(req.price * req.quantity), "quantity")
     if req.time_in_force is None:
         return OrderRequest(**{**_fields(req), "time_in_force": TimeInForce.GTC})
     return req
+
+
+def _check_trigger(req: OrderRequest, spec: SymbolSpec) -> None:
+    if req.stop_price is None and req.trailing_delta is None:
+        raise OrderRejected("INVALID_PARAMS", f"a {req.type} order needs stopPrice, trailingDelta, or both", 400)
+    if req.stop_price is not None and (err := spec.price_error(req.stop_price)):
+        raise OrderRejected("FILTER_FAILURE", err.replace("price must", "stopPrice must"), field="stopPrice")
+    delta = req.trailing_delta
+    if delta is not None and not MIN_TRAILING_DELTA <= delta <= MAX_TRAILING_DELTA:
+        raise OrderRejected("FILTER_FAILURE", f"TRAILING_DELTA: trailingDelta must be between {MIN_TRAILING_DELTA} "
+                            f"and {MAX_TRAILING_DELTA} basis points", field="trailingDelta")
 
 
 def _fields(req: OrderRequest) -> dict[str, object]:

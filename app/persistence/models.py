@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import time
 
-from peewee import AutoField, BigIntegerField, BlobField, CharField, CompositeKey, IntegerField, Model, TextField
+from peewee import (
+    AutoField,
+    BigIntegerField,
+    BlobField,
+    BooleanField,
+    CharField,
+    CompositeKey,
+    IntegerField,
+    Model,
+    TextField,
+)
 
 from app.persistence.db import MoneyField, db
 
@@ -65,6 +75,11 @@ class Order(BaseModel):
     # Binance's id for it. A sent order whose answer was lost is found again by its clientOrderId.
     exchange_sent_at = BigIntegerField(null=True)
     exchange_order_id = BigIntegerField(null=True)
+    # Stop-loss / take-profit: the trigger, the trailing extreme since activation, and whether it fired.
+    stop_price = MoneyField(null=True)
+    trailing_delta = IntegerField(null=True)
+    trail_extreme = MoneyField(null=True)
+    triggered = BooleanField(default=False)
 
     class Meta:
         indexes = ((("user_id", "client_order_id"), True), (("user_id", "status"), False))

@@ -17,8 +17,10 @@ from app.persistence.models import Order
 
 _ORDER_COLUMNS = ("id", "user_id", "client_order_id", "symbol", "side", "type", "time_in_force", "quantity",
                   "quote_order_qty", "price", "status", "executed_qty", "cumm_quote_qty", "locked", "fill_count",
-                  "reject_reason", "created_at", "updated_at", "version", "exchange_sent_at", "exchange_order_id")
-_MONEY = {"quantity", "quote_order_qty", "price", "executed_qty", "cumm_quote_qty", "locked"}
+                  "reject_reason", "created_at", "updated_at", "version", "exchange_sent_at", "exchange_order_id",
+                  "stop_price", "trailing_delta", "trail_extreme", "triggered")
+_MONEY = {"quantity", "quote_order_qty", "price", "executed_qty", "cumm_quote_qty", "locked", "stop_price",
+          "trail_extreme"}
 _SELECT_ORDER = f'SELECT {", ".join(_ORDER_COLUMNS)} FROM "order"'  # noqa: S608 - constant column names
 
 

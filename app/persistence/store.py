@@ -150,7 +150,8 @@ def order_view(row: Order) -> OrderView:
         time_in_force=TimeInForce(row.time_in_force) if row.time_in_force else None,
         quantity=row.quantity, quote_order_qty=row.quote_order_qty, price=row.price,
         status=OrderStatus(row.status), executed_qty=row.executed_qty, cumm_quote_qty=row.cumm_quote_qty,
-        locked=row.locked, fill_count=row.fill_count,
+        locked=row.locked, fill_count=row.fill_count, stop_price=row.stop_price, trailing_delta=row.trailing_delta,
+        trail_extreme=row.trail_extreme, triggered=bool(row.triggered),
     )
 
 
@@ -183,11 +184,16 @@ def apply_outcome(row: Order, view: OrderView, outcome: Outcome, base: str, cach
     row.reject_reason = outcome.reason
     row.updated_at = now
     row.version = row.version + 1
+    if outcome.trail_extreme is not None:
+        row.trail_extreme = outcome.trail_extreme
+    if outcome.triggered is not None:
+        row.triggered = outcome.triggered
     updated = sql.execute(
         'UPDATE "order" SET status = ?, executed_qty = ?, cumm_quote_qty = ?, locked = ?, fill_count = ?, '
-        "reject_reason = ?, updated_at = ?, version = ? WHERE id = ? AND version = ?",
+        "reject_reason = ?, updated_at = ?, version = ?, trail_extreme = ?, triggered = ? WHERE id = ? AND version = ?",
         (row.status, to_str(row.executed_qty), to_str(row.cumm_quote_qty), to_str(row.locked), row.fill_count,
-         row.reject_reason, now, row.version, row.id, row.version - 1)).rowcount
+         row.reject_reason, now, row.version, sql.money(row.trail_extreme), bool(row.triggered), row.id,
+         row.version - 1)).rowcount
     if updated != 1:
         raise LedgerError(f"order {row.id} changed underneath its single writer")
     return positions

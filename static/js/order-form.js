@@ -13,6 +13,9 @@ export class OrderForm {
     this.priceDirty = false;
     this.el = (id) => form.querySelector(`#${id}`);
     this.price = this.el("price");
+    this.stopPrice = this.el("stop-price");
+    this.trailing = this.el("trailing");
+    this.kind = this.el("trigger-kind");
     this.amount = this.el("amount");
     this.unit = this.el("amount-unit");
     this.error = this.el("order-error");
@@ -43,14 +46,14 @@ export class OrderForm {
   }
 
   setType(type) {
-    this.el(type === "LIMIT" ? "type-limit" : "type-market").checked = true;
+    this.el({ LIMIT: "type-limit", STOP: "type-stop" }[type] ?? "type-market").checked = true;
     this.update();
     if (type === "LIMIT") this.price.focus();
   }
 
   onTick(tick) {
     this.tick = tick;
-    if (!this.priceDirty) this.price.value = plain(tick.price);
+    if (!this.priceDirty && this.type === "LIMIT") this.price.value = plain(tick.price);
     this.update();
   }
 
@@ -65,17 +68,26 @@ export class OrderForm {
   /** The price an estimate uses: the typed limit, or the side of the book a market order meets. */
   referencePrice() {
     if (this.type === "LIMIT") return dec(this.price.value);
+    if (this.type === "STOP") return dec(this.price.value) ?? dec(this.stopPrice.value);
     if (!this.tick) return null;
     return dec(this.side === "BUY" ? this.tick.ask : this.tick.bid);
   }
 
   update() {
-    const limit = this.type === "LIMIT";
+    const type = this.type;
+    const limit = type === "LIMIT";
+    const stop = type === "STOP";
     const buy = this.side === "BUY";
-    this.el("price-row").hidden = !limit;
-    this.el("tif-row").hidden = !limit;
-    if (limit && this.unit.value === "quote") this.unit.value = "base";
-    this.unit.querySelector('option[value="quote"]').disabled = limit;
+    if (stop && this.lastType !== "STOP" && !this.priceDirty) this.price.value = "";
+    this.lastType = type;
+    this.el("stop-row").hidden = !stop;
+    this.el("price-row").hidden = !(limit || stop);
+    this.el("price-label").textContent = stop ? `Limit price (${this.spec.quote}, optional)` : `Price (${this.spec.quote})`;
+    this.el("price-hint").hidden = stop;
+    this.el("reset-price").hidden = stop;
+    this.el("tif-row").hidden = !(limit || (stop && this.price.value.trim() !== ""));
+    if (!(type === "MARKET") && this.unit.value === "quote") this.unit.value = "base";
+    this.unit.querySelector('option[value="quote"]').disabled = type !== "MARKET";
     const { base, quote } = this.spec;
     this.submitButton.textContent = `${buy ? "Buy" : "Sell"} ${base}`;
     this.submitButton.classList.toggle("buy", buy);
@@ -90,7 +102,7 @@ export class OrderForm {
     const amount = dec(this.amount.value);
     const price = this.referencePrice();
     const estimate = this.el("estimate");
-    const approx = limit ? "" : "≈ ";
+    const approx = limit || (stop && this.price.value.trim() !== "") ? "" : "≈ ";
     let text = "—";
     let value = "";
     if (amount !== null && amount.gt(0)) {
@@ -123,7 +135,8 @@ export class OrderForm {
   showError(message, field) {
     this.error.textContent = message;
     this.error.hidden = false;
-    const input = { price: this.price, quantity: this.amount, quoteOrderQty: this.amount, amount: this.amount }[field];
+    const input = { price: this.price, quantity: this.amount, quoteOrderQty: this.amount, amount: this.amount,
+      stopPrice: this.stopPrice, trailingDelta: this.trailing }[field];
     if (input) {
       input.setAttribute("aria-invalid", "true");
       input.setAttribute("aria-describedby", "order-error");
@@ -136,8 +149,32 @@ export class OrderForm {
     const body = { symbol: this.spec.symbol, side: this.side, type: this.type,
       clientOrderId: "web-" + crypto.randomUUID().replaceAll("-", "") };
     if (this.unit.value === "quote") body.quoteOrderQty = amount; else body.quantity = amount;
+    if (this.type === "STOP") return this.stopBody(body);
     if (this.type === "LIMIT") {
       const price = this.price.value.trim();
+      if (dec(price) === null || !dec(price).gt(0)) return [null, "Enter a limit price greater than zero", "price"];
+      body.price = price;
+      body.timeInForce = this.el("tif").value;
+    }
+    return [body, null, null];
+  }
+
+  /** STOP_LOSS / TAKE_PROFIT, or their _LIMIT forms when a limit price is given. */
+  stopBody(body) {
+    const stopPrice = this.stopPrice.value.trim();
+    const trailing = this.trailing.value.trim();
+    if (!stopPrice && !trailing) return [null, "Enter a stop price, a trailing delta, or both", "stopPrice"];
+    if (stopPrice) {
+      if (dec(stopPrice) === null || !dec(stopPrice).gt(0)) return [null, "Enter a stop price greater than zero", "stopPrice"];
+      body.stopPrice = stopPrice;
+    }
+    if (trailing) {
+      if (!/^\d{1,6}$/.test(trailing)) return [null, "The trailing delta is a whole number of basis points", "trailingDelta"];
+      body.trailingDelta = Number(trailing);  // an integer count of basis points, not money
+    }
+    const price = this.price.value.trim();
+    body.type = this.kind.value + (price ? "_LIMIT" : "");
+    if (price) {
       if (dec(price) === null || !dec(price).gt(0)) return [null, "Enter a limit price greater than zero", "price"];
       body.price = price;
       body.timeInForce = this.el("tif").value;

@@ -25,6 +25,17 @@ function statusCell(status) {
   return td;
 }
 
+function typeName(o) {
+  return (o.orderType ?? o.type ?? "").replaceAll("_", " ");
+}
+
+function triggerText(o) {
+  const parts = [];
+  if (o.stopPrice) parts.push(`${o.triggered ? "✓ " : ""}${plain(o.stopPrice)}`);
+  if (o.trailingDelta) parts.push(`trail ${fmt(new Big(o.trailingDelta).div(100), 2)} %`);
+  return parts.length ? parts.join(" · ") : "—";
+}
+
 function sideCell(side) {
   return cell(side === "BUY" ? "Buy" : "Sell", { cls: side === "BUY" ? "up" : "down" });
 }
@@ -44,8 +55,9 @@ export function renderOpenOrders(tbody, empty, counter, orders, onCancel) {
     const tr = document.createElement("tr");
     tr.dataset.orderId = String(o.orderId);
     const amount = o.origQty ?? o.quoteOrderQty;
-    tr.append(cell(time(o.time)), cell(o.symbol), sideCell(o.side), cell(o.orderType ?? o.type ?? ""),
+    tr.append(cell(time(o.time)), cell(o.symbol), sideCell(o.side), cell(typeName(o)),
       cell(o.price ? plain(o.price) : "Market", { num: true, value: o.price ?? "" }),
+      cell(triggerText(o), { num: true, value: o.stopPrice ?? "" }),
       cell(amount ? plain(amount) : "—", { num: true, value: amount ?? "" }),
       cell(plain(o.executedQty ?? "0"), { num: true, value: o.executedQty ?? "0" }),
       statusCell(o.status));
@@ -71,7 +83,7 @@ export function renderHistory(tbody, empty, orders, limit = 100) {
     tr.dataset.orderId = String(o.orderId);
     const amount = o.origQty ?? o.quoteOrderQty;
     const executed = dec(o.executedQty ?? "0");
-    tr.append(cell(time(o.time)), cell(o.symbol), sideCell(o.side), cell(o.orderType ?? o.type ?? ""),
+    tr.append(cell(time(o.time)), cell(o.symbol), sideCell(o.side), cell(typeName(o)),
       cell(o.price ? plain(o.price) : "Market", { num: true, value: o.price ?? "" }),
       cell(executed && executed.gt(0) ? plain(o.avgPrice) : "—", { num: true, value: o.avgPrice ?? "" }),
       cell(amount ? plain(amount) : "—", { num: true, value: amount ?? "" }),

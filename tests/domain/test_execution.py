@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -79,15 +80,21 @@ def test_limit_buy_below_market_rests_with_funds_locked() -> None:
     assert sums(out)[(user_locked(7), "USDT")] == Decimal("30000")
 
 
-def test_resting_limit_fills_at_its_own_price_and_unlocks_the_rest() -> None:
+def test_resting_limit_fills_at_its_own_price_up_to_the_touch_depth_per_quote() -> None:
     placed = execution.place(order(type_=OrderType.LIMIT, qty="0.5", price="60000.00"), QUOTE, BTC, RICH, FEE,
                              HOUSE)
     view = OrderView(1, 7, "BTCUSDT", Side.BUY, OrderType.LIMIT, TimeInForce.GTC, Decimal("0.5"), None,
                      Decimal("60000.00"), placed.status, placed.executed_qty, placed.cumm_quote_qty, placed.locked)
     assert execution.on_quote(view, Quote(Decimal("60500"), Decimal("60001"), 2), BTC, FEE, HOUSE) is None
-    filled = execution.on_quote(view, Quote(Decimal("59000"), Decimal("59001"), 3), BTC, FEE, HOUSE)
-    assert filled is not None and filled.status is OrderStatus.FILLED
-    assert filled.fills[0].price == Decimal("60000.00") and filled.locked == 0
+    first = execution.on_quote(view, Quote(Decimal("59000"), Decimal("59001"), 3), BTC, FEE, HOUSE)
+    assert first is not None and first.status is OrderStatus.PARTIALLY_FILLED
+    assert first.executed_qty == BTC.level_qty == Decimal("0.4") and first.fills[0].price == Decimal("60000.00")
+    assert first.locked == Decimal("6000")
+    view = replace(view, status=first.status, executed_qty=first.executed_qty, cumm_quote_qty=first.cumm_quote_qty,
+                   locked=first.locked, fill_count=1)
+    rest = execution.on_quote(view, Quote(Decimal("59000"), Decimal("59001"), 4), BTC, FEE, HOUSE)
+    assert rest is not None and rest.status is OrderStatus.FILLED and rest.executed_qty == Decimal("0.5")
+    assert rest.locked == 0 and rest.fills[0].seq == 2
 
 
 def test_fok_that_cannot_fill_entirely_expires_untouched() -> None:

@@ -112,7 +112,7 @@ async def test_trader_journey(new_context: NewContext) -> None:
     # A limit buy far below the market rests; cancel it from the open orders.
     await page.keyboard.press("Escape")
     await page.keyboard.press("l")
-    price = page.get_by_label("Price (USDT)")
+    price = page.get_by_label("Price (USDT)", exact=True)
     await expect(price).to_be_focused()
     last = Decimal(await page.get_by_label("Last price").get_attribute("data-value"))
     far = (last / 2).quantize(Decimal("0.01"))
@@ -251,3 +251,27 @@ async def test_every_control_has_an_accessible_name(new_context: NewContext) -> 
                         || (el.labels && el.labels.length) || el.textContent.trim()))
       .map((el) => el.outerHTML.slice(0, 80))""")
     assert unnamed == []
+
+
+async def test_stop_loss_from_the_order_form(new_context: NewContext) -> None:
+    page = await (await new_context()).new_page()
+    await register(page)
+    await page.get_by_label("Sell", exact=True).check()
+    await page.get_by_label("Stop", exact=True).check()
+    await expect(page.get_by_label("Trigger", exact=True)).to_be_visible()
+    last = Decimal(await page.get_by_label("Last price").get_attribute("data-value"))
+    stop_price = (last * Decimal("0.9")).quantize(Decimal("0.01"))
+    await page.get_by_label("Stop price (USDT)").fill(str(stop_price))
+    await page.get_by_label("Amount", exact=True).fill("0.01")
+    await expect(page.locator("#estimate")).to_have_attribute("data-value", _plain(stop_price * Decimal("0.01")))
+    await page.get_by_role("button", name="Sell BTC").click()
+    row = page.get_by_role("table", name="Open orders").locator("tbody tr").first
+    await expect(row.locator("td.status")).to_have_attribute("data-status", "NEW")
+    await expect(row).to_contain_text("STOP LOSS")
+    await expect(row).to_contain_text(_plain(stop_price))
+    await expect(locked(page, "BTC")).to_have_attribute("data-value", "0.01")
+    await screenshot(page, "terminal-stop-order")
+    order_id = await row.get_attribute("data-order-id")
+    await page.get_by_role("button", name=f"Cancel order {order_id}").click()
+    await expect(page.get_by_text("No open orders.")).to_be_visible()
+    await expect(locked(page, "BTC")).to_have_attribute("data-value", "0")

@@ -378,8 +378,15 @@ class FakeBinance:
             self._fill(order, touch, qty, from_locked=False)
             return
         assert order.quantity is not None
-        if order.type != "LIMIT":
-            return  # a stop order waits for its trigger (not simulated by this fake)
+        if order.type != "LIMIT":  # a stop order waits for its trigger (this fake never triggers it)
+            if order.side == "SELL" or order.price is not None:
+                lock, pot = (order.quantity, base) if order.side == "SELL" else (order.price * order.quantity, quote)
+                if pot[0] < lock:
+                    raise ApiError(-2010, "Account has insufficient balance for requested action.")
+                pot[0] -= lock
+                pot[1] += lock
+                order.locked = lock
+            return
         assert order.price is not None
         lock, pot = (order.price * order.quantity, quote) if order.side == "BUY" else (order.quantity, base)
         if pot[0] < lock:

@@ -73,6 +73,23 @@ async def test_insufficient_balance_is_a_rejected_order_with_the_reason(venue: V
     assert await venue.balance(token, "USDT") == (Decimal("10000"), 0)
 
 
+async def test_stop_orders_wait_with_their_funds_reserved_and_refuse_to_trigger_at_once(venue: Venue) -> None:
+    token, ws, _ = await venue.trader()
+    wrong = await venue.place(token, side="SELL", type="STOP_LOSS", quantity="0.1", stopPrice="900000")
+    rejected = await ws.order_status(wrong["orderId"], {"REJECTED"})
+    assert "Order would trigger immediately." in rejected["rejectReason"]
+    placed = await venue.place(token, side="SELL", type="STOP_LOSS_LIMIT", quantity="0.1", stopPrice="1000",
+                               price="990", timeInForce="GTC")
+    new = await ws.order_status(placed["orderId"], {"NEW"})
+    assert new["stopPrice"] == "1000" and new["orderType"] == "STOP_LOSS_LIMIT"
+    await ws.wait_for(balance_event("BTC", lambda free, locked: locked == Decimal("0.1")))
+    ws.seen.clear()
+    resp = await venue.client.delete(f"/api/trading/orders/{placed['orderId']}", headers=auth(token))
+    assert resp.status == 202
+    await ws.order_status(placed["orderId"], {"CANCELED"})
+    await ws.wait_for(balance_event("BTC", lambda free, locked: locked == 0 and free == Decimal("1")))
+
+
 async def test_same_client_order_id_is_one_order(venue: Venue) -> None:
     token, ws, _ = await venue.trader()
     order = {"side": "BUY", "type": "MARKET", "quantity": "0.001", "clientOrderId": "once-only"}

@@ -1,0 +1,117 @@
+"""Stop-loss, take-profit and trailing orders through the API and the real actors.
+
+The test drives the market itself: it publishes price ticks stamped an hour ahead, so the
+simulated feed's own (older) ticks can no longer move the executor's market while it runs.
+"""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from typing import Any
+
+import redis
+
+from app.messages import PriceTick, encode
+from app.persistence.models import Order
+from tests.helpers import auth, dec, open_ws, register
+from web.keys import RUNTIME
+
+AHEAD_MS = 3_600_000
+
+
+class Market:
+    def __init__(self, client: Any) -> None:
+        runtime = client.server.app[RUNTIME]
+        self.redis = redis.Redis.from_url(runtime.redis_url)
+        self.stream = runtime.names.market
+        self.ts = int(time.time() * 1000) + AHEAD_MS
+        self.seq = 10**9
+
+    def tick(self, price: str, *, repeat: bool = False) -> None:
+        if not repeat:
+            self.ts += 1
+            self.seq += 1
+        p = Decimal(price)
+        msg = PriceTick(msg_id=f"test-tick:{self.seq}", symbol="BTCUSDT", price=p, bid=p - Decimal("0.5"),
+                        ask=p + Decimal("0.5"), ts=self.ts, seq=self.seq)
+        self.redis.xadd(self.stream, {"m": encode(msg)})
+
+
+async def _order(client: Any, token: str, **fields: Any) -> tuple[int, dict[str, Any]]:
+    resp = await client.post("/api/trading/orders", json={"symbol": "BTCUSDT", **fields}, headers=auth(token))
+    return resp.status, await resp.json()
+
+
+async def test_stop_loss_sell_fires_once_when_the_price_falls_to_it(client: Any) -> None:
+    token, _ = await register(client)
+    ws = await open_ws(client, token)
+    market = Market(client)
+    market.tick("65000")
+    status, placed = await _order(client, token, side="SELL", type="STOP_LOSS", quantity="0.1", stopPrice="60000")
+    assert status == 202
+    new = await ws.order_status(placed["orderId"], {"NEW"})
+    assert new["stopPrice"] == "60000" and new["triggered"] is False and new["orderType"] == "STOP_LOSS"
+    balances = {b["asset"]: b for b in (await (await client.get("/api/trading/balances",
+                                                               headers=auth(token))).json())["balances"]}
+    assert dec(balances["BTC"]["locked"]) == Decimal("0.1")
+    market.tick("61000")
+    market.tick("59000")  # through the stop
+    market.tick("59000", repeat=True)
+    market.tick("58000")
+    filled = await ws.order_status(placed["orderId"], {"FILLED"})
+    assert filled["triggered"] is True and Decimal(filled["executedQty"]) == Decimal("0.1")
+    assert Decimal(filled["fills"][0]["price"]) <= Decimal("59000"), "executed at the market after the gap"
+    market.tick("57000")
+    detail = await (await client.get(f"/api/trading/orders/{placed['orderId']}", headers=auth(token))).json()
+    assert detail["status"] == "FILLED"
+    fills = detail["fills"]
+    assert sum(Decimal(f["qty"]) for f in fills) == Decimal("0.1"), "fired once"
+    assert Order.get_by_id(placed["orderId"]).locked == 0
+
+
+async def test_take_profit_limit_and_would_trigger_immediately(client: Any) -> None:
+    token, _ = await register(client)
+    ws = await open_ws(client, token)
+    market = Market(client)
+    market.tick("65000")
+    _, wrong = await _order(client, token, side="SELL", type="TAKE_PROFIT", quantity="0.1", stopPrice="64000")
+    rejected = await ws.order_status(wrong["orderId"], {"REJECTED"})
+    assert rejected["rejectReason"] == "Order would trigger immediately."
+    _, tp = await _order(client, token, side="SELL", type="TAKE_PROFIT_LIMIT", quantity="0.1", stopPrice="70000",
+                         price="69900", timeInForce="GTC")
+    await ws.order_status(tp["orderId"], {"NEW"})
+    market.tick("70000")
+    filled = await ws.order_status(tp["orderId"], {"FILLED"})
+    assert filled["triggered"] is True and Decimal(filled["avgPrice"]) >= Decimal("69900")
+
+
+async def test_trailing_stop_follows_the_high_and_cancel_releases_the_reservation(client: Any) -> None:
+    token, _ = await register(client)
+    ws = await open_ws(client, token)
+    market = Market(client)
+    market.tick("65000")
+    _, trail = await _order(client, token, side="SELL", type="STOP_LOSS", quantity="0.1", trailingDelta=100)
+    await ws.order_status(trail["orderId"], {"NEW"})
+    market.tick("66000")
+    await ws.wait_for(lambda m: m.get("orderId") == trail["orderId"] and m.get("status") == "NEW"
+                      and m.get("version", 0) >= 2)
+    assert Order.get_by_id(trail["orderId"]).trail_extreme == Decimal("66000")
+    resp = await client.delete(f"/api/trading/orders/{trail['orderId']}", headers=auth(token))
+    assert resp.status == 202
+    await ws.order_status(trail["orderId"], {"CANCELED"})
+    balances = {b["asset"]: b for b in (await (await client.get("/api/trading/balances",
+                                                               headers=auth(token))).json())["balances"]}
+    assert dec(balances["BTC"]["locked"]) == 0 and dec(balances["BTC"]["free"]) == Decimal("1")
+
+
+async def test_bad_trigger_parameters_are_400s(client: Any) -> None:
+    token, _ = await register(client)
+    for fields, field in (({"type": "STOP_LOSS", "quantity": "0.1"}, None),
+                          ({"type": "STOP_LOSS", "quantity": "0.1", "trailingDelta": "100"}, "trailingDelta"),
+                          ({"type": "STOP_LOSS", "quantity": "0.1", "trailingDelta": 1.5}, "trailingDelta"),
+                          ({"type": "LIMIT", "quantity": "0.1", "price": "1000", "stopPrice": "900"}, None)):
+        status, body = await _order(client, token, side="SELL", **fields)
+        assert status == 400, (fields, body)
+        if field:
+            assert body.get("field") == field

@@ -14,7 +14,7 @@ import redis
 
 from app.messages import PriceTick, encode
 from app.persistence.models import Order
-from tests.helpers import auth, dec, open_ws, register
+from tests.helpers import WsClient, auth, dec, open_ws, register
 from web.keys import RUNTIME
 
 AHEAD_MS = 3_600_000
@@ -38,16 +38,22 @@ class Market:
         self.redis.xadd(self.stream, {"m": encode(msg)})
 
 
+async def _trader_at(client: Any, price: str) -> tuple[str, WsClient, Market]:
+    """A new user with a live WebSocket, and the market set to `price`."""
+    token, _ = await register(client)
+    ws = await open_ws(client, token)
+    market = Market(client)
+    market.tick(price)
+    return token, ws, market
+
+
 async def _order(client: Any, token: str, **fields: Any) -> tuple[int, dict[str, Any]]:
     resp = await client.post("/api/trading/orders", json={"symbol": "BTCUSDT", **fields}, headers=auth(token))
     return resp.status, await resp.json()
 
 
 async def test_stop_loss_sell_fires_once_when_the_price_falls_to_it(client: Any) -> None:
-    token, _ = await register(client)
-    ws = await open_ws(client, token)
-    market = Market(client)
-    market.tick("65000")
+    token, ws, market = await _trader_at(client, "65000")
     status, placed = await _order(client, token, side="SELL", type="STOP_LOSS", quantity="0.1", stopPrice="60000")
     assert status == 202
     new = await ws.order_status(placed["orderId"], {"NEW"})
@@ -71,10 +77,7 @@ async def test_stop_loss_sell_fires_once_when_the_price_falls_to_it(client: Any)
 
 
 async def test_take_profit_limit_and_would_trigger_immediately(client: Any) -> None:
-    token, _ = await register(client)
-    ws = await open_ws(client, token)
-    market = Market(client)
-    market.tick("65000")
+    token, ws, market = await _trader_at(client, "65000")
     _, wrong = await _order(client, token, side="SELL", type="TAKE_PROFIT", quantity="0.1", stopPrice="64000")
     rejected = await ws.order_status(wrong["orderId"], {"REJECTED"})
     assert rejected["rejectReason"] == "Order would trigger immediately."
@@ -87,10 +90,7 @@ async def test_take_profit_limit_and_would_trigger_immediately(client: Any) -> N
 
 
 async def test_trailing_stop_follows_the_high_and_cancel_releases_the_reservation(client: Any) -> None:
-    token, _ = await register(client)
-    ws = await open_ws(client, token)
-    market = Market(client)
-    market.tick("65000")
+    token, ws, market = await _trader_at(client, "65000")
     _, trail = await _order(client, token, side="SELL", type="STOP_LOSS", quantity="0.1", trailingDelta=100)
     await ws.order_status(trail["orderId"], {"NEW"})
     market.tick("66000")

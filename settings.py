@@ -57,6 +57,9 @@ class Settings:
     binance_recv_window_ms: int = 5000
     binance_timeout_s: int = 10
     binance_poll_ms: int = 1000
+    # PRICE_FEED=binance: the combined market stream, and how long a silent symbol stays fresh.
+    binance_stream_url: str = "wss://stream.testnet.binance.vision"
+    binance_stale_ms: int = 5000
 
     @property
     def local_shards(self) -> tuple[int, ...]:
@@ -85,8 +88,9 @@ def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> i
 
 def _url(env: Mapping[str, str], name: str, default: str) -> str:
     value = (env.get(name) or default).rstrip("/")
-    if not re.fullmatch(r"https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~\-/]*)?", value):
-        raise ConfigError(f"{name} must be an http(s) URL such as {default}, got {value!r}")
+    scheme = "ws" if default.startswith("ws") else "http"
+    if not re.fullmatch(scheme + r"s?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~\-/]*)?", value):
+        raise ConfigError(f"{name} must be a URL such as {default}, got {value!r}")
     return value
 
 
@@ -188,4 +192,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         binance_recv_window_ms=_int(env, "BINANCE_RECV_WINDOW_MS", 5000, 100, 60000),
         binance_timeout_s=_int(env, "BINANCE_TIMEOUT_S", 10, 1, 60),
         binance_poll_ms=_int(env, "BINANCE_POLL_MS", 1000, 100, 60000),
+        binance_stream_url=_url(env, "BINANCE_STREAM_URL", "wss://stream.testnet.binance.vision"),
+        binance_stale_ms=_int(env, "BINANCE_STALE_MS", 5000, 200, 600000),
     )

@@ -8,6 +8,7 @@ executor shards, and acks. A client's 202 therefore always means the order row i
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from actors.base import MailboxActor
@@ -45,6 +46,8 @@ class Gateway(MailboxActor):
     def __init__(self, runtime: Runtime) -> None:
         super().__init__(runtime, "gateway", [runtime.names.gateway])
         self.relay: OutboxRelay
+        self._stale_symbols: set[str] = set()
+        self._stale_read_at = float("-inf")
 
     def recover(self) -> None:
         """Resend outbox rows a crash left behind, and re-enqueue every PENDING order.
@@ -135,6 +138,9 @@ class Gateway(MailboxActor):
         existing = sql.order_by_client_id(msg.user_id, msg.client_order_id)
         if existing is not None:
             return self._repeat(existing, req)
+        if req.type is OrderType.MARKET and self._stale(req.symbol):
+            raise OrderRejected("STALE_PRICES", f"no live market data for {req.symbol} for a while; market orders "
+                                "are paused until prices flow again (limit orders are accepted)", 503)
         if req.type is not OrderType.MARKET and count_open_orders(msg.user_id) >= self.runtime.settings.max_open_orders:
             raise OrderRejected("TOO_MANY_ORDERS", f"at most {self.runtime.settings.max_open_orders} open orders "
                                 "per account; cancel some first", 429)
@@ -152,6 +158,21 @@ class Gateway(MailboxActor):
         submit = SubmitOrder(msg_id=f"submit:{order_id}", order_id=order_id, user_id=msg.user_id)
         body = {"orderId": order_id, "clientOrderId": req.client_order_id, "status": OrderStatus.PENDING.value}
         return 202, body, [(stream, submit)]
+
+    def _stale(self, symbol: str) -> bool:
+        """Whether the live feed marked `symbol` stale. "Fresh" is cached for 100 ms (the common case
+        costs no round trip); "stale" is always confirmed, so an order is never refused after recovery."""
+        assert self.redis is not None
+        now = time.monotonic()
+        if now - self._stale_read_at > 0.1:
+            self._stale_symbols = {k.decode() for k in self.redis.hkeys(self.runtime.names.stale)}
+            self._stale_read_at = now
+        if symbol not in self._stale_symbols:
+            return False
+        if self.redis.hexists(self.runtime.names.stale, symbol):
+            return True
+        self._stale_symbols.discard(symbol)
+        return False
 
     @staticmethod
     def _repeat(existing: Order, req: OrderRequest) -> tuple[int, dict[str, Any], list[tuple[str, Message]]]:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from actors.binance_executor import BinanceExecutor
+from actors.binance_feed import BinancePriceFeed
 from actors.broadcaster import Broadcaster
 from actors.executor import Executor
 from actors.gateway import Gateway
@@ -36,7 +37,8 @@ def child_specs(runtime: Runtime) -> list[ChildSpec]:
     settings = runtime.settings
     specs: list[ChildSpec] = []
     if settings.role in ("all", "web"):
-        specs.append(ChildSpec("price-feed", lambda: PriceFeed.start(runtime)))
+        feed = BinancePriceFeed if settings.price_feed == "binance" else PriceFeed
+        specs.append(ChildSpec("price-feed", lambda: feed.start(runtime)))
     if settings.role in ("all", "executor"):
         executor = BinanceExecutor if settings.exchange == "binance" else Executor
         for shard in settings.local_shards:
@@ -62,8 +64,6 @@ class Node:
     def start(self) -> None:
         """Blocking: secrets, Redis, database, then the supervised actors behind their barrier."""
         s = self.settings
-        if s.price_feed != "simulated":
-            raise ConfigError("PRICE_FEED=binance is not available in this version; use PRICE_FEED=simulated")
         self.jwt_secret, master_key = resolve_secrets(s.data_dir, s.jwt_secret, s.master_key)
         self.vault = Vault(master_key)
         self.redis_url = s.redis_url
@@ -76,11 +76,11 @@ class Node:
                 self._embedded = embedded
         init_database(s.resolved_database_url)
         specs = build_specs(s.symbols)
-        if s.exchange == "binance":
+        if "binance" in (s.exchange, s.price_feed):
             try:
                 specs = load_specs(s.binance_api_url, s.data_dir, specs, s.binance_timeout_s)
             except (RuntimeError, ValueError) as exc:
-                raise ConfigError(f"EXCHANGE=binance: {exc}") from exc
+                raise ConfigError(f"Binance: {exc}") from exc
         self.runtime = Runtime(s, self.redis_url, Names(s.stream_prefix), specs, self.vault, deliver=self.deliver)
         self.supervisor = Supervisor(child_specs(self.runtime), self.give_up)
         self.runtime.fatal = self.supervisor.fatal

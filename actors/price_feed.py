@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from decimal import Decimal
 from typing import Any
 
 from actors.base import MailboxActor
@@ -77,33 +78,42 @@ class PriceFeed(MailboxActor):
         self.consumer.ack(deliveries)  # no control messages yet
 
     def on_timer(self) -> None:
-        names = self.runtime.names
         assert self.redis is not None
         pipe = self.redis.pipeline(transaction=False)
         ts = now_ms()
         for symbol, walk in self.walks.items():
             price, bid, ask, volume = walk.step()
-            self.seq += 1
-            tick = PriceTick(msg_id=f"tick:{symbol}:{self.seq}", symbol=symbol, price=price, bid=bid, ask=ask,
-                             ts=ts, seq=self.seq)
-            encoded = encode(tick)
-            pipe.hset(names.prices, symbol, encoded)
-            pipe.xadd(names.market, {"m": encoded}, maxlen=MARKET_MAXLEN, approximate=True)
-            updates = {}
-            for interval, ms in INTERVALS.items():
-                key = (symbol, interval)
-                candle, started = apply_tick(self.candles.get(key), ms, ts, price, volume)
-                self.candles[key] = candle
-                redis_key = names.candles(symbol, interval)
-                if started:
-                    pipe.rpush(redis_key, _dumps(candle.to_json()))
-                    pipe.ltrim(redis_key, -KEEP_CANDLES, -1)
-                else:
-                    pipe.lset(redis_key, -1, _dumps(candle.to_json()))
-                updates[interval] = candle.to_json()
-            update = CandleUpdate(msg_id=f"candle:{symbol}:{self.seq}", symbol=symbol, candles=updates)
-            pipe.xadd(names.market, {"m": encode(update)}, maxlen=MARKET_MAXLEN, approximate=True)
+            self.publish(pipe, symbol, price, bid, ask, volume, ts)
         pipe.execute()
+
+    def publish(self, pipe: Any, symbol: str, price: Decimal, bid: Decimal, ask: Decimal, volume: Decimal,
+                ts: int) -> None:
+        """Queue on `pipe`: the tick (latest price and market topic) and every interval's candle."""
+        names = self.runtime.names
+        self.seq += 1
+        tick = PriceTick(msg_id=f"tick:{symbol}:{self.seq}", symbol=symbol, price=price, bid=bid, ask=ask,
+                         ts=ts, seq=self.seq)
+        encoded = encode(tick)
+        pipe.hset(names.prices, symbol, encoded)
+        pipe.xadd(names.market, {"m": encoded}, maxlen=MARKET_MAXLEN, approximate=True)
+        updates = {}
+        for interval, ms in INTERVALS.items():
+            key = (symbol, interval)
+            candle, started = apply_tick(self.candles.get(key), ms, ts, price, volume)
+            self.candles[key] = candle
+            updates[interval] = self.store_candle(pipe, symbol, interval, candle, started)
+        update = CandleUpdate(msg_id=f"candle:{symbol}:{self.seq}", symbol=symbol, candles=updates)
+        pipe.xadd(names.market, {"m": encode(update)}, maxlen=MARKET_MAXLEN, approximate=True)
+
+    def store_candle(self, pipe: Any, symbol: str, interval: str, candle: Candle, started: bool) -> dict[str, Any]:
+        redis_key = self.runtime.names.candles(symbol, interval)
+        data = candle.to_json()
+        if started:
+            pipe.rpush(redis_key, _dumps(data))
+            pipe.ltrim(redis_key, -KEEP_CANDLES, -1)
+        else:
+            pipe.lset(redis_key, -1, _dumps(data))
+        return data
 
 
 def _dumps(obj: dict[str, Any]) -> str:

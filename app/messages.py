@@ -102,6 +102,15 @@ class CandleUpdate(Message):
     candles: dict[str, dict[str, Any]]  # interval -> the open candle
 
 
+@message
+class MarketStatus(Message):
+    """A live feed went silent (stale) or came back; market orders wait while it is stale."""
+
+    symbol: str
+    stale: bool
+    since: int  # ms
+
+
 # --- Executor -> events topic ----------------------------------------------------------------
 
 @message

@@ -28,6 +28,12 @@ async def latest_ticks(app: web.Application) -> dict[str, PriceTick]:
     return out
 
 
+async def stale_since(app: web.Application) -> dict[str, int]:
+    """Symbols whose live feed is silent, with since when (ms)."""
+    raw = await app[REDIS].hgetall(app[RUNTIME].names.stale)
+    return {k.decode(): int(v) for k, v in raw.items()}
+
+
 async def marks(app: web.Application) -> dict[str, Decimal]:
     """Latest price per base asset (BTC, ETH, ...)."""
     specs = app[RUNTIME].specs
@@ -57,6 +63,7 @@ async def _ticker(request: web.Request, tick: PriceTick) -> dict[str, Any]:
     return {
         "symbol": tick.symbol, "price": to_str(tick.price), "bid": to_str(tick.bid), "ask": to_str(tick.ask),
         "ts": tick.ts, "open24h": to_str(opened), "changePct24h": to_str(change),
+        "stale": tick.symbol in await stale_since(request.app),
         "high24h": to_str(max((c.h for c in hours), default=tick.price)),
         "low24h": to_str(min((c.l for c in hours), default=tick.price)),
         "volume24h": to_str(sum((c.v for c in hours), Decimal(0))),

@@ -17,11 +17,11 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from app.domain.candles import INTERVALS
-from app.messages import CandleUpdate, EventBatch, Message, PriceTick
+from app.messages import CandleUpdate, EventBatch, MarketStatus, Message, PriceTick
 from app.money import to_str
 from app.queries import snapshot
 from web.keys import HUB, REDIS, RUNTIME, SETTINGS
-from web.market_views import latest_ticks, marks
+from web.market_views import latest_ticks, marks, stale_since
 from web.problems import Problem
 from web.security import in_db, require_user
 from web.session import origin_ok
@@ -41,6 +41,10 @@ def _dumps(obj: dict[str, Any]) -> str:
 def price_frame(tick: PriceTick) -> str:
     return _dumps({"type": "PRICE_UPDATE", "symbol": tick.symbol, "price": to_str(tick.price),
                    "bid": to_str(tick.bid), "ask": to_str(tick.ask), "ts": tick.ts})
+
+
+def status_frame(symbol: str, stale: bool, since: int) -> str:
+    return _dumps({"type": "MARKET_STATUS", "symbol": symbol, "stale": stale, "since": since})
 
 
 def event_frame(kind: str, payload: dict[str, Any]) -> str:
@@ -110,6 +114,11 @@ class WsHub:
                             frame = frames[conn.interval] = _dumps({
                                 "type": "CANDLE_UPDATE", "symbol": msg.symbol, "interval": conn.interval,
                                 "candle": msg.candles[conn.interval]})
+                        self._offer(conn, frame)
+            elif isinstance(msg, MarketStatus):
+                frame = status_frame(msg.symbol, msg.stale, msg.since)
+                for conn in self.connections:
+                    if msg.symbol in conn.symbols:
                         self._offer(conn, frame)
             elif isinstance(msg, EventBatch):
                 for event in msg.events:
@@ -196,8 +205,11 @@ async def _client_message(request: web.Request, conn: Connection, data: str) -> 
         conn.symbols.update(symbols)
         conn.interval = interval
         ticks = await latest_ticks(request.app)
+        stale = await stale_since(request.app)
         for s in symbols:
             if s in ticks:
                 _offer_direct(conn, price_frame(ticks[s]))
+            if s in stale:
+                _offer_direct(conn, status_frame(s, True, stale[s]))
         return _dumps({"type": "SUBSCRIPTIONS", "symbols": sorted(conn.symbols), "interval": conn.interval})
     return _dumps({"type": "ERROR", "detail": f"unknown message type {str(kind)[:40]!r}"})

@@ -38,6 +38,11 @@ class Names:
         """Hash: symbol -> latest PriceTick (encoded)."""
         return f"{self.prefix}:prices"
 
+    @property
+    def stale(self) -> str:
+        """Hash: symbol -> ms since when its live market data has been silent (absent: fresh)."""
+        return f"{self.prefix}:stale"
+
     def candles(self, symbol: str, interval: str) -> str:
         return f"{self.prefix}:candles:{symbol}:{interval}"
 

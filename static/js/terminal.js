@@ -68,6 +68,11 @@ function drawTicker(tick) {
   }
 }
 
+/** A live feed gone silent: market orders are refused until it flows again. */
+function showStale(stale) {
+  $("stale").hidden = !stale;
+}
+
 // ---- orders ----
 function mergeOrder(update) {
   const known = state.orders.get(update.orderId);
@@ -128,6 +133,7 @@ async function loadTicker() {
   try {
     const t = await api("GET", `/api/market/ticker?symbol=${spec.symbol}`);
     state.open24h = t.open24h;
+    showStale(t.stale === true);
     drawTicker(t);
     form.onTick(t);
   } catch { /* no price yet: the WebSocket brings the first one */ }
@@ -168,10 +174,14 @@ function onMessage(m) {
     case "PRICE_UPDATE":
       state.ticks.set(m.symbol, m);
       if (m.symbol === spec.symbol) {
+        showStale(false);
         drawTicker(m);
         form.onTick(m);
       }
       redraw();
+      break;
+    case "MARKET_STATUS":
+      if (m.symbol === spec.symbol) showStale(m.stale);
       break;
     case "CANDLE_UPDATE":
       if (m.symbol === spec.symbol && m.interval === state.interval) chart.update(m.candle);

@@ -15,6 +15,7 @@ import asyncio
 import hashlib
 import hmac
 import itertools
+import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -135,6 +136,12 @@ class FakeBinance:
         self._trade_ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.url = ""
+        self.stream_url = ""
+        self.streams: list[tuple[web.WebSocketResponse, list[str]]] = []
+        self.stream_connects = 0
+        self.stream_connected = asyncio.Event()
+        self.kline_requests: list[dict[str, str]] = []
+        self._stream_trade_ids = itertools.count(1)
 
     # --- set-up by tests ---------------------------------------------------------------------------
     def add_account(self, api_key: str, secret: str, balances: dict[str, str]) -> None:
@@ -167,6 +174,8 @@ class FakeBinance:
         app.router.add_get("/api/v3/time", self._time)
         app.router.add_get("/api/v3/ping", self._ping)
         app.router.add_get("/api/v3/exchangeInfo", self._exchange_info)
+        app.router.add_get("/api/v3/klines", self._klines)
+        app.router.add_get("/stream", self._stream)
         app.router.add_route("*", "/api/v3/{endpoint:.*}", self._signed)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -174,11 +183,69 @@ class FakeBinance:
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"http://127.0.0.1:{port}/api"
+        self.stream_url = f"ws://127.0.0.1:{port}"
         return self.url
 
     async def stop(self) -> None:
+        await self.drop_streams()
         if self._runner is not None:
             await self._runner.cleanup()
+
+    # --- market data -------------------------------------------------------------------------------
+    async def _klines(self, request: web.Request) -> web.Response:
+        q = dict(request.query)
+        self.kline_requests.append(q)
+        if q.get("symbol") not in SYMBOLS:
+            return web.json_response({"code": -1121, "msg": "Invalid symbol."}, status=400)
+        step = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000, "4h": 14_400_000,
+                "1d": 86_400_000}.get(q.get("interval", ""))
+        if step is None:
+            return web.json_response({"code": -1120, "msg": "Invalid interval."}, status=400)
+        limit = int(q.get("limit", "500"))
+        bid, ask = self.prices[q["symbol"]]
+        mid = (bid + ask) / 2
+        start = (self.now_ms() // step - limit + 1) * step
+        rows = [[start + i * step, _s(mid - 1), _s(mid + 2), _s(mid - 2), _s(mid + 1), "1.50000000",
+                 start + (i + 1) * step - 1, "0", 10, "0", "0", "0"] for i in range(limit)]
+        return web.json_response(rows)
+
+    async def _stream(self, request: web.Request) -> web.WebSocketResponse:
+        names = request.query.get("streams", "").split("/")
+        ws = web.WebSocketResponse(heartbeat=None)
+        await ws.prepare(request)
+        self.streams.append((ws, names))
+        self.stream_connects += 1
+        self.stream_connected.set()
+        async for _ in ws:  # Binance ignores what clients send on a combined stream here
+            pass
+        self.streams = [(w, n) for w, n in self.streams if w is not ws]
+        return ws
+
+    async def _send(self, stream: str, data: dict[str, Any] | str) -> None:
+        text = data if isinstance(data, str) else json.dumps({"stream": stream, "data": data})
+        for ws, names in list(self.streams):
+            if stream in names and not ws.closed:
+                await ws.send_str(text)
+
+    async def push_trade(self, symbol: str, price: str, qty: str = "0.01", ts: int | None = None,
+                         trade_id: int | None = None) -> None:
+        t = self.now_ms() if ts is None else ts
+        await self._send(f"{symbol.lower()}@trade", {
+            "e": "trade", "E": t, "s": symbol, "t": trade_id or next(self._stream_trade_ids), "p": price,
+            "q": qty, "T": t, "m": True, "M": True})
+
+    async def push_book(self, symbol: str, bid: str, ask: str) -> None:
+        await self._send(f"{symbol.lower()}@bookTicker", {"u": 1, "s": symbol, "b": bid, "B": "1", "a": ask,
+                                                           "A": "1"})
+
+    async def push_raw(self, symbol: str, text: str) -> None:
+        await self._send(f"{symbol.lower()}@trade", text)
+
+    async def drop_streams(self) -> None:
+        for ws, _ in list(self.streams):
+            await ws.close(code=1001, message=b"going away")
+        self.streams.clear()
+        self.stream_connected.clear()
 
     async def _time(self, request: web.Request) -> web.Response:
         return web.json_response({"serverTime": self.now_ms()})

@@ -1,0 +1,254 @@
+"""BinancePriceFeed: PRICE_FEED=binance. Live trades, book tickers and 1m klines from Binance's
+combined stream, published exactly like the simulated feed's ticks and candles.
+
+A thread of its own runs the WebSocket (aiohttp answers Binance's pings with pongs): it reconnects
+with exponential backoff and full jitter, drops garbage (see app/exchange/market_stream.py), and
+hands the actor one batch per flush interval. Candle history comes from /api/v3/klines at start
+and again after every gap. A symbol silent for BINANCE_STALE_MS is marked stale: market orders are
+refused and browsers are told, until data flows again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import threading
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import httpx
+
+from actors.price_feed import PriceFeed, _dumps, now_ms
+from actors.runtime import Runtime
+from app.domain.candles import INTERVALS
+from app.exchange.binance import BinanceClient, BinanceError
+from app.exchange.market_stream import Book, Kline, Shutdown, Trade, TradeFilter, candles_from_klines, parse_frame
+from app.exchange.market_stream import stream_path as make_stream_path
+from app.messages import MarketStatus, encode
+from app.messaging.streams import MARKET_MAXLEN
+
+log = logging.getLogger(__name__)
+
+FLUSH_S = 0.1
+BACKOFF_BASE_S, BACKOFF_CAP_S = 0.5, 30.0
+HISTORY = 500
+
+
+@dataclass
+class _MarketBatch:
+    """What the stream thread saw since its last flush, per symbol."""
+
+    trades: dict[str, tuple[Decimal, Decimal, int]] = field(default_factory=dict)  # last price, volume, ts
+    books: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
+    closed_klines: list[Kline] = field(default_factory=list)
+    resync: bool = False  # reconnected after a gap: reload candle history
+
+
+class BinancePriceFeed(PriceFeed):
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime)
+        self.timer_interval_s = min(1.0, runtime.settings.binance_stale_ms / 4000)
+        self.books: dict[str, tuple[Decimal, Decimal]] = {}
+        self.last_data: dict[str, int] = {}
+        self.stale: dict[str, int] = {}
+        self._stream: _StreamThread | None = None
+
+    def recover(self) -> None:
+        self._load_history()
+        started = now_ms()
+        self.last_data = dict.fromkeys(self.runtime.specs, started)  # a grace period to connect
+        assert self.redis is not None
+        self.redis.delete(self.runtime.names.stale)
+        self._stream = _StreamThread(self.runtime.settings.binance_stream_url, list(self.runtime.specs),
+                                     self.actor_ref)
+        self._stream.start()
+
+    def on_stop(self) -> None:
+        if self._stream is not None:
+            self._stream.stop()
+        super().on_stop()
+
+    def _load_history(self) -> None:
+        """Replace each symbol's candle lists with Binance's klines (at start, and after a gap)."""
+        s = self.runtime.settings
+        assert self.redis is not None
+        with httpx.Client(timeout=s.binance_timeout_s) as http:
+            client = BinanceClient(s.binance_api_url, "", "", http)
+            for symbol in self.runtime.specs:
+                for interval in INTERVALS:
+                    try:
+                        candles = candles_from_klines(client.klines(symbol, interval, HISTORY))
+                    except BinanceError as exc:
+                        log.warning("binance feed: no %s %s history (%s); keeping what we have", symbol, interval,
+                                    exc)
+                        continue
+                    if not candles:
+                        continue
+                    key = self.runtime.names.candles(symbol, interval)
+                    pipe = self.redis.pipeline()
+                    pipe.delete(key)
+                    pipe.rpush(key, *(_dumps(c.to_json()) for c in candles))
+                    pipe.execute()
+                    self.candles[(symbol, interval)] = candles[-1]
+        log.info("binance feed: candle history loaded for %s", ", ".join(self.runtime.specs))
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, _MarketBatch):
+            return self._apply(message)
+        return super().on_receive(message)
+
+    def _apply(self, batch: _MarketBatch) -> None:
+        if batch.resync:
+            self._load_history()
+        self.books.update(batch.books)
+        assert self.redis is not None
+        pipe = self.redis.pipeline(transaction=False)
+        now = now_ms()
+        for symbol in batch.books:
+            self.last_data[symbol] = now
+        for symbol, (price, volume, ts) in batch.trades.items():
+            bid, ask = self.books.get(symbol, (price, price))
+            self.publish(pipe, symbol, price, min(bid, price), max(ask, price), volume, ts)
+            self.last_data[symbol] = now
+        for kline in batch.closed_klines:  # Binance's closed 1m candle is the authority for that minute
+            if self.candles.get((kline.symbol, "1m")) is not None and self.candles[(kline.symbol, "1m")].t == \
+                    kline.candle.t:
+                self.candles[(kline.symbol, "1m")] = kline.candle
+                self.store_candle(pipe, kline.symbol, "1m", kline.candle, started=False)
+            self.last_data[kline.symbol] = now
+        self._update_staleness(pipe, now)
+        pipe.execute()
+
+    def on_timer(self) -> None:
+        """No random walk here: only the staleness check."""
+        assert self.redis is not None
+        pipe = self.redis.pipeline(transaction=False)
+        self._update_staleness(pipe, now_ms())
+        pipe.execute()
+
+    def _update_staleness(self, pipe: Any, now: int) -> None:
+        limit = self.runtime.settings.binance_stale_ms
+        names = self.runtime.names
+        for symbol in self.runtime.specs:
+            silent_since = self.last_data.get(symbol, now)
+            stale = now - silent_since > limit
+            if stale == (symbol in self.stale):
+                continue
+            if stale:
+                self.stale[symbol] = silent_since
+                pipe.hset(names.stale, symbol, str(silent_since))
+                log.warning("binance feed: %s silent for %d ms: prices are STALE", symbol, now - silent_since)
+            else:
+                self.stale.pop(symbol)
+                pipe.hdel(names.stale, symbol)
+                log.info("binance feed: %s data flowing again", symbol)
+            status = MarketStatus(msg_id=f"status:{symbol}:{now}", symbol=symbol, stale=stale, since=silent_since)
+            pipe.xadd(names.market, {"m": encode(status)}, maxlen=MARKET_MAXLEN, approximate=True)
+
+
+class _StreamThread:
+    """The WebSocket client, on its own event loop; it only ever `tell`s the actor."""
+
+    def __init__(self, base_url: str, symbols: list[str], actor_ref: Any) -> None:
+        self.url = base_url.rstrip("/") + make_stream_path(symbols)
+        self.symbols = set(symbols)
+        self.actor_ref = actor_ref
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, name="binance-stream", daemon=True)
+        self._stop = asyncio.Event()
+        self.filter = TradeFilter()
+        self.dropped = 0
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        if self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self._stop.set)
+            self.thread.join(timeout=5)
+
+    def _run(self) -> None:
+        self.loop.run_until_complete(self._main())
+        self.loop.close()
+
+    async def _main(self) -> None:
+        attempt = 0
+        connected_before = False
+        async with aiohttp.ClientSession() as session:
+            while not self._stop.is_set():
+                try:
+                    async with session.ws_connect(self.url, heartbeat=None, autoping=True,
+                                                  timeout=aiohttp.ClientWSTimeout(ws_close=5)) as ws:
+                        log.info("binance feed: connected to %s", self.url.split("?")[0])
+                        if connected_before:
+                            self.actor_ref.tell(_MarketBatch(resync=True))  # fill the gap in the candles
+                        connected_before, attempt = True, 0
+                        await self._read(ws)
+                except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                    log.warning("binance feed: stream failed (%s)", exc)
+                if self._stop.is_set():
+                    return
+                delay = random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** attempt))
+                attempt += 1
+                log.info("binance feed: reconnecting in %.1f s", delay)
+                try:
+                    await asyncio.wait_for(self._stop.wait(), timeout=delay)
+                except TimeoutError:
+                    pass
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        batch = _MarketBatch()
+        flush_at = self.loop.time() + FLUSH_S
+        stop = asyncio.ensure_future(self._stop.wait())
+        try:
+            while True:
+                receive = asyncio.ensure_future(ws.receive())
+                done, _ = await asyncio.wait({receive, stop}, timeout=max(0.0, flush_at - self.loop.time()),
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if stop in done:
+                    receive.cancel()
+                    await ws.close()
+                    return
+                if receive in done:
+                    msg = receive.result()
+                    if msg.type is not aiohttp.WSMsgType.TEXT:
+                        log.warning("binance feed: stream closed (%s)", msg.type.name)
+                        return
+                    if self._take(msg.data, batch):
+                        await ws.close()
+                        return
+                else:
+                    receive.cancel()
+                if self.loop.time() >= flush_at:
+                    if batch.trades or batch.books or batch.closed_klines:
+                        self.actor_ref.tell(batch)
+                        batch = _MarketBatch()
+                    flush_at = self.loop.time() + FLUSH_S
+        finally:
+            stop.cancel()
+
+    def _take(self, text: str, batch: _MarketBatch) -> bool:
+        """Fold one frame into the batch; True when Binance announces a shutdown (reconnect now)."""
+        try:
+            event = parse_frame(text)
+        except ValueError as exc:
+            self.dropped += 1
+            log.debug("binance feed: dropped a frame: %s", exc)
+            return False
+        if isinstance(event, Shutdown):
+            return True
+        if isinstance(event, Trade) and event.symbol in self.symbols:
+            if not self.filter.accept(event):
+                self.dropped += 1
+                return False
+            previous = batch.trades.get(event.symbol)
+            volume = event.qty + (previous[1] if previous else Decimal(0))
+            batch.trades[event.symbol] = (event.price, volume, event.ts)
+        elif isinstance(event, Book) and event.symbol in self.symbols:
+            batch.books[event.symbol] = (event.bid, event.ask)
+        elif isinstance(event, Kline) and event.symbol in self.symbols and event.closed:
+            batch.closed_klines.append(event)
+        return False

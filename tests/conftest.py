@@ -113,3 +113,13 @@ async def db_client(aiohttp_client: Any, tmp_path: Path, database_url: str, redi
 def _stop_leftover_actors() -> Iterator[None]:
     yield
     pykka.ActorRegistry.stop_all(timeout=10)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[Any]:
+    """The strict local fake of Binance (REST and market stream), serving on the test's loop."""
+    from tests.fakes.binance import FakeBinance
+    f = FakeBinance()
+    await f.start()
+    yield f
+    await f.stop()

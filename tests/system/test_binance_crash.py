@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -19,14 +18,6 @@ from tests.fakes.binance import FakeBinance
 from tests.helpers import PASSWORD, ServerProcess, WsClient, auth, new_email
 
 pytestmark = pytest.mark.crash
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeBinance]:
-    f = FakeBinance()
-    await f.start()
-    yield f
-    await f.stop()
 
 
 @pytest.mark.parametrize("point", ["binance.before_send", "binance.after_send"])

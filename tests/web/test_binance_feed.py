@@ -15,14 +15,6 @@ from tests.fakes.binance import FakeBinance
 from tests.helpers import WsClient, auth, open_ws, register
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeBinance]:
-    f = FakeBinance()
-    await f.start()
-    yield f
-    await f.stop()
-
-
 async def _app(aiohttp_client: Any, tmp_path: Path, sqlite_url: str, redis_url: str, fake: FakeBinance,
                stale_ms: int) -> AsyncIterator[Any]:
     settings = make_settings(tmp_path, sqlite_url, redis_url, price_feed="binance", binance_api_url=fake.url,

@@ -139,9 +139,42 @@ class BinanceExecutor(Executor):
             self._outcome(row, translate.rejected("add your Binance Spot Testnet API keys on the account page "
                                                   "to trade with EXCHANGE=binance"))
             return True
+        if row.order_list_id is not None and row.exchange_sent_at is None:
+            return self._send_list(row, client)
         if row.exchange_sent_at is not None:
             return self._reconcile(row, client)
         return self._send(row, client)
+
+    def _send_list(self, row: Order, client: BinanceClient) -> bool:
+        """An OCO goes to Binance as one order list; each report is applied to its leg."""
+        assert row.order_list_id is not None
+        rows = [r for r in (sql.order_by_id(i) for i in sql.order_list_ids(row.order_list_id)) if r is not None]
+        if len(rows) != 2:
+            return True
+        tp, sl = rows
+        sent_at = client.now_ms()
+        with write_transaction():
+            for r in rows:
+                sql.execute('UPDATE "order" SET exchange_sent_at = ? WHERE id = ?', (sent_at, r.id))
+                r.exchange_sent_at = sent_at
+        above, below = (tp, sl) if tp.side == "SELL" else (sl, tp)
+        try:
+            answer = client.new_oco(tp.symbol, tp.side, tp.quantity, tp.client_order_id.removesuffix("-tp"),
+                                    _leg(above), _leg(below))
+        except (Rejected, AuthFailed) as exc:
+            for r in rows:
+                self._outcome(r, translate.rejected(_reason(exc)))
+            return True
+        except StatusUnknown:
+            for r in rows:
+                self._mark_unknown(r)
+            return True
+        by_cid = {r.client_order_id: r for r in rows}
+        for report in answer.get("orderReports", []):
+            leg = by_cid.get(report.get("clientOrderId"))
+            if leg is not None:
+                self._record(leg, client, report, report.get("fills", []))
+        return True
 
     def _send(self, row: Order, client: BinanceClient) -> bool:
         sent_at = client.now_ms()
@@ -180,6 +213,13 @@ class BinanceExecutor(Executor):
             if client.now_ms() < deadline:
                 return False  # it may still arrive at the matching engine: ask again later
             log.info("%s: order %s never reached Binance and no longer can; sending it again", self.name, row.id)
+            if row.order_list_id is not None:
+                if row.order_list_id != row.id:
+                    return False  # the list is sent again through its first order
+                with write_transaction():
+                    sql.execute('UPDATE "order" SET exchange_sent_at = NULL WHERE order_list_id = ?',
+                                (row.order_list_id,))
+                return self._send_list(row, client)
             return self._send(row, client)
         except StatusUnknown:
             return False
@@ -200,8 +240,10 @@ class BinanceExecutor(Executor):
                                              OrderStatus.NEW.value, OrderStatus.PARTIALLY_FILLED.value):
             return True
         if row.exchange_sent_at is None:  # never sent: cancel here; the SubmitOrder will find it CANCELED
-            self._outcome(row, Outcome(OrderStatus.CANCELED, row.executed_qty, row.cumm_quote_qty,
-                                                 ZERO))
+            legs = [row] if row.order_list_id is None else [
+                r for r in (sql.order_by_id(i) for i in sql.order_list_ids(row.order_list_id)) if r is not None]
+            for leg in legs:
+                self._outcome(leg, Outcome(OrderStatus.CANCELED, leg.executed_qty, leg.cumm_quote_qty, ZERO))
             return True
         if self._paused():
             return False
@@ -287,6 +329,9 @@ class BinanceExecutor(Executor):
             log.exception("%s: polling Binance failed; trying again in %.1f s", self.name, self.timer_interval_s)
 
     def _poll(self, row: Order) -> None:
+        fresh = sql.order_by_id(row.id)  # an earlier step of this round may have changed it
+        if fresh is None or fresh.status != row.status or fresh.exchange_sent_at != row.exchange_sent_at:
+            return
         client = self._client(row.user_id)
         if client is None:
             return
@@ -307,6 +352,13 @@ class BinanceExecutor(Executor):
                 client = self._client(uid)
                 if client is not None:
                     self._refresh_balances(uid, client)
+
+
+def _leg(row: Order) -> dict[str, Any]:
+    """One order of an OCO list as Binance's above*/below* parameters."""
+    fields = {"type": row.type, "clientOrderId": row.client_order_id, "price": row.price,
+              "stopPrice": row.stop_price, "trailingDelta": row.trailing_delta, "timeInForce": row.time_in_force}
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 def _reason(exc: BinanceError) -> str:

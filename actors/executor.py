@@ -16,7 +16,7 @@ from typing import Any
 from actors.base import MailboxActor
 from actors.relay import OutboxRelay
 from actors.runtime import Runtime
-from app.domain import execution
+from app.domain import execution, oco
 from app.domain.book import Quote
 from app.domain.execution import OrderView, Outcome
 from app.domain.ledger import house_of_shard, user_free
@@ -220,6 +220,9 @@ class Executor(MailboxActor):
             return
         view = order_view(row)
         spec = self.runtime.specs[view.symbol]
+        if view.order_list_id is not None:
+            self._on_list_command(msg, view, events)
+            return
         if isinstance(msg, SubmitOrder):
             if view.status is not OrderStatus.PENDING:
                 return  # already executed (a redelivery) or canceled before it ran
@@ -231,6 +234,28 @@ class Executor(MailboxActor):
             outcome = execution.cancel(view, spec)
         self._apply(row, view, outcome, events)
 
+    def _list_rows(self, list_id: int) -> list[Order]:
+        return [r for r in (sql.order_by_id(i) for i in sql.order_list_ids(list_id)) if r is not None]
+
+    def _on_list_command(self, msg: SubmitOrder | CancelOrder, view: OrderView, events: list[Event]) -> None:
+        """OCO: both legs are placed together, and canceling either cancels the list."""
+        assert view.order_list_id is not None
+        rows = self._list_rows(view.order_list_id)
+        spec = self.runtime.specs[view.symbol]
+        if isinstance(msg, SubmitOrder):
+            if len(rows) != 2 or any(r.status != OrderStatus.PENDING.value for r in rows):
+                return  # placed already (a redelivery)
+            first, second = (order_view(r) for r in rows)
+            free = self.balances.account(user_free(first.user_id))
+            outcomes = oco.place(first, second, self.quotes.get(first.symbol), spec, free)
+            for row, outcome in zip(rows, outcomes, strict=True):
+                self._apply(row, order_view(row), outcome, events)
+            return
+        for row in rows:
+            leg = order_view(row)
+            if leg.status in (OrderStatus.PENDING, *OPEN):
+                self._apply(row, leg, execution.cancel(leg, spec), events)
+
     def _on_tick(self, tick: PriceTick, events: list[Event]) -> None:
         quote = self._accept_quote(tick)
         if quote is None:
@@ -240,8 +265,16 @@ class Executor(MailboxActor):
             if row is None:
                 continue
             view = order_view(row)
-            outcome = execution.on_quote(view, quote, self.runtime.specs[view.symbol], self.fee_rate, self.house,
-                                         self.balances.account(user_free(view.user_id)))
+            spec = self.runtime.specs[view.symbol]
+            free = self.balances.account(user_free(view.user_id))
+            if view.order_list_id is not None:
+                legs = {r.id: r for r in self._list_rows(view.order_list_id)}
+                sibling = next((order_view(r) for i, r in legs.items() if i != view.id), None)
+                if sibling is not None:
+                    for leg, outcome in oco.on_quote(view, sibling, quote, spec, self.fee_rate, self.house, free):
+                        self._apply(legs[leg.id], order_view(legs[leg.id]), outcome, events)
+                    continue
+            outcome = execution.on_quote(view, quote, spec, self.fee_rate, self.house, free)
             if outcome is not None:
                 self._apply(row, view, outcome, events)
 

@@ -14,6 +14,7 @@ from typing import Any
 from actors.base import MailboxActor
 from actors.relay import OutboxRelay
 from actors.runtime import Runtime
+from app.domain import oco
 from app.domain.orders import (
     CANCELABLE,
     OrderRejected,
@@ -25,7 +26,7 @@ from app.domain.orders import (
     check_request,
 )
 from app.faults import crash_point
-from app.messages import CancelOrder, Message, PlaceOrder, Reply, RequestCancel, SubmitOrder, encode
+from app.messages import CancelOrder, Message, PlaceOco, PlaceOrder, Reply, RequestCancel, SubmitOrder, encode
 from app.messaging.names import shard_of
 from app.messaging.streams import REPLY_MAXLEN, Delivery, add_raw
 from app.money import ZERO
@@ -121,6 +122,8 @@ class Gateway(MailboxActor):
             return self._place(msg)
         if isinstance(msg, RequestCancel):
             return self._cancel(msg)
+        if isinstance(msg, PlaceOco):
+            return self._place_oco(msg)
         log.warning("gateway: ignoring unexpected %s", type(msg).__name__)
         return 400, {"detail": "unexpected message"}, []
 
@@ -158,6 +161,42 @@ class Gateway(MailboxActor):
         submit = SubmitOrder(msg_id=f"submit:{order_id}", order_id=order_id, user_id=msg.user_id)
         body = {"orderId": order_id, "clientOrderId": req.client_order_id, "status": OrderStatus.PENDING.value}
         return 202, body, [(stream, submit)]
+
+    def _place_oco(self, msg: PlaceOco) -> tuple[int, dict[str, Any], list[tuple[str, Message]]]:
+        spec = self.runtime.specs.get(msg.symbol)
+        if spec is None:
+            raise OrderRejected("UNKNOWN_SYMBOL", f"symbol {msg.symbol} is not traded here; "
+                                f"choose one of {', '.join(self.runtime.specs)}", 400)
+        legs = oco.leg_requests(msg.list_client_order_id, msg.symbol, Side(msg.side), msg.quantity, msg.price,
+                                msg.stop_price, msg.tp_stop_price, msg.stop_limit_price,
+                                TimeInForce(msg.stop_limit_time_in_force) if msg.stop_limit_time_in_force else None,
+                                msg.trailing_delta, spec)
+        existing = [sql.order_by_client_id(msg.user_id, leg.client_order_id) for leg in legs]
+        if any(e is not None for e in existing):
+            rows = [e for e in existing if e is not None]
+            for row, leg in zip(rows, legs, strict=False):
+                self._repeat(row, leg)  # the same list again: same answer; different fields: 409
+            return 200, _list_body(msg.list_client_order_id, rows), []
+        if count_open_orders(msg.user_id) + 2 > self.runtime.settings.max_open_orders:
+            raise OrderRejected("TOO_MANY_ORDERS", f"at most {self.runtime.settings.max_open_orders} open orders "
+                                "per account; cancel some first", 429)
+        now = now_ms()
+        ids: list[int] = []
+        for leg in legs:
+            ids.append(sql.insert_order({
+                "user_id": msg.user_id, "client_order_id": leg.client_order_id, "symbol": leg.symbol,
+                "side": leg.side.value, "type": leg.type.value,
+                "time_in_force": leg.time_in_force.value if leg.time_in_force else None, "quantity": leg.quantity,
+                "quote_order_qty": None, "price": leg.price, "status": OrderStatus.PENDING.value,
+                "executed_qty": ZERO, "cumm_quote_qty": ZERO, "locked": ZERO, "fill_count": 0, "reject_reason": None,
+                "created_at": now, "updated_at": now, "version": 0, "stop_price": leg.stop_price,
+                "trailing_delta": leg.trailing_delta, "triggered": False, "order_list_id": ids[0] if ids else None,
+            }))
+        sql.execute('UPDATE "order" SET order_list_id = ? WHERE id = ?', (ids[0], ids[0]))
+        stream = self.runtime.names.executor(shard_of(msg.user_id, self.runtime.settings.executor_shards))
+        submit = SubmitOrder(msg_id=f"submit:{ids[0]}", order_id=ids[0], user_id=msg.user_id)
+        rows = [r for r in (sql.order_by_id(i) for i in ids) if r is not None]
+        return 202, _list_body(msg.list_client_order_id, rows), [(stream, submit)]
 
     def _stale(self, symbol: str) -> bool:
         """Whether the live feed marked `symbol` stale. "Fresh" is cached for 100 ms (the common case
@@ -198,3 +237,9 @@ class Gateway(MailboxActor):
         cancel = CancelOrder(msg_id=f"cancel:{row.id}", order_id=row.id, user_id=msg.user_id)
         body = {**order_json(row), "cancelRequested": True}
         return 202, body, [(stream, cancel)]
+
+
+def _list_body(list_client_order_id: str, rows: list[Order]) -> dict[str, Any]:
+    return {"orderListId": rows[0].id, "listClientOrderId": list_client_order_id, "contingencyType": "OCO",
+            "orders": [{"orderId": r.id, "clientOrderId": r.client_order_id, "type": r.type, "status": r.status}
+                       for r in rows]}

@@ -55,6 +55,24 @@ class PlaceOrder(Message):
 
 
 @message
+class PlaceOco(Message):
+    """An OCO list: a take-profit leg at `price` (stop: `tp_stop_price`) and a stop-loss leg."""
+
+    reply_to: str
+    user_id: int
+    list_client_order_id: str
+    symbol: str
+    side: str
+    quantity: Decimal
+    price: Decimal
+    stop_price: Decimal | None = None
+    tp_stop_price: Decimal | None = None
+    stop_limit_price: Decimal | None = None
+    stop_limit_time_in_force: str | None = None
+    trailing_delta: int | None = None
+
+
+@message
 class RequestCancel(Message):
     reply_to: str
     user_id: int

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -123,6 +124,39 @@ def parse_order(data: Any, default_client_id: str) -> OrderRequest:
     )
 
 
+LIST_CLIENT_ORDER_ID = r"[a-zA-Z0-9_-]{1,32}"
+_OCO_FIELDS = {"symbol", "side", "quantity", "price", "takeProfitStopPrice", "stopPrice", "stopLimitPrice",
+               "stopLimitTimeInForce", "trailingDelta", "listClientOrderId"}
+
+
+@dataclass(frozen=True, slots=True)
+class OcoBody:
+    list_client_order_id: str | None
+    symbol: str
+    side: Side
+    quantity: Decimal
+    price: Decimal
+    stop_price: Decimal | None
+    tp_stop_price: Decimal | None
+    stop_limit_price: Decimal | None
+    stop_limit_time_in_force: TimeInForce | None
+    trailing_delta: int | None
+
+
+def parse_oco(data: Any) -> OcoBody:
+    body = _object(data, _OCO_FIELDS, {"symbol", "side", "quantity", "price"})
+    symbol = _string(body, "symbol", r"[A-Z0-9]{2,20}", "must be an upper-case symbol such as BTCUSDT")
+    lcid = _string(body, "listClientOrderId", LIST_CLIENT_ORDER_ID, "must be 1-32 characters of A-Z a-z 0-9 _ -",
+                   optional=True)
+    quantity, price = _amount(body, "quantity"), _amount(body, "price")
+    if quantity is None or price is None:
+        raise SchemaError("quantity and price (the take-profit price) are required", "quantity" if quantity is None
+                          else "price")
+    return OcoBody(lcid, str(symbol), _enum(body, "side", Side), quantity, price, _amount(body, "stopPrice"),
+                   _amount(body, "takeProfitStopPrice"), _amount(body, "stopLimitPrice"),
+                   _enum(body, "stopLimitTimeInForce", TimeInForce, optional=True), _bps(body, "trailingDelta"))
+
+
 def _bps(body: dict[str, Any], key: str) -> int | None:
     """A whole number of basis points, sent as a JSON integer."""
     value = body.get(key)
@@ -218,6 +252,7 @@ def order_json(row: Any, fills: list[Any] | None = None) -> dict[str, Any]:
         "stopPrice": _opt(row.stop_price),
         "trailingDelta": row.trailing_delta,
         "triggered": bool(row.triggered),
+        "orderListId": row.order_list_id if row.order_list_id is not None else -1,
         "fills": [fill_json(f) for f in (fills or [])],
         "time": row.created_at,
         "updateTime": row.updated_at,

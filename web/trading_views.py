@@ -8,10 +8,10 @@ import secrets
 from aiohttp import web
 
 from app.domain.orders import OrderStatus
-from app.messages import PlaceOrder, RequestCancel
+from app.messages import PlaceOco, PlaceOrder, RequestCancel
 from app.queries import balances as balances_of
 from app.queries import get_order, list_orders, positions
-from app.schemas import parse_int_param, parse_order
+from app.schemas import parse_int_param, parse_oco, parse_order
 from web.keys import REPLIES, RUNTIME, SETTINGS
 from web.market_views import marks
 from web.problems import Problem, json_body
@@ -35,7 +35,8 @@ def _rate_limit(request: web.Request, user_id: int) -> None:
     enforce(request, f"orders:{user_id}", rate, rate * 2, f"at most {rate} order requests per second")
 
 
-async def _command(request: web.Request, msg: PlaceOrder | RequestCancel, client_order_id: str = "") -> web.Response:
+async def _command(request: web.Request, msg: PlaceOrder | PlaceOco | RequestCancel,
+                   client_order_id: str = "") -> web.Response:
     runtime = request.app[RUNTIME]
     try:
         reply = await request.app[REPLIES].ask(runtime.names.gateway, msg, COMMAND_TIMEOUT_S)
@@ -62,6 +63,24 @@ async def place_order(request: web.Request) -> web.Response:
         stop_price=req.stop_price, trailing_delta=req.trailing_delta,
     )
     return await _command(request, msg, req.client_order_id)
+
+
+@routes.post("/api/trading/orderList/oco")
+async def place_oco(request: web.Request) -> web.Response:
+    """An OCO list: a take-profit leg and a stop-loss leg; exactly one of them executes."""
+    claims = require_user(request)
+    _rate_limit(request, claims.user_id)
+    body = parse_oco(await read_json(request))
+    replies = request.app[REPLIES]
+    lcid = body.list_client_order_id or "oco-" + secrets.token_urlsafe(12)
+    msg = PlaceOco(
+        msg_id=replies.new_id(), reply_to=request.app[RUNTIME].names.reply(request.app[SETTINGS].node_name),
+        user_id=claims.user_id, list_client_order_id=lcid, symbol=body.symbol, side=body.side.value,
+        quantity=body.quantity, price=body.price, stop_price=body.stop_price, tp_stop_price=body.tp_stop_price,
+        stop_limit_price=body.stop_limit_price,
+        stop_limit_time_in_force=body.stop_limit_time_in_force.value if body.stop_limit_time_in_force else None,
+        trailing_delta=body.trailing_delta)
+    return await _command(request, msg, lcid)
 
 
 @routes.delete("/api/trading/orders/{order_id}")

@@ -40,6 +40,7 @@ class OrderView:
     trailing_delta: int | None = None
     trail_extreme: Decimal | None = None
     triggered: bool = False
+    order_list_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +125,8 @@ def place(order: OrderView, quote: Quote | None, spec: SymbolSpec, free: Mapping
         return _place_market(order, quote, spec, free, fee_rate, house)
     if order.type in TRIGGERED_TYPES:
         return _place_trigger(order, quote, spec, free)
+    if order.type is OrderType.LIMIT_MAKER and crosses(order, quote):
+        return _reject(order, "Order would immediately match and take.")
     return _place_limit(order, quote, spec, free, fee_rate, house)
 
 

@@ -21,11 +21,13 @@ class OrderType(StrEnum):
     STOP_LOSS_LIMIT = "STOP_LOSS_LIMIT"  # a LIMIT order once triggered
     TAKE_PROFIT = "TAKE_PROFIT"
     TAKE_PROFIT_LIMIT = "TAKE_PROFIT_LIMIT"
+    LIMIT_MAKER = "LIMIT_MAKER"  # a GTC limit order that is rejected rather than take liquidity
 
 
 TRIGGERED_TYPES = frozenset({OrderType.STOP_LOSS, OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT,
                              OrderType.TAKE_PROFIT_LIMIT})
-LIMIT_TYPES = frozenset({OrderType.LIMIT, OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT_LIMIT})
+LIMIT_TYPES = frozenset({OrderType.LIMIT, OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT_LIMIT,
+                         OrderType.LIMIT_MAKER})
 MIN_TRAILING_DELTA, MAX_TRAILING_DELTA = 10, 2000  # basis points, as Binance's TRAILING_DELTA filter
 
 
@@ -136,6 +138,11 @@ def check_request(req: OrderRequest, spec: SymbolSpec) -> OrderRequest:
     _check(spec.price_error(req.price), "price")
     _check(spec.qty_error(req.quantity), "quantity")
     _check(spec.notional_error(req.price * req.quantity), "quantity")
+    if req.type is OrderType.LIMIT_MAKER:
+        if req.time_in_force is not None:
+            raise OrderRejected("INVALID_PARAMS", "timeInForce is not allowed on a LIMIT_MAKER order (it is always "
+                                "GTC)", 400)
+        return req
     if req.time_in_force is None:
         return OrderRequest(**{**_fields(req), "time_in_force": TimeInForce.GTC})
     return req

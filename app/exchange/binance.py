@@ -185,6 +185,15 @@ class BinanceClient:
             quoteOrderQty=quote_order_qty, price=price, stopPrice=stop_price, trailingDelta=trailing_delta,
             newClientOrderId=client_order_id, newOrderRespType="FULL"))
 
+    def new_oco(self, symbol: str, side: str, quantity: Decimal, list_client_order_id: str,
+                above: dict[str, Any], below: dict[str, Any]) -> dict[str, Any]:
+        """An OCO list; `above`/`below` hold type, clientOrderId, price, stopPrice, trailingDelta, timeInForce."""
+        def leg(prefix: str, spec: dict[str, Any]) -> dict[str, object]:
+            return {f"{prefix}{k[0].upper()}{k[1:]}": v for k, v in spec.items()}
+        return self.signed("POST", "/v3/orderList/oco", params(
+            symbol=symbol, side=side, quantity=quantity, listClientOrderId=list_client_order_id,
+            **leg("above", above), **leg("below", below), newOrderRespType="FULL"))
+
     def query_order(self, symbol: str, client_order_id: str) -> dict[str, Any]:
         return self.signed("GET", "/v3/order", params(symbol=symbol, origClientOrderId=client_order_id))
 

@@ -80,6 +80,7 @@ class Order(BaseModel):
     trailing_delta = IntegerField(null=True)
     trail_extreme = MoneyField(null=True)
     triggered = BooleanField(default=False)
+    order_list_id = IntegerField(null=True)  # OCO: the id of the list's first order, on both legs
 
     class Meta:
         indexes = ((("user_id", "client_order_id"), True), (("user_id", "status"), False))

@@ -18,7 +18,7 @@ from app.persistence.models import Order
 _ORDER_COLUMNS = ("id", "user_id", "client_order_id", "symbol", "side", "type", "time_in_force", "quantity",
                   "quote_order_qty", "price", "status", "executed_qty", "cumm_quote_qty", "locked", "fill_count",
                   "reject_reason", "created_at", "updated_at", "version", "exchange_sent_at", "exchange_order_id",
-                  "stop_price", "trailing_delta", "trail_extreme", "triggered")
+                  "stop_price", "trailing_delta", "trail_extreme", "triggered", "order_list_id")
 _MONEY = {"quantity", "quote_order_qty", "price", "executed_qty", "cumm_quote_qty", "locked", "stop_price",
           "trail_extreme"}
 _SELECT_ORDER = f'SELECT {", ".join(_ORDER_COLUMNS)} FROM "order"'  # noqa: S608 - constant column names
@@ -65,6 +65,12 @@ def order_by_id(order_id: int, user_id: int | None = None) -> Order | None:
         row = execute(f"{_SELECT_ORDER} WHERE id = ? AND user_id = ?",
                       (order_id, user_id)).fetchone()
     return None if row is None else _order(row)
+
+
+def order_list_ids(list_id: int) -> list[int]:
+    """The orders of an OCO list, first leg first."""
+    return [int(r[0]) for r in execute('SELECT id FROM "order" WHERE order_list_id = ? ORDER BY id',
+                                       (list_id,)).fetchall()]
 
 
 def order_by_client_id(user_id: int, client_order_id: str) -> Order | None:

@@ -151,7 +151,7 @@ def order_view(row: Order) -> OrderView:
         quantity=row.quantity, quote_order_qty=row.quote_order_qty, price=row.price,
         status=OrderStatus(row.status), executed_qty=row.executed_qty, cumm_quote_qty=row.cumm_quote_qty,
         locked=row.locked, fill_count=row.fill_count, stop_price=row.stop_price, trailing_delta=row.trailing_delta,
-        trail_extreme=row.trail_extreme, triggered=bool(row.triggered),
+        trail_extreme=row.trail_extreme, triggered=bool(row.triggered), order_list_id=row.order_list_id,
     )
 
 

@@ -16,6 +16,7 @@ export class OrderForm {
     this.stopPrice = this.el("stop-price");
     this.trailing = this.el("trailing");
     this.kind = this.el("trigger-kind");
+    this.stopLimit = this.el("stop-limit");
     this.amount = this.el("amount");
     this.unit = this.el("amount-unit");
     this.error = this.el("order-error");
@@ -46,7 +47,7 @@ export class OrderForm {
   }
 
   setType(type) {
-    this.el({ LIMIT: "type-limit", STOP: "type-stop" }[type] ?? "type-market").checked = true;
+    this.el({ LIMIT: "type-limit", STOP: "type-stop", OCO: "type-oco" }[type] ?? "type-market").checked = true;
     this.update();
     if (type === "LIMIT") this.price.focus();
   }
@@ -69,6 +70,7 @@ export class OrderForm {
   referencePrice() {
     if (this.type === "LIMIT") return dec(this.price.value);
     if (this.type === "STOP") return dec(this.price.value) ?? dec(this.stopPrice.value);
+    if (this.type === "OCO") return dec(this.price.value);
     if (!this.tick) return null;
     return dec(this.side === "BUY" ? this.tick.ask : this.tick.bid);
   }
@@ -76,16 +78,23 @@ export class OrderForm {
   update() {
     const type = this.type;
     const limit = type === "LIMIT";
-    const stop = type === "STOP";
+    const oco = type === "OCO";
+    const stop = type === "STOP" || oco;
     const buy = this.side === "BUY";
-    if (stop && this.lastType !== "STOP" && !this.priceDirty) this.price.value = "";
+    if (stop && !["STOP", "OCO"].includes(this.lastType) && !this.priceDirty) this.price.value = "";
     this.lastType = type;
     this.el("stop-row").hidden = !stop;
+    this.el("trigger-row").hidden = oco;
+    this.el("stop-limit-row").hidden = !oco;
+    this.el("stop-hint").hidden = oco;
+    this.el("oco-hint").hidden = !oco;
     this.el("price-row").hidden = !(limit || stop);
-    this.el("price-label").textContent = stop ? `Limit price (${this.spec.quote}, optional)` : `Price (${this.spec.quote})`;
+    const q = this.spec.quote;
+    this.el("price-label").textContent = oco ? `Take-profit price (${q})` : stop ? `Limit price (${q}, optional)`
+      : `Price (${q})`;
     this.el("price-hint").hidden = stop;
     this.el("reset-price").hidden = stop;
-    this.el("tif-row").hidden = !(limit || (stop && this.price.value.trim() !== ""));
+    this.el("tif-row").hidden = !(limit || (type === "STOP" && this.price.value.trim() !== ""));
     if (!(type === "MARKET") && this.unit.value === "quote") this.unit.value = "base";
     this.unit.querySelector('option[value="quote"]').disabled = type !== "MARKET";
     const { base, quote } = this.spec;
@@ -102,7 +111,7 @@ export class OrderForm {
     const amount = dec(this.amount.value);
     const price = this.referencePrice();
     const estimate = this.el("estimate");
-    const approx = limit || (stop && this.price.value.trim() !== "") ? "" : "≈ ";
+    const approx = limit || oco || (stop && this.price.value.trim() !== "") ? "" : "≈ ";
     let text = "—";
     let value = "";
     if (amount !== null && amount.gt(0)) {
@@ -136,7 +145,7 @@ export class OrderForm {
     this.error.textContent = message;
     this.error.hidden = false;
     const input = { price: this.price, quantity: this.amount, quoteOrderQty: this.amount, amount: this.amount,
-      stopPrice: this.stopPrice, trailingDelta: this.trailing }[field];
+      stopPrice: this.stopPrice, trailingDelta: this.trailing, stopLimitPrice: this.stopLimit }[field];
     if (input) {
       input.setAttribute("aria-invalid", "true");
       input.setAttribute("aria-describedby", "order-error");
@@ -150,6 +159,7 @@ export class OrderForm {
       clientOrderId: "web-" + crypto.randomUUID().replaceAll("-", "") };
     if (this.unit.value === "quote") body.quoteOrderQty = amount; else body.quantity = amount;
     if (this.type === "STOP") return this.stopBody(body);
+    if (this.type === "OCO") return this.ocoBody(body);
     if (this.type === "LIMIT") {
       const price = this.price.value.trim();
       if (dec(price) === null || !dec(price).gt(0)) return [null, "Enter a limit price greater than zero", "price"];
@@ -182,6 +192,25 @@ export class OrderForm {
     return [body, null, null];
   }
 
+  /** An OCO list: a take-profit limit at `price` and a stop-loss at `stopPrice` on one quantity. */
+  ocoBody(body) {
+    const [stop, problem, field] = this.stopBody({ ...body });
+    if (stop === null) return [null, problem, field];
+    const price = this.price.value.trim();
+    if (dec(price) === null || !dec(price).gt(0)) return [null, "Enter the take-profit price", "price"];
+    const oco = { symbol: body.symbol, side: body.side, quantity: body.quantity, price,
+      listClientOrderId: "web" + crypto.randomUUID().replaceAll("-", "").slice(0, 24) };
+    if (stop.stopPrice) oco.stopPrice = stop.stopPrice;
+    if (stop.trailingDelta) oco.trailingDelta = stop.trailingDelta;
+    const stopLimit = this.stopLimit.value.trim();
+    if (stopLimit) {
+      if (dec(stopLimit) === null || !dec(stopLimit).gt(0)) return [null, "Enter a stop limit price greater than zero", "stopLimitPrice"];
+      oco.stopLimitPrice = stopLimit;
+      oco.stopLimitTimeInForce = "GTC";
+    }
+    return [oco, null, null];
+  }
+
   async submit() {
     this.clearError();
     const [body, problem, field] = this.body();
@@ -191,6 +220,14 @@ export class OrderForm {
     }
     this.submitButton.disabled = true;
     try {
+      if (this.type === "OCO") {
+        const list = await api("POST", "/api/trading/orderList/oco", body);
+        for (const leg of list.orders) {
+          this.form.dispatchEvent(new CustomEvent("placed", { detail: { symbol: body.symbol, side: body.side,
+            origQty: body.quantity, ...leg, orderType: leg.type, orderListId: list.orderListId } }));
+        }
+        return;
+      }
       const placed = await api("POST", "/api/trading/orders", body);
       this.form.dispatchEvent(new CustomEvent("placed", { detail: { ...body, ...placed, orderType: body.type } }));
     } catch (error) {

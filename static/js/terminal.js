@@ -32,17 +32,21 @@ const form = new OrderForm({
   balanceOf: (asset) => state.balances.get(asset)?.free ?? null,
 });
 
-// ---- drawing (coalesced to one redraw per animation frame) ----
-let dirty = false;
-function redraw() {
-  if (dirty) return;
-  dirty = true;
+// ---- drawing (coalesced to one redraw per animation frame, and only the parts that changed:
+// order rows are never rebuilt on a price tick, so a click on their buttons is never lost) ----
+const dirty = new Set();
+function redraw(...parts) {
+  const first = dirty.size === 0;
+  for (const part of parts.length ? parts : ["orders", "positions", "balances"]) dirty.add(part);
+  if (!first) return;
   requestAnimationFrame(() => {
-    dirty = false;
-    renderOpenOrders($("open-orders").tBodies[0], $("open-empty"), $("open-count"), state.orders, cancel);
-    renderHistory($("order-history").tBodies[0], $("history-empty"), state.orders);
-    renderPositions($("positions-table").tBodies[0], $("positions-empty"), state.positions, markOf);
-    renderBalances($("balances-table").tBodies[0], state.balances);
+    if (dirty.has("orders")) {
+      renderOpenOrders($("open-orders").tBodies[0], $("open-empty"), $("open-count"), state.orders, cancel);
+      renderHistory($("order-history").tBodies[0], $("history-empty"), state.orders);
+    }
+    if (dirty.has("positions")) renderPositions($("positions-table").tBodies[0], $("positions-empty"), state.positions, markOf);
+    if (dirty.has("balances")) renderBalances($("balances-table").tBodies[0], state.balances);
+    dirty.clear();
     form.update();
   });
 }
@@ -114,7 +118,7 @@ $("order-form").addEventListener("placed", (event) => {
     state.orders.set(placed.orderId, { ...placed, executedQty: "0", cummulativeQuoteQty: "0", version: -1,
       time: Date.now() });
   }
-  redraw();
+  redraw("orders");
 });
 
 // ---- market data ----
@@ -161,15 +165,15 @@ function onMessage(m) {
       break;
     case "ORDER_UPDATE":
       mergeOrder(m);
-      redraw();
+      redraw("orders");
       break;
     case "BALANCE_UPDATE":
       for (const b of m.balances) state.balances.set(b.asset, b);
-      redraw();
+      redraw("balances");
       break;
     case "POSITION_UPDATE":
       for (const p of m.positions) state.positions.set(p.asset, { ...state.positions.get(p.asset), ...p });
-      redraw();
+      redraw("positions");
       break;
     case "PRICE_UPDATE":
       state.ticks.set(m.symbol, m);
@@ -178,7 +182,7 @@ function onMessage(m) {
         drawTicker(m);
         form.onTick(m);
       }
-      redraw();
+      redraw("positions");
       break;
     case "MARKET_STATUS":
       if (m.symbol === spec.symbol) showStale(m.stale);

@@ -275,3 +275,28 @@ async def test_stop_loss_from_the_order_form(new_context: NewContext) -> None:
     await page.get_by_role("button", name=f"Cancel order {order_id}").click()
     await expect(page.get_by_text("No open orders.")).to_be_visible()
     await expect(locked(page, "BTC")).to_have_attribute("data-value", "0")
+
+
+async def test_oco_from_the_order_form_cancels_as_a_list(new_context: NewContext) -> None:
+    page = await (await new_context()).new_page()
+    await register(page)
+    await page.get_by_label("Sell", exact=True).check()
+    await page.get_by_label("OCO", exact=True).check()
+    last = Decimal(await page.get_by_label("Last price").get_attribute("data-value"))
+    take_profit, stop_price = (last * Decimal("1.1")).quantize(Decimal("0.01")), (last * Decimal("0.9")).quantize(
+        Decimal("0.01"))
+    await page.get_by_label("Take-profit price (USDT)").fill(str(take_profit))
+    await page.get_by_label("Stop price (USDT)").fill(str(stop_price))
+    await page.get_by_label("Amount", exact=True).fill("0.01")
+    await page.get_by_role("button", name="Sell BTC").click()
+    rows = page.get_by_role("table", name="Open orders").locator("tbody tr")
+    await expect(rows).to_have_count(2)
+    for i in range(2):
+        await expect(rows.nth(i).locator("td.status")).to_have_attribute("data-status", "NEW")
+    await expect(page.get_by_role("table", name="Open orders")).to_contain_text("LIMIT MAKER")
+    await expect(locked(page, "BTC")).to_have_attribute("data-value", "0.01")
+    stop_row = rows.filter(has_text="STOP LOSS")
+    stop_id = await stop_row.get_attribute("data-order-id")
+    await page.get_by_role("button", name=f"Cancel order {stop_id}").click()
+    await expect(page.get_by_text("No open orders.")).to_be_visible()
+    await expect(locked(page, "BTC")).to_have_attribute("data-value", "0")

@@ -95,10 +95,12 @@ class FakeOrder:
     fills: list[dict[str, Any]] = field(default_factory=list)
     time: int = 0
     update_time: int = 0
+    list_id: int = -1
 
     def json(self, full: bool = False) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "symbol": self.symbol, "orderId": self.order_id, "orderListId": -1, "clientOrderId": self.client_order_id,
+            "symbol": self.symbol, "orderId": self.order_id, "orderListId": self.list_id,
+            "clientOrderId": self.client_order_id,
             "transactTime": self.update_time, "price": _s(self.price or Decimal(0)),
             "origQty": _s(self.quantity or Decimal(0)), "executedQty": _s(self.executed),
             "origQuoteOrderQty": _s(self.quote_order_qty or Decimal(0)), "cummulativeQuoteQty": _s(self.cumm_quote),
@@ -162,11 +164,24 @@ class FakeBinance:
 
     def trade(self, symbol: str, price: Decimal, qty: Decimal | None = None) -> None:
         """A trade prints at `price`: resting limit orders it crosses fill (up to `qty` each)."""
-        for order in [o for o in self.orders if o.symbol == symbol and o.status in ("NEW", "PARTIALLY_FILLED")]:
+        for order in [o for o in self.orders if o.symbol == symbol and o.status in ("NEW", "PARTIALLY_FILLED")
+                      and o.type in ("LIMIT", "LIMIT_MAKER") and o.status in ("NEW", "PARTIALLY_FILLED")]:
             assert order.price is not None and order.quantity is not None
+            if order.status not in ("NEW", "PARTIALLY_FILLED"):
+                continue  # its list sibling filled a moment ago
             if (order.side == "BUY" and price <= order.price) or (order.side == "SELL" and price >= order.price):
                 left = order.quantity - order.executed
+                self._take_over_list_lock(order)
                 self._fill(order, order.price, left if qty is None else min(qty, left), from_locked=True)
+
+    def _take_over_list_lock(self, order: FakeOrder) -> None:
+        """One leg of an OCO executes: the other is canceled and its reservation passes over."""
+        for other in self.orders:
+            if other.list_id == order.list_id != -1 and other is not order and other.status == "NEW":
+                order.locked += other.locked
+                other.locked = Decimal(0)
+                other.status = "EXPIRED"
+                other.update_time = self.now_ms()
 
     # --- server ------------------------------------------------------------------------------------
     async def start(self) -> str:
@@ -271,7 +286,8 @@ class FakeBinance:
         try:
             query = self._authenticate(request, body)
             self.requests.append((request.method, request.path, query))
-            handler = {"POST /api/v3/order": self._new_order, "GET /api/v3/order": self._query_order,
+            handler = {"POST /api/v3/order": self._new_order, "POST /api/v3/orderList/oco": self._new_oco,
+                       "GET /api/v3/order": self._query_order,
                        "DELETE /api/v3/order": self._cancel_order, "GET /api/v3/account": self._account,
                        "GET /api/v3/myTrades": self._my_trades}.get(endpoint)
             if handler is None:
@@ -420,6 +436,58 @@ class FakeBinance:
         self.orders.append(order)
         return order.json(full=q.get("newOrderRespType", "FULL") == "FULL")
 
+    def _new_oco(self, q: dict[str, str]) -> dict[str, Any]:
+        legs = ("Type", "ClientOrderId", "Price", "StopPrice", "TrailingDelta", "TimeInForce")
+        self._allowed(q, {"symbol", "side", "quantity", "listClientOrderId", "newOrderRespType",
+                          *(f"{p}{n}" for p in ("above", "below") for n in legs)})
+        self._required(q, "symbol", "side", "quantity", "aboveType", "belowType")
+        rules = SYMBOLS.get(q["symbol"])
+        if rules is None:
+            raise ApiError(-1121, "Invalid symbol.")
+        if q["side"] not in ("BUY", "SELL"):
+            raise ApiError(-1117, "Invalid side.")
+        qty = self._decimal(q, "quantity")
+        above = {n: q[f"above{n}"] for n in legs if f"above{n}" in q}
+        below = {n: q[f"below{n}"] for n in legs if f"below{n}" in q}
+        bid, ask = self.prices[q["symbol"]]
+        last = (bid + ask) / 2
+        for leg, side_of_market in ((above, "above"), (below, "below")):
+            price = Decimal(leg["Price"]) if "Price" in leg else None
+            stop = Decimal(leg["StopPrice"]) if "StopPrice" in leg else None
+            self._check_filters(rules, qty, None, price, leg["Type"])
+            level = price if leg["Type"] == "LIMIT_MAKER" else stop
+            if level is not None and ((side_of_market == "above" and level <= last) or
+                                      (side_of_market == "below" and level >= last)):
+                raise ApiError(-2010, "Order would trigger immediately." if leg["Type"] != "LIMIT_MAKER"
+                               else "Order would immediately match and take.")
+        assert qty is not None
+        key = q["_api_key"]
+        funds = self.accounts[key][1]
+        pot = funds.setdefault(rules.base if q["side"] == "SELL" else rules.quote, [Decimal(0), Decimal(0)])
+        prices = [Decimal(leg.get("Price") or leg.get("StopPrice") or "0") for leg in (above, below)]
+        lock = qty if q["side"] == "SELL" else max(prices) * qty
+        if pot[0] < lock:
+            raise ApiError(-2010, "Account has insufficient balance for requested action.")
+        pot[0] -= lock
+        pot[1] += lock
+        list_id = next(self._ids)
+        now = self.now_ms()
+        made = []
+        for i, leg in enumerate((above, below)):
+            order = FakeOrder(next(self._ids), key, leg.get("ClientOrderId") or f"auto{list_id}-{i}", q["symbol"],
+                              q["side"], leg["Type"], leg.get("TimeInForce"), qty, None,
+                              Decimal(leg["Price"]) if "Price" in leg else None,
+                              Decimal(leg["StopPrice"]) if "StopPrice" in leg else None, time=now, update_time=now,
+                              locked=lock if i == 0 else Decimal(0), list_id=list_id)
+            made.append(order)
+        self.orders.extend(made)
+        return {"orderListId": list_id, "contingencyType": "OCO", "listStatusType": "EXEC_STARTED",
+                "listOrderStatus": "EXECUTING", "listClientOrderId": q.get("listClientOrderId", f"list{list_id}"),
+                "transactionTime": now, "symbol": q["symbol"],
+                "orders": [{"symbol": o.symbol, "orderId": o.order_id, "clientOrderId": o.client_order_id}
+                           for o in made],
+                "orderReports": [o.json(full=True) for o in made]}
+
     def _check_filters(self, r: SymbolRules, qty: Decimal | None, quote_qty: Decimal | None, price: Decimal | None,
                        kind: str) -> None:
         if price is not None and (price < r.min_price or price > r.max_price or price % r.tick):
@@ -536,6 +604,11 @@ class FakeBinance:
         self._release(order)
         order.status = "CANCELED"
         order.update_time = self.now_ms()
+        for other in self.orders:  # canceling one order of a list cancels the list
+            if other.list_id == order.list_id != -1 and other is not order and other.status == "NEW":
+                self._release(other)
+                other.status = "CANCELED"
+                other.update_time = order.update_time
         return {**order.json(), "origClientOrderId": order.client_order_id}
 
     def _account(self, q: dict[str, str]) -> dict[str, Any]:

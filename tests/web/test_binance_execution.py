@@ -94,3 +94,23 @@ async def test_without_keys_or_with_wrong_keys_orders_are_rejected_clearly(binan
     rejected = await ws.order_status(placed["orderId"], {"REJECTED"})
     assert "refused your API key" in rejected["rejectReason"] and "-2015" in rejected["rejectReason"]
     assert binance.fake.orders == []
+
+
+async def test_oco_take_profit_fills_at_binance_and_the_stop_leg_expires(binance: Venue) -> None:
+    assert binance.fake is not None
+    token, ws, _ = await binance.trader()
+    resp = await binance.client.post("/api/trading/orderList/oco", headers=auth(token), json={
+        "symbol": "BTCUSDT", "side": "SELL", "quantity": "0.1", "price": "52000", "stopPrice": "48000",
+        "stopLimitPrice": "47900", "stopLimitTimeInForce": "GTC", "listClientOrderId": "exit"})
+    assert resp.status == 202, await resp.text()
+    tp, sl = (await resp.json())["orders"]
+    assert (tp["type"], sl["type"]) == ("LIMIT_MAKER", "STOP_LOSS_LIMIT")
+    await ws.order_status(tp["orderId"], {"NEW"})
+    sent = next(r for r in binance.fake.requests if r[1] == "/api/v3/orderList/oco")[2]
+    assert (sent["aboveType"], sent["abovePrice"], sent["belowType"], sent["belowStopPrice"],
+            sent["belowPrice"]) == ("LIMIT_MAKER", "52000", "STOP_LOSS_LIMIT", "48000", "47900")
+    binance.fake.trade("BTCUSDT", Decimal("52100"))
+    filled = await ws.order_status(tp["orderId"], {"FILLED"})
+    assert Decimal(filled["cummulativeQuoteQty"]) == Decimal("5200")
+    await ws.order_status(sl["orderId"], {"EXPIRED"})
+    await ws.wait_for(balance_event("BTC", lambda free, locked: locked == 0 and free == Decimal("0.9")))

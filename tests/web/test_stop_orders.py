@@ -115,3 +115,57 @@ async def test_bad_trigger_parameters_are_400s(client: Any) -> None:
         assert status == 400, (fields, body)
         if field:
             assert body.get("field") == field
+
+
+async def test_oco_exactly_one_leg_executes_and_the_list_cancels_together(client: Any) -> None:
+    token, ws, market = await _trader_at(client, "65000")
+    resp = await client.post("/api/trading/orderList/oco", headers=auth(token), json={
+        "symbol": "BTCUSDT", "side": "SELL", "quantity": "0.1", "price": "70000", "stopPrice": "60000",
+        "listClientOrderId": "exit-plan"})
+    assert resp.status == 202, await resp.text()
+    placed = await resp.json()
+    tp_id, sl_id = (o["orderId"] for o in placed["orders"])
+    assert placed["orderListId"] == tp_id and [o["type"] for o in placed["orders"]] == ["LIMIT_MAKER", "STOP_LOSS"]
+    again = await client.post("/api/trading/orderList/oco", headers=auth(token), json={
+        "symbol": "BTCUSDT", "side": "SELL", "quantity": "0.1", "price": "70000", "stopPrice": "60000",
+        "listClientOrderId": "exit-plan"})
+    assert again.status == 200 and (await again.json())["orderListId"] == tp_id, "the same list, not a second one"
+    await ws.order_status(tp_id, {"NEW"})
+    await ws.order_status(sl_id, {"NEW"})
+    market.tick("59000")  # the stop fires: the take-profit expires, as on Binance
+    filled = await ws.order_status(sl_id, {"FILLED"})
+    expired = await ws.order_status(tp_id, {"EXPIRED"})
+    assert filled["orderListId"] == expired["orderListId"] == tp_id
+    market.tick("71000")  # the take-profit would have filled now; it is gone
+    balances = {b["asset"]: b for b in (await (await client.get("/api/trading/balances",
+                                                               headers=auth(token))).json())["balances"]}
+    assert dec(balances["BTC"]["locked"]) == 0 and dec(balances["BTC"]["free"]) == Decimal("0.9")
+
+    _, second = await _order_list(client, token)
+    tp2, sl2 = (o["orderId"] for o in second["orders"])
+    await ws.order_status(sl2, {"NEW"})
+    assert (await client.delete(f"/api/trading/orders/{sl2}", headers=auth(token))).status == 202
+    await ws.order_status(tp2, {"CANCELED"})
+    await ws.order_status(sl2, {"CANCELED"})
+    balances = {b["asset"]: b for b in (await (await client.get("/api/trading/balances",
+                                                               headers=auth(token))).json())["balances"]}
+    assert dec(balances["BTC"]["locked"]) == 0
+
+
+async def _order_list(client: Any, token: str) -> tuple[int, dict[str, Any]]:
+    resp = await client.post("/api/trading/orderList/oco", headers=auth(token), json={
+        "symbol": "BTCUSDT", "side": "SELL", "quantity": "0.1", "price": "80000", "stopPrice": "50000"})
+    return resp.status, await resp.json()
+
+
+async def test_oco_bad_input_is_400(client: Any) -> None:
+    token, _ = await register(client)
+    for body in ({"symbol": "BTCUSDT", "side": "SELL", "quantity": "0.1", "price": "60000", "stopPrice": "61000"},
+                 {"symbol": "BTCUSDT", "side": "SELL", "quantity": "0.1", "price": "70000"},
+                 {"symbol": "BTCUSDT", "side": "SELL", "quantity": "0.1", "price": None, "stopPrice": "61000"},
+                 {"symbol": "BTCUSDT", "side": "SELL", "quantity": "0.1", "price": "70000", "stopPrice": "60000",
+                  "stopLimitTimeInForce": "GTC"},
+                 {"symbol": "BTCUSDT", "side": "SELL", "quantity": "0.1", "price": "70000", "stopPrice": "60000",
+                  "listClientOrderId": "x" * 33}):
+        resp = await client.post("/api/trading/orderList/oco", headers=auth(token), json=body)
+        assert resp.status == 400, (body, await resp.text())

@@ -90,6 +90,25 @@ async def test_stop_orders_wait_with_their_funds_reserved_and_refuse_to_trigger_
     await ws.wait_for(balance_event("BTC", lambda free, locked: locked == 0 and free == Decimal("1")))
 
 
+async def test_oco_waits_with_one_reservation_and_cancels_as_a_list(venue: Venue) -> None:
+    token, ws, _ = await venue.trader()
+    resp = await venue.client.post("/api/trading/orderList/oco", headers=auth(token), json={
+        "symbol": "BTCUSDT", "side": "SELL", "quantity": "0.1", "price": "900000", "stopPrice": "1000",
+        "listClientOrderId": "plan-a"})
+    assert resp.status == 202, await resp.text()
+    tp, sl = ((await resp.json())["orders"])
+    await ws.order_status(tp["orderId"], {"NEW"})
+    await ws.order_status(sl["orderId"], {"NEW"})
+    await ws.wait_for(balance_event("BTC", lambda free, locked: locked == Decimal("0.1")))
+    ws.seen.clear()
+    assert (await venue.client.delete(f"/api/trading/orders/{sl['orderId']}", headers=auth(token))).status == 202
+    await ws.order_status(tp["orderId"], {"CANCELED"}, timeout=15)
+    await ws.order_status(sl["orderId"], {"CANCELED"}, timeout=15)
+    await ws.wait_for(balance_event("BTC", lambda free, locked: locked == 0 and free == Decimal("1")))
+    if venue.fake is not None:
+        assert {o.client_order_id for o in venue.fake.orders} == {"plan-a-tp", "plan-a-sl"}
+
+
 async def test_same_client_order_id_is_one_order(venue: Venue) -> None:
     token, ws, _ = await venue.trader()
     order = {"side": "BUY", "type": "MARKET", "quantity": "0.001", "clientOrderId": "once-only"}

@@ -8,6 +8,7 @@ everything it receives with textContent.
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp_jinja2
@@ -169,28 +170,34 @@ async def account(request: web.Request) -> web.Response:
 
 @routes.post("/account/keys")
 async def save_keys(request: web.Request) -> web.Response:
-    user = await _current_user(request)
-    if user is None:
-        return _redirect("/login?next=/account")
-    try:
-        form = await _form(request)
-        api_key, secret = parse_exchange_key({"apiKey": form.get("apiKey", ""),
-                                              "secretKey": form.get("secretKey", "")})
-    except (Problem, SchemaError) as exc:
-        message, status, field = _error(exc)
-        return await _account(request, user, status, error=message, field=field)
-    await in_db(request, replace_exchange_key, request.app[VAULT], user.id, api_key, secret)
-    return _redirect("/account?saved=keys")
+    return await _account_form(request, _save_keys)
 
 
 @routes.post("/account/keys/delete")
 async def delete_keys(request: web.Request) -> web.Response:
+    return await _account_form(request, _delete_keys)
+
+
+async def _save_keys(request: web.Request, user: User, form: dict[str, str]) -> str:
+    api_key, secret = parse_exchange_key({"apiKey": form.get("apiKey", ""), "secretKey": form.get("secretKey", "")})
+    await in_db(request, replace_exchange_key, request.app[VAULT], user.id, api_key, secret)
+    return "keys"
+
+
+async def _delete_keys(request: web.Request, user: User, form: dict[str, str]) -> str:
+    await in_db(request, remove_exchange_key, user.id)
+    return "removed"
+
+
+async def _account_form(request: web.Request,
+                        action: Callable[[web.Request, User, dict[str, str]], Awaitable[str]]) -> web.Response:
+    """A signed-in, CSRF-checked account form; errors show on the page, success redirects (PRG)."""
     user = await _current_user(request)
     if user is None:
         return _redirect("/login?next=/account")
     try:
-        await _form(request)
-    except Problem as exc:
-        return await _account(request, user, exc.status, error=exc.detail)
-    await in_db(request, remove_exchange_key, user.id)
-    return _redirect("/account?saved=removed")
+        saved = await action(request, user, await _form(request))
+    except (Problem, SchemaError) as exc:
+        message, status, field = _error(exc)
+        return await _account(request, user, status, error=message, field=field)
+    return _redirect(f"/account?saved={saved}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -11,22 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.domain import oco
-from app.domain.book import Quote
 from app.domain.execution import OrderView, Outcome
-from app.domain.ledger import house_of_shard, user_locked
+from app.domain.ledger import user_locked
 from app.domain.orders import OrderRejected, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
-from app.domain.symbols import spec_for
-
-BTC = spec_for("BTCUSDT")
-FEE = Decimal("0.001")
-HOUSE = house_of_shard(0)
-WALLET = {"USDT": Decimal("100000"), "BTC": Decimal("10")}
-D = Decimal
-
-
-def quote(last: str, ts: int = 1) -> Quote:
-    p = D(last)
-    return Quote(p - D("0.5"), p + D("0.5"), ts, p)
+from tests.domain.market import BTC, FEE, HOUSE, WALLET, D, after, quote
 
 
 def legs(side: Side = Side.SELL, price: str = "70000", stop: str = "60000",
@@ -39,13 +26,6 @@ def legs(side: Side = Side.SELL, price: str = "70000", stop: str = "60000",
                          OrderStatus.PENDING, stop_price=req.stop_price, trailing_delta=req.trailing_delta,
                          order_list_id=1)
     return view(1, tp_req), view(2, sl_req)
-
-
-def after(view: OrderView, out: Outcome) -> OrderView:
-    return replace(view, status=out.status, executed_qty=out.executed_qty, cumm_quote_qty=out.cumm_quote_qty,
-                   locked=out.locked, fill_count=view.fill_count + len(out.fills),
-                   trail_extreme=out.trail_extreme if out.trail_extreme is not None else view.trail_extreme,
-                   triggered=out.triggered if out.triggered is not None else view.triggered)
 
 
 def locked_sum(outcomes: list[Outcome], asset: str) -> Decimal:
@@ -78,10 +58,15 @@ def test_placing_reserves_once_and_rejects_both_when_one_leg_is_wrong() -> None:
     assert a.status is b.status is OrderStatus.REJECTED and not a.entries
 
 
-def test_the_stop_firing_cancels_the_take_profit_and_takes_over_its_reservation() -> None:
+def placed() -> tuple[OrderView, OrderView, list[Outcome]]:
+    """A SELL OCO (take-profit 70000, stop 60000) placed with the market at 65000."""
     tp, sl = legs()
     a, b = oco.place(tp, sl, quote("65000"), BTC, WALLET)
-    tp, sl = after(tp, a), after(sl, b)
+    return after(tp, a), after(sl, b), [a, b]
+
+
+def test_the_stop_firing_cancels_the_take_profit_and_takes_over_its_reservation() -> None:
+    tp, sl, (a, b) = placed()
     steps = oco.on_quote(sl, tp, quote("59000", 2), BTC, FEE, HOUSE, WALLET)
     assert [(v.id, o.status) for v, o in steps] == [(1, OrderStatus.EXPIRED), (2, OrderStatus.FILLED)]
     assert "other order of its OCO" in (steps[0][1].reason or "")
@@ -89,9 +74,7 @@ def test_the_stop_firing_cancels_the_take_profit_and_takes_over_its_reservation(
 
 
 def test_the_take_profit_filling_cancels_the_stop() -> None:
-    tp, sl = legs()
-    a, b = oco.place(tp, sl, quote("65000"), BTC, WALLET)
-    tp, sl = after(tp, a), after(sl, b)
+    tp, sl, _ = placed()
     steps = oco.on_quote(tp, sl, quote("70100", 2), BTC, FEE, HOUSE, WALLET)
     assert [(v.id, o.status) for v, o in steps] == [(2, OrderStatus.EXPIRED), (1, OrderStatus.PARTIALLY_FILLED)]
     assert steps[1][1].fills[0].price == D("70000")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -11,22 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.domain import execution, triggers
-from app.domain.book import Quote
 from app.domain.execution import OrderView, Outcome
-from app.domain.ledger import house_of_shard, user_free, user_locked
+from app.domain.ledger import user_free, user_locked
 from app.domain.orders import OrderRejected, OrderRequest, OrderStatus, OrderType, Side, TimeInForce, check_request
-from app.domain.symbols import spec_for
-
-BTC = spec_for("BTCUSDT")
-FEE = Decimal("0.001")
-HOUSE = house_of_shard(0)
-WALLET = {"USDT": Decimal("100000"), "BTC": Decimal("10")}
-D = Decimal
-
-
-def quote(last: str, ts: int = 1) -> Quote:
-    p = D(last)
-    return Quote(p - D("0.5"), p + D("0.5"), ts, p)
+from tests.domain.market import BTC, FEE, HOUSE, WALLET, D, after, quote
 
 
 def stop(side: Side, type_: OrderType, qty: str = "0.1", stop_price: str | None = "60000", price: str | None = None,
@@ -34,13 +21,6 @@ def stop(side: Side, type_: OrderType, qty: str = "0.1", stop_price: str | None 
     return OrderView(1, 7, "BTCUSDT", side, type_, TimeInForce.GTC if price else None, D(qty), None,
                      D(price) if price else None, OrderStatus.PENDING, stop_price=D(stop_price) if stop_price else None,
                      trailing_delta=delta)
-
-
-def after(view: OrderView, out: Outcome) -> OrderView:
-    return replace(view, status=out.status, executed_qty=out.executed_qty, cumm_quote_qty=out.cumm_quote_qty,
-                   locked=out.locked, fill_count=view.fill_count + len(out.fills),
-                   trail_extreme=out.trail_extreme if out.trail_extreme is not None else view.trail_extreme,
-                   triggered=out.triggered if out.triggered is not None else view.triggered)
 
 
 def sums(*outcomes: Outcome) -> dict[tuple[str, str], Decimal]:

@@ -1,0 +1,384 @@
+"""The CFD engine: margin accounts and open positions of one shard, driven only by its inputs.
+
+Inputs are commands (deposit, withdraw, open, amend, close) and price ticks, each applied in the
+order of their sequence numbers; nothing reads the clock, so replaying the same inputs rebuilds the
+same state, hash for hash. Every money movement is a balanced set of postings between the users'
+margin accounts, the positions' isolated margins, the house, the insurance fund and the bridge to
+the spot wallets, so the books always sum to zero.
+
+Triggers (liquidation on the mark, stop-loss and take-profit on the side of the book a close
+meets) sit in sorted lists per symbol, so a tick costs O(log n + k) for n open positions and k
+triggered ones, never a scan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+from sortedcontainers import SortedKeyList
+
+from app.domain import cfd
+from app.domain.cfd import CfdError, Direction, Position
+from app.money import ZERO, credit, to_str
+
+
+# --- inputs ----------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Deposit:
+    cmd_id: str
+    user_id: int
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Withdraw:
+    cmd_id: str
+    user_id: int
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class OpenPosition:
+    cmd_id: str
+    user_id: int
+    symbol: str
+    direction: Direction
+    margin: Decimal
+    leverage: Decimal
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Amend:
+    """New stop-loss / take-profit; `clear_*` removes one."""
+
+    cmd_id: str
+    user_id: int
+    position_id: int
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
+    clear_stop_loss: bool = False
+    clear_take_profit: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ClosePosition:
+    cmd_id: str
+    user_id: int
+    position_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    symbol: str
+    bid: Decimal
+    ask: Decimal
+    mark: Decimal
+    ts: int
+
+
+Command = Deposit | Withdraw | OpenPosition | Amend | ClosePosition
+Input = Command | Tick
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """What happened, in domain values (Positions, Decimals); `event_json` makes the wire form, so a
+    tick pays for no formatting."""
+
+    user_id: int
+    kind: str  # OPENED UPDATED CLOSED STOP_LOSS TAKE_PROFIT LIQUIDATED REJECTED TRANSFERRED
+    data: dict[str, Any]
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in event.data.items():
+        if isinstance(value, Position):
+            out[key] = position_json(value)
+        elif isinstance(value, Decimal):
+            out[key] = to_str(value)
+        else:
+            out[key] = value
+    return out
+
+
+# --- the trigger index ---------------------------------------------------------------------------------
+# (list, fires when the price it watches is <= level, which price it watches)
+_LISTS = {
+    "long_liq": (True, "mark"), "long_sl": (True, "bid"), "long_tp": (False, "bid"),
+    "short_liq": (False, "mark"), "short_sl": (False, "ask"), "short_tp": (True, "ask"),
+}
+_REASON = {"liq": "LIQUIDATED", "sl": "STOP_LOSS", "tp": "TAKE_PROFIT"}
+
+
+def _level(entry: tuple[Decimal, int]) -> Decimal:
+    return entry[0]
+
+
+class TriggerIndex:
+    def __init__(self) -> None:
+        self.lists: dict[str, dict[str, SortedKeyList]] = {}
+
+    def _of(self, symbol: str) -> dict[str, SortedKeyList]:
+        found = self.lists.get(symbol)
+        if found is None:
+            found = self.lists[symbol] = {name: SortedKeyList(key=_level) for name in _LISTS}
+        return found
+
+    @staticmethod
+    def _entries(p: Position) -> Iterator[tuple[str, Decimal]]:
+        side = "long" if p.direction is Direction.LONG else "short"
+        if p.liquidation > 0:
+            yield f"{side}_liq", p.liquidation
+        if p.stop_loss is not None:
+            yield f"{side}_sl", p.stop_loss
+        if p.take_profit is not None:
+            yield f"{side}_tp", p.take_profit
+
+    def add(self, p: Position) -> None:
+        lists = self._of(p.symbol)
+        for name, level in self._entries(p):
+            lists[name].add((level, p.id))
+
+    def remove(self, p: Position) -> None:
+        lists = self._of(p.symbol)
+        for name, level in self._entries(p):
+            lists[name].remove((level, p.id))
+
+    def hits(self, symbol: str, bid: Decimal, ask: Decimal, mark: Decimal) -> dict[int, str]:
+        """Position id -> why it closes now; a liquidation beats a stop in the same tick."""
+        prices = {"bid": bid, "ask": ask, "mark": mark}
+        out: dict[int, str] = {}
+        for name, lst in self._of(symbol).items():
+            fires_at_or_below, watched = _LISTS[name]
+            price = prices[watched]
+            entries = lst.irange_key(min_key=price) if fires_at_or_below else lst.irange_key(max_key=price)
+            reason = _REASON[name.split("_", 1)[1]]
+            for _, pid in entries:
+                if reason == "LIQUIDATED" or pid not in out:
+                    out[pid] = reason
+        return out
+
+    def __len__(self) -> int:
+        return sum(len(lst) for lists in self.lists.values() for lst in lists.values())
+
+
+# --- the engine -------------------------------------------------------------------------------------
+@dataclass
+class CfdEngine:
+    ticks: dict[str, Decimal]  # symbol -> tick size
+    mmr: Decimal
+    fee_rate: Decimal
+    balances: dict[int, Decimal] = field(default_factory=dict)  # users' free margin (USDT)
+    positions: dict[int, Position] = field(default_factory=dict)
+    house: Decimal = ZERO  # the counterparty: fees, losers' losses, winners' gains
+    insurance: Decimal = ZERO  # liquidation leftovers in, shortfalls out
+    bridge: Decimal = ZERO  # minus what the spot wallets put in (net): the books sum to zero
+    quotes: dict[str, tuple[Decimal, Decimal, Decimal, int]] = field(default_factory=dict)
+    seq: int = 0  # the last input applied
+    next_id: int = 1
+    applied: set[str] = field(default_factory=set)
+    index: TriggerIndex = field(default_factory=TriggerIndex, repr=False)
+
+    # ---- applying inputs
+    def apply(self, seq: int, item: Input) -> list[Event]:
+        """Apply the input numbered `seq` (each number once, in order)."""
+        if seq <= self.seq:
+            return []  # already applied: a replayed journal entry
+        self.seq = seq
+        if isinstance(item, Tick):
+            return self._tick(item)
+        if item.cmd_id in self.applied:
+            return []  # the same command delivered twice
+        self.applied.add(item.cmd_id)
+        try:
+            return self._command(item)
+        except CfdError as exc:
+            return [Event(item.user_id, "REJECTED", {"cmdId": item.cmd_id, "reason": exc.message,
+                                                     "field": exc.field})]
+
+    def _command(self, c: Command) -> list[Event]:
+        if isinstance(c, Deposit):
+            self.balances[c.user_id] = self.balances.get(c.user_id, ZERO) + c.amount
+            self.bridge -= c.amount
+            return [self._transfer_event(c.user_id, c.cmd_id, c.amount)]
+        if isinstance(c, Withdraw):
+            if self.balances.get(c.user_id, ZERO) < c.amount:
+                raise CfdError(f"only {to_str(self.balances.get(c.user_id, ZERO))} USDT of free margin to withdraw",
+                               "amount")
+            self.balances[c.user_id] -= c.amount
+            self.bridge += c.amount
+            return [self._transfer_event(c.user_id, c.cmd_id, -c.amount)]
+        if isinstance(c, OpenPosition):
+            return self._open(c)
+        position = self.positions.get(c.position_id)
+        if position is None or position.user_id != c.user_id:  # someone else's looks like none at all
+            raise CfdError(f"position {c.position_id} is not open", "positionId")
+        if isinstance(c, Amend):
+            return self._amend(c, position)
+        bid, ask, _, _ = self._quote(position.symbol)
+        return self._close(position, cfd.close_price(position.direction, bid, ask), "CLOSED")
+
+    def _quote(self, symbol: str) -> tuple[Decimal, Decimal, Decimal, int]:
+        q = self.quotes.get(symbol)
+        if q is None:
+            raise CfdError(f"no price for {symbol} yet; try again in a moment", "symbol")
+        return q
+
+    def _open(self, c: OpenPosition) -> list[Event]:
+        tick = self.ticks.get(c.symbol)
+        if tick is None:
+            raise CfdError(f"{c.symbol} is not traded on the CFD desk", "symbol")
+        cfd.check_leverage(c.leverage)
+        if c.margin <= 0:
+            raise CfdError("margin must be greater than zero", "margin")
+        bid, ask, _, ts = self._quote(c.symbol)
+        entry = cfd.open_price(c.direction, bid, ask)
+        qty = cfd.quantity(c.margin, c.leverage, entry)
+        if qty <= 0:
+            raise CfdError("margin too small for one unit of quantity at this price", "margin")
+        fee = cfd.fee(qty, entry, self.fee_rate)
+        free = self.balances.get(c.user_id, ZERO)
+        if free < c.margin + fee:
+            raise CfdError(f"needs {to_str(c.margin + fee)} USDT (margin and the {to_str(fee)} fee); "
+                           f"{to_str(free)} USDT of free margin", "margin")
+        liq = cfd.liquidation_price(c.direction, entry, qty, c.margin, self.mmr, tick)
+        cfd.check_stops(c.direction, cfd.close_price(c.direction, bid, ask), liq, c.stop_loss, c.take_profit)
+        position = Position(self.next_id, c.user_id, c.symbol, c.direction, c.margin, c.leverage, entry, qty, liq,
+                            c.stop_loss, c.take_profit, ts)
+        self.next_id += 1
+        self.balances[c.user_id] = free - c.margin - fee
+        self.house += fee
+        self.positions[position.id] = position
+        self.index.add(position)
+        return [Event(c.user_id, "OPENED", {"cmdId": c.cmd_id, "position": position, "fee": fee,
+                                            "balance": self.balances[c.user_id]})]
+
+    def _amend(self, c: Amend, p: Position) -> list[Event]:
+        bid, ask, _, _ = self._quote(p.symbol)
+        sl = None if c.clear_stop_loss else (c.stop_loss if c.stop_loss is not None else p.stop_loss)
+        tp = None if c.clear_take_profit else (c.take_profit if c.take_profit is not None else p.take_profit)
+        cfd.check_stops(p.direction, cfd.close_price(p.direction, bid, ask), p.liquidation,
+                        c.stop_loss if not c.clear_stop_loss else None,
+                        c.take_profit if not c.clear_take_profit else None)
+        self.index.remove(p)
+        updated = replace(p, stop_loss=sl, take_profit=tp)
+        self.positions[p.id] = updated
+        self.index.add(updated)
+        return [Event(p.user_id, "UPDATED", {"cmdId": c.cmd_id, "position": updated})]
+
+    def _close(self, p: Position, price: Decimal, kind: str) -> list[Event]:
+        """Settle at `price`: the user is paid what the position is worth, never less than zero."""
+        pnl = cfd.upnl(p.direction, p.entry, p.qty, price)
+        fee = cfd.fee(p.qty, price, self.fee_rate)
+        value = p.margin + pnl - fee
+        if kind == "LIQUIDATED" or value < 0:
+            payout = ZERO
+            self.insurance += value  # leftover margin in, or a shortfall out
+            self.house += p.margin - value
+        else:
+            payout = credit(value)
+            self.house += p.margin - payout  # the counterparty's side, and the rounding residue
+        self.balances[p.user_id] = self.balances.get(p.user_id, ZERO) + payout
+        self.index.remove(p)
+        del self.positions[p.id]
+        return [Event(p.user_id, kind, {"position": p, "exitPrice": price, "pnl": pnl, "fee": fee, "payout": payout,
+                                        "balance": self.balances[p.user_id]})]
+
+    def _tick(self, t: Tick) -> list[Event]:
+        previous = self.quotes.get(t.symbol)
+        if previous is not None and previous[3] > t.ts:
+            return []  # an older tick never moves the market back
+        self.quotes[t.symbol] = (t.bid, t.ask, t.mark, t.ts)
+        events: list[Event] = []
+        for pid, reason in sorted(self.index.hits(t.symbol, t.bid, t.ask, t.mark).items()):
+            p = self.positions[pid]
+            events += self._close(p, cfd.close_price(p.direction, t.bid, t.ask), reason)
+        return events
+
+    def _transfer_event(self, user_id: int, cmd_id: str, amount: Decimal) -> Event:
+        return Event(user_id, "TRANSFERRED", {"cmdId": cmd_id, "amount": amount, "balance": self.balances[user_id]})
+
+    # ---- reading
+    def books_sum(self) -> Decimal:
+        """Σ of every account; always exactly zero."""
+        return (sum(self.balances.values(), ZERO) + sum((p.margin for p in self.positions.values()), ZERO)
+                + self.house + self.insurance + self.bridge)
+
+    def account(self, user_id: int) -> dict[str, str]:
+        """Balance, used margin, equity and free margin at the current marks."""
+        balance = self.balances.get(user_id, ZERO)
+        mine = [p for p in self.positions.values() if p.user_id == user_id]
+        used = sum((p.margin for p in mine), ZERO)
+        open_pnl = sum((cfd.upnl(p.direction, p.entry, p.qty, self._mark(p)) for p in mine), ZERO)
+        return {"balance": to_str(balance), "usedMargin": to_str(used),
+                "unrealizedPnl": to_str(open_pnl.quantize(Decimal("0.00000001"))),
+                "equity": to_str((balance + used + open_pnl).quantize(Decimal("0.00000001"))),
+                "freeMargin": to_str(balance)}
+
+    def _mark(self, p: Position) -> Decimal:
+        q = self.quotes.get(p.symbol)
+        return p.entry if q is None else cfd.close_price(p.direction, q[0], q[1])
+
+    # ---- snapshots
+    def snapshot(self) -> dict[str, Any]:
+        """The whole state in a canonical form (sorted, decimals as exact text)."""
+        return {
+            "seq": self.seq, "nextId": self.next_id, "house": to_str(self.house), "insurance": to_str(self.insurance),
+            "bridge": to_str(self.bridge),
+            "balances": [[u, to_str(b)] for u, b in sorted(self.balances.items())],
+            "quotes": [[s, to_str(b), to_str(a), to_str(m), ts] for s, (b, a, m, ts) in sorted(self.quotes.items())],
+            "applied": sorted(self.applied),
+            "positions": [_position_row(p) for _, p in sorted(self.positions.items())],
+        }
+
+    def state_hash(self) -> str:
+        return hashlib.sha256(canonical(self.snapshot())).hexdigest()
+
+    @classmethod
+    def restore(cls, data: dict[str, Any], ticks: dict[str, Decimal], mmr: Decimal, fee_rate: Decimal) -> CfdEngine:
+        engine = cls(ticks, mmr, fee_rate, seq=int(data["seq"]), next_id=int(data["nextId"]),
+                     house=Decimal(data["house"]), insurance=Decimal(data["insurance"]),
+                     bridge=Decimal(data["bridge"]))
+        engine.balances = {int(u): Decimal(b) for u, b in data["balances"]}
+        engine.quotes = {s: (Decimal(b), Decimal(a), Decimal(m), int(ts)) for s, b, a, m, ts in data["quotes"]}
+        engine.applied = set(data["applied"])
+        for row in data["positions"]:
+            p = _position_of(row)
+            engine.positions[p.id] = p
+            engine.index.add(p)
+        return engine
+
+
+def canonical(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def _opt(value: Decimal | None) -> str | None:
+    return None if value is None else to_str(value)
+
+
+def _position_row(p: Position) -> list[Any]:
+    return [p.id, p.user_id, p.symbol, p.direction.value, to_str(p.margin), to_str(p.leverage), to_str(p.entry),
+            to_str(p.qty), to_str(p.liquidation), _opt(p.stop_loss), _opt(p.take_profit), p.opened_at]
+
+
+def _position_of(row: list[Any]) -> Position:
+    pid, uid, symbol, direction, margin, lev, entry, qty, liq, sl, tp, opened = row
+    return Position(int(pid), int(uid), symbol, Direction(direction), Decimal(margin), Decimal(lev), Decimal(entry),
+                    Decimal(qty), Decimal(liq), None if sl is None else Decimal(sl),
+                    None if tp is None else Decimal(tp), int(opened))
+
+
+def position_json(p: Position) -> dict[str, Any]:
+    return {"id": p.id, "symbol": p.symbol, "direction": p.direction.value, "margin": to_str(p.margin),
+            "leverage": to_str(p.leverage), "entryPrice": to_str(p.entry), "quantity": to_str(p.qty),
+            "liquidationPrice": to_str(p.liquidation), "stopLossPrice": _opt(p.stop_loss),
+            "takeProfitPrice": _opt(p.take_profit), "openedAt": p.opened_at}

@@ -1,0 +1,1 @@
+"""The CFD desk's durable side: the engine's journal and snapshots (the arithmetic is app/domain)."""

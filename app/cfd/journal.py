@@ -1,0 +1,186 @@
+"""Journal and snapshots for one CFD engine: recovery = newest valid snapshot + replay after it.
+
+- The journal is append-only text, one input per line: `seq<TAB>json<TAB>sha256[:16]`, fsynced per
+  batch. A torn last line (a crash mid-write) is ignored; so is everything after a line that fails
+  its checksum.
+- A snapshot is written to a temporary file, fsynced, renamed into place, and the directory fsynced:
+  it is either whole or absent. It carries the sequence number of the last input it includes and a
+  SHA-256 over the canonical encoding of the whole state; one that fails the check is skipped and
+  the previous one used. Any valid snapshot is accepted however old: the journal is kept from the
+  oldest snapshot on, so replay always closes the gap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from app.domain.cfd import Direction
+from app.domain.cfd_engine import (
+    Amend,
+    CfdEngine,
+    ClosePosition,
+    Deposit,
+    Input,
+    OpenPosition,
+    Tick,
+    Withdraw,
+    canonical,
+)
+from app.faults import crash_point
+from app.money import to_str
+
+log = logging.getLogger(__name__)
+
+_TYPES: dict[str, type] = {t.__name__: t for t in (Deposit, Withdraw, OpenPosition, Amend, ClosePosition, Tick)}
+_DECIMALS = {"amount", "margin", "leverage", "stop_loss", "take_profit", "bid", "ask", "mark"}
+
+
+def encode_input(item: Input) -> str:
+    data = {k: (to_str(v) if isinstance(v, Decimal) else v.value if isinstance(v, Direction) else v)
+            for k, v in asdict(item).items()}
+    return json.dumps({"t": type(item).__name__, "d": data}, sort_keys=True, separators=(",", ":"))
+
+
+def decode_input(text: str) -> Input:
+    env = json.loads(text)
+    data = env["d"]
+    fields = {k: (Decimal(v) if k in _DECIMALS and v is not None else Direction(v) if k == "direction" else v)
+              for k, v in data.items()}
+    return _TYPES[env["t"]](**fields)  # type: ignore[no-any-return]
+
+
+def _check(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Journal:
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._file = (self.dir / "journal.log").open("a", encoding="ascii")
+
+    def append(self, items: Iterable[tuple[int, Input]]) -> None:
+        """Durable when this returns (one fsync for the whole batch)."""
+        lines = []
+        for seq, item in items:
+            text = encode_input(item)
+            lines.append(f"{seq}\t{text}\t{_check(text)}\n")
+        if not lines:
+            return
+        self._file.write("".join(lines))
+        self._file.flush()
+        crash_point("cfd.before_fsync")
+        os.fsync(self._file.fileno())
+
+    def replay(self, after: int) -> Iterator[tuple[int, Input]]:
+        path = self.dir / "journal.log"
+        with path.open("r", encoding="ascii", errors="replace") as f:
+            for number, line in enumerate(f, start=1):
+                if not line.endswith("\n"):
+                    log.warning("cfd journal: ignoring a torn last line (%d bytes)", len(line))
+                    return
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) != 3 or _check(parts[1]) != parts[2]:
+                    log.error("cfd journal: line %d fails its checksum; replay stops there", number)
+                    return
+                seq = int(parts[0])
+                if seq > after:
+                    yield seq, decode_input(parts[1])
+
+    def truncate_before(self, seq: int) -> None:
+        """Drop entries a kept snapshot already includes (rewritten atomically)."""
+        kept = [line for line in (self.dir / "journal.log").read_text(encoding="ascii").splitlines(keepends=True)
+                if line.endswith("\n") and int(line.split("\t", 1)[0]) > seq]
+        tmp = self.dir / "journal.log.tmp"
+        with tmp.open("w", encoding="ascii") as f:
+            f.writelines(kept)
+            f.flush()
+            os.fsync(f.fileno())
+        self._file.close()
+        tmp.replace(self.dir / "journal.log")
+        _fsync_dir(self.dir)
+        self._file = (self.dir / "journal.log").open("a", encoding="ascii")
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class Snapshots:
+    def __init__(self, directory: Path, keep: int = 3) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.keep = keep
+
+    def paths(self) -> list[Path]:
+        """Newest first."""
+        return sorted(self.dir.glob("snapshot-*.json"), key=lambda p: int(p.stem.split("-")[1]), reverse=True)
+
+    def write(self, engine: CfdEngine) -> Path:
+        state = engine.snapshot()
+        body = canonical(state)
+        digest = hashlib.sha256(body).hexdigest()
+        final = self.dir / f"snapshot-{engine.seq:012d}.json"
+        tmp = final.with_suffix(".tmp")
+        with tmp.open("wb") as f:
+            f.write(b'{"sha256":"' + digest.encode() + b'","seq":' + str(engine.seq).encode() + b',"state":')
+            crash_point("cfd.mid_snapshot")
+            f.write(body)
+            f.write(b"}")
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(final)
+        _fsync_dir(self.dir)
+        for old in self.paths()[self.keep:]:
+            old.unlink(missing_ok=True)
+        return final
+
+    def oldest_kept_seq(self) -> int:
+        paths = self.paths()
+        return int(paths[-1].stem.split("-")[1]) if paths else 0
+
+    def load(self) -> Iterator[tuple[Path, dict[str, Any]]]:
+        """Valid snapshots, newest first; invalid ones are reported and skipped."""
+        for path in self.paths():
+            try:
+                data = json.loads(path.read_bytes())
+                state = data["state"]
+                if hashlib.sha256(canonical(state)).hexdigest() != data["sha256"] or state["seq"] != data["seq"]:
+                    raise ValueError("checksum mismatch")
+            except (ValueError, KeyError, TypeError, OSError) as exc:
+                log.error("cfd: snapshot %s is unusable (%s); trying an older one", path.name, exc)
+                continue
+            yield path, state
+
+
+def recover(directory: Path, ticks: dict[str, Decimal], mmr: Decimal,
+            fee_rate: Decimal) -> tuple[CfdEngine, Journal, Snapshots, dict[str, Any]]:
+    """The engine as of the last durable input: newest valid snapshot, then the journal after it."""
+    snapshots = Snapshots(directory)
+    journal = Journal(directory)
+    engine = CfdEngine(ticks, mmr, fee_rate)
+    used = None
+    for path, state in snapshots.load():
+        engine = CfdEngine.restore(state, ticks, mmr, fee_rate)
+        used = path.name
+        break
+    replayed = 0
+    for seq, item in journal.replay(engine.seq):
+        engine.apply(seq, item)
+        replayed += 1
+    return engine, journal, snapshots, {"snapshot": used, "replayed": replayed, "seq": engine.seq}

@@ -57,6 +57,10 @@ class Settings:
     binance_recv_window_ms: int = 5000
     binance_timeout_s: int = 10
     binance_poll_ms: int = 1000
+    # The CFD desk.
+    cfd_mmr: Decimal = Decimal("0.005")
+    cfd_snapshot_every: int = 10_000  # inputs between engine snapshots
+    cfd_starting_margin: Decimal = Decimal(1000)  # granted by the house on a user's first desk command
     # PRICE_FEED=binance: the combined market stream, and how long a silent symbol stays fresh.
     binance_stream_url: str = "wss://stream.testnet.binance.vision"
     binance_stale_ms: int = 5000
@@ -91,6 +95,13 @@ def _url(env: Mapping[str, str], name: str, default: str) -> str:
     scheme = "ws" if default.startswith("ws") else "http"
     if not re.fullmatch(scheme + r"s?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~\-/]*)?", value):
         raise ConfigError(f"{name} must be a URL such as {default}, got {value!r}")
+    return value
+
+
+def _rate(env: Mapping[str, str], name: str, default: str) -> Decimal:
+    value = _decimal(env.get(name) or default, name)
+    if not Decimal(0) < value < Decimal("0.5"):
+        raise ConfigError(f"{name} must be a fraction between 0 and 0.5 (0.005 is 0.5 %), got {value}")
     return value
 
 
@@ -194,4 +205,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         binance_poll_ms=_int(env, "BINANCE_POLL_MS", 1000, 100, 60000),
         binance_stream_url=_url(env, "BINANCE_STREAM_URL", "wss://stream.testnet.binance.vision"),
         binance_stale_ms=_int(env, "BINANCE_STALE_MS", 5000, 200, 600000),
+        cfd_mmr=_rate(env, "CFD_MMR", "0.005"),
+        cfd_snapshot_every=_int(env, "CFD_SNAPSHOT_EVERY", 10_000, 10, 10_000_000),
+        cfd_starting_margin=_decimal(env.get("CFD_STARTING_MARGIN") or "1000", "CFD_STARTING_MARGIN"),
     )

@@ -32,14 +32,15 @@ from app.domain.orders import OrderStatus
 from app.exchange import translate
 from app.exchange.binance import AuthFailed, BinanceClient, BinanceError, RateLimited, Rejected, StatusUnknown
 from app.faults import crash_point
-from app.messages import CancelOrder, SubmitOrder
+from app.messages import CancelOrder, CfdRequest, Reply, SubmitOrder, encode
 from app.messaging.names import shard_of
-from app.messaging.streams import Delivery
+from app.messaging.streams import REPLY_MAXLEN, Delivery
 from app.money import ZERO
 from app.persistence import sql
 from app.persistence.db import write_transaction
 from app.persistence.models import ExchangeBalance, ExchangeKey, Order, now_ms
 from app.persistence.store import order_view
+from app.schemas import problem_body
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,11 @@ class BinanceExecutor(Executor):
         for d in deliveries:
             msg = d.message
             finished = True
-            if isinstance(msg, (SubmitOrder, CancelOrder)):
+            if isinstance(msg, CfdRequest):
+                body = problem_body(409, "CFD_UNAVAILABLE", "the CFD desk runs with EXCHANGE=simulator")
+                self.producer.send_raw_many([(msg.reply_to, encode(Reply(
+                    msg_id=f"reply:{msg.msg_id}", correlation_id=msg.msg_id, status=409, body=body)), REPLY_MAXLEN)])
+            elif isinstance(msg, (SubmitOrder, CancelOrder)):
                 try:
                     finished = self._submit(msg.order_id) if isinstance(msg, SubmitOrder) else self._cancel(msg)
                 except RateLimited as exc:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from actors.base import MailboxActor
+from actors.cfd_desk import CfdDesk, reply_for
 from actors.relay import OutboxRelay
 from actors.runtime import Runtime
 from app.domain import execution, oco
@@ -23,15 +24,15 @@ from app.domain.ledger import house_of_shard, user_free
 from app.domain.orders import OPEN, OrderStatus, OrderType
 from app.domain.positions import Position as PositionState
 from app.faults import crash_point
-from app.messages import CancelOrder, EventBatch, Message, PriceTick, SubmitOrder, decode
+from app.messages import CancelOrder, CfdRequest, EventBatch, Message, PriceTick, Reply, SubmitOrder, decode, encode
 from app.messaging.names import shard_of
-from app.messaging.streams import Delivery
+from app.messaging.streams import REPLY_MAXLEN, Delivery
 from app.money import to_str
 from app.persistence import sql
 from app.persistence.db import db, write_transaction
 from app.persistence.models import Order
 from app.persistence.store import BalanceCache, apply_outcome, inbox_add, order_view, outbox_add, user_balances
-from app.schemas import fill_json, order_json
+from app.schemas import fill_json, order_json, problem_body
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +66,16 @@ class Executor(MailboxActor):
         self.fee_rate = runtime.settings.fee_rate
         self.balances = BalanceCache()
         self.positions: dict[tuple[int, str], PositionState] = {}
+        self.desk: CfdDesk | None = None
+        self.desk_behind = True  # the database may lack some of the engine's effects: catch up first
 
     def recover(self) -> None:
         self._take_lease()
         self.relay = OutboxRelay(self.name, self.producer, self.runtime.names.events)
         self.relay.resend_leftovers()
         self._load_resting()
+        self.desk = CfdDesk(self.runtime, self.shard)
+        self._desk_catch_up()
         assert self.redis is not None
         for raw in (self.redis.hgetall(self.runtime.names.prices) or {}).values():
             tick = decode(raw)
@@ -99,6 +104,8 @@ class Executor(MailboxActor):
         self.redis.set(key, me, px=LEASE_MS)
 
     def on_stop(self) -> None:
+        if self.desk is not None:
+            self.desk.close()
         if self.redis is not None:
             try:
                 self.redis.eval(_RELEASE_LEASE, 1, self.runtime.names.shard_lease(self.shard),
@@ -117,20 +124,42 @@ class Executor(MailboxActor):
         self.balances.clear()
         self.positions.clear()
         self._load_resting()
+        self.desk_behind = True
+
+    def _desk_catch_up(self) -> None:
+        """Write the effects of engine inputs the database has not seen (after a crash or rollback)."""
+        assert self.desk is not None
+        results = self.desk.catch_up()
+        if results:
+            with write_transaction():
+                rows = self._outbox(self.desk.persist(results, self.balances))
+            self.relay.publish(rows)
+        self.desk_behind = False
 
     # --- batch ---------------------------------------------------------------------------------
     def handle_batch(self, deliveries: list[Delivery]) -> None:
-        assert self.consumer is not None
+        assert self.consumer is not None and self.desk is not None
+        if self.desk_behind:
+            self._desk_catch_up()
         events: list[Event] = []
         failed: list[Delivery] = []
-        has_commands = any(isinstance(d.message, (SubmitOrder, CancelOrder)) for d in deliveries)
-        if not has_commands and not self._ticks_need_writes(deliveries):
+        requests = [d.message for d in deliveries if isinstance(d.message, CfdRequest)]
+        for d in deliveries:
+            if isinstance(d.message, PriceTick):
+                self.desk.on_tick(d.message)
+        has_commands = bool(requests) or any(isinstance(d.message, (SubmitOrder, CancelOrder)) for d in deliveries)
+        desk_ticks = any(self.desk._needs_tick(s) for s in self.desk.pending_ticks)
+        if not has_commands and not desk_ticks and not self._ticks_need_writes(deliveries):
             self.consumer.ack(deliveries)  # prices moved, no resting order crossed: nothing to write
             return
+        results: list[Any] = []
+        refused: dict[str, Any] = {}
         fault: Callable[[str], None] = crash_point if has_commands else _no_fault
         try:
             with write_transaction():
                 self.relay.forget_published()
+                results, refused = self.desk.run(requests, self.balances)  # journaled (write-ahead)
+                events += self.desk.persist(results, self.balances)
                 for d in deliveries:
                     msg = d.message
                     if isinstance(msg, PriceTick):
@@ -143,6 +172,7 @@ class Executor(MailboxActor):
             self._forget_state()
             raise
         fault("executor.after_commit")
+        self._reply_cfd(requests, results, refused)
         # Everything but the commands that failed is done (market data included); those stay pending.
         self.consumer.ack(d for d in deliveries if d not in failed)
         if failed:
@@ -150,6 +180,24 @@ class Executor(MailboxActor):
             self.consumer.retry_pending()
         fault("executor.after_ack")
         self.relay.publish(rows)
+        self.desk.maybe_snapshot()
+
+    def _reply_cfd(self, requests: list[CfdRequest], results: list[Any], refused: dict[str, Any]) -> None:
+        replies = []
+        for req in requests:
+            if req.msg_id in refused:
+                status, detail = refused[req.msg_id]
+                answer: tuple[int, dict[str, Any]] | None = (status, {"detail": detail, "code": "CFD_REJECTED"})
+            else:
+                answer = reply_for(req, results) or _from_projection(req)
+            status, body = answer
+            if status >= 400:
+                body = problem_body(status, str(body.get("code", "CFD_REJECTED")), str(body["detail"]),
+                                    body.get("field"))
+            replies.append((req.reply_to, encode(Reply(msg_id=f"reply:{req.msg_id}", correlation_id=req.msg_id,
+                                                       status=status, body=body)), REPLY_MAXLEN))
+        if replies:
+            self.producer.send_raw_many(replies)
 
     def _ticks_need_writes(self, deliveries: list[Delivery]) -> bool:
         """Fold ticks into the quotes; True (before folding it) if one crosses a resting order."""
@@ -305,3 +353,20 @@ def _no_fault(name: str) -> None:
 def _position(p: PositionState) -> dict[str, Any]:
     return {"asset": p.asset, "quantity": to_str(p.quantity), "avgEntryPrice": to_str(p.avg_entry),
             "realizedPnl": to_str(p.realized_pnl)}
+
+
+def _from_projection(req: CfdRequest) -> tuple[int, dict[str, Any]]:
+    """A retried request the engine already applied: answer with what it did."""
+    from app.persistence.models import CfdAccount, CfdPosition
+    from app.queries import cfd_position_json
+    if req.action == "OPEN":
+        row = CfdPosition.get_or_none((CfdPosition.cmd_id == req.cmd_id) & (CfdPosition.user_id == req.user_id))
+        if row is not None:
+            return 200, {"position": cfd_position_json(row)}
+    elif req.action in ("CLOSE", "AMEND"):
+        row = CfdPosition.get_or_none((CfdPosition.id == int(req.params["positionId"]))
+                                      & (CfdPosition.user_id == req.user_id))
+        if row is not None:
+            return 200, {"position": cfd_position_json(row)}
+    account = CfdAccount.get_or_none(CfdAccount.user_id == req.user_id)
+    return 200, {"balance": "0" if account is None else str(account.balance), "repeated": True}

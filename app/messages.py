@@ -88,6 +88,19 @@ class Reply(Message):
     body: dict[str, Any]
 
 
+# --- web -> Executor shard: the CFD desk -------------------------------------------------------
+
+@message
+class CfdRequest(Message):
+    """A CFD desk command (transfer, open, amend, close); `cmd_id` makes a retry apply once."""
+
+    reply_to: str
+    user_id: int
+    cmd_id: str
+    action: str  # TRANSFER | OPEN | AMEND | CLOSE
+    params: dict[str, Any]
+
+
 # --- Gateway -> Executor shard --------------------------------------------------------------
 
 @message

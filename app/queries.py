@@ -5,10 +5,17 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from app.domain import cfd
+from app.domain.cfd import Direction
 from app.domain.orders import OPEN, OrderStatus
-from app.persistence.models import ExchangeBalance, Order, Position
+from app.money import ASSET_SCALE, to_str
+from app.persistence.models import CfdAccount, CfdPosition, ExchangeBalance, Order, Position
 from app.persistence.store import balance_json, fills_of, user_balances
 from app.schemas import order_json, position_json
+
+
+def _opt(value: Decimal | None) -> str | None:
+    return None if value is None else to_str(value)
 
 
 def list_orders(user_id: int, status: str | None, symbol: str | None, limit: int,
@@ -70,3 +77,48 @@ def snapshot(user_id: int, marks: dict[str, Decimal], venue: str = "simulator") 
         "balances": balances(user_id, venue),
         "positions": positions(user_id, marks, venue),
     }
+
+
+# --- the CFD desk (projections written by the executors) ----------------------------------------------
+def cfd_position_json(row: CfdPosition, bid: Decimal | None = None, ask: Decimal | None = None) -> dict[str, Any]:
+    """A position as the API shows it; an open one with live PnL when a price is given."""
+    data: dict[str, Any] = {
+        "id": row.id, "symbol": row.symbol, "direction": row.direction, "status": row.status,
+        "margin": to_str(row.margin), "leverage": to_str(row.leverage), "entryPrice": to_str(row.entry_price),
+        "quantity": to_str(row.quantity), "liquidationPrice": to_str(row.liquidation_price),
+        "stopLossPrice": _opt(row.stop_loss), "takeProfitPrice": _opt(row.take_profit),
+        "openFee": to_str(row.open_fee), "exitPrice": _opt(row.exit_price), "realizedPnl": _opt(row.pnl),
+        "closeFee": _opt(row.close_fee), "payout": _opt(row.payout), "openedAt": row.opened_at,
+        "closedAt": row.closed_at, "version": row.version,
+    }
+    if row.status == "OPEN" and bid is not None and ask is not None:
+        direction = Direction(row.direction)
+        price = cfd.close_price(direction, bid, ask)
+        data["markPrice"] = to_str(price)
+        data["unrealizedPnl"] = to_str(cfd.upnl(direction, row.entry_price, row.quantity, price).quantize(ASSET_SCALE))
+    return data
+
+
+def cfd_positions(user_id: int, status: str, quotes: dict[str, tuple[Decimal, Decimal]]) -> list[dict[str, Any]]:
+    q = CfdPosition.select().where(CfdPosition.user_id == user_id)
+    q = q.where(CfdPosition.status == "OPEN") if status == "open" else q.where(CfdPosition.status != "OPEN")
+    rows = q.order_by(CfdPosition.opened_at.desc(), CfdPosition.id.desc()).limit(200)
+    return [cfd_position_json(r, *quotes.get(r.symbol, (None, None))) for r in rows]
+
+
+def cfd_position(user_id: int, position_id: int, quotes: dict[str, tuple[Decimal, Decimal]]) -> dict[str, Any] | None:
+    row = CfdPosition.get_or_none((CfdPosition.id == position_id) & (CfdPosition.user_id == user_id))
+    return None if row is None else cfd_position_json(row, *quotes.get(row.symbol, (None, None)))
+
+
+def cfd_account(user_id: int, quotes: dict[str, tuple[Decimal, Decimal]]) -> dict[str, str]:
+    """Balance (free margin), used margin, unrealized PnL and equity at the current prices."""
+    account = CfdAccount.get_or_none(CfdAccount.user_id == user_id)
+    balance = account.balance if account is not None else Decimal(0)
+    used = open_pnl = Decimal(0)
+    for p in cfd_positions(user_id, "open", quotes):
+        used += Decimal(p["margin"])
+        open_pnl += Decimal(p.get("unrealizedPnl", "0"))
+    return {"asset": "USDT", "balance": to_str(balance), "usedMargin": to_str(used),
+            "unrealizedPnl": to_str(open_pnl), "equity": to_str(balance + used + open_pnl),
+            "freeMargin": to_str(balance)}

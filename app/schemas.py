@@ -275,3 +275,58 @@ def position_json(asset: str, quantity: Decimal, avg_entry: Decimal, realized: D
 def user_json(user: Any, key_last4: str | None) -> dict[str, Any]:
     return {"id": user.id, "email": user.email, "createdAt": user.created_at,
             "binanceKey": None if key_last4 is None else {"apiKeyLast4": key_last4}}
+
+
+# --- the CFD desk ---------------------------------------------------------------------------------
+_CFD_OPEN = {"symbol", "direction", "margin", "leverage", "stopLossPrice", "takeProfitPrice", "clientRequestId"}
+
+
+def _request_id(body: dict[str, Any]) -> str | None:
+    return _string(body, "clientRequestId", CLIENT_ORDER_ID, "must be 1-36 characters of A-Z a-z 0-9 _ -",
+                   optional=True)
+
+
+def _required_amount(body: dict[str, Any], key: str) -> Decimal:
+    value = _amount(body, key)
+    if value is None:
+        raise SchemaError(f"{key} is required", key)
+    return value
+
+
+def parse_cfd_open(data: Any) -> tuple[str | None, dict[str, Any]]:
+    body = _object(data, _CFD_OPEN, {"symbol", "direction", "margin", "leverage"})
+    symbol = _string(body, "symbol", r"[A-Z0-9]{2,20}", "must be an upper-case symbol such as BTCUSDT")
+    direction = body.get("direction")
+    if direction not in ("LONG", "SHORT") or isinstance(direction, _Number):
+        raise SchemaError("direction must be LONG or SHORT", "direction")
+    params = {"symbol": symbol, "direction": direction, "margin": to_str(_required_amount(body, "margin")),
+              "leverage": to_str(_required_amount(body, "leverage"))}
+    for key in ("stopLossPrice", "takeProfitPrice"):
+        if (value := _amount(body, key)) is not None:
+            params[key] = to_str(value)
+    return _request_id(body), params
+
+
+def parse_cfd_amend(data: Any) -> dict[str, Any]:
+    """Either price may be a new value or null (remove it); at least one must be given."""
+    body = _object(data, {"stopLossPrice", "takeProfitPrice"}, set())
+    if not body:
+        raise SchemaError("send stopLossPrice and/or takeProfitPrice (a price, or null to remove it)")
+    params: dict[str, Any] = {}
+    for key, clear in (("stopLossPrice", "clearStopLoss"), ("takeProfitPrice", "clearTakeProfit")):
+        if key in body and body[key] is None:
+            params[clear] = True
+        elif (value := _amount(body, key)) is not None:
+            params[key] = to_str(value)
+    return params
+
+
+def parse_cfd_transfer(data: Any) -> tuple[str | None, dict[str, Any]]:
+    body = _object(data, {"direction", "amount", "clientRequestId"}, {"direction", "amount"})
+    direction = body.get("direction")
+    if direction not in ("TO_MARGIN", "TO_SPOT") or isinstance(direction, _Number):
+        raise SchemaError("direction must be TO_MARGIN (spot wallet to margin) or TO_SPOT", "direction")
+    amount = _required_amount(body, "amount")
+    if amount != amount.quantize(ASSET_SCALE):
+        raise SchemaError("amount has more than 8 decimals", "amount")
+    return _request_id(body), {"direction": direction, "amount": to_str(amount)}

@@ -19,7 +19,7 @@ from app.domain.candles import INTERVALS
 from app.persistence.models import User
 from app.schemas import SchemaError, parse_exchange_key, parse_login, parse_register
 from web.auth_views import check_credentials, create_user, token_for
-from web.keys import RUNTIME, VAULT
+from web.keys import RUNTIME, SETTINGS, VAULT
 from web.problems import Problem
 from web.security import in_db, session_user
 from web.session import CSRF_FIELD, check_csrf, clear_session, csrf_token, remember_csrf, set_session
@@ -150,9 +150,10 @@ async def terminal(request: web.Request) -> web.Response:
     if symbol not in specs:
         return await _render(request, "not_found.html", {"what": f"There is no market called {symbol[:40]}.",
                                                          "email": user.email}, 404)
+    settings = request.app[SETTINGS]
     return await _render(request, "terminal.html", {
         "email": user.email, "symbol": symbol, "spec": specs[symbol], "symbols": list(specs),
-        "intervals": list(INTERVALS)})
+        "intervals": list(INTERVALS), "cfd_mmr": settings.cfd_mmr, "fee_rate": settings.fee_rate})
 
 
 async def _account(request: web.Request, user: User, status: int = 200, **extra: Any) -> web.Response:

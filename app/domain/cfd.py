@@ -39,9 +39,9 @@ class Direction(StrEnum):
 class CfdError(ValueError):
     """A request the desk refuses; the message says why (and `field` which input)."""
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(self, message: str, field: str | None = None, code: str = "INVALID") -> None:
         super().__init__(message)
-        self.message, self.field = message, field
+        self.message, self.field, self.code = message, field, code  # code: INVALID NO_FUNDS NOT_OPEN NO_PRICE
 
 
 @dataclass(frozen=True, slots=True)

@@ -184,7 +184,9 @@ class CfdEngine:
     quotes: dict[str, tuple[Decimal, Decimal, Decimal, int]] = field(default_factory=dict)
     seq: int = 0  # the last input applied
     next_id: int = 1
-    applied: set[str] = field(default_factory=set)
+    id_stride: int = 1  # position ids are next_id × stride + offset: unique across the shards
+    id_offset: int = 0
+    applied: dict[str, bool] = field(default_factory=dict)  # command id -> accepted
     index: TriggerIndex = field(default_factory=TriggerIndex, repr=False)
 
     # ---- applying inputs
@@ -197,12 +199,14 @@ class CfdEngine:
             return self._tick(item)
         if item.cmd_id in self.applied:
             return []  # the same command delivered twice
-        self.applied.add(item.cmd_id)
         try:
-            return self._command(item)
+            events = self._command(item)
         except CfdError as exc:
+            self.applied[item.cmd_id] = False
             return [Event(item.user_id, "REJECTED", {"cmdId": item.cmd_id, "reason": exc.message,
-                                                     "field": exc.field})]
+                                                     "field": exc.field, "code": exc.code})]
+        self.applied[item.cmd_id] = True
+        return events
 
     def _command(self, c: Command) -> list[Event]:
         if isinstance(c, Deposit):
@@ -212,7 +216,7 @@ class CfdEngine:
         if isinstance(c, Withdraw):
             if self.balances.get(c.user_id, ZERO) < c.amount:
                 raise CfdError(f"only {to_str(self.balances.get(c.user_id, ZERO))} USDT of free margin to withdraw",
-                               "amount")
+                               "amount", "NO_FUNDS")
             self.balances[c.user_id] -= c.amount
             self.bridge += c.amount
             return [self._transfer_event(c.user_id, c.cmd_id, -c.amount)]
@@ -220,7 +224,7 @@ class CfdEngine:
             return self._open(c)
         position = self.positions.get(c.position_id)
         if position is None or position.user_id != c.user_id:  # someone else's looks like none at all
-            raise CfdError(f"position {c.position_id} is not open", "positionId")
+            raise CfdError(f"position {c.position_id} is not open", "positionId", "NOT_OPEN")
         if isinstance(c, Amend):
             return self._amend(c, position)
         bid, ask, _, _ = self._quote(position.symbol)
@@ -229,7 +233,7 @@ class CfdEngine:
     def _quote(self, symbol: str) -> tuple[Decimal, Decimal, Decimal, int]:
         q = self.quotes.get(symbol)
         if q is None:
-            raise CfdError(f"no price for {symbol} yet; try again in a moment", "symbol")
+            raise CfdError(f"no price for {symbol} yet; try again in a moment", "symbol", "NO_PRICE")
         return q
 
     def _open(self, c: OpenPosition) -> list[Event]:
@@ -248,11 +252,11 @@ class CfdEngine:
         free = self.balances.get(c.user_id, ZERO)
         if free < c.margin + fee:
             raise CfdError(f"needs {to_str(c.margin + fee)} USDT (margin and the {to_str(fee)} fee); "
-                           f"{to_str(free)} USDT of free margin", "margin")
+                           f"{to_str(free)} USDT of free margin", "margin", "NO_FUNDS")
         liq = cfd.liquidation_price(c.direction, entry, qty, c.margin, self.mmr, tick)
         cfd.check_stops(c.direction, cfd.close_price(c.direction, bid, ask), liq, c.stop_loss, c.take_profit)
-        position = Position(self.next_id, c.user_id, c.symbol, c.direction, c.margin, c.leverage, entry, qty, liq,
-                            c.stop_loss, c.take_profit, ts)
+        position = Position(self.next_id * self.id_stride + self.id_offset, c.user_id, c.symbol, c.direction,
+                            c.margin, c.leverage, entry, qty, liq, c.stop_loss, c.take_profit, ts)
         self.next_id += 1
         self.balances[c.user_id] = free - c.margin - fee
         self.house += fee
@@ -331,11 +335,12 @@ class CfdEngine:
     def snapshot(self) -> dict[str, Any]:
         """The whole state in a canonical form (sorted, decimals as exact text)."""
         return {
-            "seq": self.seq, "nextId": self.next_id, "house": to_str(self.house), "insurance": to_str(self.insurance),
+            "seq": self.seq, "nextId": self.next_id, "idStride": self.id_stride, "idOffset": self.id_offset,
+            "house": to_str(self.house), "insurance": to_str(self.insurance),
             "bridge": to_str(self.bridge),
             "balances": [[u, to_str(b)] for u, b in sorted(self.balances.items())],
             "quotes": [[s, to_str(b), to_str(a), to_str(m), ts] for s, (b, a, m, ts) in sorted(self.quotes.items())],
-            "applied": sorted(self.applied),
+            "applied": sorted([k, v] for k, v in self.applied.items()),
             "positions": [_position_row(p) for _, p in sorted(self.positions.items())],
         }
 
@@ -345,11 +350,12 @@ class CfdEngine:
     @classmethod
     def restore(cls, data: dict[str, Any], ticks: dict[str, Decimal], mmr: Decimal, fee_rate: Decimal) -> CfdEngine:
         engine = cls(ticks, mmr, fee_rate, seq=int(data["seq"]), next_id=int(data["nextId"]),
+                     id_stride=int(data["idStride"]), id_offset=int(data["idOffset"]),
                      house=Decimal(data["house"]), insurance=Decimal(data["insurance"]),
                      bridge=Decimal(data["bridge"]))
         engine.balances = {int(u): Decimal(b) for u, b in data["balances"]}
         engine.quotes = {s: (Decimal(b), Decimal(a), Decimal(m), int(ts)) for s, b, a, m, ts in data["quotes"]}
-        engine.applied = set(data["applied"])
+        engine.applied = {str(k): bool(v) for k, v in data["applied"]}
         for row in data["positions"]:
             p = _position_of(row)
             engine.positions[p.id] = p

@@ -152,6 +152,47 @@ class ExchangeBalance(BaseModel):
         primary_key = CompositeKey("user_id", "asset")
 
 
+class CfdAccount(BaseModel):
+    """Projection of the CFD engine: a user's free margin (the engine's journal is the truth)."""
+
+    user_id = IntegerField(primary_key=True)
+    balance = MoneyField()
+    updated_at = BigIntegerField(default=now_ms)
+
+
+class CfdPosition(BaseModel):
+    """Projection of the CFD engine: every position, open or closed, for the API and history."""
+
+    id = BigIntegerField(primary_key=True)
+    user_id = IntegerField(index=True)
+    cmd_id = CharField(max_length=64, index=True)
+    symbol = CharField(max_length=20)
+    direction = CharField(max_length=5)
+    margin = MoneyField()
+    leverage = MoneyField()
+    entry_price = MoneyField()
+    quantity = MoneyField()
+    liquidation_price = MoneyField()
+    stop_loss = MoneyField(null=True)
+    take_profit = MoneyField(null=True)
+    status = CharField(max_length=12)  # OPEN CLOSED STOP_LOSS TAKE_PROFIT LIQUIDATED
+    open_fee = MoneyField()
+    exit_price = MoneyField(null=True)
+    pnl = MoneyField(null=True)
+    close_fee = MoneyField(null=True)
+    payout = MoneyField(null=True)
+    opened_at = BigIntegerField(default=now_ms)
+    closed_at = BigIntegerField(null=True)
+    version = IntegerField(default=0)
+
+
+class CfdCursor(BaseModel):
+    """Per shard: the last engine input whose effects this database holds."""
+
+    shard = IntegerField(primary_key=True)
+    seq = BigIntegerField()
+
+
 class Outbox(BaseModel):
     """Messages committed with the state change that caused them; relayed to Redis after commit."""
 
@@ -173,4 +214,5 @@ class Inbox(BaseModel):
         primary_key = CompositeKey("consumer", "msg_id")
 
 
-ALL_MODELS = [User, ExchangeKey, Order, Fill, LedgerRow, Balance, Position, ExchangeBalance, Outbox, Inbox]
+ALL_MODELS = [User, ExchangeKey, Order, Fill, LedgerRow, Balance, Position, ExchangeBalance, CfdAccount, CfdPosition,
+              CfdCursor, Outbox, Inbox]

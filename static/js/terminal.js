@@ -1,5 +1,6 @@
 // The trading terminal: wires the chart, the order form, the tables and the live connection.
 import { api } from "./api.js";
+import { CfdDesk } from "./cfd.js";
 import { CandleChart } from "./chart.js";
 import { setupHotkeys, setupSplitters, setupTabs, toaster } from "./layout.js";
 import { Live } from "./live.js";
@@ -31,6 +32,8 @@ const form = new OrderForm({
   form: $("order-form"), spec, toast,
   balanceOf: (asset) => state.balances.get(asset)?.free ?? null,
 });
+
+const desk = new CfdDesk({ spec, toast, quoteOf: (symbol) => state.ticks.get(symbol) ?? null });
 
 // ---- drawing (coalesced to one redraw per animation frame, and only the parts that changed:
 // order rows are never rebuilt on a price tick, so a click on their buttons is never lost) ----
@@ -161,7 +164,11 @@ function onMessage(m) {
       state.balances = new Map(m.balances.map((b) => [b.asset, b]));
       state.positions = new Map(m.positions.map((p) => [p.asset, p]));
       loadCandles();  // after a gap the chart reloads its history too
+      desk.reload();
       redraw();
+      break;
+    case "CFD_UPDATE":
+      desk.onUpdate(m);
       break;
     case "ORDER_UPDATE":
       mergeOrder(m);
@@ -177,6 +184,7 @@ function onMessage(m) {
       break;
     case "PRICE_UPDATE":
       state.ticks.set(m.symbol, m);
+      desk.onTick(m.symbol);
       if (m.symbol === spec.symbol) {
         showStale(false);
         drawTicker(m);
@@ -205,7 +213,7 @@ function onState(kind, delayMs) {
 
 const live = new Live({ onMessage, onState, subscription: () => ({ symbols, interval: state.interval }) });
 
-setupTabs(document.querySelector('[role="tablist"]'));
+for (const tablist of document.querySelectorAll('[role="tablist"]')) setupTabs(tablist);
 setupSplitters(root);
 setupHotkeys({ form, help: $("help") });
 loadTicker();

@@ -105,8 +105,8 @@ async def test_trader_journey(new_context: NewContext) -> None:
     assert await amount_of(free(page, "BTC")) > btc_before
     api_order = await (await page.request.get(f"/api/trading/orders/{order_id}")).json()
     assert Decimal(api_order["cummulativeQuoteQty"]) == cost and api_order["status"] == "FILLED"
-    await page.get_by_role("tab", name="Positions").click()
-    position = page.get_by_role("table", name="Positions").locator('tr[data-asset="BTC"]')
+    await page.get_by_role("tab", name="Positions", exact=True).click()
+    position = page.get_by_role("table", name="Positions", exact=True).locator('tr[data-asset="BTC"]')
     await expect(position.locator("td").nth(4)).not_to_have_text("—")  # live unrealized PnL
 
     # A limit buy far below the market rests; cancel it from the open orders.
@@ -300,3 +300,34 @@ async def test_oco_from_the_order_form_cancels_as_a_list(new_context: NewContext
     await page.get_by_role("button", name=f"Cancel order {stop_id}").click()
     await expect(page.get_by_text("No open orders.")).to_be_visible()
     await expect(locked(page, "BTC")).to_have_attribute("data-value", "0")
+
+
+async def test_cfd_panel_previews_the_liquidation_price_opens_and_closes(new_context: NewContext) -> None:
+    page = await (await new_context(color_scheme="dark")).new_page()
+    await register(page)
+    await page.get_by_role("tab", name="CFD", exact=True).click()
+    await page.get_by_label("Margin (USDT)").fill("100")
+    await page.get_by_label("Leverage").fill("20")
+    await expect(page.locator("#cfd-leverage-out")).to_have_text("20×")
+    preview = page.locator("#cfd-liquidation")
+    await expect(preview).not_to_have_text("—")
+    await page.get_by_role("tab", name="CFD positions").click()
+    await page.get_by_role("button", name="Open long").click()
+    row = page.get_by_role("table", name="CFD positions").locator("tbody tr").first
+    await expect(row).to_contain_text("Long")
+    position_id = await row.get_attribute("data-position-id")
+    api = await (await page.request.get(f"/api/cfd/positions/{position_id}")).json()
+    entry, qty = Decimal(api["entryPrice"]), Decimal(api["quantity"])
+    from app.domain import cfd
+    from app.domain.cfd import Direction
+    assert Decimal(api["liquidationPrice"]) == cfd.liquidation_price(Direction.LONG, entry, qty, Decimal(100),
+                                                                      Decimal("0.005"), Decimal("0.01"))
+    await expect(row.locator("td.liq")).to_have_attribute("data-value", _plain(Decimal(api["liquidationPrice"])))
+    await expect(row.locator("td.pnl")).not_to_have_attribute("data-value", "")  # live PnL
+    await expect(page.locator("#cfd-balance")).to_have_attribute("data-value", _plain(
+        Decimal(1000) - 100 - Decimal(api["openFee"])))
+    await screenshot(page, "terminal-cfd")
+    await page.get_by_role("button", name=f"Close CFD position {position_id}").click()
+    await expect(page.get_by_text("No open CFD positions.")).to_be_visible()
+    await page.get_by_role("tab", name="CFD history").click()
+    await expect(page.get_by_role("table", name="CFD history").locator("tbody tr").first).to_contain_text("CLOSED")

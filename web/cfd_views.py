@@ -1,0 +1,110 @@
+"""/api/cfd: the leveraged CFD desk. Commands go to the user's Executor shard, which owns the engine
+and answers once the command is journaled and applied; reads come from the database projection."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import web
+
+from app.messages import CfdRequest
+from app.messaging.names import shard_of
+from app.queries import cfd_account, cfd_position, cfd_positions
+from app.schemas import parse_cfd_amend, parse_cfd_open, parse_cfd_transfer
+from web.keys import REPLIES, RUNTIME, SETTINGS
+from web.market_views import latest_ticks
+from web.problems import Problem, json_body
+from web.ratelimit import enforce
+from web.security import in_db, read_json, require_user
+
+routes = web.RouteTableDef()
+TIMEOUT_S = 10.0
+
+
+async def _quotes(request: web.Request) -> dict[str, tuple[Decimal, Decimal]]:
+    return {s: (t.bid, t.ask) for s, t in (await latest_ticks(request.app)).items()}
+
+
+def _position_id(request: web.Request) -> int:
+    raw = request.match_info["position_id"]
+    if not re.fullmatch(r"[0-9]{1,18}", raw):
+        raise Problem(404, f"position {raw[:40]!r} does not exist", code="UNKNOWN_POSITION")
+    return int(raw)
+
+
+async def _ask(request: web.Request, user_id: int, action: str, params: dict[str, Any],
+               request_id: str | None = None) -> web.Response:
+    rate = request.app[SETTINGS].order_rate_per_s
+    enforce(request, f"orders:{user_id}", rate, rate * 2, f"at most {rate} order requests per second")
+    runtime, replies = request.app[RUNTIME], request.app[REPLIES]
+    cmd_id = f"u{user_id}:{request_id}" if request_id else f"u{user_id}:{secrets.token_urlsafe(12)}"
+    msg = CfdRequest(msg_id=replies.new_id(), reply_to=runtime.names.reply(request.app[SETTINGS].node_name),
+                     user_id=user_id, cmd_id=cmd_id, action=action, params=params)
+    stream = runtime.names.executor(shard_of(user_id, request.app[SETTINGS].executor_shards))
+    try:
+        reply = await replies.ask(stream, msg, TIMEOUT_S)
+    except TimeoutError:
+        hint = f"; retry with clientRequestId {request_id} to find out without doing it twice" if request_id else ""
+        raise Problem(503, f"the desk did not answer in time{hint}", code="UNAVAILABLE",
+                      headers={"Retry-After": "1"}) from None
+    return json_body(reply.status, reply.body)
+
+
+@routes.post("/api/cfd/transfer")
+async def transfer(request: web.Request) -> web.Response:
+    claims = require_user(request)
+    request_id, params = parse_cfd_transfer(await read_json(request))
+    return await _ask(request, claims.user_id, "TRANSFER", params, request_id)
+
+
+@routes.post("/api/cfd/positions")
+async def open_position(request: web.Request) -> web.Response:
+    claims = require_user(request)
+    request_id, params = parse_cfd_open(await read_json(request))
+    if params["symbol"] not in request.app[RUNTIME].specs:
+        raise Problem(400, f"symbol must be one of {', '.join(request.app[RUNTIME].specs)}", field="symbol")
+    return await _ask(request, claims.user_id, "OPEN", params, request_id)
+
+
+@routes.get("/api/cfd/positions")
+async def list_positions(request: web.Request) -> web.Response:
+    claims = require_user(request)
+    status = request.query.get("status", "open")
+    if status not in ("open", "closed"):
+        raise Problem(400, "status must be open or closed", field="status")
+    rows = await in_db(request, cfd_positions, claims.user_id, status, await _quotes(request))
+    return web.json_response({"positions": rows})
+
+
+@routes.get("/api/cfd/positions/{position_id}")
+async def get_position(request: web.Request) -> web.Response:
+    claims = require_user(request)
+    pid = _position_id(request)
+    found = await in_db(request, cfd_position, claims.user_id, pid, await _quotes(request))
+    if found is None:  # another user's position looks exactly like a missing one
+        raise Problem(404, f"position {pid} does not exist", code="UNKNOWN_POSITION")
+    return web.json_response(found)
+
+
+@routes.patch("/api/cfd/positions/{position_id}")
+async def amend_position(request: web.Request) -> web.Response:
+    claims = require_user(request)
+    pid = _position_id(request)
+    params = parse_cfd_amend(await read_json(request))
+    return await _ask(request, claims.user_id, "AMEND", {**params, "positionId": pid})
+
+
+@routes.delete("/api/cfd/positions/{position_id}")
+async def close_position(request: web.Request) -> web.Response:
+    claims = require_user(request)
+    pid = _position_id(request)
+    return await _ask(request, claims.user_id, "CLOSE", {"positionId": pid})
+
+
+@routes.get("/api/cfd/account")
+async def account(request: web.Request) -> web.Response:
+    claims = require_user(request)
+    return web.json_response(await in_db(request, cfd_account, claims.user_id, await _quotes(request)))

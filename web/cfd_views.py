@@ -16,12 +16,11 @@ from app.queries import cfd_account, cfd_position, cfd_positions
 from app.schemas import parse_cfd_amend, parse_cfd_open, parse_cfd_transfer
 from web.keys import REPLIES, RUNTIME, SETTINGS
 from web.market_views import latest_ticks
-from web.problems import Problem, json_body
+from web.problems import Problem, ask_actor
 from web.ratelimit import enforce
 from web.security import in_db, read_json, require_user
 
 routes = web.RouteTableDef()
-TIMEOUT_S = 10.0
 
 
 async def _quotes(request: web.Request) -> dict[str, tuple[Decimal, Decimal]]:
@@ -44,13 +43,8 @@ async def _ask(request: web.Request, user_id: int, action: str, params: dict[str
     msg = CfdRequest(msg_id=replies.new_id(), reply_to=runtime.names.reply(request.app[SETTINGS].node_name),
                      user_id=user_id, cmd_id=cmd_id, action=action, params=params)
     stream = runtime.names.executor(shard_of(user_id, request.app[SETTINGS].executor_shards))
-    try:
-        reply = await replies.ask(stream, msg, TIMEOUT_S)
-    except TimeoutError:
-        hint = f"; retry with clientRequestId {request_id} to find out without doing it twice" if request_id else ""
-        raise Problem(503, f"the desk did not answer in time{hint}", code="UNAVAILABLE",
-                      headers={"Retry-After": "1"}) from None
-    return json_body(reply.status, reply.body)
+    hint = f"; retry with clientRequestId {request_id} to find out without doing it twice" if request_id else ""
+    return await ask_actor(request, stream, msg, "desk", hint)
 
 
 @routes.post("/api/cfd/transfer")

@@ -13,6 +13,7 @@ import redis.exceptions as redis
 from aiohttp import web
 
 from app.schemas import SchemaError, problem_body
+from web.keys import REPLIES
 
 log = logging.getLogger("troupe.web")
 
@@ -24,6 +25,19 @@ def problem(status: int, detail: str, *, code: str | None = None, field: str | N
     body = problem_body(status, code or _reason(status), detail, field)
     body.update(extra)
     return web.Response(status=status, text=json.dumps(body), content_type=PROBLEM_TYPE, headers=headers)
+
+
+async def ask_actor(request: web.Request, stream: str, msg: Any, who: str, retry_hint: str = "") -> web.Response:
+    """Send a command to an actor's mailbox and answer with its reply; 503 if it does not come."""
+    try:
+        reply = await request.app[REPLIES].ask(stream, msg, COMMAND_TIMEOUT_S)
+    except TimeoutError:
+        raise Problem(503, f"the {who} did not answer in time{retry_hint}", code="UNAVAILABLE",
+                      headers={"Retry-After": "1"}) from None
+    return json_body(reply.status, reply.body)
+
+
+COMMAND_TIMEOUT_S = 10.0
 
 
 def json_body(status: int, body: dict[str, Any]) -> web.Response:

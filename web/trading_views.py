@@ -14,12 +14,11 @@ from app.queries import get_order, list_orders, positions
 from app.schemas import parse_int_param, parse_oco, parse_order
 from web.keys import REPLIES, RUNTIME, SETTINGS
 from web.market_views import marks
-from web.problems import Problem, json_body
+from web.problems import Problem, ask_actor
 from web.ratelimit import enforce
 from web.security import in_db, read_json, require_user
 
 routes = web.RouteTableDef()
-COMMAND_TIMEOUT_S = 10.0
 _ORDER_STATUSES = {s.value for s in OrderStatus} | {"OPEN"}
 
 
@@ -37,15 +36,9 @@ def _rate_limit(request: web.Request, user_id: int) -> None:
 
 async def _command(request: web.Request, msg: PlaceOrder | PlaceOco | RequestCancel,
                    client_order_id: str = "") -> web.Response:
-    runtime = request.app[RUNTIME]
-    try:
-        reply = await request.app[REPLIES].ask(runtime.names.gateway, msg, COMMAND_TIMEOUT_S)
-    except TimeoutError:
-        hint = f"; retry with clientOrderId {client_order_id} to find out without placing twice" if client_order_id \
-            else ""
-        raise Problem(503, f"the gateway did not answer in time{hint}", code="UNAVAILABLE",
-                      headers={"Retry-After": "1"}) from None
-    return json_body(reply.status, reply.body)
+    hint = f"; retry with clientOrderId {client_order_id} to find out without placing twice" if client_order_id \
+        else ""
+    return await ask_actor(request, request.app[RUNTIME].names.gateway, msg, "gateway", hint)
 
 
 @routes.post("/api/trading/orders")

@@ -99,17 +99,16 @@ class CfdDesk:
             return  # an older tick never moves the market back
         self.pending_ticks[tick.symbol] = Tick(tick.symbol, tick.bid, tick.ask, tick.price, tick.ts)
 
-    def _needs_tick(self, symbol: str) -> bool:
-        return any(p.symbol == symbol for p in self.engine.positions.values())
+    def needs_tick(self, symbol: str) -> bool:
+        return self.engine.has_open(symbol)
 
     def run(self, requests: list[CfdRequest], balances: BalanceCache) -> tuple[list[Result], dict[str, Any]]:
         """Journal, then apply, this batch's inputs. Returns the results and, per request msg_id, an
         immediate problem reply for requests refused before reaching the engine."""
         inputs: list[Input] = []
         refused: dict[str, Any] = {}
-        symbols_with_positions = {p.symbol for p in self.engine.positions.values()}
         for symbol, tick in list(self.pending_ticks.items()):
-            if symbol in symbols_with_positions or requests:
+            if self.engine.has_open(symbol) or requests:
                 inputs.append(tick)
                 del self.pending_ticks[symbol]
         for req in requests:

@@ -148,7 +148,7 @@ class Executor(MailboxActor):
             if isinstance(d.message, PriceTick):
                 self.desk.on_tick(d.message)
         has_commands = bool(requests) or any(isinstance(d.message, (SubmitOrder, CancelOrder)) for d in deliveries)
-        desk_ticks = any(self.desk._needs_tick(s) for s in self.desk.pending_ticks)
+        desk_ticks = any(self.desk.needs_tick(s) for s in self.desk.pending_ticks)
         if not has_commands and not desk_ticks and not self._ticks_need_writes(deliveries):
             self.consumer.ack(deliveries)  # prices moved, no resting order crossed: nothing to write
             return

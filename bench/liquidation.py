@@ -32,7 +32,8 @@ def progress(msg: str) -> None:
     print(f"[liquidation] {msg}", file=sys.stderr, flush=True)
 
 
-def build(n: int, seed: int) -> CfdEngine:
+def build(n: int, seed: int, mid_price: int = 60_000, leverage: tuple[int, int] = (20, 500)) -> CfdEngine:
+    """`n` positions opened around `mid_price` (±0.8 %), leverage in tenths within `leverage`."""
     rng = random.Random(seed)
     engine = CfdEngine({"BTCUSDT": D("0.01")}, D("0.005"), D("0.0004"))
     seq = 0
@@ -48,11 +49,11 @@ def build(n: int, seed: int) -> CfdEngine:
     started = time.perf_counter()
     for i in range(n):
         if i % 100 == 0:  # the market moves a little (±0.8 %) while positions open, so entries spread
-            mid = D(rng.randint(5_950_000, 6_050_000)) / 100
+            mid = D(rng.randint(mid_price * 100 - mid_price * 80 // 100, mid_price * 100 + mid_price * 80 // 100)) / 100
             apply(Tick("BTCUSDT", mid - D("0.25"), mid + D("0.25"), mid, 1 + i))
         direction = Direction.LONG if i % 2 == 0 else Direction.SHORT
-        leverage = D(rng.randint(20, 500)) / 10  # 2x-50x: liquidation at least ~1.5 % away
-        apply(OpenPosition(f"o{i}", 1 + i % users, "BTCUSDT", direction, D(rng.randint(10, 1000)), leverage))
+        lev = D(rng.randint(*leverage)) / 10  # 2x-50x by default: liquidation at least ~1.5 % away
+        apply(OpenPosition(f"o{i}", 1 + i % users, "BTCUSDT", direction, D(rng.randint(10, 1000)), lev))
         if (i + 1) % 100_000 == 0:
             progress(f"{i + 1:,} positions open ({time.perf_counter() - started:.0f} s)")
     return engine

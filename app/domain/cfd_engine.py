@@ -187,6 +187,7 @@ class CfdEngine:
     id_stride: int = 1  # position ids are next_id × stride + offset: unique across the shards
     id_offset: int = 0
     applied: dict[str, bool] = field(default_factory=dict)  # command id -> accepted
+    open_count: dict[str, int] = field(default_factory=dict, repr=False)  # symbol -> open positions
     index: TriggerIndex = field(default_factory=TriggerIndex, repr=False)
 
     # ---- applying inputs
@@ -260,8 +261,7 @@ class CfdEngine:
         self.next_id += 1
         self.balances[c.user_id] = free - c.margin - fee
         self.house += fee
-        self.positions[position.id] = position
-        self.index.add(position)
+        self._track(position)
         return [Event(c.user_id, "OPENED", {"cmdId": c.cmd_id, "position": position, "fee": fee,
                                             "balance": self.balances[c.user_id]})]
 
@@ -293,6 +293,7 @@ class CfdEngine:
         self.balances[p.user_id] = self.balances.get(p.user_id, ZERO) + payout
         self.index.remove(p)
         del self.positions[p.id]
+        self.open_count[p.symbol] -= 1
         return [Event(p.user_id, kind, {"position": p, "exitPrice": price, "pnl": pnl, "fee": fee, "payout": payout,
                                         "balance": self.balances[p.user_id]})]
 
@@ -306,6 +307,14 @@ class CfdEngine:
             p = self.positions[pid]
             events += self._close(p, cfd.close_price(p.direction, t.bid, t.ask), reason)
         return events
+
+    def _track(self, p: Position) -> None:
+        self.positions[p.id] = p
+        self.index.add(p)
+        self.open_count[p.symbol] = self.open_count.get(p.symbol, 0) + 1
+
+    def has_open(self, symbol: str) -> bool:
+        return self.open_count.get(symbol, 0) > 0
 
     def _transfer_event(self, user_id: int, cmd_id: str, amount: Decimal) -> Event:
         return Event(user_id, "TRANSFERRED", {"cmdId": cmd_id, "amount": amount, "balance": self.balances[user_id]})
@@ -357,9 +366,7 @@ class CfdEngine:
         engine.quotes = {s: (Decimal(b), Decimal(a), Decimal(m), int(ts)) for s, b, a, m, ts in data["quotes"]}
         engine.applied = {str(k): bool(v) for k, v in data["applied"]}
         for row in data["positions"]:
-            p = _position_of(row)
-            engine.positions[p.id] = p
-            engine.index.add(p)
+            engine._track(_position_of(row))
         return engine
 
 

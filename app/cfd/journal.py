@@ -158,10 +158,16 @@ class Snapshots:
         """Valid snapshots, newest first; invalid ones are reported and skipped."""
         for path in self.paths():
             try:
-                data = json.loads(path.read_bytes())
-                state = data["state"]
-                if hashlib.sha256(canonical(state)).hexdigest() != data["sha256"] or state["seq"] != data["seq"]:
+                raw = path.read_bytes()
+                cut = raw.index(b',"state":')
+                header = json.loads(raw[:cut] + b"}")
+                body = raw[cut + len(b',"state":'):-1]
+                # The state bytes were written in canonical form: hash them as they are (no re-encoding).
+                if not raw.endswith(b"}") or hashlib.sha256(body).hexdigest() != header["sha256"]:
                     raise ValueError("checksum mismatch")
+                state = json.loads(body)
+                if state["seq"] != header["seq"]:
+                    raise ValueError("sequence number mismatch")
             except (ValueError, KeyError, TypeError, OSError) as exc:
                 log.error("cfd: snapshot %s is unusable (%s); trying an older one", path.name, exc)
                 continue

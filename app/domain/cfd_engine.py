@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -146,6 +146,15 @@ class TriggerIndex:
         lists = self._of(p.symbol)
         for name, level in self._entries(p):
             lists[name].add((level, p.id))
+
+    def bulk_load(self, positions: Iterable[Position]) -> None:
+        """Build the lists in one sort each (a restore of many positions), not one insert at a time."""
+        entries: dict[tuple[str, str], list[tuple[Decimal, int]]] = {}
+        for p in positions:
+            for name, level in self._entries(p):
+                entries.setdefault((p.symbol, name), []).append((level, p.id))
+        for (symbol, name), items in entries.items():
+            self._of(symbol)[name].update(items)
 
     def remove(self, p: Position) -> None:
         lists = self._of(p.symbol)
@@ -365,8 +374,11 @@ class CfdEngine:
         engine.balances = {int(u): Decimal(b) for u, b in data["balances"]}
         engine.quotes = {s: (Decimal(b), Decimal(a), Decimal(m), int(ts)) for s, b, a, m, ts in data["quotes"]}
         engine.applied = {str(k): bool(v) for k, v in data["applied"]}
-        for row in data["positions"]:
-            engine._track(_position_of(row))
+        positions = [_position_of(row) for row in data["positions"]]
+        for p in positions:
+            engine.positions[p.id] = p
+            engine.open_count[p.symbol] = engine.open_count.get(p.symbol, 0) + 1
+        engine.index.bulk_load(positions)
         return engine
 
 

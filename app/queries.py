@@ -76,6 +76,8 @@ def snapshot(user_id: int, marks: dict[str, Decimal], venue: str = "simulator") 
         "recentOrders": list_orders(user_id, None, None, 50, None)["orders"],
         "balances": balances(user_id, venue),
         "positions": positions(user_id, marks, venue),
+        "cfdPositions": [cfd_position_json(r) for r in CfdPosition.select().where(
+            (CfdPosition.user_id == user_id) & (CfdPosition.status == "OPEN")).order_by(CfdPosition.id)],
     }
 
 

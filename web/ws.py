@@ -12,13 +12,17 @@ import contextlib
 import json
 import logging
 import secrets
+import time
+from decimal import Decimal
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from app.domain import cfd
 from app.domain.candles import INTERVALS
+from app.domain.cfd import Direction
 from app.messages import CandleUpdate, EventBatch, MarketStatus, Message, PriceTick
-from app.money import to_str
+from app.money import ASSET_SCALE, to_str
 from app.queries import snapshot
 from web.keys import HUB, REDIS, RUNTIME, SETTINGS
 from web.market_views import latest_ticks, marks, stale_since
@@ -63,6 +67,36 @@ class Connection:
         self.interval = "1m"
         self.queue: asyncio.Queue[str | None] = asyncio.Queue(MAX_QUEUE)
         self.overflowed = False
+        # Open CFD positions (id -> (symbol, direction, entry, quantity)) for live PnL pushes, and
+        # the least milliseconds between two pushes the client asked for (0: every tick).
+        self.cfd: dict[int, tuple[str, Direction, Decimal, Decimal]] = {}
+        self.cfd_pnl_ms = 0
+        self.cfd_pushed_at: dict[str, float] = {}
+
+    def track_cfd(self, event: dict[str, Any]) -> None:
+        position = event.get("position")
+        if not isinstance(position, dict):
+            return
+        if event.get("event") in ("OPENED", "UPDATED") or event.get("status") == "OPEN":
+            self.cfd[int(position["id"])] = (position["symbol"], Direction(position["direction"]),
+                                             Decimal(position["entryPrice"]), Decimal(position["quantity"]))
+        else:
+            self.cfd.pop(int(position["id"]), None)
+
+    def pnl_frame(self, tick: PriceTick) -> str | None:
+        """Live PnL of this user's open CFD positions on `tick`'s symbol, at most every cfd_pnl_ms."""
+        mine = [(pid, d, e, q) for pid, (s, d, e, q) in self.cfd.items() if s == tick.symbol]
+        now = time.monotonic()
+        if not mine or (now - self.cfd_pushed_at.get(tick.symbol, 0.0)) * 1000 < self.cfd_pnl_ms:
+            return None
+        self.cfd_pushed_at[tick.symbol] = now
+        rows = []
+        for pid, direction, entry, qty in sorted(mine):
+            price = cfd.close_price(direction, tick.bid, tick.ask)
+            rows.append({"id": pid, "markPrice": to_str(price),
+                         "unrealizedPnl": to_str(cfd.upnl(direction, entry, qty, price).quantize(ASSET_SCALE))})
+        return _dumps({"type": "CFD_UPDATE", "event": "PNL", "symbol": tick.symbol, "positions": rows,
+                       "ts": tick.ts})
 
     async def pump(self) -> None:
         while (frame := await self.queue.get()) is not None:
@@ -105,6 +139,8 @@ class WsHub:
                 for conn in self.connections:
                     if msg.symbol in conn.symbols:
                         self._offer(conn, frame)
+                        if conn.cfd and (pnl := conn.pnl_frame(msg)) is not None:
+                            self._offer(conn, pnl)
             elif isinstance(msg, CandleUpdate):
                 frames: dict[str, str] = {}
                 for conn in self.connections:
@@ -126,6 +162,8 @@ class WsHub:
                     if conns:
                         frame = event_frame(event["kind"], event["data"])
                         for conn in conns:
+                            if event["kind"] == "CFD_UPDATE":
+                                conn.track_cfd(event["data"])
                             self._offer(conn, frame)
 
     async def close_all(self) -> None:
@@ -159,6 +197,8 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
     sender: asyncio.Task[None] | None = None
     try:
         snap = await in_db(request, snapshot, conn.user_id, await marks(request.app), request.app[SETTINGS].exchange)
+        for position in snap["cfdPositions"]:
+            conn.track_cfd({"event": "OPENED", "position": position})
         await ws.send_str(_dumps({"type": "SNAPSHOT", **snap}))
         sender = asyncio.create_task(conn.pump())
         async for msg in ws:
@@ -202,8 +242,12 @@ async def _client_message(request: web.Request, conn: Connection, data: str) -> 
             return _dumps({"type": "ERROR", "detail": f"interval must be one of {', '.join(INTERVALS)}"})
         if len(conn.symbols | set(symbols)) > MAX_SUBSCRIPTIONS:
             return _dumps({"type": "ERROR", "detail": f"at most {MAX_SUBSCRIPTIONS} symbols per connection"})
+        pnl_ms = msg.get("cfdPnlMs", conn.cfd_pnl_ms)
+        if not isinstance(pnl_ms, int) or isinstance(pnl_ms, bool) or not 0 <= pnl_ms <= 60_000:
+            return _dumps({"type": "ERROR", "detail": "cfdPnlMs must be a whole number of milliseconds, 0-60000"})
         conn.symbols.update(symbols)
         conn.interval = interval
+        conn.cfd_pnl_ms = pnl_ms
         ticks = await latest_ticks(request.app)
         stale = await stale_since(request.app)
         for s in symbols:

@@ -153,6 +153,10 @@ export class CfdDesk {
   }
 
   onUpdate(m) {
+    if (m.event === "PNL") {
+      this.onPnl(m);
+      return;
+    }
     if (m.account?.balance !== undefined) this.setBalance(m.account.balance);
     const p = m.position;
     if (!p) return;
@@ -216,6 +220,21 @@ export class CfdDesk {
     });
     this.$("cfd-history").tBodies[0].replaceChildren(...history);
     this.$("cfd-history-empty").hidden = history.length > 0;
+  }
+
+  /** The server's live PnL (CFD_UPDATE PNL): mark and PnL cells change, the rows (and buttons) stay. */
+  onPnl(m) {
+    const byId = new Map(m.positions.map((p) => [p.id, p]));
+    for (const tr of this.$("cfd-open").tBodies[0].rows) {
+      const live = byId.get(Number(tr.dataset.positionId));
+      if (!live) continue;
+      const pnl = new Big(live.unrealizedPnl);
+      tr.cells[5].textContent = plain(live.markPrice);
+      const cellPnl = tr.cells[8];
+      cellPnl.textContent = fmt(pnl, 2);
+      cellPnl.dataset.value = live.unrealizedPnl;
+      cellPnl.className = `num pnl ${pnl.gt(0) ? "up" : pnl.lt(0) ? "down" : ""}`;
+    }
   }
 
   /** On a price tick only the PnL and mark cells change: the rows (and their buttons) stay. */

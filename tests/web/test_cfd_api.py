@@ -107,3 +107,25 @@ async def test_bad_desk_input_is_a_4xx(client: Any) -> None:
         status, answer = await _call(client, method, path, token, body)
         assert 400 <= status < 500, (method, path, body, status, answer)
         assert "detail" in answer
+
+
+async def test_live_pnl_is_pushed_at_the_rate_the_client_asked_for(client: Any) -> None:
+    token, _ = await register(client)
+    market = Market(client)
+    market.tick("65000")
+    status, body = await _call(client, "POST", "/api/cfd/positions", token, {
+        "symbol": "BTCUSDT", "direction": "SHORT", "margin": "200", "leverage": "5"})
+    assert status == 201, body
+    entry, qty = Decimal(body["position"]["entryPrice"]), Decimal(body["position"]["quantity"])
+    ws = await open_ws(client, token)
+    assert [p["id"] for p in ws.seen[0]["cfdPositions"]] == [body["position"]["id"]]
+    await ws.ws.send_json({"type": "subscribe", "symbols": ["BTCUSDT"], "cfdPnlMs": 0})
+    await ws.wait_for(lambda m: m["type"] == "SUBSCRIPTIONS")
+    market.tick("64000")  # a short gains: it closes at the ask, 64000.5
+    pnl = await ws.wait_for(lambda m: m.get("type") == "CFD_UPDATE" and m.get("event") == "PNL"
+                            and m["positions"][0]["markPrice"] == "64000.5")
+    assert Decimal(pnl["positions"][0]["unrealizedPnl"]) == ((entry - Decimal("64000.5")) * qty).quantize(
+        Decimal("0.00000001"))
+    await ws.ws.send_json({"type": "subscribe", "symbols": ["BTCUSDT"], "cfdPnlMs": "fast"})
+    error = await ws.wait_for(lambda m: m["type"] == "ERROR")
+    assert "cfdPnlMs" in error["detail"]

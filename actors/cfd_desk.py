@@ -95,8 +95,8 @@ class CfdDesk:
             return
         pending = self.pending_ticks.get(tick.symbol)
         applied = self.engine.quotes.get(tick.symbol)
-        if (pending is not None and pending.ts > tick.ts) or (applied is not None and applied[3] > tick.ts):
-            return  # an older tick never moves the market back
+        if (pending is not None and pending.ts > tick.ts) or (applied is not None and applied[3] >= tick.ts):
+            return  # an older tick never moves the market back; a repeated one is not a new input
         self.pending_ticks[tick.symbol] = Tick(tick.symbol, tick.bid, tick.ask, tick.price, tick.ts)
 
     def needs_tick(self, symbol: str) -> bool:
@@ -213,7 +213,11 @@ class CfdDesk:
             self.journal.truncate_before(self.snapshots.oldest_kept_seq())
             self.since_snapshot = 0
 
-    def close(self) -> None:
+    def close(self, caught_up: bool) -> None:
+        """On a clean stop, a snapshot makes the next start quick (only when the database holds it all)."""
+        if caught_up and self.since_snapshot:
+            self.snapshots.write(self.engine)
+            self.journal.truncate_before(self.snapshots.oldest_kept_seq())
         self.journal.close()
 
 

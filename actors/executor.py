@@ -105,7 +105,7 @@ class Executor(MailboxActor):
 
     def on_stop(self) -> None:
         if self.desk is not None:
-            self.desk.close()
+            self.desk.close(caught_up=not self.desk_behind)
         if self.redis is not None:
             try:
                 self.redis.eval(_RELEASE_LEASE, 1, self.runtime.names.shard_lease(self.shard),

@@ -95,7 +95,8 @@ async def amend_position(request: web.Request) -> web.Response:
 async def close_position(request: web.Request) -> web.Response:
     claims = require_user(request)
     pid = _position_id(request)
-    return await _ask(request, claims.user_id, "CLOSE", {"positionId": pid})
+    # Closing a position is one intent however often it is asked for: a retry never closes anything else.
+    return await _ask(request, claims.user_id, "CLOSE", {"positionId": pid}, f"close-{pid}")
 
 
 @routes.get("/api/cfd/account")

@@ -109,6 +109,10 @@ def event_json(event: Event) -> dict[str, Any]:
     return out
 
 
+RETRY_WINDOW = 100_000  # inputs during which a command id is remembered
+PRUNE_EVERY = 10_000
+
+
 # --- the trigger index ---------------------------------------------------------------------------------
 # (list, fires when the price it watches is <= level, which price it watches)
 _LISTS = {
@@ -195,7 +199,9 @@ class CfdEngine:
     next_id: int = 1
     id_stride: int = 1  # position ids are next_id × stride + offset: unique across the shards
     id_offset: int = 0
-    applied: dict[str, bool] = field(default_factory=dict)  # command id -> accepted
+    # command id -> (accepted, the input number it was applied at); forgotten RETRY_WINDOW inputs later
+    # (a retry comes within seconds), except the one-off starting grants
+    applied: dict[str, tuple[bool, int]] = field(default_factory=dict)
     open_count: dict[str, int] = field(default_factory=dict, repr=False)  # symbol -> open positions
     index: TriggerIndex = field(default_factory=TriggerIndex, repr=False)
 
@@ -205,6 +211,8 @@ class CfdEngine:
         if seq <= self.seq:
             return []  # already applied: a replayed journal entry
         self.seq = seq
+        if seq % PRUNE_EVERY == 0:
+            self._forget_old_commands()
         if isinstance(item, Tick):
             return self._tick(item)
         if item.cmd_id in self.applied:
@@ -212,11 +220,15 @@ class CfdEngine:
         try:
             events = self._command(item)
         except CfdError as exc:
-            self.applied[item.cmd_id] = False
+            self.applied[item.cmd_id] = (False, seq)
             return [Event(item.user_id, "REJECTED", {"cmdId": item.cmd_id, "reason": exc.message,
                                                      "field": exc.field, "code": exc.code})]
-        self.applied[item.cmd_id] = True
+        self.applied[item.cmd_id] = (True, seq)
         return events
+
+    def _forget_old_commands(self) -> None:
+        horizon = self.seq - RETRY_WINDOW
+        self.applied = {k: v for k, v in self.applied.items() if v[1] >= horizon or k.startswith("grant:")}
 
     def _command(self, c: Command) -> list[Event]:
         if isinstance(c, Deposit):
@@ -358,7 +370,7 @@ class CfdEngine:
             "bridge": to_str(self.bridge),
             "balances": [[u, to_str(b)] for u, b in sorted(self.balances.items())],
             "quotes": [[s, to_str(b), to_str(a), to_str(m), ts] for s, (b, a, m, ts) in sorted(self.quotes.items())],
-            "applied": sorted([k, v] for k, v in self.applied.items()),
+            "applied": sorted([k, ok, at] for k, (ok, at) in self.applied.items()),
             "positions": [_position_row(p) for _, p in sorted(self.positions.items())],
         }
 
@@ -373,7 +385,7 @@ class CfdEngine:
                      bridge=Decimal(data["bridge"]))
         engine.balances = {int(u): Decimal(b) for u, b in data["balances"]}
         engine.quotes = {s: (Decimal(b), Decimal(a), Decimal(m), int(ts)) for s, b, a, m, ts in data["quotes"]}
-        engine.applied = {str(k): bool(v) for k, v in data["applied"]}
+        engine.applied = {str(k): (bool(ok), int(at)) for k, ok, at in data["applied"]}
         positions = [_position_of(row) for row in data["positions"]]
         for p in positions:
             engine.positions[p.id] = p

@@ -179,3 +179,14 @@ def test_any_sequence_keeps_the_books_and_replays_to_the_same_hash(script: list[
     for i, item in enumerate(inputs, start=1):
         restored.apply(i, item)  # the first `cut` are skipped by sequence number
     assert restored.state_hash() == live.state_hash()
+
+
+def test_command_ids_are_forgotten_after_the_retry_window_but_grants_never() -> None:
+    from app.domain import cfd_engine
+    e = engine()
+    e.apply(1, Deposit("grant:7", 7, D(10)))
+    e.apply(2, Deposit("d", 7, D(10)))
+    e.apply(cfd_engine.RETRY_WINDOW + cfd_engine.PRUNE_EVERY, tick("100"))
+    assert "d" not in e.applied and "grant:7" in e.applied
+    restored = CfdEngine.restore(e.snapshot(), TICKS, MMR, FEE)
+    assert restored.state_hash() == e.state_hash()

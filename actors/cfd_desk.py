@@ -76,9 +76,9 @@ class CfdDesk:
         ticks = {sym: spec.tick_size for sym, spec in self.runtime.specs.items()}
         replica = CfdEngine(ticks, s.cfd_mmr, s.fee_rate, id_stride=self.engine.id_stride,
                             id_offset=self.engine.id_offset)
-        for _, state in self.snapshots.load():
-            if state["seq"] <= db_seq:
-                replica = CfdEngine.restore(state, ticks, s.cfd_mmr, s.fee_rate)
+        for _, seq, blob in self.snapshots.load():
+            if seq <= db_seq:
+                replica = CfdEngine.restore(blob, ticks, s.cfd_mmr, s.fee_rate)
                 break
         results = []
         for seq, item in self.journal.replay(replica.seq):

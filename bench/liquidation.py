@@ -76,10 +76,10 @@ def tick_levels(engine: CfdEngine, count: int, per_tick: int = 100) -> list[Deci
     return levels
 
 
-def scan(engine: CfdEngine, bid: Decimal, ask: Decimal, mark: Decimal) -> int:
-    """The naive way: look at every open position."""
+def scan(positions: list[cfd.Position], bid: Decimal, ask: Decimal, mark: Decimal) -> int:
+    """The naive way: look at every open position (a plain list, so only the check is timed)."""
     hit = 0
-    for p in engine.positions.values():
+    for p in positions:
         if p.direction is Direction.LONG:
             if (p.liquidation > 0 and mark <= p.liquidation) or (p.stop_loss is not None and bid <= p.stop_loss) \
                     or (p.take_profit is not None and bid >= p.take_profit):
@@ -111,8 +111,9 @@ def main() -> None:
         costs.append((time.perf_counter() - started) * 1000)
         triggered_max = max(triggered_max, len(events))
     last = targets[-1]
+    everything = list(engine.positions.values())
     started = time.perf_counter()
-    scan(engine, last, last + D("0.5"), last)
+    scan(everything, last, last + D("0.5"), last)
     scan_ms = (time.perf_counter() - started) * 1000
     costs.sort()
     p50 = statistics.median(costs)

@@ -32,7 +32,6 @@ from app.domain.cfd_engine import (
     OpenPosition,
     Tick,
     Withdraw,
-    canonical,
 )
 from app.faults import crash_point
 from app.money import to_str
@@ -129,19 +128,18 @@ class Snapshots:
 
     def paths(self) -> list[Path]:
         """Newest first."""
-        return sorted(self.dir.glob("snapshot-*.json"), key=lambda p: int(p.stem.split("-")[1]), reverse=True)
+        return sorted(self.dir.glob("snapshot-*.bin"), key=lambda p: int(p.stem.split("-")[1]), reverse=True)
 
     def write(self, engine: CfdEngine) -> Path:
-        state = engine.snapshot()
-        body = canonical(state)
-        digest = hashlib.sha256(body).hexdigest()
-        final = self.dir / f"snapshot-{engine.seq:012d}.json"
+        body = engine.encode_state()
+        header = json.dumps({"format": 2, "seq": engine.seq, "sha256": hashlib.sha256(body).hexdigest()},
+                            sort_keys=True).encode()
+        final = self.dir / f"snapshot-{engine.seq:012d}.bin"
         tmp = final.with_suffix(".tmp")
         with tmp.open("wb") as f:
-            f.write(b'{"sha256":"' + digest.encode() + b'","seq":' + str(engine.seq).encode() + b',"state":')
+            f.write(header + b"\n")
             crash_point("cfd.mid_snapshot")
             f.write(body)
-            f.write(b"}")
             f.flush()
             os.fsync(f.fileno())
         tmp.replace(final)
@@ -154,24 +152,22 @@ class Snapshots:
         paths = self.paths()
         return int(paths[-1].stem.split("-")[1]) if paths else 0
 
-    def load(self) -> Iterator[tuple[Path, dict[str, Any]]]:
-        """Valid snapshots, newest first; invalid ones are reported and skipped."""
+    def load(self) -> Iterator[tuple[Path, int, bytes]]:
+        """Valid snapshots (path, seq, state bytes), newest first; invalid ones are reported and skipped."""
         for path in self.paths():
             try:
                 raw = path.read_bytes()
-                cut = raw.index(b',"state":')
-                header = json.loads(raw[:cut] + b"}")
-                body = raw[cut + len(b',"state":'):-1]
-                # The state bytes were written in canonical form: hash them as they are (no re-encoding).
-                if not raw.endswith(b"}") or hashlib.sha256(body).hexdigest() != header["sha256"]:
+                cut = raw.index(b"\n")
+                header = json.loads(raw[:cut])
+                body = raw[cut + 1:]
+                if hashlib.sha256(body).hexdigest() != header["sha256"]:
                     raise ValueError("checksum mismatch")
-                state = json.loads(body)
-                if state["seq"] != header["seq"]:
+                if CfdEngine.seq_of(body) != header["seq"]:
                     raise ValueError("sequence number mismatch")
             except (ValueError, KeyError, TypeError, OSError) as exc:
                 log.error("cfd: snapshot %s is unusable (%s); trying an older one", path.name, exc)
                 continue
-            yield path, state
+            yield path, int(header["seq"]), body
 
 
 def recover(directory: Path, ticks: dict[str, Decimal], mmr: Decimal,
@@ -181,8 +177,8 @@ def recover(directory: Path, ticks: dict[str, Decimal], mmr: Decimal,
     journal = Journal(directory)
     engine = CfdEngine(ticks, mmr, fee_rate)
     used = None
-    for path, state in snapshots.load():
-        engine = CfdEngine.restore(state, ticks, mmr, fee_rate)
+    for path, _, blob in snapshots.load():
+        engine = CfdEngine.restore(blob, ticks, mmr, fee_rate)
         used = path.name
         break
     replayed = 0

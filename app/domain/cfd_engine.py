@@ -13,18 +13,22 @@ triggered ones, never a scan.
 
 from __future__ import annotations
 
+import array
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+import sys
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
-from sortedcontainers import SortedKeyList
+from sortedcontainers import SortedList
 
 from app.domain import cfd
 from app.domain.cfd import CfdError, Direction, Position
-from app.money import ZERO, credit, to_str
+from app.domain.cfd_store import Columns, PositionStore
+from app.money import ASSET_SCALE, ZERO, credit, to_str
 
 
 # --- inputs ----------------------------------------------------------------------------------------
@@ -122,43 +126,74 @@ _LISTS = {
 _REASON = {"liq": "LIQUIDATED", "sl": "STOP_LOSS", "tp": "TAKE_PROFIT"}
 
 
-def _level(entry: tuple[Decimal, int]) -> Decimal:
-    return entry[0]
+_E8 = Decimal(10**8)
+
+
+def _floor(price: Decimal) -> int:
+    return int(price.scaleb(8).to_integral_value(ROUND_FLOOR))
+
+
+def _ceil(price: Decimal) -> int:
+    return int(price.scaleb(8).to_integral_value(ROUND_CEILING))
 
 
 class TriggerIndex:
-    def __init__(self) -> None:
-        self.lists: dict[str, dict[str, SortedKeyList]] = {}
+    """Per symbol, six sorted lists of (level × 10^8, position id): exact integer comparisons."""
 
-    def _of(self, symbol: str) -> dict[str, SortedKeyList]:
+    def __init__(self) -> None:
+        self.lists: dict[str, dict[str, SortedList]] = {}
+
+    def _of(self, symbol: str) -> dict[str, SortedList]:
         found = self.lists.get(symbol)
         if found is None:
-            found = self.lists[symbol] = {name: SortedKeyList(key=_level) for name in _LISTS}
+            found = self.lists[symbol] = {name: SortedList() for name in _LISTS}
         return found
 
     @staticmethod
-    def _entries(p: Position) -> Iterator[tuple[str, Decimal]]:
-        side = "long" if p.direction is Direction.LONG else "short"
+    def _entries(p: Position) -> Iterator[tuple[str, int]]:
+        """Levels are tick-aligned (checked on the way in), so × 10^8 is an exact integer."""
+        long = p.direction is Direction.LONG
         if p.liquidation > 0:
-            yield f"{side}_liq", p.liquidation
+            yield ("long_liq" if long else "short_liq"), int(p.liquidation * _E8)
         if p.stop_loss is not None:
-            yield f"{side}_sl", p.stop_loss
+            yield ("long_sl" if long else "short_sl"), int(p.stop_loss * _E8)
         if p.take_profit is not None:
-            yield f"{side}_tp", p.take_profit
+            yield ("long_tp" if long else "short_tp"), int(p.take_profit * _E8)
 
     def add(self, p: Position) -> None:
         lists = self._of(p.symbol)
         for name, level in self._entries(p):
             lists[name].add((level, p.id))
 
-    def bulk_load(self, positions: Iterable[Position]) -> None:
-        """Build the lists in one sort each (a restore of many positions), not one insert at a time."""
-        entries: dict[tuple[str, str], list[tuple[Decimal, int]]] = {}
-        for p in positions:
-            for name, level in self._entries(p):
-                entries.setdefault((p.symbol, name), []).append((level, p.id))
-        for (symbol, name), items in entries.items():
-            self._of(symbol)[name].update(items)
+    def to_bytes(self) -> tuple[list[list[Any]], bytes]:
+        """Every list in its sorted order, as (symbol, list, count) and int64 level and id columns."""
+        layout, out = [], bytearray()
+        for symbol in sorted(self.lists):
+            for name in sorted(self.lists[symbol]):
+                lst = self.lists[symbol][name]
+                if not lst:
+                    continue
+                levels = array.array("q", (level for level, _ in lst))
+                ids = array.array("q", (pid for _, pid in lst))
+                layout.append([symbol, name, len(lst)])
+                out += _le(levels) + _le(ids)
+        return layout, bytes(out)
+
+    def load_bytes(self, layout: list[list[Any]], blob: bytes) -> None:
+        """Rebuild from `to_bytes`: the entries come sorted, so each list is built in linear time."""
+        at = 0
+        for symbol, name, count in layout:
+            size = int(count) * 8
+            levels, ids = array.array("q"), array.array("q")
+            levels.frombytes(blob[at:at + size])
+            ids.frombytes(blob[at + size:at + 2 * size])
+            if sys.byteorder != "little":
+                levels.byteswap()
+                ids.byteswap()
+            at += 2 * size
+            self._of(symbol)[name].update(zip(levels, ids, strict=True))
+        if at != len(blob):
+            raise ValueError("trigger index data has the wrong length")
 
     def remove(self, p: Position) -> None:
         lists = self._of(p.symbol)
@@ -172,7 +207,10 @@ class TriggerIndex:
         for name, lst in self._of(symbol).items():
             fires_at_or_below, watched = _LISTS[name]
             price = prices[watched]
-            entries = lst.irange_key(min_key=price) if fires_at_or_below else lst.irange_key(max_key=price)
+            if fires_at_or_below:  # every level >= price
+                entries = lst.irange((_ceil(price), -1))
+            else:  # every level <= price
+                entries = lst.irange(maximum=(_floor(price), 2**63))
             reason = _REASON[name.split("_", 1)[1]]
             for _, pid in entries:
                 if reason == "LIQUIDATED" or pid not in out:
@@ -190,7 +228,7 @@ class CfdEngine:
     mmr: Decimal
     fee_rate: Decimal
     balances: dict[int, Decimal] = field(default_factory=dict)  # users' free margin (USDT)
-    positions: dict[int, Position] = field(default_factory=dict)
+    positions: PositionStore = field(default_factory=PositionStore)
     house: Decimal = ZERO  # the counterparty: fees, losers' losses, winners' gains
     insurance: Decimal = ZERO  # liquidation leftovers in, shortfalls out
     bridge: Decimal = ZERO  # minus what the spot wallets put in (net): the books sum to zero
@@ -263,8 +301,9 @@ class CfdEngine:
         if tick is None:
             raise CfdError(f"{c.symbol} is not traded on the CFD desk", "symbol")
         cfd.check_leverage(c.leverage)
-        if c.margin <= 0:
-            raise CfdError("margin must be greater than zero", "margin")
+        if c.margin <= 0 or c.margin != c.margin.quantize(ASSET_SCALE):
+            raise CfdError("margin must be greater than zero, with at most 8 decimals", "margin")
+        _on_tick_grid(tick, c.stop_loss, c.take_profit)
         bid, ask, _, ts = self._quote(c.symbol)
         entry = cfd.open_price(c.direction, bid, ask)
         qty = cfd.quantity(c.margin, c.leverage, entry)
@@ -288,6 +327,7 @@ class CfdEngine:
 
     def _amend(self, c: Amend, p: Position) -> list[Event]:
         bid, ask, _, _ = self._quote(p.symbol)
+        _on_tick_grid(self.ticks[p.symbol], c.stop_loss, c.take_profit)
         sl = None if c.clear_stop_loss else (c.stop_loss if c.stop_loss is not None else p.stop_loss)
         tp = None if c.clear_take_profit else (c.take_profit if c.take_profit is not None else p.take_profit)
         cfd.check_stops(p.direction, cfd.close_price(p.direction, bid, ask), p.liquidation,
@@ -343,13 +383,13 @@ class CfdEngine:
     # ---- reading
     def books_sum(self) -> Decimal:
         """Σ of every account; always exactly zero."""
-        return (sum(self.balances.values(), ZERO) + sum((p.margin for p in self.positions.values()), ZERO)
-                + self.house + self.insurance + self.bridge)
+        return (sum(self.balances.values(), ZERO) + self.positions.margin_total() + self.house + self.insurance
+                + self.bridge)
 
     def account(self, user_id: int) -> dict[str, str]:
         """Balance, used margin, equity and free margin at the current marks."""
         balance = self.balances.get(user_id, ZERO)
-        mine = [p for p in self.positions.values() if p.user_id == user_id]
+        mine = [p for p in self.positions.all() if p.user_id == user_id]
         used = sum((p.margin for p in mine), ZERO)
         open_pnl = sum((cfd.upnl(p.direction, p.entry, p.qty, self._mark(p)) for p in mine), ZERO)
         return {"balance": to_str(balance), "usedMargin": to_str(used),
@@ -362,23 +402,35 @@ class CfdEngine:
         return p.entry if q is None else cfd.close_price(p.direction, q[0], q[1])
 
     # ---- snapshots
-    def snapshot(self) -> dict[str, Any]:
-        """The whole state in a canonical form (sorted, decimals as exact text)."""
-        return {
-            "seq": self.seq, "nextId": self.next_id, "idStride": self.id_stride, "idOffset": self.id_offset,
-            "house": to_str(self.house), "insurance": to_str(self.insurance),
+    def encode_state(self) -> bytes:
+        """The whole state, canonically: a JSON line of the small parts, then the positions as
+        int64 columns ordered by id. Equal states give equal bytes, whatever is hot or cold."""
+        cols = self.positions.columns()
+        layout, index_blob = self.index.to_bytes()
+        meta = {
+            "format": 2, "seq": self.seq, "nextId": self.next_id, "idStride": self.id_stride,
+            "idOffset": self.id_offset, "house": to_str(self.house), "insurance": to_str(self.insurance),
             "bridge": to_str(self.bridge),
             "balances": [[u, to_str(b)] for u, b in sorted(self.balances.items())],
             "quotes": [[s, to_str(b), to_str(a), to_str(m), ts] for s, (b, a, m, ts) in sorted(self.quotes.items())],
             "applied": sorted([k, ok, at] for k, (ok, at) in self.applied.items()),
-            "positions": [_position_row(p) for _, p in sorted(self.positions.items())],
+            "positions": {"count": len(cols), "symbols": cols.symbols}, "index": layout,
         }
+        return canonical(meta) + b"\n" + cols.to_bytes() + index_blob
 
     def state_hash(self) -> str:
-        return hashlib.sha256(canonical(self.snapshot())).hexdigest()
+        return hashlib.sha256(self.encode_state()).hexdigest()
+
+    @staticmethod
+    def seq_of(blob: bytes) -> int:
+        return int(json.loads(blob[:blob.index(b"\n")])["seq"])
 
     @classmethod
-    def restore(cls, data: dict[str, Any], ticks: dict[str, Decimal], mmr: Decimal, fee_rate: Decimal) -> CfdEngine:
+    def restore(cls, blob: bytes, ticks: dict[str, Decimal], mmr: Decimal, fee_rate: Decimal) -> CfdEngine:
+        cut = blob.index(b"\n")
+        data = json.loads(blob[:cut])
+        if data.get("format") != 2:
+            raise ValueError(f"unknown state format {data.get('format')!r}")
         engine = cls(ticks, mmr, fee_rate, seq=int(data["seq"]), next_id=int(data["nextId"]),
                      id_stride=int(data["idStride"]), id_offset=int(data["idOffset"]),
                      house=Decimal(data["house"]), insurance=Decimal(data["insurance"]),
@@ -386,12 +438,28 @@ class CfdEngine:
         engine.balances = {int(u): Decimal(b) for u, b in data["balances"]}
         engine.quotes = {s: (Decimal(b), Decimal(a), Decimal(m), int(ts)) for s, b, a, m, ts in data["quotes"]}
         engine.applied = {str(k): (bool(ok), int(at)) for k, ok, at in data["applied"]}
-        positions = [_position_of(row) for row in data["positions"]]
-        for p in positions:
-            engine.positions[p.id] = p
-            engine.open_count[p.symbol] = engine.open_count.get(p.symbol, 0) + 1
-        engine.index.bulk_load(positions)
+        info = data["positions"]
+        split = cut + 1 + Columns.size(int(info["count"]))
+        cols = Columns.from_bytes(info["symbols"], int(info["count"]), blob[cut + 1:split])
+        engine.positions = PositionStore(cols)
+        for sym, count in Counter(cols.data["symbol"]).items():
+            engine.open_count[cols.symbols[sym]] = count
+        engine.index.load_bytes(data["index"], blob[split:])
         return engine
+
+
+def _le(col: array.array) -> bytes:
+    """int64 little-endian bytes, whatever the machine's byte order."""
+    if sys.byteorder != "little":
+        col = array.array("q", col)
+        col.byteswap()
+    return col.tobytes()
+
+
+def _on_tick_grid(tick: Decimal, stop_loss: Decimal | None, take_profit: Decimal | None) -> None:
+    for field_name, value in (("stopLossPrice", stop_loss), ("takeProfitPrice", take_profit)):
+        if value is not None and value % tick:
+            raise CfdError(f"{field_name} must be a multiple of the tick size {to_str(tick)}", field_name)
 
 
 def canonical(data: dict[str, Any]) -> bytes:
@@ -400,18 +468,6 @@ def canonical(data: dict[str, Any]) -> bytes:
 
 def _opt(value: Decimal | None) -> str | None:
     return None if value is None else to_str(value)
-
-
-def _position_row(p: Position) -> list[Any]:
-    return [p.id, p.user_id, p.symbol, p.direction.value, to_str(p.margin), to_str(p.leverage), to_str(p.entry),
-            to_str(p.qty), to_str(p.liquidation), _opt(p.stop_loss), _opt(p.take_profit), p.opened_at]
-
-
-def _position_of(row: list[Any]) -> Position:
-    pid, uid, symbol, direction, margin, lev, entry, qty, liq, sl, tp, opened = row
-    return Position(int(pid), int(uid), symbol, Direction(direction), Decimal(margin), Decimal(lev), Decimal(entry),
-                    Decimal(qty), Decimal(liq), None if sl is None else Decimal(sl),
-                    None if tp is None else Decimal(tp), int(opened))
 
 
 def position_json(p: Position) -> dict[str, Any]:

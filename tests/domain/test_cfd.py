@@ -175,7 +175,7 @@ def test_any_sequence_keeps_the_books_and_replays_to_the_same_hash(script: list[
     cut = min(cut, len(inputs))
     partial = engine()
     run(partial, inputs[:cut])
-    restored = CfdEngine.restore(partial.snapshot(), TICKS, MMR, FEE)
+    restored = CfdEngine.restore(partial.encode_state(), TICKS, MMR, FEE)
     for i, item in enumerate(inputs, start=1):
         restored.apply(i, item)  # the first `cut` are skipped by sequence number
     assert restored.state_hash() == live.state_hash()
@@ -188,5 +188,5 @@ def test_command_ids_are_forgotten_after_the_retry_window_but_grants_never() -> 
     e.apply(2, Deposit("d", 7, D(10)))
     e.apply(cfd_engine.RETRY_WINDOW + cfd_engine.PRUNE_EVERY, tick("100"))
     assert "d" not in e.applied and "grant:7" in e.applied
-    restored = CfdEngine.restore(e.snapshot(), TICKS, MMR, FEE)
+    restored = CfdEngine.restore(e.encode_state(), TICKS, MMR, FEE)
     assert restored.state_hash() == e.state_hash()

@@ -317,15 +317,16 @@ class BinanceExecutor(Executor):
         shards = self.runtime.settings.executor_shards
         watched = (Order.status.in_(_WATCHED) & Order.exchange_sent_at.is_null(False)) | (
             (Order.status == OrderStatus.PENDING.value) & (Order.created_at < now_ms() - STALE_PENDING_MS))
-        rows = [sql.order_by_id(o.id) for o in Order.select(Order.id, Order.user_id).where(watched)
-                if shard_of(o.user_id, shards) == self.shard]
+        ids = [o.id for o in Order.select(Order.id, Order.user_id).where(watched)
+               if shard_of(o.user_id, shards) == self.shard]
         try:
-            for row in rows:
+            for order_id in ids:
+                row = sql.order_by_id(order_id)  # now: an earlier step of this round may have changed it
                 if row is None:
                     continue
                 if row.status == OrderStatus.PENDING.value:
-                    self._submit(row.id)
-                else:
+                    self._submit(order_id)
+                elif row.status in _WATCHED and row.exchange_sent_at is not None:
                     self._poll(row)
             self._refresh_stale_balances()
         except RateLimited as exc:
@@ -334,9 +335,6 @@ class BinanceExecutor(Executor):
             log.exception("%s: polling Binance failed; trying again in %.1f s", self.name, self.timer_interval_s)
 
     def _poll(self, row: Order) -> None:
-        fresh = sql.order_by_id(row.id)  # an earlier step of this round may have changed it
-        if fresh is None or fresh.status != row.status or fresh.exchange_sent_at != row.exchange_sent_at:
-            return
         client = self._client(row.user_id)
         if client is None:
             return

@@ -55,9 +55,9 @@ class CfdDesk:
         s = runtime.settings
         self.shard = shard
         self.runtime = runtime
-        ticks = {sym: spec.tick_size for sym, spec in runtime.specs.items()}
+        self.ticks = {sym: spec.tick_size for sym, spec in runtime.specs.items()}
         self.engine, self.journal, self.snapshots, report = recover(
-            s.data_dir / "cfd" / f"shard-{shard}", ticks, s.cfd_mmr, s.fee_rate)
+            s.data_dir / "cfd" / f"shard-{shard}", self.ticks, s.cfd_mmr, s.fee_rate)
         if self.engine.seq == 0:
             self.engine.id_stride, self.engine.id_offset = s.executor_shards, shard
         self.pending_ticks: dict[str, Tick] = {}
@@ -73,12 +73,11 @@ class CfdDesk:
         if db_seq >= self.engine.seq:
             return []
         s = self.runtime.settings
-        ticks = {sym: spec.tick_size for sym, spec in self.runtime.specs.items()}
-        replica = CfdEngine(ticks, s.cfd_mmr, s.fee_rate, id_stride=self.engine.id_stride,
+        replica = CfdEngine(self.ticks, s.cfd_mmr, s.fee_rate, id_stride=self.engine.id_stride,
                             id_offset=self.engine.id_offset)
         for _, seq, blob in self.snapshots.load():
             if seq <= db_seq:
-                replica = CfdEngine.restore(blob, ticks, s.cfd_mmr, s.fee_rate)
+                replica = CfdEngine.restore(blob, self.ticks, s.cfd_mmr, s.fee_rate)
                 break
         results = []
         for seq, item in self.journal.replay(replica.seq):

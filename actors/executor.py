@@ -30,8 +30,9 @@ from app.messaging.streams import REPLY_MAXLEN, Delivery
 from app.money import to_str
 from app.persistence import sql
 from app.persistence.db import db, write_transaction
-from app.persistence.models import Order
+from app.persistence.models import CfdAccount, CfdPosition, Order
 from app.persistence.store import BalanceCache, apply_outcome, inbox_add, order_view, outbox_add, user_balances
+from app.queries import cfd_position_json
 from app.schemas import fill_json, order_json, problem_body
 
 log = logging.getLogger(__name__)
@@ -357,8 +358,6 @@ def _position(p: PositionState) -> dict[str, Any]:
 
 def _from_projection(req: CfdRequest) -> tuple[int, dict[str, Any]]:
     """A retried request the engine already applied: answer with what it did."""
-    from app.persistence.models import CfdAccount, CfdPosition
-    from app.queries import cfd_position_json
     if req.action == "OPEN":
         row = CfdPosition.get_or_none((CfdPosition.cmd_id == req.cmd_id) & (CfdPosition.user_id == req.user_id))
         if row is not None:

@@ -17,7 +17,7 @@ from app.schemas import parse_cfd_amend, parse_cfd_open, parse_cfd_transfer
 from web.keys import REPLIES, RUNTIME, SETTINGS
 from web.market_views import latest_ticks
 from web.problems import Problem, ask_actor
-from web.ratelimit import enforce
+from web.ratelimit import order_rate_limit
 from web.security import in_db, read_json, require_user
 
 routes = web.RouteTableDef()
@@ -36,8 +36,7 @@ def _position_id(request: web.Request) -> int:
 
 async def _ask(request: web.Request, user_id: int, action: str, params: dict[str, Any],
                request_id: str | None = None) -> web.Response:
-    rate = request.app[SETTINGS].order_rate_per_s
-    enforce(request, f"orders:{user_id}", rate, rate * 2, f"at most {rate} order requests per second")
+    order_rate_limit(request, user_id)
     runtime, replies = request.app[RUNTIME], request.app[REPLIES]
     cmd_id = f"u{user_id}:{request_id}" if request_id else f"u{user_id}:{secrets.token_urlsafe(12)}"
     msg = CfdRequest(msg_id=replies.new_id(), reply_to=runtime.names.reply(request.app[SETTINGS].node_name),

@@ -6,7 +6,7 @@ import time
 
 from aiohttp import web
 
-from web.keys import LIMITER
+from web.keys import LIMITER, SETTINGS
 from web.problems import Problem
 
 
@@ -27,6 +27,12 @@ class RateLimiter:
             return 0.0
         self._buckets[key] = (tokens, now)
         return (1 - tokens) / rate_per_s
+
+
+def order_rate_limit(request: web.Request, user_id: int) -> None:
+    """Orders and desk commands share one budget per user (ORDER_RATE_PER_S, burst twice that)."""
+    rate = request.app[SETTINGS].order_rate_per_s
+    enforce(request, f"orders:{user_id}", rate, rate * 2, f"at most {rate} order requests per second")
 
 
 def enforce(request: web.Request, key: str, rate_per_s: float, burst: float, detail: str) -> None:

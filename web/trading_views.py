@@ -15,7 +15,7 @@ from app.schemas import parse_int_param, parse_oco, parse_order
 from web.keys import REPLIES, RUNTIME, SETTINGS
 from web.market_views import marks
 from web.problems import Problem, ask_actor
-from web.ratelimit import enforce
+from web.ratelimit import order_rate_limit
 from web.security import in_db, read_json, require_user
 
 routes = web.RouteTableDef()
@@ -29,11 +29,6 @@ def _order_id(request: web.Request) -> int:
     return int(raw)
 
 
-def _rate_limit(request: web.Request, user_id: int) -> None:
-    rate = request.app[SETTINGS].order_rate_per_s
-    enforce(request, f"orders:{user_id}", rate, rate * 2, f"at most {rate} order requests per second")
-
-
 async def _command(request: web.Request, msg: PlaceOrder | PlaceOco | RequestCancel,
                    client_order_id: str = "") -> web.Response:
     hint = f"; retry with clientOrderId {client_order_id} to find out without placing twice" if client_order_id \
@@ -44,7 +39,7 @@ async def _command(request: web.Request, msg: PlaceOrder | PlaceOco | RequestCan
 @routes.post("/api/trading/orders")
 async def place_order(request: web.Request) -> web.Response:
     claims = require_user(request)
-    _rate_limit(request, claims.user_id)
+    order_rate_limit(request, claims.user_id)
     body = await read_json(request)
     req = parse_order(body, default_client_id="web-" + secrets.token_urlsafe(18))
     replies = request.app[REPLIES]
@@ -62,7 +57,7 @@ async def place_order(request: web.Request) -> web.Response:
 async def place_oco(request: web.Request) -> web.Response:
     """An OCO list: a take-profit leg and a stop-loss leg; exactly one of them executes."""
     claims = require_user(request)
-    _rate_limit(request, claims.user_id)
+    order_rate_limit(request, claims.user_id)
     body = parse_oco(await read_json(request))
     replies = request.app[REPLIES]
     lcid = body.list_client_order_id or "oco-" + secrets.token_urlsafe(12)
@@ -79,7 +74,7 @@ async def place_oco(request: web.Request) -> web.Response:
 @routes.delete("/api/trading/orders/{order_id}")
 async def cancel_order(request: web.Request) -> web.Response:
     claims = require_user(request)
-    _rate_limit(request, claims.user_id)
+    order_rate_limit(request, claims.user_id)
     order_id = _order_id(request)
     msg = RequestCancel(msg_id=request.app[REPLIES].new_id(),
                         reply_to=request.app[RUNTIME].names.reply(request.app[SETTINGS].node_name),

@@ -77,7 +77,7 @@ class Connection:
         position = event.get("position")
         if not isinstance(position, dict):
             return
-        if event.get("event") in ("OPENED", "UPDATED") or event.get("status") == "OPEN":
+        if event.get("event") in ("OPENED", "UPDATED"):
             self.cfd[int(position["id"])] = (position["symbol"], Direction(position["direction"]),
                                              Decimal(position["entryPrice"]), Decimal(position["quantity"]))
         else:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import array
 import hashlib
 import json
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -27,7 +26,7 @@ from sortedcontainers import SortedList
 
 from app.domain import cfd
 from app.domain.cfd import CfdError, Direction, Position
-from app.domain.cfd_store import Columns, PositionStore
+from app.domain.cfd_store import Columns, PositionStore, from_le, le_bytes
 from app.money import ASSET_SCALE, ZERO, credit, to_str
 
 
@@ -176,7 +175,7 @@ class TriggerIndex:
                 levels = array.array("q", (level for level, _ in lst))
                 ids = array.array("q", (pid for _, pid in lst))
                 layout.append([symbol, name, len(lst)])
-                out += _le(levels) + _le(ids)
+                out += le_bytes(levels) + le_bytes(ids)
         return layout, bytes(out)
 
     def load_bytes(self, layout: list[list[Any]], blob: bytes) -> None:
@@ -184,12 +183,7 @@ class TriggerIndex:
         at = 0
         for symbol, name, count in layout:
             size = int(count) * 8
-            levels, ids = array.array("q"), array.array("q")
-            levels.frombytes(blob[at:at + size])
-            ids.frombytes(blob[at + size:at + 2 * size])
-            if sys.byteorder != "little":
-                levels.byteswap()
-                ids.byteswap()
+            levels, ids = from_le(blob[at:at + size]), from_le(blob[at + size:at + 2 * size])
             at += 2 * size
             self._of(symbol)[name].update(zip(levels, ids, strict=True))
         if at != len(blob):
@@ -216,9 +210,6 @@ class TriggerIndex:
                 if reason == "LIQUIDATED" or pid not in out:
                     out[pid] = reason
         return out
-
-    def __len__(self) -> int:
-        return sum(len(lst) for lists in self.lists.values() for lst in lists.values())
 
 
 # --- the engine -------------------------------------------------------------------------------------
@@ -386,21 +377,6 @@ class CfdEngine:
         return (sum(self.balances.values(), ZERO) + self.positions.margin_total() + self.house + self.insurance
                 + self.bridge)
 
-    def account(self, user_id: int) -> dict[str, str]:
-        """Balance, used margin, equity and free margin at the current marks."""
-        balance = self.balances.get(user_id, ZERO)
-        mine = [p for p in self.positions.all() if p.user_id == user_id]
-        used = sum((p.margin for p in mine), ZERO)
-        open_pnl = sum((cfd.upnl(p.direction, p.entry, p.qty, self._mark(p)) for p in mine), ZERO)
-        return {"balance": to_str(balance), "usedMargin": to_str(used),
-                "unrealizedPnl": to_str(open_pnl.quantize(Decimal("0.00000001"))),
-                "equity": to_str((balance + used + open_pnl).quantize(Decimal("0.00000001"))),
-                "freeMargin": to_str(balance)}
-
-    def _mark(self, p: Position) -> Decimal:
-        q = self.quotes.get(p.symbol)
-        return p.entry if q is None else cfd.close_price(p.direction, q[0], q[1])
-
     # ---- snapshots
     def encode_state(self) -> bytes:
         """The whole state, canonically: a JSON line of the small parts, then the positions as
@@ -446,14 +422,6 @@ class CfdEngine:
             engine.open_count[cols.symbols[sym]] = count
         engine.index.load_bytes(data["index"], blob[split:])
         return engine
-
-
-def _le(col: array.array) -> bytes:
-    """int64 little-endian bytes, whatever the machine's byte order."""
-    if sys.byteorder != "little":
-        col = array.array("q", col)
-        col.byteswap()
-    return col.tobytes()
 
 
 def _on_tick_grid(tick: Decimal, stop_loss: Decimal | None, take_profit: Decimal | None) -> None:

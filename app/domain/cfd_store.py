@@ -9,6 +9,7 @@ are ordinary objects ("hot"). Either way the store behaves as a mapping from id 
 from __future__ import annotations
 
 import array
+import sys
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -62,26 +63,14 @@ class Columns:
 
     def to_bytes(self) -> bytes:
         """Little-endian int64 columns in a fixed order (canonical: the same positions, the same bytes)."""
-        out = bytearray()
-        for name in _COLUMNS:
-            col = self.data[name]
-            if col.itemsize != 8:
-                raise ValueError("int64 columns expected")
-            out += col.tobytes() if array.array("q", [1]).tobytes()[0] == 1 else _swapped(col)
-        return bytes(out)
+        return b"".join(le_bytes(self.data[name]) for name in _COLUMNS)
 
     @classmethod
     def from_bytes(cls, symbols: list[str], count: int, blob: bytes) -> Columns:
         if len(blob) != count * 8 * len(_COLUMNS):
             raise ValueError("column data has the wrong length")
-        data = {}
-        for i, name in enumerate(_COLUMNS):
-            col = array.array("q")
-            col.frombytes(blob[i * count * 8:(i + 1) * count * 8])
-            if array.array("q", [1]).tobytes()[0] != 1:
-                col.byteswap()
-            data[name] = col
-        return cls(symbols, data)
+        size = count * 8
+        return cls(symbols, {name: from_le(blob[i * size:(i + 1) * size]) for i, name in enumerate(_COLUMNS)})
 
     def __len__(self) -> int:
         return len(self.data["id"])
@@ -101,10 +90,20 @@ class Columns:
                         d["opened_at"][row])
 
 
-def _swapped(col: array.array) -> bytes:
-    copy = array.array("q", col)
-    copy.byteswap()
-    return copy.tobytes()
+def le_bytes(col: array.array) -> bytes:
+    """An int64 column as little-endian bytes, whatever the machine's byte order."""
+    if sys.byteorder != "little":
+        col = array.array("q", col)
+        col.byteswap()
+    return col.tobytes()
+
+
+def from_le(blob: bytes) -> array.array:
+    col = array.array("q")
+    col.frombytes(blob)
+    if sys.byteorder != "little":
+        col.byteswap()
+    return col
 
 
 class PositionStore(MutableMapping[int, Position]):

@@ -21,7 +21,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -206,7 +206,3 @@ class BinanceClient:
     def account(self) -> dict[str, Any]:
         return self.signed("GET", "/v3/account", params(omitZeroBalances="true"))
 
-
-def balances_of(account: Mapping[str, Any]) -> dict[str, tuple[Decimal, Decimal]]:
-    """{asset: (free, locked)} from an /api/v3/account answer."""
-    return {b["asset"]: (Decimal(b["free"]), Decimal(b["locked"])) for b in account.get("balances", [])}

@@ -63,8 +63,8 @@ class Session:
         try:
             async with aiohttp.ClientSession(url, timeout=aiohttp.ClientTimeout(total=20)) as http:
                 return await self._step(http, kind, arg)
-        except (aiohttp.ClientError, TimeoutError):
-            return False
+        except (aiohttp.ClientError, TimeoutError, redis.ConnectionError):
+            return False  # a tick goes straight to the bundled Redis, which dies with the server
 
     async def _step(self, http: aiohttp.ClientSession, kind: str, arg: Any) -> bool:
         if kind == "register":

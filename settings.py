@@ -41,6 +41,7 @@ class Settings:
     node_name: str = "node-1"
     stream_prefix: str = "troupe"
     jwt_ttl_seconds: int = 3600
+    auth_cache_seconds: int = 30  # how long a web process trusts what it read of a session
     bcrypt_rounds: int = 12
     starting_wallet: tuple[tuple[str, Decimal], ...] = ()
     fee_rate: Decimal = Decimal("0.001")
@@ -188,6 +189,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         node_name=node,
         stream_prefix=prefix,
         jwt_ttl_seconds=_int(env, "JWT_TTL_SECONDS", 3600, 60, 86400),
+        auth_cache_seconds=_int(env, "AUTH_CACHE_SECONDS", 30, 1, 3600),
         bcrypt_rounds=_int(env, "BCRYPT_ROUNDS", 12, 4, 16),
         starting_wallet=_wallet(env.get("STARTING_WALLET") or DEFAULT_WALLET),
         fee_rate=fee,

@@ -22,12 +22,15 @@ from actors.node import Node
 from app.messaging.replies import ReplyRouter
 from app.money import to_str
 from app.persistence.db import db
+from app.persistence.sessions import session_state
 from app.security.tokens import TokenCache
 from settings import BASE_DIR, Settings
 from web import account_views, auth_views, cfd_views, health, market_views, pages, trading_views, vendor, ws
+from web.auth_guard import AuthGuard
 from web.keys import (
     CPU_POOL,
     DB_POOL,
+    GUARD,
     HUB,
     LIMITER,
     REDIS,
@@ -42,7 +45,7 @@ from web.keys import (
 )
 from web.problems import error_middleware
 from web.ratelimit import RateLimiter
-from web.security import security_headers
+from web.security import in_pool, security_headers
 from web.ws import WsHub
 
 log = logging.getLogger("troupe")
@@ -102,6 +105,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     app[DB_POOL] = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="db")
     app[CPU_POOL] = ThreadPoolExecutor(2, thread_name_prefix="bcrypt")
     replies: ReplyRouter | None = None
+    guard: AuthGuard | None = None
     try:
         await loop.run_in_executor(None, node.start)
         assert node.runtime is not None and node.supervisor is not None and node.vault is not None
@@ -114,8 +118,15 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         replies = ReplyRouter(node.redis_url, node.runtime.names.reply(settings.node_name))
         await replies.start()
         app[REPLIES] = replies
+        guard = AuthGuard(node.redis_url, node.runtime.names.auth_notices,
+                          lambda sid: in_pool(app[DB_POOL], session_state, sid), hub.end_sessions,
+                          settings.auth_cache_seconds)
+        await guard.start()
+        app[GUARD] = guard
         yield
     finally:
+        if guard is not None:
+            await guard.stop()
         if replies is not None:
             await replies.stop()
         if REDIS in app:

@@ -1,4 +1,8 @@
-"""POST /auth/register, POST /auth/login, GET /auth/me."""
+"""POST /auth/register, POST /auth/login, POST /auth/logout, GET /auth/me.
+
+Every sign-in opens a server-side session (app/persistence/sessions.py) that its token names;
+signing out ends the session, so its token stops working everywhere at once.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,18 @@ import asyncio
 from aiohttp import web
 
 from app.accounts import EmailTaken, key_last4, open_account
+from app.messaging.auth_notices import AuthNotice
 from app.persistence.models import User
+from app.persistence.sessions import open_session, revoke_session
 from app.schemas import parse_login, parse_register, user_json
 from app.security.passwords import PasswordPolicyError, check_policy, hash_password, verify_password
-from app.security.tokens import issue
-from web.keys import CPU_POOL, SECRETS, SETTINGS, VAULT
+from app.security.tokens import Claims, issue
+from web.keys import CPU_POOL, GUARD, REDIS, SECRETS, SETTINGS, VAULT
 from web.market_views import marks as market_marks
 from web.problems import Problem
 from web.ratelimit import enforce
 from web.security import client_key, in_db, read_json, require_user
+from web.session import clear_session
 
 routes = web.RouteTableDef()
 
@@ -25,9 +32,20 @@ def _limit(request: web.Request, key: str) -> None:
     enforce(request, key, per_min / 60, per_min, "too many attempts; wait and try again")
 
 
-def token_for(request: web.Request, user: User) -> str:
-    s = request.app[SETTINGS]
-    return issue(request.app[SECRETS]["jwt"], user.id, user.token_version, s.jwt_ttl_seconds)
+async def sign_in(request: web.Request, user: User, kind: str) -> str:
+    """Open a session for `user` and return its token (shared by the API and the pages)."""
+    ttl = request.app[SETTINGS].jwt_ttl_seconds
+    state = await in_db(request, open_session, user.id, kind, ttl, client_key(request),
+                        request.headers.get("User-Agent"))
+    request.app[GUARD].remember(state)
+    issued_at = state.expires_at / 1000 - ttl  # the token expires with its session
+    return issue(request.app[SECRETS]["jwt"], user.id, state.token_version, ttl, issued_at, sid=state.sid)
+
+
+async def end_session(request: web.Request, claims: Claims, reason: str = "signed out") -> None:
+    """End the caller's session in the database, then in every web process (WebSockets close)."""
+    await in_db(request, revoke_session, claims.sid)
+    await request.app[GUARD].announce(request.app[REDIS], AuthNotice(sid=claims.sid, reason=reason))
 
 
 async def create_user(request: web.Request, email: str, password: str, api_key: str | None,
@@ -59,6 +77,8 @@ async def check_credentials(request: web.Request, email: str, password: str) -> 
         request.app[CPU_POOL], verify_password, password, user.password_hash if user else None)
     if not ok or user is None:
         raise Problem(401, "wrong e-mail or password", code="INVALID_CREDENTIALS")
+    if user.disabled_at is not None:  # said only to whoever knows the password
+        raise Problem(403, "this account is disabled; ask the operator", code="ACCOUNT_DISABLED")
     return user
 
 
@@ -66,7 +86,7 @@ async def check_credentials(request: web.Request, email: str, password: str) -> 
 async def register(request: web.Request) -> web.Response:
     email, password, api_key, secret = parse_register(await read_json(request))
     user = await create_user(request, email, password, api_key, secret)
-    return web.json_response({"token": token_for(request, user),
+    return web.json_response({"token": await sign_in(request, user, "api"),
                               "user": user_json(user, api_key[-4:] if api_key else None)}, status=201)
 
 
@@ -75,14 +95,25 @@ async def login(request: web.Request) -> web.Response:
     email, password = parse_login(await read_json(request))
     user = await check_credentials(request, email, password)
     last4 = await in_db(request, key_last4, user.id)
-    return web.json_response({"token": token_for(request, user), "user": user_json(user, last4)})
+    return web.json_response({"token": await sign_in(request, user, "api"), "user": user_json(user, last4)})
+
+
+@routes.post("/auth/logout")
+async def logout(request: web.Request) -> web.Response:
+    """End this session (Bearer, or the cookie with its CSRF token); its token gets 401 from now on."""
+    claims = await require_user(request)
+    await end_session(request, claims)
+    response = web.Response(status=204)
+    if "Authorization" not in request.headers:
+        clear_session(response)
+    return response
 
 
 @routes.get("/auth/me")
 async def me(request: web.Request) -> web.Response:
-    claims = require_user(request)
+    claims = await require_user(request)
     user = await in_db(request, User.get_or_none, User.id == claims.user_id)
-    if user is None or user.token_version != claims.token_version:
-        raise Problem(401, "this account no longer accepts that token; sign in again", code="UNAUTHORIZED")
+    if user is None:
+        raise Problem(401, "this account no longer exists; sign in again", code="UNAUTHORIZED")
     last4 = await in_db(request, key_last4, user.id)
     return web.json_response({"user": user_json(user, last4)})

@@ -48,14 +48,14 @@ async def _ask(request: web.Request, user_id: int, action: str, params: dict[str
 
 @routes.post("/api/cfd/transfer")
 async def transfer(request: web.Request) -> web.Response:
-    claims = require_user(request)
+    claims = await require_user(request)
     request_id, params = parse_cfd_transfer(await read_json(request))
     return await _ask(request, claims.user_id, "TRANSFER", params, request_id)
 
 
 @routes.post("/api/cfd/positions")
 async def open_position(request: web.Request) -> web.Response:
-    claims = require_user(request)
+    claims = await require_user(request)
     request_id, params = parse_cfd_open(await read_json(request))
     if params["symbol"] not in request.app[RUNTIME].specs:
         raise Problem(400, f"symbol must be one of {', '.join(request.app[RUNTIME].specs)}", field="symbol")
@@ -64,7 +64,7 @@ async def open_position(request: web.Request) -> web.Response:
 
 @routes.get("/api/cfd/positions")
 async def list_positions(request: web.Request) -> web.Response:
-    claims = require_user(request)
+    claims = await require_user(request)
     status = request.query.get("status", "open")
     if status not in ("open", "closed"):
         raise Problem(400, "status must be open or closed", field="status")
@@ -74,7 +74,7 @@ async def list_positions(request: web.Request) -> web.Response:
 
 @routes.get("/api/cfd/positions/{position_id}")
 async def get_position(request: web.Request) -> web.Response:
-    claims = require_user(request)
+    claims = await require_user(request)
     pid = _position_id(request)
     found = await in_db(request, cfd_position, claims.user_id, pid, await _quotes(request))
     if found is None:  # another user's position looks exactly like a missing one
@@ -84,7 +84,7 @@ async def get_position(request: web.Request) -> web.Response:
 
 @routes.patch("/api/cfd/positions/{position_id}")
 async def amend_position(request: web.Request) -> web.Response:
-    claims = require_user(request)
+    claims = await require_user(request)
     pid = _position_id(request)
     params = parse_cfd_amend(await read_json(request))
     return await _ask(request, claims.user_id, "AMEND", {**params, "positionId": pid})
@@ -92,7 +92,7 @@ async def amend_position(request: web.Request) -> web.Response:
 
 @routes.delete("/api/cfd/positions/{position_id}")
 async def close_position(request: web.Request) -> web.Response:
-    claims = require_user(request)
+    claims = await require_user(request)
     pid = _position_id(request)
     # Closing a position is one intent however often it is asked for: a retry never closes anything else.
     return await _ask(request, claims.user_id, "CLOSE", {"positionId": pid}, f"close-{pid}")
@@ -100,5 +100,5 @@ async def close_position(request: web.Request) -> web.Response:
 
 @routes.get("/api/cfd/account")
 async def account(request: web.Request) -> web.Response:
-    claims = require_user(request)
+    claims = await require_user(request)
     return web.json_response(await in_db(request, cfd_account, claims.user_id, await _quotes(request)))

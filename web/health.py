@@ -26,7 +26,7 @@ def _db_ping() -> bool:
 @routes.post("/api/noop")
 async def noop(request: web.Request) -> web.Response:
     """Authenticated POST that does nothing: the HTTP + JWT ceiling that benchmarks compare against."""
-    require_user(request)
+    await require_user(request)
     await read_json(request)
     return web.json_response({"ok": True})
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from app.security.tokens import TokenCache
     from app.security.vault import Vault
     from settings import Settings
+    from web.auth_guard import AuthGuard
     from web.ratelimit import RateLimiter
     from web.ws import WsHub
 
@@ -22,6 +23,7 @@ SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 SECRETS: web.AppKey[dict[str, str]] = web.AppKey("secrets")  # {"jwt": ...}
 VAULT: web.AppKey[Vault] = web.AppKey("vault")
 TOKENS: web.AppKey[TokenCache] = web.AppKey("tokens")
+GUARD: web.AppKey[AuthGuard] = web.AppKey("guard")
 REDIS: web.AppKey[aioredis.Redis] = web.AppKey("redis")
 REPLIES: web.AppKey[ReplyRouter] = web.AppKey("replies")
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime")

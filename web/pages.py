@@ -18,7 +18,7 @@ from app.accounts import key_last4, remove_exchange_key, replace_exchange_key
 from app.domain.candles import INTERVALS
 from app.persistence.models import User
 from app.schemas import SchemaError, parse_exchange_key, parse_login, parse_register
-from web.auth_views import check_credentials, create_user, token_for
+from web.auth_views import check_credentials, create_user, end_session, sign_in
 from web.keys import RUNTIME, SETTINGS, VAULT
 from web.problems import Problem
 from web.security import in_db, session_user
@@ -66,18 +66,15 @@ def _error(exc: Problem | SchemaError) -> tuple[str, int, str | None]:
 
 
 async def _current_user(request: web.Request) -> User | None:
-    claims = session_user(request)
+    claims = await session_user(request)
     if claims is None:
         return None
-    user = await in_db(request, User.get_or_none, User.id == claims.user_id)
-    if user is None or user.token_version != claims.token_version:
-        return None
-    return user
+    return await in_db(request, User.get_or_none, User.id == claims.user_id)
 
 
-def _signed_in(request: web.Request, user: User, location: str) -> web.Response:
+async def _signed_in(request: web.Request, user: User, location: str) -> web.Response:
     response = _redirect(location)
-    set_session(request, response, token_for(request, user))
+    set_session(request, response, await sign_in(request, user, "browser"))
     return response
 
 
@@ -103,7 +100,7 @@ async def login_submit(request: web.Request) -> web.Response:
         message, status, _ = _error(exc)
         return await _render(request, "login.html", {"error": message, "email": form.get("email", ""),
                                                      "next": _next_path(request, form.get("next"))}, status)
-    return _signed_in(request, user, _next_path(request, form.get("next")))
+    return await _signed_in(request, user, _next_path(request, form.get("next")))
 
 
 @routes.get("/register")
@@ -126,7 +123,7 @@ async def register_submit(request: web.Request) -> web.Response:
         message, status, field = _error(exc)
         return await _render(request, "register.html", {"error": message, "field": field,
                                                         "email": form.get("email", "")}, status)
-    return _signed_in(request, user, f"/trade/{_default_symbol(request)}")
+    return await _signed_in(request, user, f"/trade/{_default_symbol(request)}")
 
 
 @routes.post("/logout")
@@ -135,6 +132,9 @@ async def logout(request: web.Request) -> web.Response:
         await _form(request)
     except Problem:
         return _redirect("/login")  # a forged logout changes nothing
+    claims = await session_user(request)
+    if claims is not None:
+        await end_session(request, claims)
     response = _redirect("/login")
     clear_session(response)
     return response

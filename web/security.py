@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -11,7 +12,8 @@ from aiohttp import web
 from app.persistence.db import db
 from app.schemas import loads
 from app.security.tokens import Claims, TokenError
-from web.keys import DB_POOL, TOKENS
+from web.auth_guard import SessionEnded
+from web.keys import DB_POOL, GUARD, TOKENS
 from web.problems import Problem
 from web.session import SAFE_METHODS, SESSION_COOKIE, check_csrf
 
@@ -32,37 +34,47 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
         h.setdefault("Cache-Control", "no-store")
 
 
-def require_user(request: web.Request) -> Claims:
-    """The caller's claims from `Authorization: Bearer`, or from the session cookie (CSRF-checked)."""
+async def require_user(request: web.Request) -> Claims:
+    """The caller's claims from `Authorization: Bearer`, or from the session cookie (CSRF-checked).
+
+    The token must be genuine and unexpired, and its session alive: not signed out, its account
+    neither disabled nor deleted (web/auth_guard.py answers that from memory).
+    """
     header = request.headers.get("Authorization")
     if header is None and (cookie := request.cookies.get(SESSION_COOKIE)):
         if request.method not in SAFE_METHODS:
             check_csrf(request, None)
-        return _verify(request, cookie)
+        return await _verify(request, cookie)
     scheme, _, token = (header or "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Problem(401, "sign in first: send Authorization: Bearer <token>", code="UNAUTHORIZED",
                       headers={"WWW-Authenticate": "Bearer"})
-    return _verify(request, token.strip())
+    return await _verify(request, token.strip())
 
 
-def session_user(request: web.Request) -> Claims | None:
+async def session_user(request: web.Request) -> Claims | None:
     """The signed-in browser user for a page, or None (pages redirect to the login form)."""
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None
     try:
-        return request.app[TOKENS].verify(cookie)
-    except TokenError:
+        return await _verify(request, cookie)
+    except Problem:
         return None
 
 
-def _verify(request: web.Request, token: str) -> Claims:
+async def _verify(request: web.Request, token: str) -> Claims:
     try:
-        return request.app[TOKENS].verify(token)
+        claims = request.app[TOKENS].verify(token)
     except TokenError:
         raise Problem(401, "the token is invalid or expired; sign in again", code="UNAUTHORIZED",
                       headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
+    try:
+        await request.app[GUARD].check(claims)
+    except SessionEnded:
+        raise Problem(401, "this session has ended (signed out, or the account is disabled); sign in again",
+                      code="UNAUTHORIZED", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
+    return claims
 
 
 async def read_json(request: web.Request) -> Any:
@@ -74,10 +86,14 @@ async def read_json(request: web.Request) -> Any:
 
 async def in_db(request: web.Request, fn: Callable[..., T], *args: Any) -> T:
     """Run a database function on the read/write pool, never on the event loop."""
+    return await in_pool(request.app[DB_POOL], fn, *args)
+
+
+async def in_pool(pool: Executor, fn: Callable[..., T], *args: Any) -> T:
     def call() -> T:
         db.connect(reuse_if_open=True)
         return fn(*args)
-    return await asyncio.get_running_loop().run_in_executor(request.app[DB_POOL], call)
+    return await asyncio.get_running_loop().run_in_executor(pool, call)
 
 
 def client_key(request: web.Request) -> str:

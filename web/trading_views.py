@@ -38,7 +38,7 @@ async def _command(request: web.Request, msg: PlaceOrder | PlaceOco | RequestCan
 
 @routes.post("/api/trading/orders")
 async def place_order(request: web.Request) -> web.Response:
-    claims = require_user(request)
+    claims = await require_user(request)
     order_rate_limit(request, claims.user_id)
     body = await read_json(request)
     req = parse_order(body, default_client_id="web-" + secrets.token_urlsafe(18))
@@ -56,7 +56,7 @@ async def place_order(request: web.Request) -> web.Response:
 @routes.post("/api/trading/orderList/oco")
 async def place_oco(request: web.Request) -> web.Response:
     """An OCO list: a take-profit leg and a stop-loss leg; exactly one of them executes."""
-    claims = require_user(request)
+    claims = await require_user(request)
     order_rate_limit(request, claims.user_id)
     body = parse_oco(await read_json(request))
     replies = request.app[REPLIES]
@@ -73,7 +73,7 @@ async def place_oco(request: web.Request) -> web.Response:
 
 @routes.delete("/api/trading/orders/{order_id}")
 async def cancel_order(request: web.Request) -> web.Response:
-    claims = require_user(request)
+    claims = await require_user(request)
     order_rate_limit(request, claims.user_id)
     order_id = _order_id(request)
     msg = RequestCancel(msg_id=request.app[REPLIES].new_id(),
@@ -84,7 +84,7 @@ async def cancel_order(request: web.Request) -> web.Response:
 
 @routes.get("/api/trading/orders")
 async def orders(request: web.Request) -> web.Response:
-    claims = require_user(request)
+    claims = await require_user(request)
     q = request.query
     limit = parse_int_param(q.get("limit"), "limit", 50, 1, 500)
     before = parse_int_param(q.get("cursor"), "cursor", 0, 0, 10**18)
@@ -100,7 +100,7 @@ async def orders(request: web.Request) -> web.Response:
 
 @routes.get("/api/trading/orders/{order_id}")
 async def order(request: web.Request) -> web.Response:
-    claims = require_user(request)
+    claims = await require_user(request)
     order_id = _order_id(request)
     found = await in_db(request, get_order, claims.user_id, order_id)
     if found is None:  # another user's order looks exactly like a missing one
@@ -110,7 +110,7 @@ async def order(request: web.Request) -> web.Response:
 
 @routes.get("/api/trading/positions")
 async def get_positions(request: web.Request) -> web.Response:
-    claims = require_user(request)
+    claims = await require_user(request)
     venue = request.app[SETTINGS].exchange
     return web.json_response({"positions": await in_db(request, positions, claims.user_id, await marks(request.app),
                                                        venue)})
@@ -118,6 +118,6 @@ async def get_positions(request: web.Request) -> web.Response:
 
 @routes.get("/api/trading/balances")
 async def balances(request: web.Request) -> web.Response:
-    claims = require_user(request)
+    claims = await require_user(request)
     return web.json_response({"balances": await in_db(request, balances_of, claims.user_id,
                                                       request.app[SETTINGS].exchange)})

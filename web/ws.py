@@ -3,6 +3,8 @@
 Each connection has a bounded send queue drained by its own task, so one stalled browser never
 delays the others; a connection whose queue fills up is closed (1013) and resyncs on reconnect.
 The long-lived JWT never appears in a URL: clients trade it for a 30-second single-use ticket.
+A socket lives no longer than its session: it is closed with code 4001 (SESSION_ENDED) when the
+token it was opened with expires, or as soon as its session or account is ended on any node.
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ from app.domain import cfd
 from app.domain.candles import INTERVALS
 from app.domain.cfd import Direction
 from app.messages import CandleUpdate, EventBatch, MarketStatus, Message, PriceTick
+from app.messaging.auth_notices import AuthNotice
 from app.money import ASSET_SCALE, to_str
 from app.queries import snapshot
-from web.keys import HUB, REDIS, RUNTIME, SETTINGS
+from app.security.tokens import Claims
+from web.auth_guard import SessionEnded
+from web.keys import GUARD, HUB, REDIS, RUNTIME, SETTINGS
 from web.market_views import latest_ticks, marks, stale_since
 from web.problems import Problem
 from web.security import in_db, require_user
@@ -34,6 +39,7 @@ log = logging.getLogger("troupe.ws")
 routes = web.RouteTableDef()
 
 TICKET_TTL_S = 30
+SESSION_ENDED = 4001  # application close code: sign in again, do not reconnect with the old session
 MAX_QUEUE = 2000
 MAX_SUBSCRIPTIONS = 50
 
@@ -60,13 +66,14 @@ def event_frame(kind: str, payload: dict[str, Any]) -> str:
 
 
 class Connection:
-    def __init__(self, ws: web.WebSocketResponse, user_id: int) -> None:
+    def __init__(self, ws: web.WebSocketResponse, claims: Claims) -> None:
         self.ws = ws
-        self.user_id = user_id
+        self.user_id = claims.user_id
+        self.sid = claims.sid
         self.symbols: set[str] = set()
         self.interval = "1m"
         self.queue: asyncio.Queue[str | None] = asyncio.Queue(MAX_QUEUE)
-        self.overflowed = False
+        self.closing = False
         # Open CFD positions (id -> (symbol, direction, entry, quantity)) for live PnL pushes, and
         # the least milliseconds between two pushes the client asked for (0: every tick).
         self.cfd: dict[int, tuple[str, Direction, Decimal, Decimal]] = {}
@@ -102,6 +109,11 @@ class Connection:
         while (frame := await self.queue.get()) is not None:
             await self.ws.send_str(frame)
 
+    def end(self, reason: str) -> None:
+        """Close because the session is over (the client must sign in again)."""
+        self.closing = True
+        asyncio.get_running_loop().create_task(self.ws.close(code=SESSION_ENDED, message=reason.encode()[:120]))
+
 
 class WsHub:
     def __init__(self) -> None:
@@ -121,12 +133,12 @@ class WsHub:
                 del self.by_user[conn.user_id]
 
     def _offer(self, conn: Connection, frame: str) -> None:
-        if conn.overflowed:
+        if conn.closing:
             return
         try:
             conn.queue.put_nowait(frame)
         except asyncio.QueueFull:
-            conn.overflowed = True
+            conn.closing = True
             log.warning("closing a WebSocket of user %s: it is not reading (queue full)", conn.user_id)
             asyncio.get_running_loop().create_task(
                 conn.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too slow; reconnect to resync"))
@@ -166,6 +178,15 @@ class WsHub:
                                 conn.track_cfd(event["data"])
                             self._offer(conn, frame)
 
+    def end_sessions(self, notice: AuthNotice) -> None:
+        """A session (or every session of an account) ended: close its sockets on this node."""
+        if notice.user_id is not None:
+            ended = list(self.by_user.get(notice.user_id, ()))
+        else:
+            ended = [conn for conn in self.connections if conn.sid == notice.sid]
+        for conn in ended:
+            conn.end(notice.reason)
+
     async def close_all(self) -> None:
         for conn in list(self.connections):
             await conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
@@ -173,9 +194,10 @@ class WsHub:
 
 @routes.post("/api/ws-ticket")
 async def ws_ticket(request: web.Request) -> web.Response:
-    claims = require_user(request)
+    claims = await require_user(request)
     ticket = secrets.token_urlsafe(24)
-    await request.app[REDIS].set(request.app[RUNTIME].names.ws_ticket(ticket), str(claims.user_id), ex=TICKET_TTL_S)
+    value = f"{claims.user_id}:{claims.token_version}:{claims.sid}:{claims.exp}"
+    await request.app[REDIS].set(request.app[RUNTIME].names.ws_ticket(ticket), value, ex=TICKET_TTL_S)
     return web.json_response({"ticket": ticket, "expiresIn": TICKET_TTL_S})
 
 
@@ -186,15 +208,22 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
     ticket = request.query.get("ticket", "")
     if not ticket or len(ticket) > 64:
         raise Problem(401, "connect with ?ticket= from POST /api/ws-ticket", code="UNAUTHORIZED")
-    user_raw = await request.app[REDIS].getdel(request.app[RUNTIME].names.ws_ticket(ticket))
-    if user_raw is None:
+    raw = await request.app[REDIS].getdel(request.app[RUNTIME].names.ws_ticket(ticket))
+    if raw is None:
         raise Problem(401, "the ticket is unknown, used or expired; ask for a new one", code="UNAUTHORIZED")
+    user_id, version, sid, exp = raw.decode().split(":")
+    claims = Claims(int(user_id), int(version), sid, int(exp))
+    try:  # the session may have ended since the ticket was issued
+        await request.app[GUARD].check(claims)
+    except SessionEnded:
+        raise Problem(401, "this session has ended; sign in again", code="UNAUTHORIZED") from None
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=16 * 1024)
     await ws.prepare(request)
-    conn = Connection(ws, int(user_raw))
+    conn = Connection(ws, claims)
     hub = request.app[HUB]
     hub.add(conn)  # events queue up from now on; the snapshot goes out first
     sender: asyncio.Task[None] | None = None
+    expiry = asyncio.get_running_loop().call_later(max(0.0, claims.exp - time.time()), conn.end, "session expired")
     try:
         snap = await in_db(request, snapshot, conn.user_id, await marks(request.app), request.app[SETTINGS].exchange)
         for position in snap["cfdPositions"]:
@@ -208,6 +237,7 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
             if reply is not None:
                 _offer_direct(conn, reply)
     finally:
+        expiry.cancel()
         hub.remove(conn)
         if sender is not None:
             sender.cancel()

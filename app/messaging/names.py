@@ -50,6 +50,11 @@ class Names:
         """Held by the one node whose executor owns the shard (its accounts' single writer)."""
         return f"{self.prefix}:lease:executor:{shard}"
 
+    @property
+    def auth_notices(self) -> str:
+        """Pub/sub channel: a session or a whole account was ended (every web process listens)."""
+        return f"{self.prefix}:auth-notices"
+
     def ws_ticket(self, ticket: str) -> str:
         return f"{self.prefix}:wsticket:{ticket}"
 

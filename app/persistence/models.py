@@ -35,6 +35,23 @@ class User(BaseModel):
     password_hash = CharField(max_length=100)
     token_version = IntegerField(default=0)
     created_at = BigIntegerField(default=now_ms)
+    disabled_at = BigIntegerField(null=True)  # a disabled account's sessions are all dead
+
+
+class UserSession(BaseModel):
+    """A sign-in: every token names one, and a token is good only while its session is alive."""
+
+    id = CharField(max_length=32, primary_key=True)  # random, unguessable; the token's `sid`
+    user_id = IntegerField(index=True)
+    kind = CharField(max_length=8)  # "browser" (cookie) or "api" (bearer)
+    created_at = BigIntegerField(default=now_ms)
+    expires_at = BigIntegerField()
+    revoked_at = BigIntegerField(null=True)
+    ip = CharField(max_length=64, null=True)
+    user_agent = CharField(max_length=256, null=True)
+
+    class Meta:
+        table_name = "user_session"
 
 
 class ExchangeKey(BaseModel):
@@ -214,5 +231,5 @@ class Inbox(BaseModel):
         primary_key = CompositeKey("consumer", "msg_id")
 
 
-ALL_MODELS = [User, ExchangeKey, Order, Fill, LedgerRow, Balance, Position, ExchangeBalance, CfdAccount, CfdPosition,
-              CfdCursor, Outbox, Inbox]
+ALL_MODELS = [User, UserSession, ExchangeKey, Order, Fill, LedgerRow, Balance, Position, ExchangeBalance,
+              CfdAccount, CfdPosition, CfdCursor, Outbox, Inbox]

@@ -1,4 +1,8 @@
-"""Signed, expiring access tokens (HS256 pinned; the header's alg is never trusted)."""
+"""Signed, expiring access tokens (HS256 pinned; the header's alg is never trusted).
+
+A token names the server-side session it belongs to (`sid`): the signature proves who issued it,
+the session store (web/auth_guard.py) says whether that session is still alive.
+"""
 
 from __future__ import annotations
 
@@ -19,11 +23,14 @@ class TokenError(Exception):
 class Claims:
     user_id: int
     token_version: int
+    sid: str
+    exp: int  # epoch seconds
 
 
-def issue(secret: str, user_id: int, token_version: int, ttl_s: int, now: float | None = None) -> str:
+def issue(secret: str, user_id: int, token_version: int, ttl_s: int, now: float | None = None, *,
+          sid: str) -> str:
     now = time.time() if now is None else now
-    payload = {"sub": str(user_id), "ver": token_version, "iat": int(now), "nbf": int(now),
+    payload = {"sub": str(user_id), "ver": token_version, "sid": sid, "iat": int(now), "nbf": int(now),
                "exp": int(now) + ttl_s, "iss": ISSUER, "aud": AUDIENCE}
     return jwt.encode(payload, secret, algorithm="HS256")
 
@@ -38,35 +45,34 @@ class TokenCache:
     def __init__(self, secret: str, max_size: int = 50_000) -> None:
         self.secret = secret
         self.max_size = max_size
-        self._cache: dict[str, tuple[Claims, int]] = {}
+        self._cache: dict[str, Claims] = {}
 
     def verify(self, token: str, now: float | None = None) -> Claims:
         now = time.time() if now is None else now
-        hit = self._cache.get(token)
-        if hit is not None:
-            claims, exp = hit
-            if now < exp + LEEWAY_S:
+        claims = self._cache.get(token)
+        if claims is not None:
+            if now < claims.exp + LEEWAY_S:
                 return claims
             del self._cache[token]
             raise TokenError("Signature has expired")
-        claims, exp = _verify(self.secret, token)
+        claims = _verify(self.secret, token)
         if len(self._cache) >= self.max_size:
-            self._cache.clear()
-        self._cache[token] = (claims, exp)
+            self._cache.clear()  # a cache of verified signatures: dropping it costs only re-verification
+        self._cache[token] = claims
         return claims
 
 
 LEEWAY_S = 5
 
 
-def _verify(secret: str, token: str) -> tuple[Claims, int]:
+def _verify(secret: str, token: str) -> Claims:
     try:
         data = jwt.decode(token, secret, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER, leeway=LEEWAY_S,
-                          options={"require": ["exp", "iat", "sub", "nbf"]})
-        sub = data["sub"]
-        ver = data.get("ver", 0)
-        if not isinstance(sub, str) or not sub.isdigit() or not isinstance(ver, int) or isinstance(ver, bool):
+                          options={"require": ["exp", "iat", "sub", "nbf", "sid"]})
+        sub, ver, sid = data["sub"], data.get("ver", 0), data["sid"]
+        if (not isinstance(sub, str) or not sub.isdigit() or not isinstance(ver, int) or isinstance(ver, bool)
+                or not isinstance(sid, str) or not 0 < len(sid) <= 64):
             raise TokenError("malformed claims")
-        return Claims(int(sub), ver), int(data["exp"])
+        return Claims(int(sub), ver, sid, int(data["exp"]))
     except jwt.PyJWTError as exc:
         raise TokenError(str(exc)) from exc

@@ -373,4 +373,4 @@ def _from_projection(req: CfdRequest) -> tuple[int, dict[str, Any]]:
         if row is not None:
             return 200, {"position": cfd_position_json(row)}
     account = CfdAccount.get_or_none(CfdAccount.user_id == req.user_id)
-    return 200, {"balance": "0" if account is None else str(account.balance), "repeated": True}
+    return 200, {"balance": "0" if account is None else to_str(account.balance), "repeated": True}

@@ -67,6 +67,11 @@ def to_str(value: Decimal) -> str:
     return text
 
 
+def to_str_or_none(value: Decimal | None) -> str | None:
+    """`to_str` for an amount that may be absent (a market order's price, an unset stop): null stays null."""
+    return None if value is None else to_str(value)
+
+
 def debit(value: Decimal) -> Decimal:
     """Round an amount taken from a user up to the asset scale."""
     return value.quantize(ASSET_SCALE, rounding=ROUND_UP)

@@ -22,6 +22,8 @@ from typing import Any
 import pytest
 
 from app.domain.candles import INTERVALS
+from app.money import to_str
+from tests.fakes.binance import FakeBinance
 from tests.helpers import PASSWORD, WsClient, auth, open_ws, sign_in_page
 from tests.venues import Venue, balance_event, open_venue
 from tests.web.test_stop_orders import Market
@@ -127,20 +129,20 @@ async def venue(request: pytest.FixtureRequest, aiohttp_client: Any, tmp_path: P
         yield v
 
 
-async def _spot_orders(s: Session, fake: Any) -> list[int]:
-    """Market, limit, stop and OCO orders, canceled or filled; returns their ids (one stays open)."""
+async def _spot_orders(s: Session, fake: FakeBinance | None) -> None:
+    """Market, limit, stop and OCO orders, filled or canceled; a stop-limit stays open."""
     await s.order("FILLED", side="BUY", type="MARKET", quantity="0.01")
     await s.order("FILLED", side="BUY", type="MARKET", quoteOrderQty="12.5")
     await s.call("POST", "/api/trading/orders", {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT",
                                                  "timeInForce": "GTC", "quantity": "0.01", "price": "50000.001"},
                  (422,))
     resting = await s.order("NEW", side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.01",
-                            price="49000" if fake else "1000")
+                            price="49000")
     if fake is not None:  # Binance: a trade through the book fills part of it
         fake.trade("BTCUSDT", Decimal("48999"), qty=Decimal("0.004"))
         await s.ws.order_status(resting["orderId"], {"PARTIALLY_FILLED"})
     await s.cancel(resting["orderId"])
-    waiting = await s.order("NEW", side="SELL", type="STOP_LOSS_LIMIT", timeInForce="GTC", quantity="0.1",
+    await s.order("NEW", side="SELL", type="STOP_LOSS_LIMIT", timeInForce="GTC", quantity="0.1",
                             stopPrice="1000", price="990")
     oco = await s.call("POST", "/api/trading/orderList/oco", {
         "symbol": "BTCUSDT", "side": "SELL", "quantity": "0.1", "price": "900000", "stopPrice": "1000"}, (202,))
@@ -148,8 +150,6 @@ async def _spot_orders(s: Session, fake: Any) -> list[int]:
     await s.ws.order_status(tp, {"NEW"})
     await s.ws.order_status(sl, {"NEW"})
     await s.cancel(sl, tp)
-    return [o["orderId"] for o in (await s.call("GET", "/api/trading/orders?limit=500"))["orders"]] + \
-        [waiting["orderId"]]
 
 
 async def _simulated_stop_and_desk(s: Session, market: Market) -> None:
@@ -175,12 +175,12 @@ async def _simulated_stop_and_desk(s: Session, market: Market) -> None:
     await s.call("POST", "/api/cfd/transfer", {"direction": "TO_SPOT", "amount": "100000"}, (409,))
     # Leave 0.0000001 USDT of margin (its str() is "1E-7"), then retry that transfer as after a lost answer.
     balance = Decimal((await s.call("GET", "/api/cfd/account"))["balance"])
-    dust = {"direction": "TO_SPOT", "amount": str(balance - Decimal("0.0000001")), "clientRequestId": "dust"}
+    dust = {"direction": "TO_SPOT", "amount": to_str(balance - Decimal("0.0000001")), "clientRequestId": "dust"}
     await s.call("POST", "/api/cfd/transfer", dust)
     await s.call("POST", "/api/cfd/transfer", dust)
 
 
-async def _read_everything(s: Session, order_ids: list[int]) -> None:
+async def _read_everything(s: Session) -> None:
     """Every GET endpoint of the API, as this trader sees it."""
     for path in ("/auth/me", "/api/trading/orders", "/api/trading/orders?status=OPEN",
                  "/api/trading/orders?symbol=BTCUSDT&limit=2", "/api/trading/balances", "/api/trading/positions",
@@ -188,8 +188,8 @@ async def _read_everything(s: Session, order_ids: list[int]) -> None:
                  "/api/cfd/positions?status=open", "/api/cfd/positions?status=closed", "/api/cfd/account",
                  "/api/account/exchange-key", "/healthz", "/readyz"):
         await s.call("GET", path)
-    for oid in order_ids:
-        await s.call("GET", f"/api/trading/orders/{oid}")
+    for order in (await s.call("GET", "/api/trading/orders?limit=500"))["orders"]:
+        await s.call("GET", f"/api/trading/orders/{order['orderId']}")
     for interval in INTERVALS:
         await s.call("GET", f"/api/market/candles?symbol=BTCUSDT&interval={interval}&limit=50")
     me = (await s.call("GET", "/auth/me"))["user"]
@@ -212,19 +212,19 @@ async def _subscribe(ws: WsClient) -> None:
 
 
 async def test_every_amount_on_every_interface_is_plain_decimal_text(venue: Venue) -> None:
-    token, ws, _ = await venue.trader(wallet=BINANCE_WALLET)
+    token, ws, _ = await venue.trader(wallet=BINANCE_WALLET)  # the simulator's wallet is STARTING_WALLET
     s = Session(venue, token, ws, sockets=[ws])
-    market = None
+    market: Market | None = None
     if venue.fake is None:
         market = Market(venue.client)
         market.tick("50000")
     await _subscribe(ws)
-    order_ids = await _spot_orders(s, venue.fake)
+    await _spot_orders(s, venue.fake)
     if market is not None:
         await _simulated_stop_and_desk(s, market)
-    else:
+    else:  # the account's "10.00000000" BNB arrived, the value normalize() wrote as "1E+1"
         await ws.wait_for(balance_event("BNB", lambda free, locked: free == 10 and locked == 0))
-    await _read_everything(s, order_ids)
+    await _read_everything(s)
     again = await open_ws(venue.client, token)  # a reconnect: the SNAPSHOT with open orders and positions
     s.sockets.append(again)
     await _subscribe(again)

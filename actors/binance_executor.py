@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from actors.executor import Event, Executor
+from actors.executor import Event, Executor, balance_update
 from actors.relay import OutboxRelay
 from actors.runtime import Runtime
 from app.domain.execution import Outcome
@@ -39,7 +39,7 @@ from app.money import ZERO
 from app.persistence import sql
 from app.persistence.db import write_transaction
 from app.persistence.models import ExchangeBalance, ExchangeKey, Order, now_ms
-from app.persistence.store import order_view
+from app.persistence.store import balance_json, order_view
 from app.schemas import problem_body
 
 log = logging.getLogger(__name__)
@@ -296,15 +296,13 @@ class BinanceExecutor(Executor):
             log.warning("%s: could not read the Binance account of user %s: %s", self.name, user_id, exc)
             return
         now = now_ms()
-        balances = [{"asset": b["asset"], "free": str(Decimal(b["free"]).normalize()),
-                     "locked": str(Decimal(b["locked"]).normalize())} for b in account.get("balances", [])]
-        events: list[Event] = [{"user_id": user_id, "kind": "BALANCE_UPDATE", "cause": f"account:{now}",
-                                "data": {"balances": balances}}]
+        rows = translate.balances_of(account)
+        events = [balance_update(user_id, f"account:{now}", [balance_json(*row) for row in rows])]
         with write_transaction():
             ExchangeBalance.delete().where(ExchangeBalance.user_id == user_id).execute()
-            for b in balances:
-                ExchangeBalance.insert(user_id=user_id, asset=b["asset"], free=Decimal(b["free"]),
-                                       locked=Decimal(b["locked"]), updated_at=now).execute()
+            for asset, free, locked in rows:
+                ExchangeBalance.insert(user_id=user_id, asset=asset, free=free, locked=locked,
+                                       updated_at=now).execute()
             rows = self._outbox(events)
         self.relay.publish(rows)
         self.balances_at[user_id] = now

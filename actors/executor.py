@@ -340,8 +340,8 @@ class Executor(MailboxActor):
         order["fills"] = [fill_json(f) for f in outcome.fills]  # the fills of this update
         events.append({"user_id": uid, "kind": "ORDER_UPDATE", "cause": cause, "data": order})
         if outcome.entries:
-            balances = [b for b in user_balances(uid, self.balances) if b["asset"] in outcome.touched_assets]
-            events.append({"user_id": uid, "kind": "BALANCE_UPDATE", "cause": cause, "data": {"balances": balances}})
+            events.append(balance_update(uid, cause, [b for b in user_balances(uid, self.balances)
+                                                      if b["asset"] in outcome.touched_assets]))
         if positions:
             events.append({"user_id": uid, "kind": "POSITION_UPDATE", "cause": cause,
                            "data": {"positions": [_position(p) for p in positions]}})
@@ -349,6 +349,11 @@ class Executor(MailboxActor):
 
 def _no_fault(name: str) -> None:
     """Crash points count command batches only, not the steady stream of ticks."""
+
+
+def balance_update(user_id: int, cause: str, balances: list[dict[str, str]]) -> Event:
+    """The one BALANCE_UPDATE event of both venues; rows come from `balance_json`, so amounts are `to_str` text."""
+    return {"user_id": user_id, "kind": "BALANCE_UPDATE", "cause": cause, "data": {"balances": balances}}
 
 
 def _position(p: PositionState) -> dict[str, Any]:
@@ -368,4 +373,4 @@ def _from_projection(req: CfdRequest) -> tuple[int, dict[str, Any]]:
         if row is not None:
             return 200, {"position": cfd_position_json(row)}
     account = CfdAccount.get_or_none(CfdAccount.user_id == req.user_id)
-    return 200, {"balance": "0" if account is None else str(account.balance), "repeated": True}
+    return 200, {"balance": "0" if account is None else to_str(account.balance), "repeated": True}

@@ -6,6 +6,10 @@ Rounding rule (the only places Troupe rounds):
 - quantities derived from a quote amount round DOWN to the symbol's stepSize;
 - user-supplied prices and quantities are never rounded: off-grid values are rejected.
 The house account takes the other side of every rounded amount, so the ledger balances exactly.
+
+Every amount leaves Troupe (REST, WebSocket, pages) as `to_str` text: plain decimal notation, no
+exponent, no trailing zeros, never a JSON number. Browsers parse it strictly; `str(Decimal)` and
+`normalize()` write "1E+1" or "0E-8", so they never format an amount.
 """
 
 from __future__ import annotations
@@ -65,6 +69,11 @@ def to_str(value: Decimal) -> str:
     if text in ("-0", ""):
         text = "0"
     return text
+
+
+def to_str_or_none(value: Decimal | None) -> str | None:
+    """`to_str` for an amount that may be absent (a market order's price, an unset stop): null stays null."""
+    return None if value is None else to_str(value)
 
 
 def debit(value: Decimal) -> Decimal:

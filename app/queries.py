@@ -8,14 +8,10 @@ from typing import Any
 from app.domain import cfd
 from app.domain.cfd import Direction
 from app.domain.orders import OPEN, OrderStatus
-from app.money import ASSET_SCALE, to_str
+from app.money import ASSET_SCALE, to_str, to_str_or_none
 from app.persistence.models import CfdAccount, CfdPosition, ExchangeBalance, Order, Position
 from app.persistence.store import balance_json, fills_of, user_balances
 from app.schemas import order_json, position_json
-
-
-def _opt(value: Decimal | None) -> str | None:
-    return None if value is None else to_str(value)
 
 
 def list_orders(user_id: int, status: str | None, symbol: str | None, limit: int,
@@ -88,10 +84,11 @@ def cfd_position_json(row: CfdPosition, bid: Decimal | None = None, ask: Decimal
         "id": row.id, "symbol": row.symbol, "direction": row.direction, "status": row.status,
         "margin": to_str(row.margin), "leverage": to_str(row.leverage), "entryPrice": to_str(row.entry_price),
         "quantity": to_str(row.quantity), "liquidationPrice": to_str(row.liquidation_price),
-        "stopLossPrice": _opt(row.stop_loss), "takeProfitPrice": _opt(row.take_profit),
-        "openFee": to_str(row.open_fee), "exitPrice": _opt(row.exit_price), "realizedPnl": _opt(row.pnl),
-        "closeFee": _opt(row.close_fee), "payout": _opt(row.payout), "openedAt": row.opened_at,
-        "closedAt": row.closed_at, "version": row.version,
+        "stopLossPrice": to_str_or_none(row.stop_loss), "takeProfitPrice": to_str_or_none(row.take_profit),
+        "openFee": to_str(row.open_fee), "exitPrice": to_str_or_none(row.exit_price),
+        "realizedPnl": to_str_or_none(row.pnl), "closeFee": to_str_or_none(row.close_fee),
+        "payout": to_str_or_none(row.payout), "openedAt": row.opened_at, "closedAt": row.closed_at,
+        "version": row.version,
     }
     if row.status == "OPEN" and bid is not None and ask is not None:
         direction = Direction(row.direction)

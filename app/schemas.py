@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from app.domain.orders import OrderRequest, OrderType, Side, TimeInForce
-from app.money import ASSET_SCALE, ZERO, MoneyFormatError, parse_amount, to_str
+from app.money import ASSET_SCALE, ZERO, MoneyFormatError, parse_amount, to_str, to_str_or_none
 
 
 class SchemaError(ValueError):
@@ -222,10 +222,6 @@ def problem_body(status: int, code: str, detail: str, field: str | None = None) 
     return body
 
 
-def _opt(value: Decimal | None) -> str | None:
-    return None if value is None else to_str(value)
-
-
 def avg_price(executed: Decimal, cumm_quote: Decimal) -> Decimal:
     """Volume-weighted average fill price, rounded half-even to 8 decimals (a display figure)."""
     if executed == 0:
@@ -241,15 +237,15 @@ def order_json(row: Any, fills: list[Any] | None = None) -> dict[str, Any]:
         "side": row.side,
         "type": row.type,
         "timeInForce": row.time_in_force,
-        "price": _opt(row.price),
-        "origQty": _opt(row.quantity),
-        "quoteOrderQty": _opt(row.quote_order_qty),
+        "price": to_str_or_none(row.price),
+        "origQty": to_str_or_none(row.quantity),
+        "quoteOrderQty": to_str_or_none(row.quote_order_qty),
         "executedQty": to_str(row.executed_qty),
         "cummulativeQuoteQty": to_str(row.cumm_quote_qty),
         "avgPrice": to_str(avg_price(row.executed_qty, row.cumm_quote_qty)),
         "status": row.status,
         "rejectReason": row.reject_reason,
-        "stopPrice": _opt(row.stop_price),
+        "stopPrice": to_str_or_none(row.stop_price),
         "trailingDelta": row.trailing_delta,
         "triggered": bool(row.triggered),
         "orderListId": row.order_list_id if row.order_list_id is not None else -1,
@@ -269,7 +265,7 @@ def position_json(asset: str, quantity: Decimal, avg_entry: Decimal, realized: D
                   mark: Decimal | None) -> dict[str, Any]:
     unrealized = ZERO if mark is None or quantity == 0 else ((mark - avg_entry) * quantity).quantize(ASSET_SCALE)
     return {"asset": asset, "quantity": to_str(quantity), "avgEntryPrice": to_str(avg_entry),
-            "markPrice": _opt(mark), "unrealizedPnl": to_str(unrealized), "realizedPnl": to_str(realized)}
+            "markPrice": to_str_or_none(mark), "unrealizedPnl": to_str(unrealized), "realizedPnl": to_str(realized)}
 
 
 def user_json(user: Any, key_last4: str | None) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import select
 import signal
 import subprocess
@@ -85,6 +86,21 @@ async def open_ws(session: Any, token: str, ws_url: str | None = None) -> WsClie
 
 def dec(value: str | None) -> Decimal:
     return Decimal(value or "0")
+
+
+def form_csrf(html: str) -> str:
+    """The CSRF token a page's form carries."""
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, "the form carries a CSRF token"
+    return match.group(1)
+
+
+async def sign_in_page(session: Any, email: str) -> None:
+    """Sign in through the login form, as a browser does: the session cookie lands in `session`'s jar."""
+    form = await session.get("/login")
+    resp = await session.post("/login", data={"csrf": form_csrf(await form.text()), "email": email,
+                                              "password": PASSWORD}, allow_redirects=False)
+    assert resp.status == 303, await resp.text()
 
 
 # --- a real Troupe process, for tests that kill it -----------------------------------------------

@@ -22,13 +22,14 @@ class Venue:
     client: Any
     fake: FakeBinance | None
 
-    async def trader(self, with_keys: bool = True) -> tuple[str, WsClient, str]:
-        """A registered user (with Binance testnet keys on Binance) and a live WebSocket."""
+    async def trader(self, with_keys: bool = True, wallet: dict[str, str] | None = None) -> tuple[str, WsClient, str]:
+        """A registered user (with Binance testnet keys on Binance, holding `wallet` there) and a live
+        WebSocket."""
         body = {"email": new_email(), "password": PASSWORD}
         key = ""
         if self.fake is not None and with_keys:
             key, secret = "K" + uuid.uuid4().hex * 2, "S" + uuid.uuid4().hex * 2
-            self.fake.add_account(key, secret, STARTING)
+            self.fake.add_account(key, secret, wallet or STARTING)
             body |= {"binanceApiKey": key, "binanceSecretKey": secret}
         resp = await self.client.post("/auth/register", json=body)
         assert resp.status == 201, await resp.text()

@@ -27,7 +27,7 @@ from sortedcontainers import SortedList
 from app.domain import cfd
 from app.domain.cfd import CfdError, Direction, Position
 from app.domain.cfd_store import Columns, PositionStore, from_le, le_bytes
-from app.money import ASSET_SCALE, ZERO, credit, to_str
+from app.money import ASSET_SCALE, ZERO, credit, to_str, to_str_or_none
 
 
 # --- inputs ----------------------------------------------------------------------------------------
@@ -434,12 +434,8 @@ def canonical(data: dict[str, Any]) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
-def _opt(value: Decimal | None) -> str | None:
-    return None if value is None else to_str(value)
-
-
 def position_json(p: Position) -> dict[str, Any]:
     return {"id": p.id, "symbol": p.symbol, "direction": p.direction.value, "margin": to_str(p.margin),
             "leverage": to_str(p.leverage), "entryPrice": to_str(p.entry), "quantity": to_str(p.qty),
-            "liquidationPrice": to_str(p.liquidation), "stopLossPrice": _opt(p.stop_loss),
-            "takeProfitPrice": _opt(p.take_profit), "openedAt": p.opened_at}
+            "liquidationPrice": to_str(p.liquidation), "stopLossPrice": to_str_or_none(p.stop_loss),
+            "takeProfitPrice": to_str_or_none(p.take_profit), "openedAt": p.opened_at}

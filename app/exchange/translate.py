@@ -72,6 +72,12 @@ def outcome_of(view: OrderView, spec: SymbolSpec, order: Mapping[str, Any],
                    reason=None, touched_assets=frozenset({spec.base, spec.quote}))
 
 
+def balances_of(account: Mapping[str, Any]) -> list[tuple[str, Decimal, Decimal]]:
+    """(asset, free, locked) per row of /api/v3/account; Binance pads them ("10.00000000")."""
+    return [(str(b["asset"]), Decimal(str(b["free"])), Decimal(str(b["locked"])))
+            for b in account.get("balances", [])]
+
+
 def rejected(reason: str) -> Outcome:
     return Outcome(OrderStatus.REJECTED, ZERO, ZERO, ZERO, reason=reason)
 

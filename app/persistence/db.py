@@ -15,7 +15,17 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase, TextField
+from peewee import (
+    SQL,
+    AutoField,
+    Context,
+    Database,
+    DatabaseProxy,
+    NodeList,
+    PostgresqlDatabase,
+    SqliteDatabase,
+    TextField,
+)
 from playhouse.db_url import connect
 from playhouse.migrate import SchemaMigrator, migrate
 
@@ -43,6 +53,22 @@ class MoneyField(TextField):
         return None if value is None else Decimal(value)
 
 
+class IdField(AutoField):
+    """An id that is never handed out twice, even after the row holding the highest one is deleted.
+
+    SQLite's plain `INTEGER PRIMARY KEY` takes max(id) + 1, so a deleted user's id (and with it
+    their unexpired tokens and ledger references) would go to the next user; `AUTOINCREMENT` keeps
+    the high-water mark in `sqlite_sequence`. PostgreSQL's SERIAL sequence never goes back anyway.
+    """
+
+    def ddl(self, ctx: Context) -> NodeList:
+        column = super().ddl(ctx)
+        database = self.model._meta.database
+        if isinstance(getattr(database, "obj", database), SqliteDatabase):
+            return NodeList((column, SQL("AUTOINCREMENT")))
+        return column
+
+
 def open_database(url: str) -> Database:
     """Create (but do not connect) the database for `url`."""
     if url.startswith("sqlite:///"):
@@ -63,7 +89,8 @@ def open_database(url: str) -> Database:
 
 
 def init_database(url: str) -> Database:
-    """Bind the proxy to `url` and create any missing tables."""
+    """Bind the proxy to `url`, create any missing tables and bring older ones up to date."""
+    from app.persistence.autoincrement import adopt_autoincrement
     from app.persistence.models import ALL_MODELS
 
     database = open_database(url)
@@ -73,6 +100,7 @@ def init_database(url: str) -> Database:
     with db.connection_context():
         db.create_tables(ALL_MODELS, safe=True)
         _add_missing_columns(ALL_MODELS)
+        adopt_autoincrement(ALL_MODELS)
     return database
 
 

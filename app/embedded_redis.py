@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+
+from app.messaging.streams import connect_once
 
 log = logging.getLogger(__name__)
 
@@ -69,18 +69,13 @@ class EmbeddedRedis:
 
     def _serving_pid(self) -> int | None:
         """The pid of the server answering on our socket (mode 0700, in our data directory), if any."""
-        client = self._client()
+        client = connect_once(self.url, 2)
         try:
             return int(client.info("server")["process_id"])
         except (redis.RedisError, OSError, KeyError, ValueError):
             return None
         finally:
             client.close()
-
-    def _client(self) -> redis.Redis:
-        """One attempt per call (redis-py would otherwise retry a missing socket for seconds)."""
-        return redis.Redis(unix_socket_path=str(self.socket), socket_timeout=2, socket_connect_timeout=2,
-                           retry=Retry(NoBackoff(), 0))
 
     def _pidfile_pid(self) -> int | None:
         try:
@@ -112,7 +107,7 @@ class EmbeddedRedis:
                                      stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, async-signal-safe
                                      start_new_session=True)  # terminal signals reach us, not Redis
         deadline = time.monotonic() + timeout
-        client = self._client()
+        client = connect_once(self.url, 2)
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"bundled redis-server exited with {self.proc.returncode}: "

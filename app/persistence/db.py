@@ -69,8 +69,8 @@ class IdField(AutoField):
         return column
 
 
-def open_database(url: str) -> Database:
-    """Create (but do not connect) the database for `url`."""
+def open_database(url: str, connect_timeout_s: int | None = None) -> Database:
+    """Create (but do not connect) the database for `url`; `connect_timeout_s` bounds a server connect."""
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):] or ":memory:"
         return SqliteDatabase(
@@ -82,10 +82,20 @@ def open_database(url: str) -> Database:
         )
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://"):]
-    database = connect(url)
+    database = connect(url) if connect_timeout_s is None else connect(url, connect_timeout=connect_timeout_s)
     if not isinstance(database, PostgresqlDatabase):
         raise ValueError(f"unsupported DATABASE_URL scheme in {url.split(':', 1)[0]!r}")
     return database
+
+
+def probe_database(url: str, timeout_s: int) -> None:
+    """Connect and `SELECT 1`, so an unreachable database is reported before anything starts."""
+    database = open_database(url, connect_timeout_s=timeout_s)
+    database.connect()
+    try:
+        database.execute_sql("SELECT 1")
+    finally:
+        database.close()
 
 
 def init_database(url: str) -> Database:

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from peewee import AutoField
 
 from app.domain.ledger import HOUSE_GENESIS, transfer, user_free
-from app.persistence.db import db, init_database, write_transaction
-from app.persistence.models import Balance, Order, User
+from app.persistence.db import IdField, db, init_database, write_transaction
+from app.persistence.models import ALL_MODELS, Balance, Order, User
 from app.persistence.store import LedgerError, ledger_sums, post_entries
 
 
@@ -146,3 +147,9 @@ def test_new_databases_never_reuse_an_id(database: None) -> None:
         first = User.create(email="a@example.com", password_hash="h").id
         User.delete().where(User.id == first).execute()
         assert User.create(email="b@example.com", password_hash="h").id > first
+
+
+def test_every_generated_id_is_an_id_field() -> None:
+    """A table added later with a plain AutoField would reuse ids on SQLite again."""
+    generated = [m for m in ALL_MODELS if isinstance(m._meta.primary_key, AutoField)]
+    assert generated and all(isinstance(m._meta.primary_key, IdField) for m in generated)

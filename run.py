@@ -12,6 +12,7 @@ import threading
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
+from app.preflight import Prepared, StartupError, preflight
 from settings import ConfigError, Settings, load_settings
 
 
@@ -34,11 +35,11 @@ def _setup_logging(level: str) -> None:
     logging.getLogger("pykka").setLevel(logging.WARNING)
 
 
-async def _serve() -> int:
+async def _serve(prepared: Prepared) -> int:
     from web.app import create_app
     from web.keys import STATE
 
-    settings = load_settings()
+    settings = prepared.settings
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
 
@@ -48,8 +49,8 @@ async def _serve() -> int:
     app = create_app(settings, on_fatal=fatal)
     runner = web.AppRunner(app, access_log_class=AccessLogger, shutdown_timeout=10, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
-    await site.start()
+    for sock in prepared.sockets:  # bound and listening since the pre-flight: nobody took the port meanwhile
+        await web.SockSite(runner, sock).start()
     port = runner.addresses[0][1]
     print(f"Troupe is running at http://{settings.host}:{port}/  (Ctrl+C to stop)", flush=True)
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -91,32 +92,38 @@ def _run_headless(settings: Settings) -> int:
     return 0
 
 
+def _refuse(message: str) -> int:
+    """One line on stderr and exit status 2: the operator has a setting or the environment to fix."""
+    print("troupe: " + " ".join(message.split()), file=sys.stderr)
+    return 2
+
+
 def main() -> int:
     try:
         settings = load_settings()
     except ConfigError as exc:
-        print(f"troupe: configuration error: {exc}", file=sys.stderr)
-        return 2
+        return _refuse(f"configuration error: {exc}")
     _setup_logging(settings.log_level)
-    if settings.role == "executor":
+    try:
+        prepared = preflight(settings)
+    except StartupError as exc:
+        return _refuse(f"cannot start: {exc}")
+    try:
+        if settings.role == "executor":
+            return _run_headless(prepared.settings)
         try:
-            return _run_headless(settings)
-        except ConfigError as exc:
-            print(f"troupe: configuration error: {exc}", file=sys.stderr)
-            return 2
-    try:
-        import uvloop
-        uvloop.install()
-    except ImportError:  # pragma: no cover - uvloop is in requirements; the server still runs without it
-        pass
-    try:
-        return asyncio.run(_serve())
+            import uvloop
+            uvloop.install()
+        except ImportError:  # pragma: no cover - uvloop is in requirements; the server still runs without it
+            pass
+        return asyncio.run(_serve(prepared))
     except ConfigError as exc:
-        print(f"troupe: configuration error: {exc}", file=sys.stderr)
-        return 2
+        return _refuse(f"configuration error: {exc}")
     except OSError as exc:
         print(f"troupe: cannot start: {exc}", file=sys.stderr)
         return 1
+    finally:
+        prepared.close()
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ from actors.price_feed import PriceFeed
 from actors.runtime import Runtime
 from actors.supervisor import ChildSpec, Supervisor
 from app.domain.symbols import build_specs
-from app.embedded_redis import EmbeddedRedis
 from app.exchange.exchange_info import load_specs
 from app.messages import Message
 from app.messaging.names import Names
@@ -59,21 +58,19 @@ class Node:
     runtime: Runtime | None = None
     supervisor: Supervisor | None = None
     redis_url: str = ""
-    _embedded: EmbeddedRedis | None = None
 
     def start(self) -> None:
-        """Blocking: secrets, Redis, database, then the supervised actors behind their barrier."""
+        """Blocking: secrets, database, then the supervised actors behind their barrier.
+
+        Redis is running by now: the pre-flight (`app/preflight.py`) checked REDIS_URL or started
+        the bundled server, which the process owns, not the node.
+        """
         s = self.settings
         self.jwt_secret, master_key = resolve_secrets(s.data_dir, s.jwt_secret, s.master_key)
         self.vault = Vault(master_key)
+        if not s.redis_url:
+            raise ConfigError("REDIS_URL is not resolved: run.py's pre-flight starts the bundled Redis and sets it")
         self.redis_url = s.redis_url
-        if not self.redis_url:
-            embedded = EmbeddedRedis(s.data_dir)
-            if s.role == "executor":  # use the bundled server of the web node sharing DATA_DIR
-                self.redis_url = embedded.url
-            else:
-                self.redis_url = embedded.start()
-                self._embedded = embedded
         init_database(s.resolved_database_url)
         specs = build_specs(s.symbols)
         if "binance" in (s.exchange, s.price_feed):
@@ -92,5 +89,3 @@ class Node:
             self.supervisor.stop()
         if db.obj is not None and not db.is_closed():
             db.close()
-        if self._embedded is not None:
-            self._embedded.stop()

@@ -105,6 +105,20 @@ async def sign_in_page(session: Any, email: str) -> None:
 
 # --- a real Troupe process, for tests that kill it -----------------------------------------------
 
+def server_env(data_dir: Path, overrides: dict[str, str]) -> dict[str, str]:
+    """A test server's environment: fast bcrypt and ticks, no rate limits, no inherited fault."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("TROUPE_FAULT")}
+    return {**inherited, "DATA_DIR": str(data_dir), "PORT": "0", "BCRYPT_ROUNDS": "4", "TICK_INTERVAL_MS": "100",
+            "LOG_LEVEL": "INFO", "ORDER_RATE_PER_S": "100000", "AUTH_RATE_PER_MIN": "100000", **overrides}
+
+
+def run_until_exit(data_dir: Path, overrides: dict[str, str], timeout: float = 60.0
+                   ) -> subprocess.CompletedProcess[str]:
+    """Run `python run.py` to its end: for a server that must refuse to start."""
+    return subprocess.run([sys.executable, str(ROOT / "run.py")], cwd=ROOT, env=server_env(data_dir, overrides),
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
 class ServerProcess:
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
@@ -115,10 +129,7 @@ class ServerProcess:
 
     def start(self, fault: str | None = None, fault_after: int = 1, timeout: float = 60.0,
               fault_mode: str = "kill") -> str:
-        inherited = {k: v for k, v in os.environ.items() if not k.startswith("TROUPE_FAULT")}
-        env = {**inherited, "DATA_DIR": str(self.data_dir), "PORT": "0", "BCRYPT_ROUNDS": "4",
-               "TICK_INTERVAL_MS": "100", "LOG_LEVEL": "INFO", "ORDER_RATE_PER_S": "100000",
-               "AUTH_RATE_PER_MIN": "100000", **self.env}
+        env = server_env(self.data_dir, self.env)
         if fault:
             env["TROUPE_FAULT"] = fault
             env["TROUPE_FAULT_AFTER"] = str(fault_after)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -47,3 +49,31 @@ def test_the_server_refuses_to_start_with_one_clear_line() -> None:
     assert proc.returncode == 2
     assert proc.stderr.strip() == "troupe: configuration error: PORT must be a whole number between 0 and 65535, " \
                                   "got 'nope'"
+
+
+class _Recording(dict[str, str]):
+    """An empty environment that remembers every variable load_settings asks for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.asked.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        self.asked.add(key)
+        return super().__getitem__(key)
+
+
+def _readme_configuration_table() -> set[str]:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("\n## Configuration\n", 1)[1].split("\n### ", 1)[0]
+    return set(re.findall(r"^\| `([A-Z0-9_]+)` \|", section, flags=re.MULTILINE))
+
+
+def test_every_setting_is_in_the_readme_configuration_table() -> None:
+    env = _Recording()
+    load_settings(env)
+    assert env.asked == _readme_configuration_table()

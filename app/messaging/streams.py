@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import redis
 import redis.client
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from app.messages import CodecError, Message, decode, encode
 
@@ -49,6 +51,12 @@ def connect(url: str, *, blocking: bool = False, private: bool = False) -> redis
         health_check_interval=0 if blocking else 30,
         single_connection_client=blocking or private,
     )
+
+
+def connect_once(url: str, timeout_s: float) -> redis.Redis:
+    """A client for probes that must fail fast: one attempt per call, not redis-py's ten retries."""
+    return redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
+                                retry=Retry(NoBackoff(), 0))
 
 
 class Producer:

@@ -15,7 +15,17 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase, TextField
+from peewee import (
+    SQL,
+    AutoField,
+    Context,
+    Database,
+    DatabaseProxy,
+    NodeList,
+    PostgresqlDatabase,
+    SqliteDatabase,
+    TextField,
+)
 from playhouse.db_url import connect
 from playhouse.migrate import SchemaMigrator, migrate
 
@@ -43,8 +53,24 @@ class MoneyField(TextField):
         return None if value is None else Decimal(value)
 
 
-def open_database(url: str) -> Database:
-    """Create (but do not connect) the database for `url`."""
+class IdField(AutoField):
+    """An id that is never handed out twice, even after the row holding the highest one is deleted.
+
+    SQLite's plain `INTEGER PRIMARY KEY` takes max(id) + 1, so a deleted user's id (and with it
+    their unexpired tokens and ledger references) would go to the next user; `AUTOINCREMENT` keeps
+    the high-water mark in `sqlite_sequence`. PostgreSQL's SERIAL sequence never goes back anyway.
+    """
+
+    def ddl(self, ctx: Context) -> NodeList:
+        column = super().ddl(ctx)
+        database = self.model._meta.database
+        if isinstance(getattr(database, "obj", database), SqliteDatabase):
+            return NodeList((column, SQL("AUTOINCREMENT")))
+        return column
+
+
+def open_database(url: str, connect_timeout_s: int | None = None) -> Database:
+    """Create (but do not connect) the database for `url`; `connect_timeout_s` bounds a server connect."""
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):] or ":memory:"
         return SqliteDatabase(
@@ -56,14 +82,25 @@ def open_database(url: str) -> Database:
         )
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://"):]
-    database = connect(url)
+    database = connect(url) if connect_timeout_s is None else connect(url, connect_timeout=connect_timeout_s)
     if not isinstance(database, PostgresqlDatabase):
         raise ValueError(f"unsupported DATABASE_URL scheme in {url.split(':', 1)[0]!r}")
     return database
 
 
+def probe_database(url: str, timeout_s: int) -> None:
+    """Connect and `SELECT 1`, so an unreachable database is reported before anything starts."""
+    database = open_database(url, connect_timeout_s=timeout_s)
+    database.connect()
+    try:
+        database.execute_sql("SELECT 1")
+    finally:
+        database.close()
+
+
 def init_database(url: str) -> Database:
-    """Bind the proxy to `url` and create any missing tables."""
+    """Bind the proxy to `url`, create any missing tables and bring older ones up to date."""
+    from app.persistence.autoincrement import adopt_autoincrement
     from app.persistence.models import ALL_MODELS
 
     database = open_database(url)
@@ -73,6 +110,7 @@ def init_database(url: str) -> Database:
     with db.connection_context():
         db.create_tables(ALL_MODELS, safe=True)
         _add_missing_columns(ALL_MODELS)
+        adopt_autoincrement(ALL_MODELS)
     return database
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 from peewee import (
-    AutoField,
     BigIntegerField,
     BlobField,
     BooleanField,
@@ -16,7 +15,7 @@ from peewee import (
     TextField,
 )
 
-from app.persistence.db import MoneyField, db
+from app.persistence.db import IdField, MoneyField, db
 
 
 def now_ms() -> int:
@@ -30,7 +29,7 @@ class BaseModel(Model):
 
 
 class User(BaseModel):
-    id = AutoField()
+    id = IdField()
     email = CharField(max_length=254, unique=True)
     password_hash = CharField(max_length=100)
     token_version = IntegerField(default=0)
@@ -69,7 +68,7 @@ class ExchangeKey(BaseModel):
 
 
 class Order(BaseModel):
-    id = AutoField()
+    id = IdField()
     user_id = IntegerField(index=True)
     client_order_id = CharField(max_length=36)
     symbol = CharField(max_length=20)
@@ -104,7 +103,7 @@ class Order(BaseModel):
 
 
 class Fill(BaseModel):
-    id = AutoField()
+    id = IdField()
     order_id = IntegerField()
     seq = IntegerField()
     price = MoneyField()
@@ -119,7 +118,7 @@ class Fill(BaseModel):
 
 
 class LedgerRow(BaseModel):
-    id = AutoField()
+    id = IdField()
     account = CharField(max_length=64)
     asset = CharField(max_length=10)
     delta = MoneyField()

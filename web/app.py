@@ -1,7 +1,8 @@
-"""create_app: the HTTP side of a node, on top of actors/node.py (secrets, Redis, database, actors).
+"""create_app: the HTTP side of a node, on top of actors/node.py (secrets, database, actors).
 
-Start-up order (cleanup runs in reverse): the node (secrets -> Redis, bundled unless REDIS_URL ->
-database -> supervised actors), then the reply router and the HTTP routes.
+Redis is already there when this runs: `settings.redis_url` names it (run.py's pre-flight starts the
+bundled server when REDIS_URL is unset). Start-up order (cleanup runs in reverse): the node
+(secrets -> database -> supervised actors), then the reply router, the session guard and the routes.
 """
 
 from __future__ import annotations

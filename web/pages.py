@@ -89,7 +89,7 @@ async def index(request: web.Request) -> web.Response:
 @routes.get("/login")
 async def login_page(request: web.Request) -> web.Response:
     return await _render(request, "login.html", {"next": _next_path(request, request.query.get("next")),
-                                                 "email": ""})
+                                                 "form_email": ""})
 
 
 @routes.post("/login")
@@ -101,14 +101,14 @@ async def login_submit(request: web.Request) -> web.Response:
         user = await check_credentials(request, email, password)
     except (Problem, SchemaError) as exc:
         message, status, _ = _error(exc)
-        return await _render(request, "login.html", {"error": message, "email": form.get("email", ""),
+        return await _render(request, "login.html", {"error": message, "form_email": form.get("email", ""),
                                                      "next": _next_path(request, form.get("next"))}, status)
     return _signed_in(request, user, _next_path(request, form.get("next")))
 
 
 @routes.get("/register")
 async def register_page(request: web.Request) -> web.Response:
-    return await _render(request, "register.html", {"email": ""})
+    return await _render(request, "register.html", {"form_email": ""})
 
 
 @routes.post("/register")
@@ -125,7 +125,7 @@ async def register_submit(request: web.Request) -> web.Response:
     except (Problem, SchemaError) as exc:
         message, status, field = _error(exc)
         return await _render(request, "register.html", {"error": message, "field": field,
-                                                        "email": form.get("email", "")}, status)
+                                                        "form_email": form.get("email", "")}, status)
     return _signed_in(request, user, f"/trade/{_default_symbol(request)}")
 
 
@@ -149,16 +149,16 @@ async def terminal(request: web.Request) -> web.Response:
     specs = request.app[RUNTIME].specs
     if symbol not in specs:
         return await _render(request, "not_found.html", {"what": f"There is no market called {symbol[:40]}.",
-                                                         "email": user.email}, 404)
+                                                         "user_email": user.email}, 404)
     settings = request.app[SETTINGS]
     return await _render(request, "terminal.html", {
-        "email": user.email, "symbol": symbol, "spec": specs[symbol], "symbols": list(specs),
+        "user_email": user.email, "symbol": symbol, "spec": specs[symbol], "symbols": list(specs),
         "intervals": list(INTERVALS), "cfd_mmr": settings.cfd_mmr, "fee_rate": settings.fee_rate})
 
 
 async def _account(request: web.Request, user: User, status: int = 200, **extra: Any) -> web.Response:
     last4 = await in_db(request, key_last4, user.id)
-    return await _render(request, "account.html", {"email": user.email, "last4": last4, **extra}, status)
+    return await _render(request, "account.html", {"user_email": user.email, "last4": last4, **extra}, status)
 
 
 @routes.get("/account")

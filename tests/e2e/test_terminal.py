@@ -331,3 +331,23 @@ async def test_cfd_panel_previews_the_liquidation_price_opens_and_closes(new_con
     await expect(page.get_by_text("No open CFD positions.")).to_be_visible()
     await page.get_by_role("tab", name="CFD history").click()
     await expect(page.get_by_role("table", name="CFD history").locator("tbody tr").first).to_contain_text("CLOSED")
+
+
+async def test_failed_login_and_register_pages_are_signed_out(new_context: NewContext) -> None:
+    """A failed sign-in keeps the typed e-mail in the form; the top bar stays signed out."""
+    page = await (await new_context()).new_page()
+    email = await register(page)
+    await page.get_by_role("button", name="Log out").click()
+    top_bar = page.get_by_role("banner")
+    attempts = (("/login", "not the password", "Log in", "wrong e-mail or password"),
+                ("/register", "a long passphrase", "Create account", "already registered"))
+    for path, password, button, error in attempts:
+        await page.goto(path)
+        await page.get_by_label("E-mail").fill(email)
+        await page.get_by_label("Password").fill(password)
+        await page.get_by_role("button", name=button).click()
+        await expect(page.get_by_role("alert")).to_contain_text(error)
+        await expect(page.get_by_label("E-mail")).to_have_value(email)
+        await expect(top_bar).not_to_contain_text(email)
+        await expect(top_bar.get_by_role("button", name="Log out")).to_have_count(0)
+        await expect(top_bar.get_by_role("link", name="Log in")).to_be_visible()

@@ -1,7 +1,13 @@
 // The order form: side, type, price that follows the market until typed, amount in base or quote,
 // the available balance and an estimate, and the API's errors shown inline.
 import { api } from "./api.js";
+import { readFields, writeFields } from "./fields.js";
 import { dec, decimalsOf, fmt, plain } from "./num.js";
+
+// The controls whose meaning depends on the order type (the price box is a limit price, a stop's
+// optional limit price or an OCO's take-profit). Each type keeps its own values: a typed limit
+// price must never reappear as a stop's limit price and turn a stop-market into a stop-limit.
+const TYPE_FIELDS = ["price", "stop-price", "stop-limit", "trailing", "trigger-kind", "tif"];
 
 export class OrderForm {
   constructor({ form, spec, balanceOf, toast }) {
@@ -22,6 +28,9 @@ export class OrderForm {
     this.error = this.el("order-error");
     this.submitButton = this.el("submit-order");
     this.priceDp = decimalsOf(spec.tickSize);
+    this.blank = readFields(form, TYPE_FIELDS);
+    this.byType = new Map();
+    this.lastType = this.type;
 
     form.addEventListener("change", () => this.update());
     form.addEventListener("input", (event) => {
@@ -66,6 +75,17 @@ export class OrderForm {
     this.price.focus();
   }
 
+  /** Put away the fields of the type left and bring back those of the type chosen (blank at first). */
+  switchType(from, to) {
+    this.byType.set(from, { values: readFields(this.form, TYPE_FIELDS), priceDirty: this.priceDirty });
+    const kept = this.byType.get(to);
+    writeFields(this.form, kept?.values ?? this.blank);
+    this.priceDirty = kept?.priceDirty ?? false;
+    if (to === "LIMIT" && !this.priceDirty && this.tick) this.price.value = plain(this.tick.price);
+    this.lastType = to;
+    this.clearError();  // an error belongs to the fields it was shown on
+  }
+
   /** The price an estimate uses: the typed limit, or the side of the book a market order meets. */
   referencePrice() {
     if (this.type === "LIMIT") return dec(this.price.value);
@@ -81,8 +101,7 @@ export class OrderForm {
     const oco = type === "OCO";
     const stop = type === "STOP" || oco;
     const buy = this.side === "BUY";
-    if (stop && !["STOP", "OCO"].includes(this.lastType) && !this.priceDirty) this.price.value = "";
-    this.lastType = type;
+    if (type !== this.lastType) this.switchType(this.lastType, type);
     this.el("stop-row").hidden = !stop;
     this.el("trigger-row").hidden = oco;
     this.el("stop-limit-row").hidden = !oco;

@@ -351,3 +351,36 @@ async def test_failed_login_and_register_pages_are_signed_out(new_context: NewCo
         await expect(top_bar).not_to_contain_text(email)
         await expect(top_bar.get_by_role("button", name="Log out")).to_have_count(0)
         await expect(top_bar.get_by_role("link", name="Log in")).to_be_visible()
+
+
+async def test_switching_from_limit_to_stop_or_oco_never_carries_the_limit_price(new_context: NewContext) -> None:
+    """Each order type keeps its own prices: a typed limit price must not turn a stop-market into a stop-limit."""
+    page = await (await new_context()).new_page()
+    await register(page)
+    await page.get_by_label("Sell", exact=True).check()
+    await page.get_by_label("Limit", exact=True).check()
+    last = Decimal(await page.get_by_label("Last price").get_attribute("data-value"))
+    limit_price = str((last * Decimal("1.2")).quantize(Decimal("0.01")))
+    await page.get_by_label("Price (USDT)", exact=True).fill(limit_price)
+
+    await page.get_by_label("Stop", exact=True).check()
+    await expect(page.get_by_label("Limit price (USDT, optional)", exact=True)).to_have_value("")
+    stop_price = str((last * Decimal("0.9")).quantize(Decimal("0.01")))
+    await page.get_by_label("Stop price (USDT)").fill(stop_price)
+    await page.get_by_label("Amount", exact=True).fill("0.01")
+    await page.get_by_role("button", name="Sell BTC").click()
+    row = page.get_by_role("table", name="Open orders").locator("tbody tr").first
+    await expect(row.locator("td.status")).to_have_attribute("data-status", "NEW")
+    placed = (await (await page.request.get("/api/trading/orders?status=OPEN")).json())["orders"]
+    assert [(o["type"], Decimal(o["stopPrice"]), o["price"]) for o in placed] == [
+        ("STOP_LOSS", Decimal(stop_price), None)]
+
+    # OCO starts with its own empty take-profit and stop fields; Limit still has its typed price.
+    await page.get_by_label("OCO", exact=True).check()
+    for label in ("Take-profit price (USDT)", "Stop price (USDT)", "Stop limit price (USDT, optional)"):
+        await expect(page.get_by_label(label, exact=True)).to_have_value("")
+    await page.get_by_label("Limit", exact=True).check()
+    await expect(page.get_by_label("Price (USDT)", exact=True)).to_have_value(limit_price)
+    await page.get_by_label("Stop", exact=True).check()
+    await expect(page.get_by_label("Stop price (USDT)")).to_have_value(stop_price)
+    await expect(page.get_by_label("Limit price (USDT, optional)", exact=True)).to_have_value("")

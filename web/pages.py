@@ -151,9 +151,11 @@ async def terminal(request: web.Request) -> web.Response:
         return await _render(request, "not_found.html", {"what": f"There is no market called {symbol[:40]}.",
                                                          "user_email": user.email}, 404)
     settings = request.app[SETTINGS]
+    claims = session_user(request)
     return await _render(request, "terminal.html", {
         "user_email": user.email, "symbol": symbol, "spec": specs[symbol], "symbols": list(specs),
-        "intervals": list(INTERVALS), "cfd_mmr": settings.cfd_mmr, "fee_rate": settings.fee_rate})
+        "intervals": list(INTERVALS), "cfd_mmr": settings.cfd_mmr, "fee_rate": settings.fee_rate,
+        "session_expires_ms": claims.exp * 1000 if claims else 0})
 
 
 async def _account(request: web.Request, user: User, status: int = 200, **extra: Any) -> web.Response:

@@ -19,6 +19,7 @@ class TokenError(Exception):
 class Claims:
     user_id: int
     token_version: int
+    exp: int = 0  # expiry, epoch seconds: the terminal warns before it
 
 
 def issue(secret: str, user_id: int, token_version: int, ttl_s: int, now: float | None = None) -> str:
@@ -67,6 +68,7 @@ def _verify(secret: str, token: str) -> tuple[Claims, int]:
         ver = data.get("ver", 0)
         if not isinstance(sub, str) or not sub.isdigit() or not isinstance(ver, int) or isinstance(ver, bool):
             raise TokenError("malformed claims")
-        return Claims(int(sub), ver), int(data["exp"])
+        exp = int(data["exp"])
+        return Claims(int(sub), ver, exp), exp
     except jwt.PyJWTError as exc:
         raise TokenError(str(exc)) from exc

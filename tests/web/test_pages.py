@@ -6,6 +6,8 @@ show: what a forged request gets, which flags the cookies carry, and what is nev
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from typing import Any
 
@@ -233,3 +235,13 @@ async def test_signed_in_pages_show_the_user_in_the_top_bar(client: Any) -> None
     for path in ("/trade/BTCUSDT", "/account", "/trade/NOPEUSDT"):
         top = _top_bar(await (await client.get(path)).text())
         assert email in top and "Log out" in top, path
+
+
+async def test_the_terminal_carries_when_its_session_expires(client: Any) -> None:
+    """The terminal warns before the session ends: it needs the session token's expiry (epoch ms)."""
+    await _sign_up(client)
+    cookie = next(c for c in client.session.cookie_jar if c.key == "troupe_session").value
+    payload = cookie.split(".")[1]
+    exp = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["exp"]
+    html = await (await client.get("/trade/BTCUSDT")).text()
+    assert f'data-session-expires="{exp * 1000}"' in html

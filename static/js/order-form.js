@@ -8,13 +8,18 @@ import { dec, decimalsOf, fmt, plain } from "./num.js";
 // optional limit price or an OCO's take-profit). Each type keeps its own values: a typed limit
 // price must never reappear as a stop's limit price and turn a stop-market into a stop-limit.
 const TYPE_FIELDS = ["price", "stop-price", "stop-limit", "trailing", "trigger-kind", "tif"];
+// Everything the trader typed, as kept across a sign-in.
+const DRAFT_FIELDS = ["side-buy", "side-sell", "type-market", "type-limit", "type-stop", "type-oco", ...TYPE_FIELDS,
+  "amount", "amount-unit"];
 
 export class OrderForm {
-  constructor({ form, spec, balanceOf, toast }) {
+  /** `session` (session.js) refuses an order once the sign-in has ended. */
+  constructor({ form, spec, balanceOf, toast, session }) {
     this.form = form;
     this.spec = spec;
     this.balanceOf = balanceOf;
     this.toast = toast;
+    this.session = session;
     this.tick = null;
     this.priceDirty = false;
     this.el = (id) => form.querySelector(`#${id}`);
@@ -73,6 +78,18 @@ export class OrderForm {
     this.clearError();
     this.update();
     this.price.focus();
+  }
+
+  /** What the trader typed, to give back after a sign-in. */
+  draft() {
+    return { fields: readFields(this.form, DRAFT_FIELDS), priceDirty: this.priceDirty };
+  }
+
+  restore(draft) {
+    writeFields(this.form, draft?.fields);
+    this.lastType = this.type;  // the restored fields are this type's own
+    this.priceDirty = draft?.priceDirty === true;
+    this.update();
   }
 
   /** Put away the fields of the type left and bring back those of the type chosen (blank at first). */
@@ -232,6 +249,11 @@ export class OrderForm {
 
   async submit() {
     this.clearError();
+    const refused = this.session.refuse("order");
+    if (refused) {
+      this.showError(refused, null);
+      return;
+    }
     const [body, problem, field] = this.body();
     if (body === null) {
       this.showError(problem, field);
@@ -250,7 +272,7 @@ export class OrderForm {
       const placed = await api("POST", "/api/trading/orders", body);
       this.form.dispatchEvent(new CustomEvent("placed", { detail: { ...body, ...placed, orderType: body.type } }));
     } catch (error) {
-      this.showError(error.message, error.field);
+      this.showError(this.session.failure("order", error), error.field);
     } finally {
       this.submitButton.disabled = false;
     }

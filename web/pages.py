@@ -86,7 +86,7 @@ async def index(request: web.Request) -> web.Response:
 @routes.get("/login")
 async def login_page(request: web.Request) -> web.Response:
     return await _render(request, "login.html", {"next": _next_path(request, request.query.get("next")),
-                                                 "email": ""})
+                                                 "form_email": ""})
 
 
 @routes.post("/login")
@@ -98,14 +98,14 @@ async def login_submit(request: web.Request) -> web.Response:
         user = await check_credentials(request, email, password)
     except (Problem, SchemaError) as exc:
         message, status, _ = _error(exc)
-        return await _render(request, "login.html", {"error": message, "email": form.get("email", ""),
+        return await _render(request, "login.html", {"error": message, "form_email": form.get("email", ""),
                                                      "next": _next_path(request, form.get("next"))}, status)
     return await _signed_in(request, user, _next_path(request, form.get("next")))
 
 
 @routes.get("/register")
 async def register_page(request: web.Request) -> web.Response:
-    return await _render(request, "register.html", {"email": ""})
+    return await _render(request, "register.html", {"form_email": ""})
 
 
 @routes.post("/register")
@@ -122,7 +122,7 @@ async def register_submit(request: web.Request) -> web.Response:
     except (Problem, SchemaError) as exc:
         message, status, field = _error(exc)
         return await _render(request, "register.html", {"error": message, "field": field,
-                                                        "email": form.get("email", "")}, status)
+                                                        "form_email": form.get("email", "")}, status)
     return await _signed_in(request, user, f"/trade/{_default_symbol(request)}")
 
 
@@ -149,16 +149,18 @@ async def terminal(request: web.Request) -> web.Response:
     specs = request.app[RUNTIME].specs
     if symbol not in specs:
         return await _render(request, "not_found.html", {"what": f"There is no market called {symbol[:40]}.",
-                                                         "email": user.email}, 404)
+                                                         "user_email": user.email}, 404)
     settings = request.app[SETTINGS]
+    claims = await session_user(request)
     return await _render(request, "terminal.html", {
-        "email": user.email, "symbol": symbol, "spec": specs[symbol], "symbols": list(specs),
-        "intervals": list(INTERVALS), "cfd_mmr": settings.cfd_mmr, "fee_rate": settings.fee_rate})
+        "user_email": user.email, "symbol": symbol, "spec": specs[symbol], "symbols": list(specs),
+        "intervals": list(INTERVALS), "cfd_mmr": settings.cfd_mmr, "fee_rate": settings.fee_rate,
+        "session_expires_ms": claims.exp * 1000 if claims else 0})
 
 
 async def _account(request: web.Request, user: User, status: int = 200, **extra: Any) -> web.Response:
     last4 = await in_db(request, key_last4, user.id)
-    return await _render(request, "account.html", {"email": user.email, "last4": last4, **extra}, status)
+    return await _render(request, "account.html", {"user_email": user.email, "last4": last4, **extra}, status)
 
 
 @routes.get("/account")

@@ -1,5 +1,13 @@
 // Same-origin JSON calls authenticated by the session cookie; state changes carry the CSRF token.
+// A 401 means the session is over: the page is told (it says so and keeps what was typed); it is
+// never navigated away from, which would drop what the trader was doing.
 const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
+const unauthorizedListeners = new Set();
+
+/** Call `listener` whenever a call is answered 401, before that call's ApiError is thrown. */
+export function onUnauthorized(listener) {
+  unauthorizedListeners.add(listener);
+}
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -22,7 +30,7 @@ export async function api(method, path, body) {
     throw new ApiError(0, { detail: "the server cannot be reached; check the connection and retry" });
   }
   if (response.status === 401) {
-    window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname)}`);
+    for (const listener of unauthorizedListeners) listener();
   }
   const text = await response.text();
   let data = null;

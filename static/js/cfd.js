@@ -1,10 +1,13 @@
 // The CFD desk panel: open leveraged long/short positions, see the liquidation price before you
 // submit (the server's formula and rounding, in exact decimals), live PnL, close, history.
 import { api } from "./api.js";
+import { readFields, writeFields } from "./fields.js";
 import { Big, dec, decimalsOf, fmt, plain } from "./num.js";
 
 const ROUND_UP = 3;
 const ROUND_DOWN = 0;
+// The ticket's fields, as kept across a sign-in.
+const DRAFT_FIELDS = ["cfd-long", "cfd-short", "cfd-margin", "cfd-leverage", "cfd-sl", "cfd-tp", "cfd-transfer"];
 
 /** The liquidation price as the engine computes it: exact, then rounded to the tick toward entry. */
 export function liquidationPrice(direction, entry, qty, margin, mmr, tick) {
@@ -26,10 +29,12 @@ function cell(text, cls = null, value = null) {
 }
 
 export class CfdDesk {
-  constructor({ spec, toast, quoteOf }) {
+  /** `session` (session.js) refuses what would be sent after the sign-in has ended. */
+  constructor({ spec, toast, quoteOf, session }) {
     this.spec = spec;
     this.toast = toast;
     this.quoteOf = quoteOf;
+    this.session = session;
     this.open = new Map();
     this.closed = [];
     this.form = document.getElementById("cfd-form");
@@ -47,6 +52,16 @@ export class CfdDesk {
 
   get direction() { return this.form.querySelector('input[name="direction"]:checked').value; }
 
+  /** What the trader typed, to give back after a sign-in. */
+  draft() {
+    return readFields(this.form, DRAFT_FIELDS);
+  }
+
+  restore(draft) {
+    writeFields(this.form, draft);
+    this.preview();
+  }
+
   async reload() {
     try {
       const [open, closed, account] = await Promise.all([
@@ -57,7 +72,7 @@ export class CfdDesk {
       this.setBalance(account.balance);
       this.render();
     } catch (error) {
-      this.toast("error", `CFD desk: ${error.message}`);
+      if (error.status !== 401) this.toast("error", `CFD desk: ${error.message}`);  // 401: the session notice says it
     }
   }
 
@@ -100,8 +115,15 @@ export class CfdDesk {
     el.hidden = !message;
   }
 
+  /** True when the session allows sending `what`; otherwise the form says it was not sent. */
+  allowed(what) {
+    const refused = this.session.refuse(what);
+    this.showError(refused ?? "");
+    return refused === null;
+  }
+
   async submit() {
-    this.showError("");
+    if (!this.allowed("CFD order")) return;
     const margin = this.$("cfd-margin").value.trim();
     if (dec(margin) === null || !dec(margin).gt(0)) {
       this.showError("Enter a margin greater than zero");
@@ -120,13 +142,14 @@ export class CfdDesk {
       if (opened.balance) this.setBalance(opened.balance);
       this.render();
     } catch (error) {
-      this.showError(error.message);
+      this.showError(this.session.failure("CFD order", error));
     } finally {
       this.$("cfd-submit").disabled = false;
     }
   }
 
   async transfer() {
+    if (!this.allowed("transfer")) return;
     const amount = this.$("cfd-transfer").value.trim();
     if (dec(amount) === null || !dec(amount).gt(0)) {
       this.showError("Enter an amount to move from the spot wallet");
@@ -138,17 +161,22 @@ export class CfdDesk {
       this.$("cfd-transfer").value = "";
       this.showError("");
     } catch (error) {
-      this.showError(error.message);
+      this.showError(this.session.failure("transfer", error));
     }
   }
 
   async close(position, button) {
+    const refused = this.session.refuse("close request");
+    if (refused) {
+      this.toast("error", `Close: ${refused}`);
+      return;
+    }
     button.disabled = true;
     try {
       await api("DELETE", `/api/cfd/positions/${position.id}`);
     } catch (error) {
       button.disabled = false;
-      this.toast("error", `Close failed: ${error.message}`);
+      this.toast("error", `Close failed: ${this.session.failure("close request", error)}`);
     }
   }
 

@@ -1,14 +1,17 @@
 // The WebSocket: a single-use ticket per connection, reconnects with exponential backoff and full
-// jitter, and a SNAPSHOT after every (re)connect from which the page redraws the account.
+// jitter, and a SNAPSHOT after every (re)connect from which the page redraws the account. A signed-out
+// session (the server closes with 4001, or the ticket request gets 401) ends it: no reconnect loop.
 import { api } from "./api.js";
 
 const BASE_MS = 500;
 const CAP_MS = 15000;
+export const SIGNED_OUT_CLOSE = 4001;
 
 export class Live {
-  constructor({ onMessage, onState, subscription }) {
+  constructor({ onMessage, onState, onSignedOut, subscription }) {
     this.onMessage = onMessage;
     this.onState = onState;
+    this.onSignedOut = onSignedOut;
     this.subscription = subscription;
     this.attempt = 0;
     this.socket = null;
@@ -29,14 +32,17 @@ export class Live {
 
   async connect() {
     this.timer = null;
+    if (this.stopped) return;
     this.onState(this.attempt ? "reconnecting" : "connecting");
     let ticket;
     try {
       ({ ticket } = await api("POST", "/api/ws-ticket"));
-    } catch {
-      this.schedule();
+    } catch (error) {
+      if (error.status === 401) this.signedOut("");
+      else this.schedule();
       return;
     }
+    if (this.stopped) return;  // stopped while the ticket was on its way
     const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
     const socket = new WebSocket(`${scheme}//${window.location.host}/ws?ticket=${encodeURIComponent(ticket)}`);
     this.socket = socket;
@@ -50,10 +56,26 @@ export class Live {
       }
       this.onMessage(message);
     });
-    socket.addEventListener("close", () => {
+    socket.addEventListener("close", (event) => {
       if (this.socket === socket) this.socket = null;
-      this.schedule();
+      if (event.code === SIGNED_OUT_CLOSE) this.signedOut(event.reason);
+      else this.schedule();
     });
+  }
+
+  signedOut(reason) {
+    this.stop();
+    this.onSignedOut(reason);
+  }
+
+  /** For good: close the socket and never reconnect. */
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = null;
+    const socket = this.socket;
+    this.socket = null;
+    if (socket && socket.readyState <= WebSocket.OPEN) socket.close(1000, "signed out");
   }
 
   schedule() {

@@ -1,14 +1,25 @@
 // The order form: side, type, price that follows the market until typed, amount in base or quote,
 // the available balance and an estimate, and the API's errors shown inline.
 import { api } from "./api.js";
+import { readFields, writeFields } from "./fields.js";
 import { dec, decimalsOf, fmt, plain } from "./num.js";
 
+// The controls whose meaning depends on the order type (the price box is a limit price, a stop's
+// optional limit price or an OCO's take-profit). Each type keeps its own values: a typed limit
+// price must never reappear as a stop's limit price and turn a stop-market into a stop-limit.
+const TYPE_FIELDS = ["price", "stop-price", "stop-limit", "trailing", "trigger-kind", "tif"];
+// Everything the trader typed, as kept across a sign-in.
+const DRAFT_FIELDS = ["side-buy", "side-sell", "type-market", "type-limit", "type-stop", "type-oco", ...TYPE_FIELDS,
+  "amount", "amount-unit"];
+
 export class OrderForm {
-  constructor({ form, spec, balanceOf, toast }) {
+  /** `session` (session.js) refuses an order once the sign-in has ended. */
+  constructor({ form, spec, balanceOf, toast, session }) {
     this.form = form;
     this.spec = spec;
     this.balanceOf = balanceOf;
     this.toast = toast;
+    this.session = session;
     this.tick = null;
     this.priceDirty = false;
     this.el = (id) => form.querySelector(`#${id}`);
@@ -22,6 +33,9 @@ export class OrderForm {
     this.error = this.el("order-error");
     this.submitButton = this.el("submit-order");
     this.priceDp = decimalsOf(spec.tickSize);
+    this.blank = readFields(form, TYPE_FIELDS);
+    this.byType = new Map();
+    this.lastType = this.type;
 
     form.addEventListener("change", () => this.update());
     form.addEventListener("input", (event) => {
@@ -66,6 +80,29 @@ export class OrderForm {
     this.price.focus();
   }
 
+  /** What the trader typed, to give back after a sign-in. */
+  draft() {
+    return { fields: readFields(this.form, DRAFT_FIELDS), priceDirty: this.priceDirty };
+  }
+
+  restore(draft) {
+    writeFields(this.form, draft?.fields);
+    this.lastType = this.type;  // the restored fields are this type's own
+    this.priceDirty = draft?.priceDirty === true;
+    this.update();
+  }
+
+  /** Put away the fields of the type left and bring back those of the type chosen (blank at first). */
+  switchType(from, to) {
+    this.byType.set(from, { values: readFields(this.form, TYPE_FIELDS), priceDirty: this.priceDirty });
+    const kept = this.byType.get(to);
+    writeFields(this.form, kept?.values ?? this.blank);
+    this.priceDirty = kept?.priceDirty ?? false;
+    if (to === "LIMIT" && !this.priceDirty && this.tick) this.price.value = plain(this.tick.price);
+    this.lastType = to;
+    this.clearError();  // an error belongs to the fields it was shown on
+  }
+
   /** The price an estimate uses: the typed limit, or the side of the book a market order meets. */
   referencePrice() {
     if (this.type === "LIMIT") return dec(this.price.value);
@@ -81,8 +118,7 @@ export class OrderForm {
     const oco = type === "OCO";
     const stop = type === "STOP" || oco;
     const buy = this.side === "BUY";
-    if (stop && !["STOP", "OCO"].includes(this.lastType) && !this.priceDirty) this.price.value = "";
-    this.lastType = type;
+    if (type !== this.lastType) this.switchType(this.lastType, type);
     this.el("stop-row").hidden = !stop;
     this.el("trigger-row").hidden = oco;
     this.el("stop-limit-row").hidden = !oco;
@@ -213,6 +249,11 @@ export class OrderForm {
 
   async submit() {
     this.clearError();
+    const refused = this.session.refuse("order");
+    if (refused) {
+      this.showError(refused, null);
+      return;
+    }
     const [body, problem, field] = this.body();
     if (body === null) {
       this.showError(problem, field);
@@ -231,7 +272,7 @@ export class OrderForm {
       const placed = await api("POST", "/api/trading/orders", body);
       this.form.dispatchEvent(new CustomEvent("placed", { detail: { ...body, ...placed, orderType: body.type } }));
     } catch (error) {
-      this.showError(error.message, error.field);
+      this.showError(this.session.failure("order", error), error.field);
     } finally {
       this.submitButton.disabled = false;
     }

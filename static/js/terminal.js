@@ -1,11 +1,14 @@
-// The trading terminal: wires the chart, the order form, the tables and the live connection.
-import { api } from "./api.js";
+// The trading terminal: wires the chart, the order form, the tables, the live connection and the
+// session (its end stops the connection and keeps what the trader typed for after the sign-in).
+import { api, onUnauthorized } from "./api.js";
 import { CfdDesk } from "./cfd.js";
 import { CandleChart } from "./chart.js";
+import { saveDraft, takeDraft } from "./draft.js";
 import { setupHotkeys, setupSplitters, setupTabs, toaster } from "./layout.js";
 import { Live } from "./live.js";
 import { dec, decimalsOf, fmt, plain } from "./num.js";
 import { OrderForm } from "./order-form.js";
+import { Session } from "./session.js";
 import { OPEN_STATUSES, renderBalances, renderHistory, renderOpenOrders, renderPositions } from "./tables.js";
 
 const root = document.getElementById("terminal");
@@ -27,13 +30,17 @@ const state = {
 if (!root.dataset.intervals.split(",").includes(state.interval)) state.interval = "1m";
 
 const toast = toaster($("toasts"));
+const session = new Session({
+  expiresAt: Number(root.dataset.sessionExpires) || 0, notice: $("session-notice"),
+  onEnded: signedOut, onRefused: keepDraft,
+});
 const chart = new CandleChart($("chart"), decimalsOf(spec.tickSize), Number(spec.tickSize));
 const form = new OrderForm({
-  form: $("order-form"), spec, toast,
+  form: $("order-form"), spec, toast, session,
   balanceOf: (asset) => state.balances.get(asset)?.free ?? null,
 });
 
-const desk = new CfdDesk({ spec, toast, quoteOf: (symbol) => state.ticks.get(symbol) ?? null });
+const desk = new CfdDesk({ spec, toast, session, quoteOf: (symbol) => state.ticks.get(symbol) ?? null });
 
 // ---- drawing (coalesced to one redraw per animation frame, and only the parts that changed:
 // order rows are never rebuilt on a price tick, so a click on their buttons is never lost) ----
@@ -104,6 +111,11 @@ function announce(order) {
 }
 
 async function cancel(order, button) {
+  const refused = session.refuse("cancel request");
+  if (refused) {
+    toast("error", `Cancel: ${refused}`);
+    return;
+  }
   button.disabled = true;
   order.cancelRequested = true;
   try {
@@ -111,7 +123,7 @@ async function cancel(order, button) {
   } catch (error) {
     order.cancelRequested = false;
     button.disabled = false;
-    toast("error", `Cancel failed: ${error.message}`);
+    toast("error", `Cancel failed: ${session.failure("cancel request", error)}`);
   }
 }
 
@@ -208,14 +220,43 @@ function onState(kind, delayMs) {
   indicator.dataset.state = kind;
   indicator.textContent = kind === "live" ? "Live"
     : kind === "offline" ? `Offline · retrying in ${Math.max(1, Math.ceil(delayMs / 1000))} s`
-      : kind === "reconnecting" ? "Reconnecting…" : "Connecting…";
+      : kind === "reconnecting" ? "Reconnecting…" : kind === "signed-out" ? "Signed out" : "Connecting…";
 }
 
-const live = new Live({ onMessage, onState, subscription: () => ({ symbols, interval: state.interval }) });
+const live = new Live({ onMessage, onState, onSignedOut: (reason) => session.end(reason),
+  subscription: () => ({ symbols, interval: state.interval }) });
+
+// ---- the session's end, and what the trader typed ----
+function signedOut() {
+  live.stop();
+  onState("signed-out");
+  keepDraft();
+}
+
+function keepDraft() {
+  saveDraft(spec.symbol, { spot: form.draft(), cfd: desk.draft(),
+    desk: $("tab-cfd").getAttribute("aria-selected") === "true" ? "cfd" : "spot" });
+}
+
+function restoreDraft(draft) {
+  form.restore(draft.spot);
+  desk.restore(draft.cfd);
+  if (draft.desk === "cfd") $("tab-cfd").click();
+  toast("info", "Restored what you typed before signing in: check it before you place the order.");
+}
+
+onUnauthorized(() => session.end(""));
+for (const id of ["order-form", "cfd-form"]) {
+  for (const kind of ["input", "change"]) $(id).addEventListener(kind, () => { if (session.ended) keepDraft(); });
+}
+$("session-signin").addEventListener("click", keepDraft);  // also before the end: signing in early keeps it too
 
 for (const tablist of document.querySelectorAll('[role="tablist"]')) setupTabs(tablist);
 setupSplitters(root);
 setupHotkeys({ form, help: $("help") });
+const draft = takeDraft(spec.symbol);
+if (draft) restoreDraft(draft);
 loadTicker();
 setInterval(loadTicker, 60_000);
-live.start();
+session.start();
+if (!session.ended) live.start();

@@ -28,9 +28,15 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def server_env() -> dict[str, str]:
+    """Settings of this module's server; a module overrides this fixture to change them."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def server_process(tmp_path_factory: pytest.TempPathFactory, server_env: dict[str, str]) -> Iterator[ServerProcess]:
     """One server per test module, on a fixed port so a test can restart it at the same address."""
-    proc = ServerProcess(tmp_path_factory.mktemp("e2e"), env={"PORT": str(free_port())})
+    proc = ServerProcess(tmp_path_factory.mktemp("e2e"), env={"PORT": str(free_port()), **server_env})
     proc.start()
     try:
         yield proc

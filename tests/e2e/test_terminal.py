@@ -39,6 +39,15 @@ async def register(page: Page, email: str | None = None) -> str:
     return email
 
 
+async def sign_in(page: Page, email: str) -> None:
+    """Fill the login form already on the page; lands on the BTCUSDT terminal, connected."""
+    await page.get_by_label("E-mail").fill(email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page).to_have_url(f"{_origin(page)}/trade/BTCUSDT")
+    await expect(page.get_by_role("status").filter(has_text="Live")).to_be_visible()
+
+
 def _origin(page: Page) -> str:
     return page.url.split("/", 3)[0] + "//" + page.url.split("/", 3)[2]
 
@@ -49,6 +58,12 @@ def free(page: Page, asset: str) -> Any:
 
 def locked(page: Page, asset: str) -> Any:
     return page.get_by_role("table", name="Balances").locator(f'tr[data-asset="{asset}"] td.locked')
+
+
+async def off_market(page: Page, factor: str) -> Decimal:
+    """The last price times `factor`, on BTCUSDT's 0.01 tick: a price that rests rather than fills."""
+    last = Decimal(await page.get_by_label("Last price").get_attribute("data-value") or "")
+    return (last * Decimal(factor)).quantize(Decimal("0.01"))
 
 
 async def amount_of(cell: Any) -> Decimal:
@@ -114,8 +129,7 @@ async def test_trader_journey(new_context: NewContext) -> None:
     await page.keyboard.press("l")
     price = page.get_by_label("Price (USDT)", exact=True)
     await expect(price).to_be_focused()
-    last = Decimal(await page.get_by_label("Last price").get_attribute("data-value"))
-    far = (last / 2).quantize(Decimal("0.01"))
+    far = await off_market(page, "0.5")
     await price.fill(f"{far}5")  # off the 0.01 tick: the API's error shows on the price field
     await amount.fill("0.01")
     await page.get_by_role("button", name="Buy BTC").click()
@@ -259,8 +273,7 @@ async def test_stop_loss_from_the_order_form(new_context: NewContext) -> None:
     await page.get_by_label("Sell", exact=True).check()
     await page.get_by_label("Stop", exact=True).check()
     await expect(page.get_by_label("Trigger", exact=True)).to_be_visible()
-    last = Decimal(await page.get_by_label("Last price").get_attribute("data-value"))
-    stop_price = (last * Decimal("0.9")).quantize(Decimal("0.01"))
+    stop_price = await off_market(page, "0.9")
     await page.get_by_label("Stop price (USDT)").fill(str(stop_price))
     await page.get_by_label("Amount", exact=True).fill("0.01")
     await expect(page.locator("#estimate")).to_have_attribute("data-value", _plain(stop_price * Decimal("0.01")))
@@ -282,9 +295,7 @@ async def test_oco_from_the_order_form_cancels_as_a_list(new_context: NewContext
     await register(page)
     await page.get_by_label("Sell", exact=True).check()
     await page.get_by_label("OCO", exact=True).check()
-    last = Decimal(await page.get_by_label("Last price").get_attribute("data-value"))
-    take_profit, stop_price = (last * Decimal("1.1")).quantize(Decimal("0.01")), (last * Decimal("0.9")).quantize(
-        Decimal("0.01"))
+    take_profit, stop_price = await off_market(page, "1.1"), await off_market(page, "0.9")
     await page.get_by_label("Take-profit price (USDT)").fill(str(take_profit))
     await page.get_by_label("Stop price (USDT)").fill(str(stop_price))
     await page.get_by_label("Amount", exact=True).fill("0.01")
@@ -331,3 +342,83 @@ async def test_cfd_panel_previews_the_liquidation_price_opens_and_closes(new_con
     await expect(page.get_by_text("No open CFD positions.")).to_be_visible()
     await page.get_by_role("tab", name="CFD history").click()
     await expect(page.get_by_role("table", name="CFD history").locator("tbody tr").first).to_contain_text("CLOSED")
+
+
+async def test_failed_login_and_register_pages_are_signed_out(new_context: NewContext) -> None:
+    """A failed sign-in keeps the typed e-mail in the form; the top bar stays signed out."""
+    page = await (await new_context()).new_page()
+    email = await register(page)
+    await page.get_by_role("button", name="Log out").click()
+    top_bar = page.get_by_role("banner")
+    attempts = (("/login", "not the password", "Log in", "wrong e-mail or password"),
+                ("/register", "a long passphrase", "Create account", "already registered"))
+    for path, password, button, error in attempts:
+        await page.goto(path)
+        await page.get_by_label("E-mail").fill(email)
+        await page.get_by_label("Password").fill(password)
+        await page.get_by_role("button", name=button).click()
+        await expect(page.get_by_role("alert")).to_contain_text(error)
+        await expect(page.get_by_label("E-mail")).to_have_value(email)
+        await expect(top_bar).not_to_contain_text(email)
+        await expect(top_bar.get_by_role("button", name="Log out")).to_have_count(0)
+        await expect(top_bar.get_by_role("link", name="Log in")).to_be_visible()
+
+
+async def test_switching_from_limit_to_stop_or_oco_never_carries_the_limit_price(new_context: NewContext) -> None:
+    """Each order type keeps its own prices: a typed limit price must not turn a stop-market into a stop-limit."""
+    page = await (await new_context()).new_page()
+    await register(page)
+    await page.get_by_label("Sell", exact=True).check()
+    await page.get_by_label("Limit", exact=True).check()
+    limit_price = str(await off_market(page, "1.2"))
+    await page.get_by_label("Price (USDT)", exact=True).fill(limit_price)
+
+    await page.get_by_label("Stop", exact=True).check()
+    await expect(page.get_by_label("Limit price (USDT, optional)", exact=True)).to_have_value("")
+    stop_price = str(await off_market(page, "0.9"))
+    await page.get_by_label("Stop price (USDT)").fill(stop_price)
+    await page.get_by_label("Amount", exact=True).fill("0.01")
+    await page.get_by_role("button", name="Sell BTC").click()
+    row = page.get_by_role("table", name="Open orders").locator("tbody tr").first
+    await expect(row.locator("td.status")).to_have_attribute("data-status", "NEW")
+    placed = (await (await page.request.get("/api/trading/orders?status=OPEN")).json())["orders"]
+    assert [(o["type"], Decimal(o["stopPrice"]), o["price"]) for o in placed] == [
+        ("STOP_LOSS", Decimal(stop_price), None)]
+
+    # OCO starts with its own empty take-profit and stop fields; Limit still has its typed price.
+    await page.get_by_label("OCO", exact=True).check()
+    for label in ("Take-profit price (USDT)", "Stop price (USDT)", "Stop limit price (USDT, optional)"):
+        await expect(page.get_by_label(label, exact=True)).to_have_value("")
+    await page.get_by_label("Limit", exact=True).check()
+    await expect(page.get_by_label("Price (USDT)", exact=True)).to_have_value(limit_price)
+    await page.get_by_label("Stop", exact=True).check()
+    await expect(page.get_by_label("Stop price (USDT)")).to_have_value(stop_price)
+    await expect(page.get_by_label("Limit price (USDT, optional)", exact=True)).to_have_value("")
+
+
+async def test_an_order_after_logging_out_in_another_tab_is_not_sent_and_is_kept(new_context: NewContext) -> None:
+    """A 401 ends the session in the page: it says the order was NOT sent, stays put, and keeps the form."""
+    ctx = await new_context()
+    trading = await ctx.new_page()
+    email = await register(trading)
+    other = await ctx.new_page()
+    await other.goto("/trade/BTCUSDT")
+    await other.get_by_role("button", name="Log out").click()
+    await expect(other).to_have_url(f"{_origin(other)}/login")
+
+    await trading.get_by_label("Sell", exact=True).check()
+    await trading.get_by_label("Amount", exact=True).fill("0.01")
+    await trading.get_by_role("button", name="Sell BTC").click()
+    notice = trading.get_by_role("alert").filter(has_text="Your order was NOT sent")
+    await expect(notice).to_be_visible()
+    await expect(trading.locator("#order-error")).to_contain_text("Not sent")
+    await expect(trading.get_by_role("status").filter(has_text="Signed out")).to_be_visible()
+    assert trading.url == f"{_origin(trading)}/trade/BTCUSDT"
+    await expect(trading.get_by_label("Amount", exact=True)).to_have_value("0.01")
+
+    await notice.get_by_role("link", name="Sign in again").click()
+    await expect(trading).to_have_url(f"{_origin(trading)}/login?next=/trade/BTCUSDT")
+    await sign_in(trading, email)
+    await expect(trading.get_by_label("Amount", exact=True)).to_have_value("0.01")
+    await expect(trading.get_by_label("Sell", exact=True)).to_be_checked()
+    assert (await (await trading.request.get("/api/trading/orders")).json())["orders"] == []

@@ -6,6 +6,8 @@ show: what a forged request gets, which flags the cookies carry, and what is nev
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from typing import Any
 
@@ -202,3 +204,44 @@ async def test_templates_have_no_inline_script_or_handlers() -> None:
         code = path.read_text()
         assert not re.search(r"\.(inner|outer)HTML\s*=|insertAdjacentHTML|document\.write", code), \
             f"{path.name} writes HTML; use textContent"
+
+
+def _top_bar(html: str) -> str:
+    match = re.search(r'<header class="topbar">(.*?)</header>', html, re.S)
+    assert match, "the page has the top bar"
+    return match.group(1)
+
+
+async def test_failed_login_and_register_pages_keep_the_email_in_the_form_not_in_the_top_bar(client: Any) -> None:
+    """A failed sign-in is not signed in: the typed e-mail belongs to the form only."""
+    email, _ = await _sign_up(client)
+    client.session.cookie_jar.clear()
+    login = await client.get("/login")
+    failed_login = await client.post("/login", data={"csrf": _csrf(await login.text()), "email": email,
+                                                     "password": "not the password"})
+    register = await client.get("/register")
+    failed_register = await client.post("/register", data={"csrf": _csrf(await register.text()), "email": email,
+                                                           "password": "a long passphrase"})
+    assert (failed_login.status, failed_register.status) == (401, 409)
+    for html in (await failed_login.text(), await failed_register.text()):
+        assert re.search(rf'<input id="email"[^>]*value="{re.escape(email)}"', html), "the form keeps the e-mail"
+        top = _top_bar(html)
+        assert email not in top and "Log out" not in top and 'href="/account"' not in top
+        assert 'href="/login"' in top and 'href="/register"' in top
+
+
+async def test_signed_in_pages_show_the_user_in_the_top_bar(client: Any) -> None:
+    email, _ = await _sign_up(client)
+    for path in ("/trade/BTCUSDT", "/account", "/trade/NOPEUSDT"):
+        top = _top_bar(await (await client.get(path)).text())
+        assert email in top and "Log out" in top, path
+
+
+async def test_the_terminal_carries_when_its_session_expires(client: Any) -> None:
+    """The terminal warns before the session ends: it needs the session token's expiry (epoch ms)."""
+    await _sign_up(client)
+    cookie = next(c for c in client.session.cookie_jar if c.key == "troupe_session").value
+    payload = cookie.split(".")[1]
+    exp = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["exp"]
+    html = await (await client.get("/trade/BTCUSDT")).text()
+    assert f'data-session-expires="{exp * 1000}"' in html

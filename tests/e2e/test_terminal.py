@@ -397,7 +397,8 @@ async def test_switching_from_limit_to_stop_or_oco_never_carries_the_limit_price
 
 
 async def test_an_order_after_logging_out_in_another_tab_is_not_sent_and_is_kept(new_context: NewContext) -> None:
-    """A 401 ends the session in the page: it says the order was NOT sent, stays put, and keeps the form."""
+    """A sign-out elsewhere ends the session in the page: it says so within 2 s, an order is NOT sent,
+    the page stays put and keeps the form."""
     ctx = await new_context()
     trading = await ctx.new_page()
     email = await register(trading)
@@ -405,6 +406,8 @@ async def test_an_order_after_logging_out_in_another_tab_is_not_sent_and_is_kept
     await other.goto("/trade/BTCUSDT")
     await other.get_by_role("button", name="Log out").click()
     await expect(other).to_have_url(f"{_origin(other)}/login")
+    # The server closes the session's sockets (4001): the page knows at once, before any click.
+    await expect(trading.get_by_role("status").filter(has_text="Signed out")).to_be_visible(timeout=2000)
 
     await trading.get_by_label("Sell", exact=True).check()
     await trading.get_by_label("Amount", exact=True).fill("0.01")

@@ -56,7 +56,8 @@ async def check_credentials(request: web.Request, email: str, password: str) -> 
     _limit(request, f"login-account:{email}")
     user = await in_db(request, User.get_or_none, User.email == email)
     ok = await asyncio.get_running_loop().run_in_executor(
-        request.app[CPU_POOL], verify_password, password, user.password_hash if user else None)
+        request.app[CPU_POOL], verify_password, password, user.password_hash if user else None,
+        request.app[SETTINGS].bcrypt_rounds)
     if not ok or user is None:
         raise Problem(401, "wrong e-mail or password", code="INVALID_CREDENTIALS")
     return user

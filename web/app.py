@@ -41,7 +41,7 @@ from web.keys import (
     VAULT,
 )
 from web.problems import error_middleware
-from web.ratelimit import RateLimiter
+from web.ratelimit import Limiter
 from web.security import security_headers
 from web.ws import WsHub
 
@@ -69,7 +69,6 @@ def create_app(settings: Settings, on_fatal: Callable[[str], None] | None = None
     app[SETTINGS] = settings
     app[STATE] = {"failure": None, "on_fatal": on_fatal}
     app[HUB] = WsHub()
-    app[LIMITER] = RateLimiter()
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(BASE_DIR / "templates"), autoescape=True,
                          filters={"dec": to_str})
     for module in (auth_views, account_views, trading_views, cfd_views, market_views, ws, health, pages, vendor):
@@ -111,6 +110,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         app[RUNTIME] = node.runtime
         app[SUPERVISOR] = node.supervisor
         app[REDIS] = aioredis.Redis.from_url(node.redis_url, socket_timeout=10, socket_connect_timeout=5)
+        app[LIMITER] = Limiter(app[REDIS], node.runtime.names)
         replies = ReplyRouter(node.redis_url, node.runtime.names.reply(settings.node_name))
         await replies.start()
         app[REPLIES] = replies

@@ -12,17 +12,12 @@ from app.schemas import parse_login, parse_register, user_json
 from app.security.passwords import PasswordPolicyError, check_policy, hash_password, verify_password
 from app.security.tokens import issue
 from web.keys import CPU_POOL, SECRETS, SETTINGS, VAULT
+from web.login_limits import before_login, before_register, login_failed, login_succeeded
 from web.market_views import marks as market_marks
 from web.problems import Problem
-from web.ratelimit import enforce
-from web.security import client_key, in_db, read_json, require_user
+from web.security import in_db, read_json, require_user
 
 routes = web.RouteTableDef()
-
-
-def _limit(request: web.Request, key: str) -> None:
-    per_min = request.app[SETTINGS].auth_rate_per_min
-    enforce(request, key, per_min / 60, per_min, "too many attempts; wait and try again")
 
 
 def token_for(request: web.Request, user: User) -> str:
@@ -33,7 +28,7 @@ def token_for(request: web.Request, user: User) -> str:
 async def create_user(request: web.Request, email: str, password: str, api_key: str | None,
                       secret: str | None) -> User:
     """Register an account (shared by the API and the register page); raises Problem."""
-    _limit(request, f"register:{client_key(request)}")
+    await before_register(request)
     try:
         check_policy(password)
     except PasswordPolicyError as exc:
@@ -52,14 +47,15 @@ async def create_user(request: web.Request, email: str, password: str, api_key: 
 
 async def check_credentials(request: web.Request, email: str, password: str) -> User:
     """The user whose password this is (shared by the API and the login page); raises Problem."""
-    _limit(request, f"login:{client_key(request)}")
-    _limit(request, f"login-account:{email}")
+    await before_login(request, email)
     user = await in_db(request, User.get_or_none, User.email == email)
     ok = await asyncio.get_running_loop().run_in_executor(
         request.app[CPU_POOL], verify_password, password, user.password_hash if user else None,
         request.app[SETTINGS].bcrypt_rounds)
     if not ok or user is None:
+        await login_failed(request, email)
         raise Problem(401, "wrong e-mail or password", code="INVALID_CREDENTIALS")
+    await login_succeeded(request, email)
     return user
 
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from app.security.tokens import TokenCache
     from app.security.vault import Vault
     from settings import Settings
-    from web.ratelimit import RateLimiter
+    from web.ratelimit import Limiter
     from web.ws import WsHub
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
@@ -29,5 +29,5 @@ SUPERVISOR: web.AppKey[Supervisor] = web.AppKey("supervisor")
 HUB: web.AppKey[WsHub] = web.AppKey("hub")
 DB_POOL: web.AppKey[ThreadPoolExecutor] = web.AppKey("db_pool")
 CPU_POOL: web.AppKey[ThreadPoolExecutor] = web.AppKey("cpu_pool")
-LIMITER: web.AppKey[RateLimiter] = web.AppKey("limiter")
+LIMITER: web.AppKey[Limiter] = web.AppKey("limiter")
 STATE: web.AppKey[dict[str, Any]] = web.AppKey("state")  # {"failure": str | None, "on_fatal": ...}

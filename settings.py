@@ -53,6 +53,8 @@ class Settings:
     login_failures_per_min: int = 5  # wrong passwords per address + e-mail
     login_slowdown_after: int = 5  # failures of one e-mail (any address) before its failures are slowed
     login_slowdown_max_ms: int = 4000
+    ws_tickets_per_min: int = 60  # per user
+    ws_max_per_user: int = 20  # open WebSockets per user, across every web process
     trusted_proxies: tuple[Network, ...] = ()  # peers whose X-Forwarded-For is believed
     max_open_orders: int = 200
     public_origin: str = ""
@@ -217,6 +219,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         login_failures_per_min=_int(env, "LOGIN_FAILURES_PER_MIN", 5, 1, 1_000_000),
         login_slowdown_after=_int(env, "LOGIN_SLOWDOWN_AFTER", 5, 1, 1_000_000),
         login_slowdown_max_ms=_int(env, "LOGIN_SLOWDOWN_MAX_MS", 4000, 0, 60_000),
+        ws_tickets_per_min=_int(env, "WS_TICKETS_PER_MIN", 60, 1, 1_000_000),
+        ws_max_per_user=_int(env, "WS_MAX_PER_USER", 20, 1, 100_000),
         trusted_proxies=_networks(env.get("TRUSTED_PROXIES", "")),
         max_open_orders=_int(env, "MAX_OPEN_ORDERS", 200, 1, 100_000),
         public_origin=env.get("PUBLIC_ORIGIN", ""),

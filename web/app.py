@@ -39,11 +39,13 @@ from web.keys import (
     SUPERVISOR,
     TOKENS,
     VAULT,
+    WS_SLOTS,
 )
 from web.problems import error_middleware
 from web.ratelimit import Limiter
 from web.security import security_headers
 from web.ws import WsHub
+from web.ws_slots import SocketSlots
 
 log = logging.getLogger("troupe")
 DB_THREADS = 4
@@ -101,6 +103,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     app[DB_POOL] = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="db")
     app[CPU_POOL] = ThreadPoolExecutor(2, thread_name_prefix="bcrypt")
     replies: ReplyRouter | None = None
+    renewer: asyncio.Task[None] | None = None
     try:
         await loop.run_in_executor(None, node.start)
         assert node.runtime is not None and node.supervisor is not None and node.vault is not None
@@ -111,11 +114,17 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         app[SUPERVISOR] = node.supervisor
         app[REDIS] = aioredis.Redis.from_url(node.redis_url, socket_timeout=10, socket_connect_timeout=5)
         app[LIMITER] = Limiter(app[REDIS], node.runtime.names)
+        app[WS_SLOTS] = SocketSlots(app[REDIS], node.runtime.names, settings.node_name, settings.ws_max_per_user)
+        renewer = asyncio.create_task(app[WS_SLOTS].renew_forever())
         replies = ReplyRouter(node.redis_url, node.runtime.names.reply(settings.node_name))
         await replies.start()
         app[REPLIES] = replies
         yield
     finally:
+        if renewer is not None:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
         if replies is not None:
             await replies.stop()
         if REDIS in app:

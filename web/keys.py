@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from settings import Settings
     from web.ratelimit import Limiter
     from web.ws import WsHub
+    from web.ws_slots import SocketSlots
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 SECRETS: web.AppKey[dict[str, str]] = web.AppKey("secrets")  # {"jwt": ...}
@@ -30,4 +31,5 @@ HUB: web.AppKey[WsHub] = web.AppKey("hub")
 DB_POOL: web.AppKey[ThreadPoolExecutor] = web.AppKey("db_pool")
 CPU_POOL: web.AppKey[ThreadPoolExecutor] = web.AppKey("cpu_pool")
 LIMITER: web.AppKey[Limiter] = web.AppKey("limiter")
+WS_SLOTS: web.AppKey[SocketSlots] = web.AppKey("ws_slots")
 STATE: web.AppKey[dict[str, Any]] = web.AppKey("state")  # {"failure": str | None, "on_fatal": ...}

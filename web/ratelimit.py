@@ -128,3 +128,9 @@ async def order_rate_limit(request: web.Request, user_id: int) -> None:
     await enforce(request, f"at most {rate} order requests per second",
                   Step(f"orders:{user_id}", Budget(rate, rate * 2)))
 
+
+async def ticket_rate_limit(request: web.Request, user_id: int) -> None:
+    """WebSocket tickets per user (WS_TICKETS_PER_MIN): reconnect loops cannot flood the server."""
+    per_min = request.app[SETTINGS].ws_tickets_per_min
+    await enforce(request, f"at most {per_min} WebSocket tickets per minute; wait and reconnect",
+                  Step(f"ws-ticket:{user_id}", Budget.per_minute(per_min)))

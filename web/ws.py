@@ -24,9 +24,10 @@ from app.domain.cfd import Direction
 from app.messages import CandleUpdate, EventBatch, MarketStatus, Message, PriceTick
 from app.money import ASSET_SCALE, to_str
 from app.queries import snapshot
-from web.keys import HUB, REDIS, RUNTIME, SETTINGS
+from web.keys import HUB, REDIS, RUNTIME, SETTINGS, WS_SLOTS
 from web.market_views import latest_ticks, marks, stale_since
 from web.problems import Problem
+from web.ratelimit import ticket_rate_limit
 from web.security import in_db, require_user
 from web.session import origin_ok
 
@@ -174,6 +175,7 @@ class WsHub:
 @routes.post("/api/ws-ticket")
 async def ws_ticket(request: web.Request) -> web.Response:
     claims = require_user(request)
+    await ticket_rate_limit(request, claims.user_id)
     ticket = secrets.token_urlsafe(24)
     await request.app[REDIS].set(request.app[RUNTIME].names.ws_ticket(ticket), str(claims.user_id), ex=TICKET_TTL_S)
     return web.json_response({"ticket": ticket, "expiresIn": TICKET_TTL_S})
@@ -189,9 +191,15 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
     user_raw = await request.app[REDIS].getdel(request.app[RUNTIME].names.ws_ticket(ticket))
     if user_raw is None:
         raise Problem(401, "the ticket is unknown, used or expired; ask for a new one", code="UNAUTHORIZED")
+    async with request.app[WS_SLOTS].hold(int(user_raw)):  # 429 before the upgrade when the user is at the cap
+        return await _serve(request, int(user_raw))
+
+
+async def _serve(request: web.Request, user_id: int) -> web.WebSocketResponse:
+    """The upgraded connection: the snapshot, then events and the client's messages until it closes."""
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=16 * 1024)
     await ws.prepare(request)
-    conn = Connection(ws, int(user_raw))
+    conn = Connection(ws, user_id)
     hub = request.app[HUB]
     hub.add(conn)  # events queue up from now on; the snapshot goes out first
     sender: asyncio.Task[None] | None = None

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.helpers import ServerProcess, new_email
+from tests.helpers import ServerProcess, auth, new_email, register
 from web.keys import SETTINGS
 
 JWT_SECRET = "a shared secret of at least thirty-two bytes"
@@ -54,3 +54,21 @@ async def test_the_login_budget_of_an_address_is_shared_by_every_process(two_nod
     assert [await login(a), await login(b), await login(a)] == [401, 401, 401]
     assert [await login(b), await login(a)] == [429, 429]
 
+
+async def test_ticket_and_websocket_caps_are_shared_by_every_process(two_nodes: Pair) -> None:
+    a, b = await two_nodes(WS_TICKETS_PER_MIN="3", WS_MAX_PER_USER="1")
+    token, _ = await register(a)
+
+    async def ticket(node: Any) -> str:
+        async with node.post("/api/ws-ticket", headers=auth(token)) as resp:
+            assert resp.status == 200, await resp.text()
+            return str((await resp.json())["ticket"])
+
+    socket = await a.ws_connect(f"/ws?ticket={await ticket(a)}")
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:  # the user's one socket is open on A
+        await b.ws_connect(f"/ws?ticket={await ticket(b)}")
+    assert refused.value.status == 429
+    await ticket(a)
+    async with b.post("/api/ws-ticket", headers=auth(token)) as resp:  # the fourth ticket in a minute
+        assert resp.status == 429
+    await socket.close()

@@ -96,7 +96,7 @@ def forwarded_client(peer: str | None, forwarded_for: Iterable[str], trusted: tu
     hop we do not trust; whatever lies left of it is the client's to invent. A malformed hop ends
     the walk at the last proxy we trusted.
     """
-    if peer is None:
+    if not peer:
         return "unknown"
     client = _ip(peer)
     if client is None:

@@ -137,6 +137,7 @@ async def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget(m
     ("10.0.0.1", [], "10.0.0.1"),
     ("192.0.2.1", ["203.0.113.5"], "192.0.2.1"),  # an untrusted peer
     ("::ffff:10.0.0.1", ["2001:db8::1"], "2001:db8::1"),
+    ("", ["203.0.113.5"], "unknown"),  # no peer address (a unix socket)
 ])
 def test_the_client_address_is_the_rightmost_hop_we_do_not_trust(peer: str, header: list[str], client: str) -> None:
     assert forwarded_client(peer, header, (ipaddress.ip_network("10.0.0.0/8"),)) == client

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -100,6 +100,23 @@ async def client(aiohttp_client: Any, tmp_path: Path, sqlite_url: str, redis_url
     """A running Troupe on SQLite (for tests whose subject is not the database)."""
     async for c in _client(aiohttp_client, make_settings(tmp_path, sqlite_url, redis_url)):
         yield c
+
+
+@pytest.fixture
+async def make_client(aiohttp_client: Any, tmp_path: Path, sqlite_url: str,
+                      redis_url: str) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+    """Start a Troupe on SQLite with some settings changed: `await make_client(auth_rate_per_min=3)`."""
+    running: list[AsyncIterator[Any]] = []
+
+    async def start(**changes: Any) -> Any:
+        clients = _client(aiohttp_client, replace(make_settings(tmp_path, sqlite_url, redis_url), **changes))
+        running.append(clients)
+        return await anext(clients)
+
+    yield start
+    for clients in running:
+        async for _ in clients:  # runs the rest of _client: close, then drop the test's keys
+            pass
 
 
 @pytest.fixture

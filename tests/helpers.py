@@ -12,8 +12,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -82,6 +82,14 @@ async def open_ws(session: Any, token: str, ws_url: str | None = None) -> WsClie
     client = WsClient(ws)
     await client.wait_for(lambda m: m["type"] == "SNAPSHOT")
     return client
+
+
+@asynccontextmanager
+async def session_from(client: Any, address: str) -> AsyncIterator[aiohttp.ClientSession]:
+    """A session to the test server whose connections come from `address` (any 127.x.y.z on loopback)."""
+    connector = aiohttp.TCPConnector(local_addr=(address, 0))
+    async with aiohttp.ClientSession(str(client.make_url("/")), connector=connector) as session:
+        yield session
 
 
 def dec(value: str | None) -> Decimal:

@@ -30,10 +30,18 @@ def test_defaults_are_the_embedded_offline_setup() -> None:
     ({"FEE_RATE": "1.5"}, "FEE_RATE"), ({"ROLE": "gateway"}, "ROLE"),
     ({"EXECUTOR_SHARDS": "2", "EXECUTOR_SHARD_IDS": "2"}, "EXECUTOR_SHARD_IDS"),
     ({"EXECUTOR_SHARD_IDS": "a"}, "EXECUTOR_SHARD_IDS"),
+    ({"TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"}, "TRUSTED_PROXIES"), ({"WS_MAX_PER_USER": "0"}, "WS_MAX_PER_USER"),
+    ({"LOGIN_SLOWDOWN_MAX_MS": "600000"}, "LOGIN_SLOWDOWN_MAX_MS"),
 ])
 def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> None:
     with pytest.raises(ConfigError, match=variable):
         load_settings(env)
+
+
+def test_trusted_proxies_are_addresses_or_networks_and_none_by_default() -> None:
+    assert load_settings({}).trusted_proxies == ()
+    nets = load_settings({"TRUSTED_PROXIES": " 10.0.0.0/8, 192.0.2.7 ,::1"}).trusted_proxies
+    assert [str(n) for n in nets] == ["10.0.0.0/8", "192.0.2.7/32", "::1/128"]
 
 
 def test_roles_choose_which_shards_run_here() -> None:

@@ -43,11 +43,13 @@ from web.keys import (
     SUPERVISOR,
     TOKENS,
     VAULT,
+    WS_SLOTS,
 )
 from web.problems import error_middleware
-from web.ratelimit import RateLimiter
+from web.ratelimit import Limiter
 from web.security import in_pool, security_headers
 from web.ws import WsHub
+from web.ws_slots import SocketSlots
 
 log = logging.getLogger("troupe")
 DB_THREADS = 4
@@ -73,7 +75,6 @@ def create_app(settings: Settings, on_fatal: Callable[[str], None] | None = None
     app[SETTINGS] = settings
     app[STATE] = {"failure": None, "on_fatal": on_fatal}
     app[HUB] = WsHub()
-    app[LIMITER] = RateLimiter()
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(BASE_DIR / "templates"), autoescape=True,
                          filters={"dec": to_str})
     for module in (auth_views, account_views, trading_views, cfd_views, market_views, ws, health, pages, vendor):
@@ -107,6 +108,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     app[CPU_POOL] = ThreadPoolExecutor(2, thread_name_prefix="bcrypt")
     replies: ReplyRouter | None = None
     guard: AuthGuard | None = None
+    renewer: asyncio.Task[None] | None = None
     try:
         await loop.run_in_executor(None, node.start)
         assert node.runtime is not None and node.supervisor is not None and node.vault is not None
@@ -116,6 +118,9 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         app[RUNTIME] = node.runtime
         app[SUPERVISOR] = node.supervisor
         app[REDIS] = aioredis.Redis.from_url(node.redis_url, socket_timeout=10, socket_connect_timeout=5)
+        app[LIMITER] = Limiter(app[REDIS], node.runtime.names)
+        app[WS_SLOTS] = SocketSlots(app[REDIS], node.runtime.names, settings.node_name, settings.ws_max_per_user)
+        renewer = asyncio.create_task(app[WS_SLOTS].renew_forever())
         replies = ReplyRouter(node.redis_url, node.runtime.names.reply(settings.node_name))
         await replies.start()
         app[REPLIES] = replies
@@ -128,6 +133,10 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     finally:
         if guard is not None:
             await guard.stop()
+        if renewer is not None:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
         if replies is not None:
             await replies.stop()
         if REDIS in app:

@@ -18,24 +18,19 @@ from app.schemas import parse_login, parse_register, user_json
 from app.security.passwords import PasswordPolicyError, check_policy, hash_password, verify_password
 from app.security.tokens import Claims, issue
 from web.keys import CPU_POOL, GUARD, REDIS, SECRETS, SETTINGS, VAULT
+from web.login_limits import before_login, before_register, login_failed, login_succeeded
 from web.market_views import marks as market_marks
 from web.problems import Problem
-from web.ratelimit import enforce
-from web.security import client_key, in_db, read_json, require_user
+from web.security import client_address, in_db, read_json, require_user
 from web.session import clear_session
 
 routes = web.RouteTableDef()
 
 
-def _limit(request: web.Request, key: str) -> None:
-    per_min = request.app[SETTINGS].auth_rate_per_min
-    enforce(request, key, per_min / 60, per_min, "too many attempts; wait and try again")
-
-
 async def sign_in(request: web.Request, user: User, kind: str) -> str:
     """Open a session for `user` and return its token (shared by the API and the pages)."""
     ttl = request.app[SETTINGS].jwt_ttl_seconds
-    state = await in_db(request, open_session, user.id, kind, ttl, client_key(request),
+    state = await in_db(request, open_session, user.id, kind, ttl, client_address(request),
                         request.headers.get("User-Agent"))
     request.app[GUARD].remember(state)
     issued_at = state.expires_at / 1000 - ttl  # the token expires with its session
@@ -51,7 +46,7 @@ async def end_session(request: web.Request, claims: Claims, reason: str = "signe
 async def create_user(request: web.Request, email: str, password: str, api_key: str | None,
                       secret: str | None) -> User:
     """Register an account (shared by the API and the register page); raises Problem."""
-    _limit(request, f"register:{client_key(request)}")
+    await before_register(request)
     try:
         check_policy(password)
     except PasswordPolicyError as exc:
@@ -70,13 +65,15 @@ async def create_user(request: web.Request, email: str, password: str, api_key: 
 
 async def check_credentials(request: web.Request, email: str, password: str) -> User:
     """The user whose password this is (shared by the API and the login page); raises Problem."""
-    _limit(request, f"login:{client_key(request)}")
-    _limit(request, f"login-account:{email}")
+    await before_login(request, email)
     user = await in_db(request, User.get_or_none, User.email == email)
     ok = await asyncio.get_running_loop().run_in_executor(
-        request.app[CPU_POOL], verify_password, password, user.password_hash if user else None)
+        request.app[CPU_POOL], verify_password, password, user.password_hash if user else None,
+        request.app[SETTINGS].bcrypt_rounds)
     if not ok or user is None:
+        await login_failed(request, email)
         raise Problem(401, "wrong e-mail or password", code="INVALID_CREDENTIALS")
+    await login_succeeded(request, email)
     if user.disabled_at is not None:  # said only to whoever knows the password
         raise Problem(403, "this account is disabled; ask the operator", code="ACCOUNT_DISABLED")
     return user

@@ -36,7 +36,7 @@ def _position_id(request: web.Request) -> int:
 
 async def _ask(request: web.Request, user_id: int, action: str, params: dict[str, Any],
                request_id: str | None = None) -> web.Response:
-    order_rate_limit(request, user_id)
+    await order_rate_limit(request, user_id)
     runtime, replies = request.app[RUNTIME], request.app[REPLIES]
     cmd_id = f"u{user_id}:{request_id}" if request_id else f"u{user_id}:{secrets.token_urlsafe(12)}"
     msg = CfdRequest(msg_id=replies.new_id(), reply_to=runtime.names.reply(request.app[SETTINGS].node_name),

@@ -16,8 +16,9 @@ if TYPE_CHECKING:
     from app.security.vault import Vault
     from settings import Settings
     from web.auth_guard import AuthGuard
-    from web.ratelimit import RateLimiter
+    from web.ratelimit import Limiter
     from web.ws import WsHub
+    from web.ws_slots import SocketSlots
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 SECRETS: web.AppKey[dict[str, str]] = web.AppKey("secrets")  # {"jwt": ...}
@@ -31,5 +32,6 @@ SUPERVISOR: web.AppKey[Supervisor] = web.AppKey("supervisor")
 HUB: web.AppKey[WsHub] = web.AppKey("hub")
 DB_POOL: web.AppKey[ThreadPoolExecutor] = web.AppKey("db_pool")
 CPU_POOL: web.AppKey[ThreadPoolExecutor] = web.AppKey("cpu_pool")
-LIMITER: web.AppKey[RateLimiter] = web.AppKey("limiter")
+LIMITER: web.AppKey[Limiter] = web.AppKey("limiter")
+WS_SLOTS: web.AppKey[SocketSlots] = web.AppKey("ws_slots")
 STATE: web.AppKey[dict[str, Any]] = web.AppKey("state")  # {"failure": str | None, "on_fatal": ...}

@@ -1,42 +1,136 @@
-"""Token-bucket rate limits kept in process memory (per node), keyed by user or client address."""
+"""The one rate limiter of every web process: GCRA buckets in Redis, updated atomically by Lua.
+
+A bucket admits `burst` requests at once and refills at `per_s`. Its whole state is one key, the
+bucket's "theoretical arrival time" (TAT) in microseconds of Redis server time (`TIME`), so every
+process agrees on the clock as well as on the count. The key expires exactly when the bucket
+would be full again: a bucket at rest costs no memory, and nothing ever evicts one that is still
+limiting (there is no table to clear).
+
+One `Limiter.apply` is one round trip and may move several buckets at once, all or nothing: a
+strict step is refused when its bucket lacks room, and then no step is applied; a lenient step
+always applies, saturating at the bucket's capacity (to count failures, or cost -1 to refund).
+Buckets are named by what they limit (`orders:<user>`, `login:ip:<address>`, ...) under the
+runtime's key prefix.
+"""
 
 from __future__ import annotations
 
-import time
+import math
+from dataclasses import dataclass
 
+import redis.asyncio as aioredis
 from aiohttp import web
 
+from app.messaging.names import Names
 from web.keys import LIMITER, SETTINGS
 from web.problems import Problem
 
+# KEYS[i] is bucket i; ARGV holds four values per bucket: interval (µs per request), burst, cost,
+# strict (1/0). Returns {allowed (1/0), wait in µs, then each bucket's use in requests}.
+_GCRA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local before, after = {}, {}
+local wait = 0
+for i = 1, #KEYS do
+  local interval = tonumber(ARGV[4 * i - 3])
+  local capacity = tonumber(ARGV[4 * i - 2]) * interval
+  local stored = redis.call('GET', KEYS[i])
+  local tat = math.max(stored and tonumber(stored) or now, now)
+  local next_tat = math.max(tat + tonumber(ARGV[4 * i - 1]) * interval, now)
+  if next_tat - now > capacity then
+    if ARGV[4 * i] == '1' then
+      wait = math.max(wait, next_tat - now - capacity)
+    else
+      next_tat = now + capacity
+    end
+  end
+  before[i], after[i] = tat, next_tat
+end
+local result = {wait == 0 and 1 or 0, wait}
+for i = 1, #KEYS do
+  local tat = after[i]
+  if wait > 0 then
+    tat = before[i]
+  else
+    local ttl_ms = math.ceil((tat - now) / 1000)
+    if ttl_ms > 0 then
+      redis.call('SET', KEYS[i], string.format('%d', tat), 'PX', ttl_ms)
+    else
+      redis.call('DEL', KEYS[i])
+    end
+  end
+  result[i + 2] = math.ceil((tat - now) / tonumber(ARGV[4 * i - 3]))
+end
+return result
+"""
 
-class RateLimiter:
-    def __init__(self, max_keys: int = 100_000) -> None:
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._max_keys = max_keys
 
-    def allow(self, key: str, rate_per_s: float, burst: float) -> float:
-        """0 if allowed (and a token is taken), else seconds until the next token."""
-        now = time.monotonic()
-        tokens, stamp = self._buckets.get(key, (burst, now))
-        tokens = min(burst, tokens + (now - stamp) * rate_per_s)
-        if tokens >= 1:
-            if len(self._buckets) >= self._max_keys and key not in self._buckets:
-                self._buckets.clear()  # bounded memory under a flood of distinct keys
-            self._buckets[key] = (tokens - 1, now)
-            return 0.0
-        self._buckets[key] = (tokens, now)
-        return (1 - tokens) / rate_per_s
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """`burst` requests at once, refilled at `per_s` requests per second."""
+
+    per_s: float
+    burst: int
+
+    @classmethod
+    def per_minute(cls, n: int) -> Budget:
+        return cls(n / 60, n)
+
+    @property
+    def interval_us(self) -> int:
+        return max(1, round(1_000_000 / self.per_s))
 
 
-def order_rate_limit(request: web.Request, user_id: int) -> None:
+@dataclass(frozen=True, slots=True)
+class Step:
+    """Take `cost` requests from `bucket` (negative: give them back); see the module docstring."""
+
+    bucket: str
+    budget: Budget
+    cost: int = 1
+    strict: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    allowed: bool
+    wait_s: float  # until the refused steps would fit (0 when allowed)
+    levels: tuple[int, ...]  # each bucket's requests in use afterwards (refused: as it stands)
+
+
+class Limiter:
+    def __init__(self, redis: aioredis.Redis, names: Names) -> None:
+        self._script = redis.register_script(_GCRA)
+        self._names = names
+
+    async def apply(self, *steps: Step) -> Verdict:
+        """One round trip; raises redis errors (the error middleware answers 503)."""
+        args: list[int] = []
+        for s in steps:
+            args += [s.budget.interval_us, s.budget.burst, s.cost, int(s.strict)]
+        allowed, wait_us, *levels = await self._script(keys=[self._names.limit(s.bucket) for s in steps], args=args)
+        return Verdict(bool(allowed), wait_us / 1_000_000, tuple(int(n) for n in levels))
+
+
+async def enforce(request: web.Request, detail: str, *steps: Step) -> Verdict:
+    """Apply `steps`, or answer 429 with the whole seconds to wait in Retry-After."""
+    verdict = await request.app[LIMITER].apply(*steps)
+    if not verdict.allowed:
+        raise Problem(429, detail, code="TOO_MANY_REQUESTS",
+                      headers={"Retry-After": str(max(1, math.ceil(verdict.wait_s)))})
+    return verdict
+
+
+async def order_rate_limit(request: web.Request, user_id: int) -> None:
     """Orders and desk commands share one budget per user (ORDER_RATE_PER_S, burst twice that)."""
     rate = request.app[SETTINGS].order_rate_per_s
-    enforce(request, f"orders:{user_id}", rate, rate * 2, f"at most {rate} order requests per second")
+    await enforce(request, f"at most {rate} order requests per second",
+                  Step(f"orders:{user_id}", Budget(rate, rate * 2)))
 
 
-def enforce(request: web.Request, key: str, rate_per_s: float, burst: float, detail: str) -> None:
-    """Take a token for `key`, or answer 429 with the seconds to wait in Retry-After."""
-    wait = request.app[LIMITER].allow(key, rate_per_s, burst)
-    if wait:
-        raise Problem(429, detail, code="TOO_MANY_REQUESTS", headers={"Retry-After": str(int(wait) + 1)})
+async def ticket_rate_limit(request: web.Request, user_id: int) -> None:
+    """WebSocket tickets per user (WS_TICKETS_PER_MIN): reconnect loops cannot flood the server."""
+    per_min = request.app[SETTINGS].ws_tickets_per_min
+    await enforce(request, f"at most {per_min} WebSocket tickets per minute; wait and reconnect",
+                  Step(f"ws-ticket:{user_id}", Budget.per_minute(per_min)))

@@ -39,7 +39,7 @@ async def _command(request: web.Request, msg: PlaceOrder | PlaceOco | RequestCan
 @routes.post("/api/trading/orders")
 async def place_order(request: web.Request) -> web.Response:
     claims = await require_user(request)
-    order_rate_limit(request, claims.user_id)
+    await order_rate_limit(request, claims.user_id)
     body = await read_json(request)
     req = parse_order(body, default_client_id="web-" + secrets.token_urlsafe(18))
     replies = request.app[REPLIES]
@@ -57,7 +57,7 @@ async def place_order(request: web.Request) -> web.Response:
 async def place_oco(request: web.Request) -> web.Response:
     """An OCO list: a take-profit leg and a stop-loss leg; exactly one of them executes."""
     claims = await require_user(request)
-    order_rate_limit(request, claims.user_id)
+    await order_rate_limit(request, claims.user_id)
     body = parse_oco(await read_json(request))
     replies = request.app[REPLIES]
     lcid = body.list_client_order_id or "oco-" + secrets.token_urlsafe(12)
@@ -74,7 +74,7 @@ async def place_oco(request: web.Request) -> web.Response:
 @routes.delete("/api/trading/orders/{order_id}")
 async def cancel_order(request: web.Request) -> web.Response:
     claims = await require_user(request)
-    order_rate_limit(request, claims.user_id)
+    await order_rate_limit(request, claims.user_id)
     order_id = _order_id(request)
     msg = RequestCancel(msg_id=request.app[REPLIES].new_id(),
                         reply_to=request.app[RUNTIME].names.reply(request.app[SETTINGS].node_name),

@@ -29,9 +29,10 @@ from app.money import ASSET_SCALE, to_str
 from app.queries import snapshot
 from app.security.tokens import Claims
 from web.auth_guard import SessionEnded
-from web.keys import GUARD, HUB, REDIS, RUNTIME, SETTINGS
+from web.keys import GUARD, HUB, REDIS, RUNTIME, SETTINGS, WS_SLOTS
 from web.market_views import latest_ticks, marks, stale_since
 from web.problems import Problem
+from web.ratelimit import ticket_rate_limit
 from web.security import in_db, require_user
 from web.session import origin_ok
 
@@ -195,6 +196,7 @@ class WsHub:
 @routes.post("/api/ws-ticket")
 async def ws_ticket(request: web.Request) -> web.Response:
     claims = await require_user(request)
+    await ticket_rate_limit(request, claims.user_id)
     ticket = secrets.token_urlsafe(24)
     value = f"{claims.user_id}:{claims.token_version}:{claims.sid}:{claims.exp}"
     await request.app[REDIS].set(request.app[RUNTIME].names.ws_ticket(ticket), value, ex=TICKET_TTL_S)
@@ -217,6 +219,12 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
         await request.app[GUARD].check(claims)
     except SessionEnded:
         raise Problem(401, "this session has ended; sign in again", code="UNAUTHORIZED") from None
+    async with request.app[WS_SLOTS].hold(claims.user_id):  # 429 before the upgrade when the user is at the cap
+        return await _serve(request, claims)
+
+
+async def _serve(request: web.Request, claims: Claims) -> web.WebSocketResponse:
+    """The upgraded connection: the snapshot, then events and the client's messages until it closes."""
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=16 * 1024)
     await ws.prepare(request)
     conn = Connection(ws, claims)

@@ -58,6 +58,14 @@ class Names:
     def ws_ticket(self, ticket: str) -> str:
         return f"{self.prefix}:wsticket:{ticket}"
 
+    def limit(self, bucket: str) -> str:
+        """A rate-limit bucket (web/ratelimit.py); it expires when the bucket is full again."""
+        return f"{self.prefix}:limit:{bucket}"
+
+    def ws_sockets(self, user_id: int) -> str:
+        """Sorted set: this user's open WebSockets (member per socket, scored by its lease's end)."""
+        return f"{self.prefix}:wsconns:{user_id}"
+
 
 def shard_of(user_id: int, shards: int) -> int:
     """Every account has exactly one executor shard: its single writer."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from functools import cache
 
 import bcrypt
 
@@ -32,15 +33,19 @@ def hash_password(password: str, rounds: int) -> str:
     return bcrypt.hashpw(check_policy(password), bcrypt.gensalt(rounds)).decode()
 
 
-_DUMMY = bcrypt.hashpw(b"not-a-real-password", bcrypt.gensalt(4)).decode()
+@cache
+def _dummy_hash(rounds: int) -> bytes:
+    """A hash nobody's password matches, at the configured cost: an unknown e-mail pays for exactly
+    the check a registered one does, so the answer's timing does not tell which e-mails exist."""
+    return bcrypt.hashpw(b"not-a-real-password", bcrypt.gensalt(rounds))
 
 
-def verify_password(password: str, hashed: str | None) -> bool:
-    """Constant work whether or not the user exists, so timing does not reveal accounts."""
+def verify_password(password: str, hashed: str | None, rounds: int) -> bool:
+    """Blocking: one bcrypt check, against the user's hash or (no such user) a dummy of cost `rounds`."""
     raw = normalize(password)
     if len(raw) > MAX_PASSWORD_BYTES:
         raw = b"\x00"  # cannot match; still pay for one check
     try:
-        return bcrypt.checkpw(raw, (hashed or _DUMMY).encode()) and hashed is not None
+        return bcrypt.checkpw(raw, hashed.encode() if hashed else _dummy_hash(rounds)) and hashed is not None
     except ValueError:
         return False

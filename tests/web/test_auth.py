@@ -101,15 +101,8 @@ async def test_exchange_secrets_are_encrypted_bound_to_the_user_and_never_return
     assert secret not in await me.text()
 
 
-async def test_login_is_rate_limited(aiohttp_client: Any, tmp_path: Any, sqlite_url: str, redis_url: str) -> None:
-    from tests.conftest import make_settings
-    from web.app import create_app
-    settings = make_settings(tmp_path, sqlite_url, redis_url)
-    from dataclasses import replace
-    cli = await aiohttp_client(create_app(replace(settings, auth_rate_per_min=3)))
+async def test_login_is_rate_limited(make_client: Any) -> None:
+    cli = await make_client(auth_rate_per_min=3)
     statuses = [(await cli.post("/auth/login", json={"email": "a@b.co", "password": "x" * 12})).status
                 for _ in range(5)]
     assert statuses[:3] == [401, 401, 401] and statuses[3] == 429
-    await cli.close()
-    from tests.conftest import _drop_keys
-    _drop_keys(redis_url, settings.stream_prefix)

@@ -42,7 +42,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def loads(body: bytes | str) -> Any:
     try:
-        return json.loads(body, parse_float=_Number, parse_int=_Number, parse_constant=_reject_constant,
+        data = json.loads(body, parse_float=_Number, parse_int=_Number, parse_constant=_reject_constant,
                           object_pairs_hook=_no_duplicates)
     except SchemaError:
         raise
@@ -50,6 +50,35 @@ def loads(body: bytes | str) -> Any:
         raise SchemaError("JSON is nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise SchemaError(f"body is not valid JSON: {exc}") from None
+    refuse_lone_surrogates(data)
+    return data
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def refuse_lone_surrogates(data: Any) -> None:
+    """Refuse any string, object keys included, that holds a lone UTF-16 surrogate.
+
+    JSON's `\\ud800` escape decodes to one, and such a string cannot be encoded as UTF-8: it would
+    fail deep inside hashing or the database instead of here. The walk uses no recursion (the JSON
+    may be nested as deeply as the parser allows) and names the top-level field the string is in.
+    """
+    stack: list[tuple[Any, str | None]] = [(data, None)]
+    if isinstance(data, dict):
+        stack = [(key, None) for key in data] + [(value, key) for key, value in data.items()]
+    while stack:
+        item, field = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii() and _SURROGATE.search(item):
+                where = f"{field} contains" if field else "the JSON contains"
+                raise SchemaError(f"{where} a lone UTF-16 surrogate (a \\ud800-\\udfff escape without its pair); "
+                                  "send valid Unicode text", field)
+        elif isinstance(item, dict):
+            stack.extend((key, field) for key in item)
+            stack.extend((value, field) for value in item.values())
+        elif isinstance(item, list):
+            stack.extend((value, field) for value in item)
 
 
 def _object(data: Any, allowed: set[str], required: set[str]) -> dict[str, Any]:

@@ -240,6 +240,42 @@ def parse_int_param(value: str | None, name: str, default: int, lo: int, hi: int
     return number
 
 
+@dataclass(frozen=True, slots=True)
+class ClientFrame:
+    """A browser's WebSocket message, type-checked; None means the field was not sent."""
+
+    type: str
+    symbols: tuple[str, ...]
+    interval: str | None
+    cfd_pnl_ms: int | None
+
+
+_FRAME_FIELDS = {"type", "symbols", "interval", "cfdPnlMs"}
+MAX_CFD_PNL_MS = 60_000
+
+
+def parse_client_frame(text: str) -> ClientFrame:
+    """A WebSocket text frame: strict JSON, an object whose every field has the right JSON type.
+
+    Which symbols and intervals exist is the caller's business; this only guarantees the shapes.
+    """
+    body = _object(loads(text), _FRAME_FIELDS, {"type"})
+    kind = body["type"]
+    if not isinstance(kind, str) or isinstance(kind, _Number):
+        raise SchemaError("type must be a string such as \"subscribe\"", "type")
+    symbols = body.get("symbols", [])
+    if not isinstance(symbols, list) or not all(isinstance(s, str) and not isinstance(s, _Number) for s in symbols):
+        raise SchemaError("symbols must be a list of strings such as [\"BTCUSDT\"]", "symbols")
+    interval = body.get("interval")
+    if interval is not None and (not isinstance(interval, str) or isinstance(interval, _Number)):
+        raise SchemaError("interval must be a string such as \"1m\"", "interval")
+    pnl_ms = body.get("cfdPnlMs")
+    if pnl_ms is not None and not (isinstance(pnl_ms, _Number) and re.fullmatch(r"[0-9]{1,5}", pnl_ms)
+                                   and int(pnl_ms) <= MAX_CFD_PNL_MS):
+        raise SchemaError(f"cfdPnlMs must be a whole number of milliseconds, 0-{MAX_CFD_PNL_MS}", "cfdPnlMs")
+    return ClientFrame(kind, tuple(symbols), interval, None if pnl_ms is None else int(pnl_ms))
+
+
 # --- responses ----------------------------------------------------------------------------------
 
 def problem_body(status: int, code: str, detail: str, field: str | None = None) -> dict[str, Any]:

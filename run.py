@@ -35,7 +35,7 @@ def _setup_logging(level: str) -> None:
 
 
 async def _serve() -> int:
-    from web.app import create_app
+    from web.app import AppRunner, create_app
     from web.keys import STATE
 
     settings = load_settings()
@@ -46,7 +46,7 @@ async def _serve() -> int:
         loop.call_soon_threadsafe(stop.set)
 
     app = create_app(settings, on_fatal=fatal)
-    runner = web.AppRunner(app, access_log_class=AccessLogger, shutdown_timeout=10, handle_signals=False)
+    runner = AppRunner(app, access_log_class=AccessLogger, shutdown_timeout=10, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()

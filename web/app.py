@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import aiohttp_jinja2
 import jinja2
@@ -40,13 +41,16 @@ from web.keys import (
     TOKENS,
     VAULT,
 )
-from web.problems import error_middleware
+from web.problems import MalformedRequestHandler, error_middleware
 from web.ratelimit import RateLimiter
 from web.security import security_headers
 from web.ws import WsHub
 
 log = logging.getLogger("troupe")
 DB_THREADS = 4
+# aiohttp's limit for one header field is 8190 bytes; the request line's limit differs from it by
+# a little so that a refusal can say which of the two was too long (414 or 431).
+MAX_REQUEST_LINE = 8192
 
 
 def close_thread_connections(pool: ThreadPoolExecutor, threads: int) -> None:
@@ -61,6 +65,26 @@ def close_thread_connections(pool: ThreadPoolExecutor, threads: int) -> None:
 
     for future in [pool.submit(close) for _ in range(threads)]:
         future.result()
+
+
+class _Server(web.Server):
+    """aiohttp's low-level server, whose connections are MalformedRequestHandler (same arguments)."""
+
+    def __call__(self) -> web.RequestHandler:
+        return MalformedRequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+class AppRunner(web.AppRunner):
+    """The runner run.py serves with: requests aiohttp cannot parse get a problem document."""
+
+    def __init__(self, app: web.Application, **kwargs: Any) -> None:
+        kwargs.setdefault("max_line_size", MAX_REQUEST_LINE)
+        super().__init__(app, **kwargs)
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()  # runs the app's start-up; aiohttp builds the Server itself
+        server.__class__ = _Server
+        return server
 
 
 def create_app(settings: Settings, on_fatal: Callable[[str], None] | None = None) -> web.Application:

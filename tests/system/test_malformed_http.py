@@ -1,0 +1,100 @@
+"""Requests aiohttp refuses before any handler, against the real server started by run.py.
+
+Issue 9: a request header over 8,190 bytes got a bare 400 that echoed the header and logged an
+ERROR traceback. Wanted: 431 with a problem document, nothing echoed, nothing logged above DEBUG.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from yarl import URL
+
+from tests.helpers import RawResponse, ServerProcess, raw_http
+
+SECRET_LOOKING = b"s3cr3t" * 1500  # 9,000 bytes: over aiohttp's 8,190-byte limit for one header field
+LOUD = re.compile(r"\b(INFO|WARNING|ERROR|CRITICAL)\b|Traceback")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    process = ServerProcess(tmp_path_factory.mktemp("malformed") / "data", {"LOG_LEVEL": "DEBUG"})
+    process.start()
+    yield process
+    process.stop()
+
+
+async def _send(server: ServerProcess, request: bytes) -> tuple[RawResponse, str]:
+    """The answer, and what the server logged meanwhile (checked up to a request that follows it)."""
+    url = URL(server.url)
+    before = server.log_path.stat().st_size
+    resp = await raw_http(str(url.host), int(url.port or 80), request)
+    marker = f"/healthz?after-{before}"  # the access log line of a later request bounds the window
+    follow = await raw_http(str(url.host), int(url.port or 80),
+                            f"GET {marker} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    assert follow.status == 200, "the server still answers"
+    log = _read_until(server.log_path, before, "/healthz")
+    return resp, log
+
+
+def _read_until(path: Path, offset: int, needle: str) -> str:
+    with path.open("rb") as f:
+        f.seek(offset)
+        text = f.read().decode(errors="replace")
+    return text.split(needle, 1)[0]
+
+
+def _assert_problem(resp: RawResponse, status: int) -> dict[str, object]:
+    assert resp.status == status, (resp.status, resp.body[:300])
+    assert resp.headers["content-type"].startswith("application/problem+json"), resp.headers
+    body = json.loads(resp.body)
+    assert body["status"] == status and body["detail"] and body["type"].startswith("/problems/")
+    return body
+
+
+def _quiet(log: str) -> None:
+    """Only DEBUG lines about it (access lines aside: LOG_LEVEL=DEBUG turns those on for every request)."""
+    assert "refused a malformed request" in log, "the window holds the refusal"
+    loud = [line for line in log.splitlines() if LOUD.search(line) and "aiohttp.access" not in line]
+    assert not loud, loud
+
+
+async def test_an_oversized_header_is_a_431_problem_that_echoes_nothing(server: ServerProcess) -> None:
+    request = b"GET /api/market/symbols HTTP/1.1\r\nHost: x\r\nX-Big: " + SECRET_LOOKING + b"\r\n\r\n"
+    resp, log = await _send(server, request)
+    _assert_problem(resp, 431)
+    assert b"s3cr3t" not in resp.body and "s3cr3t" not in log
+    _quiet(log)
+
+
+async def test_an_oversized_cookie_and_header_name_are_431_too(server: ServerProcess) -> None:
+    for header in (b"Cookie: troupe_session=" + SECRET_LOOKING, b"X-" + SECRET_LOOKING + b": 1"):
+        resp, log = await _send(server, b"POST /auth/login HTTP/1.1\r\nHost: x\r\n" + header + b"\r\n\r\n")
+        _assert_problem(resp, 431)
+        assert b"s3cr3t" not in resp.body and "s3cr3t" not in log
+        _quiet(log)
+
+
+async def test_an_oversized_request_line_is_a_414_problem(server: ServerProcess) -> None:
+    request = b"GET /api/market/ticker?symbol=" + SECRET_LOOKING + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    resp, log = await _send(server, request)
+    _assert_problem(resp, 414)
+    assert b"s3cr3t" not in resp.body and "s3cr3t" not in log
+    _quiet(log)
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"GET / HTTP/1.1\r\nHost x\r\n\r\n",
+    b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(200)) + b"\r\n",
+    b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n\r\n",
+    b"G\x00T / HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
+], ids=["header without colon", "200 headers", "TLS hello", "NUL in method", "two content lengths"])
+async def test_other_malformed_requests_are_400_problems(server: ServerProcess, request_bytes: bytes) -> None:
+    resp, log = await _send(server, request_bytes)
+    _assert_problem(resp, 400)
+    _quiet(log)

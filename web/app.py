@@ -25,7 +25,18 @@ from app.money import to_str
 from app.persistence.db import db
 from app.security.tokens import TokenCache
 from settings import BASE_DIR, Settings
-from web import account_views, auth_views, cfd_views, health, market_views, pages, trading_views, vendor, ws
+from web import (
+    account_views,
+    auth_views,
+    cfd_views,
+    health,
+    market_views,
+    pages,
+    problem_types,
+    trading_views,
+    vendor,
+    ws,
+)
 from web.keys import (
     CPU_POOL,
     DB_POOL,
@@ -96,7 +107,8 @@ def create_app(settings: Settings, on_fatal: Callable[[str], None] | None = None
     app[LIMITER] = RateLimiter()
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(BASE_DIR / "templates"), autoescape=True,
                          filters={"dec": to_str})
-    for module in (auth_views, account_views, trading_views, cfd_views, market_views, ws, health, pages, vendor):
+    for module in (auth_views, account_views, trading_views, cfd_views, market_views, ws, health, pages, vendor,
+                   problem_types):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", BASE_DIR / "static", name="static")
     vendor.check_installed()

@@ -78,6 +78,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return problem(p.status, p.detail, code=p.code, field=p.field, headers=p.headers)
     except SchemaError as exc:  # every handler's request parsing fails the same way
         return problem(400, exc.message, code="BAD_REQUEST", field=exc.field)
+    except web.RequestPayloadError:  # the client broke the body's compression or chunked framing
+        return problem(400, "the request body cannot be read: check its Content-Encoding and framing",
+                       code="BAD_REQUEST")
     except web.HTTPException as exc:
         if exc.status < 400 or not _is_api(request):
             raise
@@ -118,6 +121,13 @@ class MalformedRequestHandler(web.RequestHandler):
         response = problem(status, detail)
         response.force_close()
         return response
+
+    def log_exception(self, *args: Any, **kw: Any) -> None:
+        """aiohttp drains an unread body after the answer; one the client broke is not our error."""
+        if isinstance(exc := kw.get("exc_info"), web.RequestPayloadError):
+            self.logger.debug("refused a malformed request body: %s", exc)
+        else:
+            super().log_exception(*args, **kw)
 
     def _refusal(self, exc: HttpProcessingError) -> tuple[int, str]:
         if isinstance(exc, LineTooLong):  # args: (the line, the limit it broke, its size)

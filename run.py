@@ -36,7 +36,7 @@ def _setup_logging(level: str) -> None:
 
 
 async def _serve(prepared: Prepared) -> int:
-    from web.app import create_app
+    from web.app import AppRunner, create_app
     from web.keys import STATE
 
     settings = prepared.settings
@@ -47,7 +47,7 @@ async def _serve(prepared: Prepared) -> int:
         loop.call_soon_threadsafe(stop.set)
 
     app = create_app(settings, on_fatal=fatal)
-    runner = web.AppRunner(app, access_log_class=AccessLogger, shutdown_timeout=10, handle_signals=False)
+    runner = AppRunner(app, access_log_class=AccessLogger, shutdown_timeout=10, handle_signals=False)
     await runner.setup()
     for sock in prepared.sockets:  # bound and listening since the pre-flight: nobody took the port meanwhile
         await web.SockSite(runner, sock).start()

@@ -42,7 +42,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def loads(body: bytes | str) -> Any:
     try:
-        return json.loads(body, parse_float=_Number, parse_int=_Number, parse_constant=_reject_constant,
+        data = json.loads(body, parse_float=_Number, parse_int=_Number, parse_constant=_reject_constant,
                           object_pairs_hook=_no_duplicates)
     except SchemaError:
         raise
@@ -50,6 +50,35 @@ def loads(body: bytes | str) -> Any:
         raise SchemaError("JSON is nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise SchemaError(f"body is not valid JSON: {exc}") from None
+    refuse_lone_surrogates(data)
+    return data
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def refuse_lone_surrogates(data: Any) -> None:
+    """Refuse any string, object keys included, that holds a lone UTF-16 surrogate.
+
+    JSON's `\\ud800` escape decodes to one, and such a string cannot be encoded as UTF-8: it would
+    fail deep inside hashing or the database instead of here. The walk uses no recursion (the JSON
+    may be nested as deeply as the parser allows) and names the top-level field the string is in.
+    """
+    stack: list[tuple[Any, str | None]] = [(data, None)]
+    if isinstance(data, dict):
+        stack = [(key, None) for key in data] + [(value, key) for key, value in data.items()]
+    while stack:
+        item, field = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii() and _SURROGATE.search(item):
+                where = f"{field} contains" if field else "the JSON contains"
+                raise SchemaError(f"{where} a lone UTF-16 surrogate (a \\ud800-\\udfff escape without its pair); "
+                                  "send valid Unicode text", field)
+        elif isinstance(item, dict):
+            stack.extend((key, field) for key in item)
+            stack.extend((value, field) for value in item.values())
+        elif isinstance(item, list):
+            stack.extend((value, field) for value in item)
 
 
 def _object(data: Any, allowed: set[str], required: set[str]) -> dict[str, Any]:
@@ -209,6 +238,42 @@ def parse_int_param(value: str | None, name: str, default: int, lo: int, hi: int
     if not lo <= number <= hi:
         raise SchemaError(f"{name} must be between {lo} and {hi}", name)
     return number
+
+
+@dataclass(frozen=True, slots=True)
+class ClientFrame:
+    """A browser's WebSocket message, type-checked; None means the field was not sent."""
+
+    type: str
+    symbols: tuple[str, ...]
+    interval: str | None
+    cfd_pnl_ms: int | None
+
+
+_FRAME_FIELDS = {"type", "symbols", "interval", "cfdPnlMs"}
+MAX_CFD_PNL_MS = 60_000
+
+
+def parse_client_frame(text: str) -> ClientFrame:
+    """A WebSocket text frame: strict JSON, an object whose every field has the right JSON type.
+
+    Which symbols and intervals exist is the caller's business; this only guarantees the shapes.
+    """
+    body = _object(loads(text), _FRAME_FIELDS, {"type"})
+    kind = body["type"]
+    if not isinstance(kind, str) or isinstance(kind, _Number):
+        raise SchemaError("type must be a string such as \"subscribe\"", "type")
+    symbols = body.get("symbols", [])
+    if not isinstance(symbols, list) or not all(isinstance(s, str) and not isinstance(s, _Number) for s in symbols):
+        raise SchemaError("symbols must be a list of strings such as [\"BTCUSDT\"]", "symbols")
+    interval = body.get("interval")
+    if interval is not None and (not isinstance(interval, str) or isinstance(interval, _Number)):
+        raise SchemaError("interval must be a string such as \"1m\"", "interval")
+    pnl_ms = body.get("cfdPnlMs")
+    if pnl_ms is not None and not (isinstance(pnl_ms, _Number) and re.fullmatch(r"[0-9]{1,5}", pnl_ms)
+                                   and int(pnl_ms) <= MAX_CFD_PNL_MS):
+        raise SchemaError(f"cfdPnlMs must be a whole number of milliseconds, 0-{MAX_CFD_PNL_MS}", "cfdPnlMs")
+    return ClientFrame(kind, tuple(symbols), interval, None if pnl_ms is None else int(pnl_ms))
 
 
 # --- responses ----------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 Starts Troupe on a fresh DATA_DIR (or targets --url), registers users, opens one WebSocket per
 user, and keeps --inflight market orders per user in flight for --seconds. Latency is measured
 from the 202 answer to the FILLED event on the user's WebSocket. The ceiling is an authenticated
-no-op POST (/api/noop) measured against the same server in the same run.
+no-op POST answered by bench/ceiling.py, a bare aiohttp process that verifies the same kind of
+JWT and parses the body as strictly as Troupe does, measured on this machine in the same run.
 
 Prints progress to stderr and, as its last line on stdout, one JSON object.
 """
@@ -100,7 +101,28 @@ class User:
             return -1.0, "no FILLED event within 30 s"
 
 
-async def ceiling(url: str, token: str, seconds: float, concurrency: int) -> float:
+def start_ceiling_server() -> tuple[subprocess.Popen[str], str, str]:
+    """bench/ceiling.py in its own process (as Troupe is); returns it, its URL and a token it accepts."""
+    proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "ceiling.py")], cwd=ROOT, stdout=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        raise SystemExit(f"the ceiling server did not start (exit status {proc.wait()})")
+    started = json.loads(line)
+    return proc, started["url"], started["token"]
+
+
+async def ceiling(seconds: float, concurrency: int) -> float:
+    proc, url, token = start_ceiling_server()
+    try:
+        return await _noop_rate(url, token, seconds, concurrency)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+async def _noop_rate(url: str, token: str, seconds: float, concurrency: int) -> float:
     headers = {"Authorization": f"Bearer {token}"}
     done = 0
     deadline = time.perf_counter() + seconds
@@ -108,7 +130,7 @@ async def ceiling(url: str, token: str, seconds: float, concurrency: int) -> flo
         async def worker() -> None:
             nonlocal done
             while time.perf_counter() < deadline:
-                async with session.post("/api/noop", json={"symbol": "BTCUSDT"}, headers=headers) as resp:
+                async with session.post("/noop", json={"symbol": "BTCUSDT"}, headers=headers) as resp:
                     await resp.read()
                     done += resp.status == 200
         start = time.perf_counter()
@@ -160,9 +182,8 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         await asyncio.gather(*(loop(u, k) for u in users for k in range(args.inflight)))
         ticker.cancel()
         elapsed = time.perf_counter() - measure_from
-        log("measuring the no-op ceiling")
-        ceiling_rps = await ceiling(url, users[0].headers["Authorization"].split()[1], min(args.seconds, 5.0),
-                                    args.users * args.inflight)
+    log("measuring the no-op ceiling")
+    ceiling_rps = await ceiling(min(args.seconds, 5.0), args.users * args.inflight)
     return {
         "orders_per_s": round(count / elapsed, 1),
         "p50_ms": round(pct(latencies, 0.50) * 1000, 2),

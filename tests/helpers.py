@@ -111,6 +111,31 @@ async def sign_in_page(session: Any, email: str) -> None:
     assert resp.status == 303, await resp.text()
 
 
+@dataclass
+class RawResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+async def raw_http(host: str, port: int, request: bytes, timeout: float = 10.0) -> RawResponse:
+    """Send bytes no HTTP client library would send as they are; read the answer to EOF."""
+    async with asyncio.timeout(timeout):
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            writer.write(request)
+            await writer.drain()
+            data = await reader.read()
+        finally:
+            writer.close()
+            with suppress(ConnectionError):
+                await writer.wait_closed()
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+    return RawResponse(int(status_line.split()[1]), headers, body)
+
+
 # --- a real Troupe process, for tests that kill it -----------------------------------------------
 
 def server_env(data_dir: Path, overrides: dict[str, str]) -> dict[str, str]:

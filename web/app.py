@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import aiohttp_jinja2
 import jinja2
@@ -26,7 +27,18 @@ from app.persistence.db import db
 from app.persistence.sessions import session_state
 from app.security.tokens import TokenCache
 from settings import BASE_DIR, Settings
-from web import account_views, auth_views, cfd_views, health, market_views, pages, trading_views, vendor, ws
+from web import (
+    account_views,
+    auth_views,
+    cfd_views,
+    health,
+    market_views,
+    pages,
+    problem_types,
+    trading_views,
+    vendor,
+    ws,
+)
 from web.auth_guard import AuthGuard
 from web.keys import (
     CPU_POOL,
@@ -45,7 +57,7 @@ from web.keys import (
     VAULT,
     WS_SLOTS,
 )
-from web.problems import error_middleware
+from web.problems import MalformedRequestHandler, error_middleware
 from web.ratelimit import Limiter
 from web.security import in_pool, security_headers
 from web.ws import WsHub
@@ -53,6 +65,9 @@ from web.ws_slots import SocketSlots
 
 log = logging.getLogger("troupe")
 DB_THREADS = 4
+# aiohttp's limit for one header field is 8190 bytes; the request line's limit differs from it by
+# a little so that a refusal can say which of the two was too long (414 or 431).
+MAX_REQUEST_LINE = 8192
 
 
 def close_thread_connections(pool: ThreadPoolExecutor, threads: int) -> None:
@@ -69,6 +84,26 @@ def close_thread_connections(pool: ThreadPoolExecutor, threads: int) -> None:
         future.result()
 
 
+class _Server(web.Server):
+    """aiohttp's low-level server, whose connections are MalformedRequestHandler (same arguments)."""
+
+    def __call__(self) -> web.RequestHandler:
+        return MalformedRequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+class AppRunner(web.AppRunner):
+    """The runner run.py serves with: requests aiohttp cannot parse get a problem document."""
+
+    def __init__(self, app: web.Application, **kwargs: Any) -> None:
+        kwargs.setdefault("max_line_size", MAX_REQUEST_LINE)
+        super().__init__(app, **kwargs)
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()  # runs the app's start-up; aiohttp builds the Server itself
+        server.__class__ = _Server
+        return server
+
+
 def create_app(settings: Settings, on_fatal: Callable[[str], None] | None = None) -> web.Application:
     """The aiohttp application. `on_fatal` runs (on any thread) when the supervisor gives up."""
     app = web.Application(middlewares=[error_middleware], client_max_size=64 * 1024)
@@ -77,7 +112,8 @@ def create_app(settings: Settings, on_fatal: Callable[[str], None] | None = None
     app[HUB] = WsHub()
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(BASE_DIR / "templates"), autoescape=True,
                          filters={"dec": to_str})
-    for module in (auth_views, account_views, trading_views, cfd_views, market_views, ws, health, pages, vendor):
+    for module in (auth_views, account_views, trading_views, cfd_views, market_views, ws, health, pages, vendor,
+                   problem_types):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", BASE_DIR / "static", name="static")
     vendor.check_installed()

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from app.persistence.db import db
 from web.keys import REDIS, STATE, SUPERVISOR
-from web.security import in_db, read_json, require_user
+from web.security import in_db
 
 routes = web.RouteTableDef()
 
@@ -21,14 +21,6 @@ async def healthz(request: web.Request) -> web.Response:
 def _db_ping() -> bool:
     db.execute_sql("SELECT 1").fetchone()
     return True
-
-
-@routes.post("/api/noop")
-async def noop(request: web.Request) -> web.Response:
-    """Authenticated POST that does nothing: the HTTP + JWT ceiling that benchmarks compare against."""
-    await require_user(request)
-    await read_json(request)
-    return web.json_response({"ok": True})
 
 
 @routes.get("/readyz")

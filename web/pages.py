@@ -17,7 +17,7 @@ from aiohttp import web
 from app.accounts import key_last4, remove_exchange_key, replace_exchange_key
 from app.domain.candles import INTERVALS
 from app.persistence.models import User
-from app.schemas import SchemaError, parse_exchange_key, parse_login, parse_register
+from app.schemas import SchemaError, parse_exchange_key, parse_login, parse_register, refuse_lone_surrogates
 from web.auth_views import check_credentials, create_user, end_session, sign_in
 from web.keys import RUNTIME, SETTINGS, VAULT
 from web.problems import Problem
@@ -52,9 +52,15 @@ def _redirect(location: str) -> web.Response:
 
 
 async def _form(request: web.Request) -> dict[str, str]:
-    """The posted form's text fields, after the CSRF check."""
-    data = await request.post()
-    form = {k: v for k, v in data.items() if isinstance(v, str)}
+    """The posted form's text fields, after the CSRF check; text that is not Unicode is a 400."""
+    try:
+        data = await request.post()
+        form = {k: v for k, v in data.items() if isinstance(v, str)}
+        refuse_lone_surrogates(form)  # a charset such as raw_unicode_escape can produce them
+    except SchemaError as exc:
+        raise Problem(400, exc.message, code="BAD_REQUEST", field=exc.field) from None
+    except (ValueError, LookupError):  # undecodable bytes, an unknown charset, a broken multipart body
+        raise Problem(400, "send the form as UTF-8 text", code="BAD_REQUEST") from None
     check_csrf(request, form.pop(CSRF_FIELD, ""))
     return form
 

@@ -59,7 +59,9 @@ def check_csrf(request: web.Request, submitted: str | None) -> None:
     given = submitted if submitted is not None else request.headers.get(CSRF_HEADER, "")
     if not origin_ok(request):
         raise Problem(403, "this request came from another site's page", code="CSRF")
-    if not expected or not given or not hmac.compare_digest(expected.encode(), given.encode()):
+    # Header and cookie bytes that are not UTF-8 arrive as surrogate escapes: compare them as bytes too.
+    if not expected or not given or not hmac.compare_digest(expected.encode(errors="surrogatepass"),
+                                                            given.encode(errors="surrogatepass")):
         raise Problem(403, f"missing or wrong CSRF token: reload the page (scripts send {CSRF_HEADER})", code="CSRF")
 
 

@@ -27,6 +27,7 @@ from app.messages import CandleUpdate, EventBatch, MarketStatus, Message, PriceT
 from app.messaging.auth_notices import AuthNotice
 from app.money import ASSET_SCALE, to_str
 from app.queries import snapshot
+from app.schemas import SchemaError, parse_client_frame
 from app.security.tokens import Claims
 from web.auth_guard import SessionEnded
 from web.keys import GUARD, HUB, REDIS, RUNTIME, SETTINGS, WS_SLOTS
@@ -240,6 +241,8 @@ async def _serve(request: web.Request, claims: Claims) -> web.WebSocketResponse:
         sender = asyncio.create_task(conn.pump())
         async for msg in ws:
             if msg.type is not WSMsgType.TEXT:
+                if msg.type is WSMsgType.BINARY:
+                    _offer_direct(conn, _error_frame("send text frames holding JSON; binary frames are not used"))
                 continue
             reply = await _client_message(request, conn, msg.data)
             if reply is not None:
@@ -259,39 +262,40 @@ def _offer_direct(conn: Connection, frame: str) -> None:
         conn.queue.put_nowait(frame)
 
 
+def _error_frame(detail: str) -> str:
+    return _dumps({"type": "ERROR", "detail": detail})
+
+
 async def _client_message(request: web.Request, conn: Connection, data: str) -> str | None:
+    """The answer to one client frame; a malformed frame gets an ERROR frame, never an exception."""
     try:
-        msg = json.loads(data)
-        kind = msg["type"]
-    except (ValueError, KeyError, TypeError):
-        return _dumps({"type": "ERROR", "detail": "send JSON objects with a 'type'"})
+        frame = parse_client_frame(data)
+    except SchemaError as exc:
+        return _error_frame(exc.message)
     specs = request.app[RUNTIME].specs
-    if kind == "ping":
+    if frame.type == "ping":
         return _dumps({"type": "pong"})
-    if kind in ("subscribe", "unsubscribe"):
-        symbols = msg.get("symbols", [])
-        if not isinstance(symbols, list) or not all(isinstance(s, str) and s in specs for s in symbols):
-            return _dumps({"type": "ERROR", "detail": f"symbols must be a list drawn from {', '.join(specs)}"})
-        if kind == "unsubscribe":
-            conn.symbols.difference_update(symbols)
-            return _dumps({"type": "SUBSCRIPTIONS", "symbols": sorted(conn.symbols), "interval": conn.interval})
-        interval = msg.get("interval", conn.interval)
-        if interval not in INTERVALS:
-            return _dumps({"type": "ERROR", "detail": f"interval must be one of {', '.join(INTERVALS)}"})
-        if len(conn.symbols | set(symbols)) > MAX_SUBSCRIPTIONS:
-            return _dumps({"type": "ERROR", "detail": f"at most {MAX_SUBSCRIPTIONS} symbols per connection"})
-        pnl_ms = msg.get("cfdPnlMs", conn.cfd_pnl_ms)
-        if not isinstance(pnl_ms, int) or isinstance(pnl_ms, bool) or not 0 <= pnl_ms <= 60_000:
-            return _dumps({"type": "ERROR", "detail": "cfdPnlMs must be a whole number of milliseconds, 0-60000"})
-        conn.symbols.update(symbols)
-        conn.interval = interval
-        conn.cfd_pnl_ms = pnl_ms
-        ticks = await latest_ticks(request.app)
-        stale = await stale_since(request.app)
-        for s in symbols:
-            if s in ticks:
-                _offer_direct(conn, price_frame(ticks[s]))
-            if s in stale:
-                _offer_direct(conn, status_frame(s, True, stale[s]))
+    if frame.type not in ("subscribe", "unsubscribe"):
+        return _error_frame(f"unknown message type {frame.type[:40]!r}")
+    symbols = frame.symbols
+    if not all(s in specs for s in symbols):
+        return _error_frame(f"symbols must be a list drawn from {', '.join(specs)}")
+    if frame.type == "unsubscribe":
+        conn.symbols.difference_update(symbols)
         return _dumps({"type": "SUBSCRIPTIONS", "symbols": sorted(conn.symbols), "interval": conn.interval})
-    return _dumps({"type": "ERROR", "detail": f"unknown message type {str(kind)[:40]!r}"})
+    interval = conn.interval if frame.interval is None else frame.interval
+    if interval not in INTERVALS:
+        return _error_frame(f"interval must be one of {', '.join(INTERVALS)}")
+    if len(conn.symbols | set(symbols)) > MAX_SUBSCRIPTIONS:
+        return _error_frame(f"at most {MAX_SUBSCRIPTIONS} symbols per connection")
+    conn.symbols.update(symbols)
+    conn.interval = interval
+    conn.cfd_pnl_ms = conn.cfd_pnl_ms if frame.cfd_pnl_ms is None else frame.cfd_pnl_ms
+    ticks = await latest_ticks(request.app)
+    stale = await stale_since(request.app)
+    for s in symbols:
+        if s in ticks:
+            _offer_direct(conn, price_frame(ticks[s]))
+        if s in stale:
+            _offer_direct(conn, status_frame(s, True, stale[s]))
+    return _dumps({"type": "SUBSCRIPTIONS", "symbols": sorted(conn.symbols), "interval": conn.interval})

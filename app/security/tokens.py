@@ -66,6 +66,8 @@ LEEWAY_S = 5
 
 
 def _verify(secret: str, token: str) -> Claims:
+    if not token.isascii():  # a JWT is base64url and dots; PyJWT's encode() would raise on a surrogate
+        raise TokenError("malformed token")
     try:
         data = jwt.decode(token, secret, algorithms=["HS256"], audience=AUDIENCE, issuer=ISSUER, leeway=LEEWAY_S,
                           options={"require": ["exp", "iat", "sub", "nbf", "sid"]})

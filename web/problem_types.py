@@ -66,12 +66,18 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
     # --- who is asking
     "UNAUTHORIZED": ProblemType(
         "Sign in first",
-        "The request carries no token, or its token is invalid, expired or no longer accepted.",
+        "The request carries no token, or its token is invalid or expired, or its session has ended "
+        "(signed out, or the account disabled).",
         "Sign in again (POST /auth/login) and send 'Authorization: Bearer <token>'."),
     "INVALID_CREDENTIALS": ProblemType(
         "Wrong e-mail or password",
         "No account has this e-mail and password. Which of the two is wrong is not said, on purpose.",
         "Check both and try again; after repeated failures, wait before retrying."),
+    "ACCOUNT_DISABLED": ProblemType(
+        "This account is disabled",
+        "The e-mail and password are right, but an operator has disabled the account: every session of it "
+        "has ended and no new one can start.",
+        "Ask the operator of this Troupe to enable it again."),
     "EMAIL_TAKEN": ProblemType(
         "This e-mail is already registered",
         "An account with this e-mail address exists.",

@@ -80,9 +80,8 @@ class CfdDesk:
         """The engine as of its last journaled input (at start, and when a journal write failed)."""
         s = self.runtime.settings
         self.engine, self.journal, self.snapshots, report = recover(
-            s.data_dir / "cfd" / f"shard-{self.shard}", self.ticks, s.cfd_mmr, s.fee_rate)
-        if self.engine.seq == 0:
-            self.engine.id_stride, self.engine.id_offset = s.executor_shards, self.shard
+            s.data_dir / "cfd" / f"shard-{self.shard}", self.ticks, s.cfd_mmr, s.fee_rate, s.executor_shards,
+            self.shard)
         log.info("cfd desk %d: recovered to input %d (snapshot %s, %d replayed), %d open positions", self.shard,
                  report["seq"], report["snapshot"], report["replayed"], len(self.engine.positions))
 

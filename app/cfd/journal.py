@@ -168,12 +168,15 @@ class Snapshots:
             yield path, int(header["seq"]), body
 
 
-def recover(directory: Path, ticks: dict[str, Decimal], mmr: Decimal,
-            fee_rate: Decimal) -> tuple[CfdEngine, Journal, Snapshots, dict[str, Any]]:
-    """The engine as of the last durable input: newest valid snapshot, then the journal after it."""
+def recover(directory: Path, ticks: dict[str, Decimal], mmr: Decimal, fee_rate: Decimal, id_stride: int = 1,
+            id_offset: int = 0) -> tuple[CfdEngine, Journal, Snapshots, dict[str, Any]]:
+    """The engine as of the last durable input: newest valid snapshot, then the journal after it.
+
+    Without a snapshot the journal is replayed from the start into an engine numbering positions
+    with `id_stride` and `id_offset`, as the live one did (a snapshot carries its own)."""
     snapshots = Snapshots(directory)
     journal = Journal(directory)
-    engine = CfdEngine(ticks, mmr, fee_rate)
+    engine = CfdEngine(ticks, mmr, fee_rate, id_stride=id_stride, id_offset=id_offset)
     used = None
     for path, _, blob in snapshots.load():
         engine = CfdEngine.restore(blob, ticks, mmr, fee_rate)

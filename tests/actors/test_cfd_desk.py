@@ -46,6 +46,11 @@ def test_a_failed_journal_write_takes_the_batch_back_out_of_the_engine(tmp_path:
     batch = desk.run([_request(1, "OPEN", **OPEN)], BalanceCache())  # the retry: evaluated afresh
     assert [(seq, [ev.kind for ev in events]) for seq, _, events in batch.results] == [
         (1, []), (2, ["TRANSFERRED"]), (3, ["OPENED"])], "the tick was kept for it, then the grant, then the open"
+    desk.journal.close()
+    restarted = _desk(tmp_path)  # no snapshot yet: the journal alone rebuilds it, position ids included
+    restarted.journal.close()
+    assert list(restarted.engine.positions) == list(desk.engine.positions) == [2]
+    assert restarted.engine.state_hash() == desk.engine.state_hash()
 
 
 def test_a_refused_request_is_answered_but_never_journaled(tmp_path: Path) -> None:

@@ -63,7 +63,7 @@ class Session:
         try:
             async with aiohttp.ClientSession(url, timeout=aiohttp.ClientTimeout(total=20)) as http:
                 return await self._step(http, kind, arg)
-        except (aiohttp.ClientError, TimeoutError):
+        except (aiohttp.ClientError, TimeoutError, redis.ConnectionError):  # a tick step finds Redis gone
             return False
 
     async def _step(self, http: aiohttp.ClientSession, kind: str, arg: Any) -> bool:

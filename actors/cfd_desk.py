@@ -129,19 +129,23 @@ class CfdDesk:
             if self.engine.has_open(symbol) or requests:
                 self._offer(tick, batch)
                 del self.pending_ticks[symbol]
+        to_spot: dict[int, Decimal] = {}  # user -> USDT this batch's transfers moved to (+) or from (-) spot
         for req in requests:
             command = self._command(req)
             try:
                 if self.engine.repeat_of(command):
                     continue  # it took effect before: the reply is built from the projection
                 self._grant(req.user_id, batch)
-                self._check_spot(command, balances)
+                self._check_spot(command, balances, to_spot.get(req.user_id, Decimal(0)))
             except CfdError as exc:
                 batch.refused[req.msg_id] = rejection(command, exc)
                 continue
             seq, events = self._offer(command, batch)
             if seq is None and events:
                 batch.refused[req.msg_id] = events[0]
+            elif seq is not None and isinstance(command, (Deposit, Withdraw)):
+                moved = command.amount if isinstance(command, Withdraw) else -command.amount
+                to_spot[req.user_id] = to_spot.get(req.user_id, Decimal(0)) + moved
         try:
             self.journal.append((seq, item) for seq, item, _ in batch.results)
         except Exception:
@@ -168,10 +172,11 @@ class CfdDesk:
             self._offer(Deposit(grant, user_id, amount), batch)
 
     @staticmethod
-    def _check_spot(command: Command, balances: BalanceCache) -> None:
-        """Money moved to margin must be free in the spot wallet, which the engine does not see."""
+    def _check_spot(command: Command, balances: BalanceCache, pending: Decimal) -> None:
+        """Money moved to margin must be free in the spot wallet, which the engine does not see; the
+        database learns this batch's transfers (`pending`) only after the whole batch ran."""
         if isinstance(command, Deposit):
-            free = balances.account(user_free(command.user_id)).get("USDT", Decimal(0))
+            free = balances.account(user_free(command.user_id)).get("USDT", Decimal(0)) + pending
             if free < command.amount:
                 raise CfdError(f"only {to_str(free)} USDT free in the spot wallet", "amount", "NO_FUNDS")
 

@@ -3,6 +3,7 @@ and retries (only a command that took effect is remembered; a refused one is eva
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -251,3 +252,16 @@ async def test_an_open_refused_for_want_of_a_price_opens_when_retried_once_there
     status, body = await _call(client, "POST", "/api/cfd/positions", token, request)
     assert status == 201 and body["position"]["entryPrice"] == "50000.5", body
     assert [p["id"] for p in await _open_positions(client, token)] == [body["position"]["id"]]
+
+
+async def test_concurrent_transfers_never_move_more_than_the_spot_wallet_holds(client: Any) -> None:
+    """Thirty at once, most of them in one Executor batch: two fit in the wallet, a third does not."""
+    token, _ = await register(client)
+    spot = await _spot_usdt(client, token)
+    amount = spot * 4 // 10
+    answers = await asyncio.gather(*(_call(client, "POST", "/api/cfd/transfer", token,
+                                           {"direction": "TO_MARGIN", "amount": str(amount)}) for _ in range(30)))
+    assert sorted(status for status, _ in answers) == [200] * 2 + [409] * 28, answers
+    assert await _spot_usdt(client, token) == spot - 2 * amount
+    status, body = await _call(client, "POST", "/api/cfd/transfer", token, {"direction": "TO_SPOT", "amount": "1"})
+    assert status == 200, body

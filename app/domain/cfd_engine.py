@@ -18,7 +18,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
@@ -91,9 +91,13 @@ Input = Command | Tick
 
 
 def input_fields(item: Input) -> dict[str, Any]:
-    """An input's fields as plain JSON values (amounts in canonical text): the journal's form."""
-    return {k: (to_str(v) if isinstance(v, Decimal) else v.value if isinstance(v, Direction) else v)
-            for k, v in asdict(item).items()}
+    """An input's fields as plain JSON values (amounts in canonical text): the journal's form. (Read
+    through the slots: `asdict` deep-copies and costs five times as much.)"""
+    return {k: _plain(getattr(item, k)) for k in item.__slots__}
+
+
+def _plain(value: Any) -> Any:
+    return to_str(value) if isinstance(value, Decimal) else value.value if isinstance(value, Direction) else value
 
 
 def fingerprint(c: Command) -> str:

@@ -6,6 +6,10 @@ same state, hash for hash. Every money movement is a balanced set of postings be
 margin accounts, the positions' isolated margins, the house, the insurance fund and the bridge to
 the spot wallets, so the books always sum to zero.
 
+Only a command that took effect is remembered (its id, with a fingerprint of its body): a refused
+one is raised before anything changes and leaves no trace, so its retry is evaluated afresh, and
+the live path (`offer`) numbers only the inputs that take effect.
+
 Triggers (liquidation on the mark, stop-loss and take-profit on the side of the book a close
 meets) sit in sorted lists per symbol, so a tick costs O(log n + k) for n open positions and k
 triggered ones, never a scan.
@@ -134,6 +138,7 @@ def event_json(event: Event) -> dict[str, Any]:
 
 
 def rejection(c: Command, exc: CfdError) -> Event:
+    """The answer to a refused command (the engine's refusals and the desk's alike)."""
     return Event(c.user_id, "REJECTED", {"cmdId": c.cmd_id, "reason": exc.message, "field": exc.field,
                                          "code": exc.code})
 

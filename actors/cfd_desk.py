@@ -1,16 +1,19 @@
 """The CFD desk inside an Executor shard: engine, journal, snapshots, and the database projection.
 
-Order of effects for every batch: the engine inputs are journaled (fsync) before they are
-applied; their effects on the database (spot ledger for transfers, the position and account
-projections, the outbox events) are written in the Executor's transaction together with the
-shard's `cfd_cursor`, the last input whose effects the database holds. After a crash the engine
-is rebuilt from its snapshot and journal, and every input past the cursor is replayed into the
-database once: the engine is deterministic, so replaying it yields the same events.
+Order of effects for every batch: the engine is offered the inputs, and those that took effect
+(every tick, every command not refused) are numbered and journaled (one fsync) before anything
+else sees them; their effects on the database (spot ledger for transfers, the position and
+account projections, the outbox events) are written in the Executor's transaction together with
+the shard's `cfd_cursor`, the last input whose effects the database holds. A refused command is
+answered but never journaled nor remembered, so its retry is evaluated afresh. After a crash the
+engine is rebuilt from its snapshot and journal, and every input past the cursor is replayed into
+the database once: the engine is deterministic, so replaying it yields the same events.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -18,9 +21,11 @@ from actors.runtime import Runtime
 from app.cfd.journal import recover
 from app.domain.cfd import CfdError, Direction
 from app.domain.cfd_engine import (
+    DUPLICATE,
     Amend,
     CfdEngine,
     ClosePosition,
+    Command,
     Deposit,
     Event,
     Input,
@@ -29,17 +34,29 @@ from app.domain.cfd_engine import (
     Withdraw,
     event_json,
     position_json,
+    rejection,
 )
 from app.domain.ledger import transfer, user_free
 from app.messages import CfdRequest, PriceTick
 from app.money import to_str
 from app.persistence.models import CfdAccount, CfdCursor, CfdPosition, now_ms
-from app.persistence.store import BalanceCache, post_entries
+from app.persistence.store import BalanceCache, cfd_balance, cfd_position_opened_by, post_entries
+from app.queries import cfd_position, cfd_position_json
 
 log = logging.getLogger(__name__)
 
 CLOSE_KINDS = ("CLOSED", "STOP_LOSS", "TAKE_PROFIT", "LIQUIDATED")
-Result = tuple[int, Input, list[Event]]
+Result = tuple[int, Input, list[Event]]  # an input that took effect: its number, itself, its events
+STATUS_OF = {"NOT_OPEN": 404, "NO_FUNDS": 409, DUPLICATE: 409, "NO_PRICE": 503}  # others: 400
+
+
+@dataclass
+class DeskBatch:
+    """What the desk did with one batch: the inputs that took effect (numbered, journaled, written to the
+    database) and the requests it refused (answered and announced, never journaled)."""
+
+    results: list[Result] = field(default_factory=list)
+    refused: dict[str, Event] = field(default_factory=dict)  # request msg_id -> its REJECTED event
 
 
 def bridge_of(shard: int) -> str:
@@ -52,26 +69,29 @@ def grants_of(shard: int) -> str:
 
 class CfdDesk:
     def __init__(self, runtime: Runtime, shard: int) -> None:
-        s = runtime.settings
         self.shard = shard
         self.runtime = runtime
         self.ticks = {sym: spec.tick_size for sym, spec in runtime.specs.items()}
-        self.engine, self.journal, self.snapshots, report = recover(
-            s.data_dir / "cfd" / f"shard-{shard}", self.ticks, s.cfd_mmr, s.fee_rate)
-        if self.engine.seq == 0:
-            self.engine.id_stride, self.engine.id_offset = s.executor_shards, shard
+        self._recover()
         self.pending_ticks: dict[str, Tick] = {}
         self.since_snapshot = 0
-        log.info("cfd desk %d: recovered to input %d (snapshot %s, %d replayed), %d open positions", shard,
+
+    def _recover(self) -> None:
+        """The engine as of its last journaled input (at start, and when a journal write failed)."""
+        s = self.runtime.settings
+        self.engine, self.journal, self.snapshots, report = recover(
+            s.data_dir / "cfd" / f"shard-{self.shard}", self.ticks, s.cfd_mmr, s.fee_rate, s.executor_shards,
+            self.shard)
+        log.info("cfd desk %d: recovered to input %d (snapshot %s, %d replayed), %d open positions", self.shard,
                  report["seq"], report["snapshot"], report["replayed"], len(self.engine.positions))
 
     # ---- recovery of the database side
-    def catch_up(self) -> list[Result]:
+    def catch_up(self) -> DeskBatch:
         """Inputs the engine applied but the database has not seen (re-derived by replay)."""
         cursor = CfdCursor.get_or_none(CfdCursor.shard == self.shard)
         db_seq = cursor.seq if cursor else 0
         if db_seq >= self.engine.seq:
-            return []
+            return DeskBatch()
         s = self.runtime.settings
         replica = CfdEngine(self.ticks, s.cfd_mmr, s.fee_rate, id_stride=self.engine.id_stride,
                             id_offset=self.engine.id_offset)
@@ -79,13 +99,13 @@ class CfdDesk:
             if seq <= db_seq:
                 replica = CfdEngine.restore(blob, self.ticks, s.cfd_mmr, s.fee_rate)
                 break
-        results = []
+        batch = DeskBatch()
         for seq, item in self.journal.replay(replica.seq):
             events = replica.apply(seq, item)
             if seq > db_seq:
-                results.append((seq, item, events))
+                batch.results.append((seq, item, events))
         log.info("cfd desk %d: replaying inputs %d..%d into the database", self.shard, db_seq + 1, self.engine.seq)
-        return results
+        return batch
 
     # ---- inputs
     def on_tick(self, tick: PriceTick) -> None:
@@ -101,47 +121,71 @@ class CfdDesk:
     def needs_tick(self, symbol: str) -> bool:
         return self.engine.has_open(symbol)
 
-    def run(self, requests: list[CfdRequest], balances: BalanceCache) -> tuple[list[Result], dict[str, Any]]:
-        """Journal, then apply, this batch's inputs. Returns the results and, per request msg_id, an
-        immediate problem reply for requests refused before reaching the engine."""
-        inputs: list[Input] = []
-        refused: dict[str, Any] = {}
+    def run(self, requests: list[CfdRequest], balances: BalanceCache) -> DeskBatch:
+        """Offer this batch's inputs to the engine, then journal those that took effect (one fsync)
+        before the database, a reply or a snapshot can see them. A refused request takes no number."""
+        batch = DeskBatch()
         for symbol, tick in list(self.pending_ticks.items()):
             if self.engine.has_open(symbol) or requests:
-                inputs.append(tick)
+                self._offer(tick, batch)
                 del self.pending_ticks[symbol]
+        to_spot: dict[int, Decimal] = {}  # user -> USDT this batch's transfers moved to (+) or from (-) spot
         for req in requests:
-            if req.cmd_id in self.engine.applied:
-                continue  # a retry: the reply is built from the projection
-            grant = f"grant:{req.user_id}"
-            if grant not in self.engine.applied and self.runtime.settings.cfd_starting_margin > 0 and \
-                    not any(getattr(i, "cmd_id", None) == grant for i in inputs):
-                inputs.append(Deposit(grant, req.user_id, self.runtime.settings.cfd_starting_margin))
+            command = self._command(req)
             try:
-                command = self._command(req, balances)
+                if self.engine.repeat_of(command):
+                    continue  # it took effect before: the reply is built from the projection
+                self._grant(req.user_id, batch)
+                self._check_spot(command, balances, to_spot.get(req.user_id, Decimal(0)))
             except CfdError as exc:
-                refused[req.msg_id] = (409 if exc.code == "NO_FUNDS" else 400, exc.message)
+                batch.refused[req.msg_id] = rejection(command, exc)
                 continue
-            inputs.append(command)
-        if not inputs:
-            return [], refused
-        first = self.engine.seq + 1
-        numbered = list(enumerate(inputs, start=first))
-        self.journal.append(numbered)
-        results = [(seq, item, self.engine.apply(seq, item)) for seq, item in numbered]
-        self.since_snapshot += len(numbered)
-        return results, refused
+            seq, events = self._offer(command, batch)
+            if seq is None and events:
+                batch.refused[req.msg_id] = events[0]
+            elif seq is not None and isinstance(command, (Deposit, Withdraw)):
+                moved = command.amount if isinstance(command, Withdraw) else -command.amount
+                to_spot[req.user_id] = to_spot.get(req.user_id, Decimal(0)) + moved
+        try:
+            self.journal.append((seq, item) for seq, item, _ in batch.results)
+        except Exception:
+            self.journal.close()
+            self._recover()  # the engine ran ahead of its journal: back to what the disk holds
+            for _, item, _ in batch.results:
+                if isinstance(item, Tick):
+                    self.pending_ticks.setdefault(item.symbol, item)  # for the next batch
+            raise
+        self.since_snapshot += len(batch.results)
+        return batch
 
-    def _command(self, req: CfdRequest, balances: BalanceCache) -> Input:
+    def _offer(self, item: Input, batch: DeskBatch) -> tuple[int | None, list[Event]]:
+        seq, events = self.engine.offer(item)
+        if seq is not None:
+            batch.results.append((seq, item, events))
+        return seq, events
+
+    def _grant(self, user_id: int, batch: DeskBatch) -> None:
+        """The house's starting margin, once per user, on the first desk command."""
+        amount = self.runtime.settings.cfd_starting_margin
+        grant = f"grant:{user_id}"
+        if amount > 0 and grant not in self.engine.applied:
+            self._offer(Deposit(grant, user_id, amount), batch)
+
+    @staticmethod
+    def _check_spot(command: Command, balances: BalanceCache, pending: Decimal) -> None:
+        """Money moved to margin must be free in the spot wallet, which the engine does not see; the
+        database learns this batch's transfers (`pending`) only after the whole batch ran."""
+        if isinstance(command, Deposit):
+            free = balances.account(user_free(command.user_id)).get("USDT", Decimal(0)) + pending
+            if free < command.amount:
+                raise CfdError(f"only {to_str(free)} USDT free in the spot wallet", "amount", "NO_FUNDS")
+
+    @staticmethod
+    def _command(req: CfdRequest) -> Command:
         p, uid, cid = req.params, req.user_id, req.cmd_id
         if req.action == "TRANSFER":
             amount = Decimal(p["amount"])
-            if p["direction"] == "TO_MARGIN":
-                free = balances.account(user_free(uid)).get("USDT", Decimal(0))
-                if free < amount:
-                    raise CfdError(f"only {to_str(free)} USDT free in the spot wallet", "amount", "NO_FUNDS")
-                return Deposit(cid, uid, amount)
-            return Withdraw(cid, uid, amount)
+            return Deposit(cid, uid, amount) if p["direction"] == "TO_MARGIN" else Withdraw(cid, uid, amount)
         if req.action == "OPEN":
             return OpenPosition(cid, uid, p["symbol"], Direction(p["direction"]), Decimal(p["margin"]),
                                 Decimal(p["leverage"]), _dec(p.get("stopLossPrice")), _dec(p.get("takeProfitPrice")))
@@ -151,23 +195,26 @@ class CfdDesk:
         return ClosePosition(cid, uid, int(p["positionId"]))
 
     # ---- the database side (inside the Executor's transaction)
-    def persist(self, results: list[Result], balances: BalanceCache) -> list[dict[str, Any]]:
-        """Ledger, projections and the cursor for `results`; returns the user events to publish."""
+    def persist(self, batch: DeskBatch, balances: BalanceCache) -> list[dict[str, Any]]:
+        """Ledger, projections and the cursor for `batch`; returns the user events to publish."""
         events: list[dict[str, Any]] = []
         now = now_ms()
-        for seq, _, produced in results:
+        for seq, _, produced in batch.results:
             for ev in produced:
                 self._persist_event(ev, balances, now)
-                data = event_json(ev)
-                data["event"] = ev.kind
-                data["account"] = {"balance": to_str(self.engine.balances.get(ev.user_id, Decimal(0)))}
-                events.append({"user_id": ev.user_id, "kind": "CFD_UPDATE", "cause": f"cfd:{self.shard}:{seq}",
-                               "data": data})
-        if results:
-            last = results[-1][0]
+                events.append(self._update(ev, f"cfd:{self.shard}:{seq}"))
+        events += [self._update(ev, f"cfd:{self.shard}:refused:{msg_id}") for msg_id, ev in batch.refused.items()]
+        if batch.results:
+            last = batch.results[-1][0]
             CfdCursor.insert(shard=self.shard, seq=last).on_conflict(
                 conflict_target=[CfdCursor.shard], update={CfdCursor.seq: last}).execute()
         return events
+
+    def _update(self, ev: Event, cause: str) -> dict[str, Any]:
+        data = event_json(ev)
+        data["event"] = ev.kind
+        data["account"] = {"balance": to_str(self.engine.balances.get(ev.user_id, Decimal(0)))}
+        return {"user_id": ev.user_id, "kind": "CFD_UPDATE", "cause": cause, "data": data}
 
     def _persist_event(self, ev: Event, balances: BalanceCache, now: int) -> None:
         uid = ev.user_id
@@ -224,19 +271,42 @@ def _dec(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
-def reply_for(req: CfdRequest, results: list[Result]) -> tuple[int, dict[str, Any]] | None:
-    """The HTTP answer for a request from its events (None: a retry; answer from the projection)."""
-    for _, item, events in results:
-        if getattr(item, "cmd_id", None) != req.cmd_id:
-            continue
-        for ev in events:
-            data = event_json(ev)
-            if ev.kind == "REJECTED":
-                status = {"NOT_OPEN": 404, "NO_FUNDS": 409, "NO_PRICE": 503}.get(data["code"], 400)
-                return status, {"detail": data["reason"], "field": data.get("field"), "code": data["code"]}
-            if ev.kind == "OPENED":
-                return 201, {"position": data["position"], "fee": data["fee"], "balance": data["balance"]}
-            if ev.kind == "TRANSFERRED":
-                return 200, {"amount": data["amount"], "balance": data["balance"]}
-            return 200, {"event": ev.kind, **data}
-    return None
+def reply_for(req: CfdRequest, batch: DeskBatch) -> tuple[int, dict[str, Any]]:
+    """The HTTP answer for a request: from what this batch did with it, else (a repeat of a command that
+    took effect before) from the projection."""
+    refused = batch.refused.get(req.msg_id)
+    if refused is not None:
+        return _answer(refused)
+    for _, item, events in batch.results:
+        if getattr(item, "cmd_id", None) == req.cmd_id and events:
+            return _answer(events[0])
+    return _repeat_answer(req)
+
+
+def _answer(ev: Event) -> tuple[int, dict[str, Any]]:
+    data = event_json(ev)
+    if ev.kind == "REJECTED":
+        return STATUS_OF.get(data["code"], 400), {"detail": data["reason"], "field": data.get("field"),
+                                                  "code": data["code"]}
+    if ev.kind == "OPENED":
+        return 201, {"position": data["position"], "fee": data["fee"], "balance": data["balance"]}
+    if ev.kind == "TRANSFERRED":
+        return 200, {"amount": data["amount"], "balance": data["balance"]}
+    return 200, {"event": ev.kind, **data}
+
+
+def _repeat_answer(req: CfdRequest) -> tuple[int, dict[str, Any]]:
+    """A repeated request whose command took effect before: answer with what it did."""
+    if req.action == "OPEN":
+        row = cfd_position_opened_by(req.user_id, req.cmd_id)
+        if row is not None:
+            return 200, {"position": cfd_position_json(row)}
+    elif req.action in ("CLOSE", "AMEND"):
+        found = cfd_position(req.user_id, int(req.params["positionId"]), {})
+        if found is not None:
+            return 200, {"position": found}
+    body: dict[str, Any] = {"balance": to_str(cfd_balance(req.user_id)), "repeated": True}
+    if req.action == "TRANSFER":
+        amount = Decimal(req.params["amount"])
+        body["amount"] = to_str(amount if req.params["direction"] == "TO_MARGIN" else -amount)
+    return 200, body

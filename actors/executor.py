@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from actors.base import MailboxActor
-from actors.cfd_desk import CfdDesk, reply_for
+from actors.cfd_desk import CfdDesk, DeskBatch, reply_for
 from actors.relay import OutboxRelay
 from actors.runtime import Runtime
 from app.domain import execution, oco
@@ -30,9 +30,8 @@ from app.messaging.streams import REPLY_MAXLEN, Delivery
 from app.money import to_str
 from app.persistence import sql
 from app.persistence.db import db, write_transaction
-from app.persistence.models import CfdAccount, CfdPosition, Order
+from app.persistence.models import Order
 from app.persistence.store import BalanceCache, apply_outcome, inbox_add, order_view, outbox_add, user_balances
-from app.queries import cfd_position_json
 from app.schemas import fill_json, order_json, problem_body
 
 log = logging.getLogger(__name__)
@@ -130,10 +129,10 @@ class Executor(MailboxActor):
     def _desk_catch_up(self) -> None:
         """Write the effects of engine inputs the database has not seen (after a crash or rollback)."""
         assert self.desk is not None
-        results = self.desk.catch_up()
-        if results:
+        caught_up = self.desk.catch_up()
+        if caught_up.results:
             with write_transaction():
-                rows = self._outbox(self.desk.persist(results, self.balances))
+                rows = self._outbox(self.desk.persist(caught_up, self.balances))
             self.relay.publish(rows)
         self.desk_behind = False
 
@@ -153,14 +152,13 @@ class Executor(MailboxActor):
         if not has_commands and not desk_ticks and not self._ticks_need_writes(deliveries):
             self.consumer.ack(deliveries)  # prices moved, no resting order crossed: nothing to write
             return
-        results: list[Any] = []
-        refused: dict[str, Any] = {}
+        cfd_batch = DeskBatch()
         fault: Callable[[str], None] = crash_point if has_commands else _no_fault
         try:
             with write_transaction():
                 self.relay.forget_published()
-                results, refused = self.desk.run(requests, self.balances)  # journaled (write-ahead)
-                events += self.desk.persist(results, self.balances)
+                cfd_batch = self.desk.run(requests, self.balances)  # journaled before anything sees it
+                events += self.desk.persist(cfd_batch, self.balances)
                 for d in deliveries:
                     msg = d.message
                     if isinstance(msg, PriceTick):
@@ -173,7 +171,7 @@ class Executor(MailboxActor):
             self._forget_state()
             raise
         fault("executor.after_commit")
-        self._reply_cfd(requests, results, refused)
+        self._reply_cfd(requests, cfd_batch)
         # Everything but the commands that failed is done (market data included); those stay pending.
         self.consumer.ack(d for d in deliveries if d not in failed)
         if failed:
@@ -183,15 +181,10 @@ class Executor(MailboxActor):
         self.relay.publish(rows)
         self.desk.maybe_snapshot()
 
-    def _reply_cfd(self, requests: list[CfdRequest], results: list[Any], refused: dict[str, Any]) -> None:
+    def _reply_cfd(self, requests: list[CfdRequest], batch: DeskBatch) -> None:
         replies = []
         for req in requests:
-            if req.msg_id in refused:
-                status, detail = refused[req.msg_id]
-                answer: tuple[int, dict[str, Any]] | None = (status, {"detail": detail, "code": "CFD_REJECTED"})
-            else:
-                answer = reply_for(req, results) or _from_projection(req)
-            status, body = answer
+            status, body = reply_for(req, batch)
             if status >= 400:
                 body = problem_body(status, str(body.get("code", "CFD_REJECTED")), str(body["detail"]),
                                     body.get("field"))
@@ -359,18 +352,3 @@ def balance_update(user_id: int, cause: str, balances: list[dict[str, str]]) -> 
 def _position(p: PositionState) -> dict[str, Any]:
     return {"asset": p.asset, "quantity": to_str(p.quantity), "avgEntryPrice": to_str(p.avg_entry),
             "realizedPnl": to_str(p.realized_pnl)}
-
-
-def _from_projection(req: CfdRequest) -> tuple[int, dict[str, Any]]:
-    """A retried request the engine already applied: answer with what it did."""
-    if req.action == "OPEN":
-        row = CfdPosition.get_or_none((CfdPosition.cmd_id == req.cmd_id) & (CfdPosition.user_id == req.user_id))
-        if row is not None:
-            return 200, {"position": cfd_position_json(row)}
-    elif req.action in ("CLOSE", "AMEND"):
-        row = CfdPosition.get_or_none((CfdPosition.id == int(req.params["positionId"]))
-                                      & (CfdPosition.user_id == req.user_id))
-        if row is not None:
-            return 200, {"position": cfd_position_json(row)}
-    account = CfdAccount.get_or_none(CfdAccount.user_id == req.user_id)
-    return 200, {"balance": "0" if account is None else to_str(account.balance), "repeated": True}

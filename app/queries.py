@@ -9,8 +9,8 @@ from app.domain import cfd
 from app.domain.cfd import Direction
 from app.domain.orders import OPEN, OrderStatus
 from app.money import ASSET_SCALE, to_str, to_str_or_none
-from app.persistence.models import CfdAccount, CfdPosition, ExchangeBalance, Order, Position
-from app.persistence.store import balance_json, fills_of, user_balances
+from app.persistence.models import CfdPosition, ExchangeBalance, Order, Position
+from app.persistence.store import balance_json, cfd_balance, fills_of, user_balances
 from app.schemas import order_json, position_json
 
 
@@ -112,8 +112,7 @@ def cfd_position(user_id: int, position_id: int, quotes: dict[str, tuple[Decimal
 
 def cfd_account(user_id: int, quotes: dict[str, tuple[Decimal, Decimal]]) -> dict[str, str]:
     """Balance (free margin), used margin, unrealized PnL and equity at the current prices."""
-    account = CfdAccount.get_or_none(CfdAccount.user_id == user_id)
-    balance = account.balance if account is not None else Decimal(0)
+    balance = cfd_balance(user_id)
     used = open_pnl = Decimal(0)
     for p in cfd_positions(user_id, "open", quotes):
         used += Decimal(p["margin"])

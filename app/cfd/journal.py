@@ -17,13 +17,13 @@ import json
 import logging
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from app.domain.cfd import Direction
 from app.domain.cfd_engine import (
+    STATE_FORMAT,
     Amend,
     CfdEngine,
     ClosePosition,
@@ -32,9 +32,9 @@ from app.domain.cfd_engine import (
     OpenPosition,
     Tick,
     Withdraw,
+    input_fields,
 )
 from app.faults import crash_point
-from app.money import to_str
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +43,7 @@ _DECIMALS = {"amount", "margin", "leverage", "stop_loss", "take_profit", "bid", 
 
 
 def encode_input(item: Input) -> str:
-    data = {k: (to_str(v) if isinstance(v, Decimal) else v.value if isinstance(v, Direction) else v)
-            for k, v in asdict(item).items()}
-    return json.dumps({"t": type(item).__name__, "d": data}, sort_keys=True, separators=(",", ":"))
+    return json.dumps({"t": type(item).__name__, "d": input_fields(item)}, sort_keys=True, separators=(",", ":"))
 
 
 def decode_input(text: str) -> Input:
@@ -132,7 +130,7 @@ class Snapshots:
 
     def write(self, engine: CfdEngine) -> Path:
         body = engine.encode_state()
-        header = json.dumps({"format": 2, "seq": engine.seq, "sha256": hashlib.sha256(body).hexdigest()},
+        header = json.dumps({"format": STATE_FORMAT, "seq": engine.seq, "sha256": hashlib.sha256(body).hexdigest()},
                             sort_keys=True).encode()
         final = self.dir / f"snapshot-{engine.seq:012d}.bin"
         tmp = final.with_suffix(".tmp")
@@ -170,12 +168,15 @@ class Snapshots:
             yield path, int(header["seq"]), body
 
 
-def recover(directory: Path, ticks: dict[str, Decimal], mmr: Decimal,
-            fee_rate: Decimal) -> tuple[CfdEngine, Journal, Snapshots, dict[str, Any]]:
-    """The engine as of the last durable input: newest valid snapshot, then the journal after it."""
+def recover(directory: Path, ticks: dict[str, Decimal], mmr: Decimal, fee_rate: Decimal, id_stride: int = 1,
+            id_offset: int = 0) -> tuple[CfdEngine, Journal, Snapshots, dict[str, Any]]:
+    """The engine as of the last durable input: newest valid snapshot, then the journal after it.
+
+    Without a snapshot the journal is replayed from the start into an engine numbering positions
+    with `id_stride` and `id_offset`, as the live one did (a snapshot carries its own)."""
     snapshots = Snapshots(directory)
     journal = Journal(directory)
-    engine = CfdEngine(ticks, mmr, fee_rate)
+    engine = CfdEngine(ticks, mmr, fee_rate, id_stride=id_stride, id_offset=id_offset)
     used = None
     for path, _, blob in snapshots.load():
         engine = CfdEngine.restore(blob, ticks, mmr, fee_rate)

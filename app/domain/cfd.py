@@ -37,11 +37,12 @@ class Direction(StrEnum):
 
 
 class CfdError(ValueError):
-    """A request the desk refuses; the message says why (and `field` which input)."""
+    """A request the desk refuses; the message says why (and `field` which input). `code` is one of
+    INVALID NO_FUNDS NOT_OPEN NO_PRICE DUPLICATE_CLIENT_REQUEST_ID."""
 
     def __init__(self, message: str, field: str | None = None, code: str = "INVALID") -> None:
         super().__init__(message)
-        self.message, self.field, self.code = message, field, code  # code: INVALID NO_FUNDS NOT_OPEN NO_PRICE
+        self.message, self.field, self.code = message, field, code
 
 
 @dataclass(frozen=True, slots=True)

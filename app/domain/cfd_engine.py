@@ -6,6 +6,10 @@ same state, hash for hash. Every money movement is a balanced set of postings be
 margin accounts, the positions' isolated margins, the house, the insurance fund and the bridge to
 the spot wallets, so the books always sum to zero.
 
+Only a command that took effect is remembered (its id, with a fingerprint of its body): a refused
+one is raised before anything changes and leaves no trace, so its retry is evaluated afresh, and
+the live path (`offer`) numbers only the inputs that take effect.
+
 Triggers (liquidation on the mark, stop-loss and take-profit on the side of the book a close
 meets) sit in sorted lists per symbol, so a tick costs O(log n + k) for n open positions and k
 triggered ones, never a scan.
@@ -90,6 +94,27 @@ Command = Deposit | Withdraw | OpenPosition | Amend | ClosePosition
 Input = Command | Tick
 
 
+def input_fields(item: Input) -> dict[str, Any]:
+    """An input's fields as plain JSON values (amounts in canonical text): the journal's form. (Read
+    through the slots: `asdict` deep-copies and costs five times as much.)"""
+    return {k: _plain(getattr(item, k)) for k in item.__slots__}
+
+
+def _plain(value: Any) -> Any:
+    return to_str(value) if isinstance(value, Decimal) else value.value if isinstance(value, Direction) else value
+
+
+def fingerprint(c: Command) -> str:
+    """What a command asks for, without its id: a repeat of the id must ask for the same thing."""
+    data = input_fields(c)
+    del data["cmd_id"]
+    return hashlib.sha256(canonical({"t": type(c).__name__, "d": data})).hexdigest()[:16]
+
+
+UNKNOWN_FINGERPRINT = ""  # remembered by a format-2 snapshot, which kept no fingerprints: any body matches
+DUPLICATE = "DUPLICATE_CLIENT_REQUEST_ID"
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     """What happened, in domain values (Positions, Decimals); `event_json` makes the wire form, so a
@@ -112,8 +137,15 @@ def event_json(event: Event) -> dict[str, Any]:
     return out
 
 
+def rejection(c: Command, exc: CfdError) -> Event:
+    """The answer to a refused command (the engine's refusals and the desk's alike)."""
+    return Event(c.user_id, "REJECTED", {"cmdId": c.cmd_id, "reason": exc.message, "field": exc.field,
+                                         "code": exc.code})
+
+
 RETRY_WINDOW = 100_000  # inputs during which a command id is remembered
 PRUNE_EVERY = 10_000
+STATE_FORMAT = 3  # 3: remembered commands carry a fingerprint; 2 (read too): accepted flag, rejections kept
 
 
 # --- the trigger index ---------------------------------------------------------------------------------
@@ -228,32 +260,66 @@ class CfdEngine:
     next_id: int = 1
     id_stride: int = 1  # position ids are next_id × stride + offset: unique across the shards
     id_offset: int = 0
-    # command id -> (accepted, the input number it was applied at); forgotten RETRY_WINDOW inputs later
-    # (a retry comes within seconds), except the one-off starting grants
-    applied: dict[str, tuple[bool, int]] = field(default_factory=dict)
+    # command id -> (fingerprint, the input number it took effect at), only for commands that took effect;
+    # forgotten RETRY_WINDOW inputs later (a retry comes within seconds), except the one-off starting grants
+    applied: dict[str, tuple[str, int]] = field(default_factory=dict)
     open_count: dict[str, int] = field(default_factory=dict, repr=False)  # symbol -> open positions
     index: TriggerIndex = field(default_factory=TriggerIndex, repr=False)
 
     # ---- applying inputs
     def apply(self, seq: int, item: Input) -> list[Event]:
-        """Apply the input numbered `seq` (each number once, in order)."""
+        """Apply the journaled input numbered `seq` (each number once, in order): recovery and replay.
+
+        A journaled input always takes its number, even a command refused again on replay (journals
+        written before refusals were kept out of them hold such lines)."""
         if seq <= self.seq:
             return []  # already applied: a replayed journal entry
+        _, events = self._take(seq, item)
+        self._advance(seq)
+        return events
+
+    def offer(self, item: Input) -> tuple[int | None, list[Event]]:
+        """The live path: `item` becomes the next input (`seq + 1`, returned) only if it takes effect.
+
+        A refused command changes nothing, not even the sequence number, so it is neither journaled
+        nor remembered and a retry is evaluated afresh; a repeat of one that took effect changes
+        nothing either (None, [])."""
+        seq = self.seq + 1
+        took, events = self._take(seq, item)
+        if not took:
+            return None, events
+        self._advance(seq)
+        return seq, events
+
+    def repeat_of(self, c: Command) -> bool:
+        """True if `c` already took effect (answer it from what it did); a CfdError if its id took effect
+        with a different body."""
+        known = self.applied.get(c.cmd_id)
+        if known is None:
+            return False
+        if known[0] not in (UNKNOWN_FINGERPRINT, fingerprint(c)):
+            raise CfdError("this clientRequestId was already used for a different request", "clientRequestId",
+                           DUPLICATE)
+        return True
+
+    def _take(self, seq: int, item: Input) -> tuple[bool, list[Event]]:
+        """Evaluate `item` as input `seq`: (whether it took effect, its events). Every refusal is raised
+        before anything changes, so a refused command leaves no trace."""
+        if isinstance(item, Tick):
+            return True, self._tick(item)
+        try:
+            if self.repeat_of(item):
+                return False, []  # the same command delivered twice
+            events = self._command(item)
+        except CfdError as exc:
+            return False, [rejection(item, exc)]
+        self.applied[item.cmd_id] = (fingerprint(item), seq)
+        return True, events
+
+    def _advance(self, seq: int) -> None:
         self.seq = seq
         if seq % PRUNE_EVERY == 0:
             self._forget_old_commands()
-        if isinstance(item, Tick):
-            return self._tick(item)
-        if item.cmd_id in self.applied:
-            return []  # the same command delivered twice
-        try:
-            events = self._command(item)
-        except CfdError as exc:
-            self.applied[item.cmd_id] = (False, seq)
-            return [Event(item.user_id, "REJECTED", {"cmdId": item.cmd_id, "reason": exc.message,
-                                                     "field": exc.field, "code": exc.code})]
-        self.applied[item.cmd_id] = (True, seq)
-        return events
 
     def _forget_old_commands(self) -> None:
         horizon = self.seq - RETRY_WINDOW
@@ -384,12 +450,12 @@ class CfdEngine:
         cols = self.positions.columns()
         layout, index_blob = self.index.to_bytes()
         meta = {
-            "format": 2, "seq": self.seq, "nextId": self.next_id, "idStride": self.id_stride,
+            "format": STATE_FORMAT, "seq": self.seq, "nextId": self.next_id, "idStride": self.id_stride,
             "idOffset": self.id_offset, "house": to_str(self.house), "insurance": to_str(self.insurance),
             "bridge": to_str(self.bridge),
             "balances": [[u, to_str(b)] for u, b in sorted(self.balances.items())],
             "quotes": [[s, to_str(b), to_str(a), to_str(m), ts] for s, (b, a, m, ts) in sorted(self.quotes.items())],
-            "applied": sorted([k, ok, at] for k, (ok, at) in self.applied.items()),
+            "applied": sorted([k, fp, at] for k, (fp, at) in self.applied.items()),
             "positions": {"count": len(cols), "symbols": cols.symbols}, "index": layout,
         }
         return canonical(meta) + b"\n" + cols.to_bytes() + index_blob
@@ -405,7 +471,7 @@ class CfdEngine:
     def restore(cls, blob: bytes, ticks: dict[str, Decimal], mmr: Decimal, fee_rate: Decimal) -> CfdEngine:
         cut = blob.index(b"\n")
         data = json.loads(blob[:cut])
-        if data.get("format") != 2:
+        if data.get("format") not in (2, STATE_FORMAT):
             raise ValueError(f"unknown state format {data.get('format')!r}")
         engine = cls(ticks, mmr, fee_rate, seq=int(data["seq"]), next_id=int(data["nextId"]),
                      id_stride=int(data["idStride"]), id_offset=int(data["idOffset"]),
@@ -413,7 +479,7 @@ class CfdEngine:
                      bridge=Decimal(data["bridge"]))
         engine.balances = {int(u): Decimal(b) for u, b in data["balances"]}
         engine.quotes = {s: (Decimal(b), Decimal(a), Decimal(m), int(ts)) for s, b, a, m, ts in data["quotes"]}
-        engine.applied = {str(k): (bool(ok), int(at)) for k, ok, at in data["applied"]}
+        engine.applied = _remembered(data)
         info = data["positions"]
         split = cut + 1 + Columns.size(int(info["count"]))
         cols = Columns.from_bytes(info["symbols"], int(info["count"]), blob[cut + 1:split])
@@ -422,6 +488,14 @@ class CfdEngine:
             engine.open_count[cols.symbols[sym]] = count
         engine.index.load_bytes(data["index"], blob[split:])
         return engine
+
+
+def _remembered(data: dict[str, Any]) -> dict[str, tuple[str, int]]:
+    """Format 2 kept refused commands too ([id, accepted, at]): only those that took effect stay
+    remembered, with no fingerprint to compare."""
+    if data["format"] == 2:
+        return {str(k): (UNKNOWN_FINGERPRINT, int(at)) for k, ok, at in data["applied"] if ok}
+    return {str(k): (str(fp), int(at)) for k, fp, at in data["applied"]}
 
 
 def _on_tick_grid(tick: Decimal, stop_loss: Decimal | None, take_profit: Decimal | None) -> None:

@@ -17,7 +17,7 @@ from app.domain.positions import apply_fill
 from app.messages import Message, encode
 from app.money import ZERO, to_str
 from app.persistence import sql
-from app.persistence.models import Balance, Fill, LedgerRow, Order, Outbox, Position, now_ms
+from app.persistence.models import Balance, CfdAccount, CfdPosition, Fill, LedgerRow, Order, Outbox, Position, now_ms
 
 
 class LedgerError(RuntimeError):
@@ -226,3 +226,15 @@ def count_open_orders(user_id: int) -> int:
     open_states = [OrderStatus.PENDING.value, OrderStatus.NEW.value, OrderStatus.PARTIALLY_FILLED.value]
     return (Order.select(fn.COUNT(Order.id)).where((Order.user_id == user_id) & (Order.status.in_(open_states)))
             .scalar() or 0)
+
+
+# --- the CFD desk's projection -------------------------------------------------------------------
+def cfd_position_opened_by(user_id: int, cmd_id: str) -> CfdPosition | None:
+    """The position a user's open command created (how a repeated open is answered)."""
+    return CfdPosition.get_or_none((CfdPosition.cmd_id == cmd_id) & (CfdPosition.user_id == user_id))
+
+
+def cfd_balance(user_id: int) -> Decimal:
+    """A user's free CFD margin as the database last saw it (zero before the first desk command)."""
+    account = CfdAccount.get_or_none(CfdAccount.user_id == user_id)
+    return ZERO if account is None else account.balance

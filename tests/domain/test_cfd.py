@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.cfd.journal import recover
 from app.domain import cfd
 from app.domain.cfd import CfdError, Direction
 from app.domain.cfd_engine import (
+    DUPLICATE,
     Amend,
     CfdEngine,
     ClosePosition,
@@ -140,7 +143,7 @@ def test_others_cannot_touch_a_position_and_duplicates_apply_once() -> None:
     assert 1 in e.positions
 
 
-ids = st.uuids().map(str)
+ids = st.one_of(st.sampled_from(["r1", "r2", "r3"]), st.uuids().map(str))  # some ids come back
 users = st.integers(1, 3)
 amounts = st.integers(1, 5000).map(D)
 offsets = st.one_of(st.none(), st.integers(-40, 40).map(lambda n: D(100) + D(n) / 4))
@@ -164,21 +167,99 @@ def stamped(inputs: list[Input]) -> list[Input]:
 def test_any_sequence_keeps_the_books_and_replays_to_the_same_hash(script: list[Input], cut: int) -> None:
     inputs = stamped([tick("100"), *script])
     live = engine()
-    for i, item in enumerate(inputs, start=1):
-        live.apply(i, item)
+    journal: list[Input] = []  # what the desk journals: the inputs that took effect, numbered 1, 2, ...
+    for item in inputs:
+        before = live.encode_state()
+        seq, _ = live.offer(item)
+        if seq is None:
+            assert live.encode_state() == before, "a refused or repeated command leaves no trace"
+        else:
+            journal.append(item)
+            assert seq == len(journal)
         assert live.books_sum() == 0
         assert all(b >= 0 for b in live.balances.values()), "a balance never goes negative"
     again = engine()
-    run(again, inputs)
+    run(again, journal)
     assert again.state_hash() == live.state_hash()
     # From a snapshot taken part-way, replaying the rest (and repeating some) gives the same state.
-    cut = min(cut, len(inputs))
+    cut = min(cut, len(journal))
     partial = engine()
-    run(partial, inputs[:cut])
+    run(partial, journal[:cut])
     restored = CfdEngine.restore(partial.encode_state(), TICKS, MMR, FEE)
-    for i, item in enumerate(inputs, start=1):
+    for i, item in enumerate(journal, start=1):
         restored.apply(i, item)  # the first `cut` are skipped by sequence number
     assert restored.state_hash() == live.state_hash()
+    # Every input journaled (as journals before this rule held refusals too) replays the same way twice.
+    everything, twice = engine(), engine()
+    run(everything, inputs)
+    run(twice, inputs)
+    assert everything.state_hash() == twice.state_hash()
+
+
+def test_only_commands_that_took_effect_are_remembered() -> None:
+    e = engine()
+    assert e.offer(Deposit("d", 7, D(1000)))[0] == 1 and e.offer(tick("100"))[0] == 2
+    before = e.encode_state()
+    for refused, code in ((ClosePosition("c", 7, 1), "NOT_OPEN"),  # position 1 does not exist yet
+                          (OpenPosition("big", 7, "BTCUSDT", Direction.LONG, D(3000), D(2)), "NO_FUNDS"),
+                          (Withdraw("w", 7, D(5000)), "NO_FUNDS"), (Amend("a", 7, 1, stop_loss=D(60)), "NOT_OPEN")):
+        seq, events = e.offer(refused)
+        assert seq is None and [(ev.kind, ev.data["code"]) for ev in events] == [("REJECTED", code)]
+    assert e.encode_state() == before, "refusals leave no trace, not even a sequence number"
+    seq, events = e.offer(OpenPosition("o", 7, "BTCUSDT", Direction.LONG, D(100), D(2)))
+    assert seq == 3 and events[0].kind == "OPENED" and events[0].data["position"].id == 1
+    seq, events = e.offer(ClosePosition("c", 7, 1))
+    assert seq == 4 and events[0].kind == "CLOSED", "the close refused before is evaluated again"
+    assert e.offer(ClosePosition("c", 7, 1)) == (None, []), "a repeat of one that took effect changes nothing"
+    e.offer(Deposit("more", 7, D(3000)))
+    seq, events = e.offer(OpenPosition("big", 7, "BTCUSDT", Direction.LONG, D(3000), D(2)))
+    assert seq == 6 and events[0].kind == "OPENED", "funded now, the same request opens"
+    assert e.offer(Withdraw("w", 7, D(5000)))[1][0].data["code"] == "NO_FUNDS"
+
+
+def test_a_remembered_id_with_a_different_body_is_a_conflict_that_changes_nothing() -> None:
+    e = engine()
+    run(e, [tick("100")])
+    assert e.offer(Deposit("t", 7, D(10)))[0] == 2
+    before = e.encode_state()
+    for different in (Deposit("t", 7, D(20)), Withdraw("t", 7, D(10)),
+                      OpenPosition("t", 7, "BTCUSDT", Direction.LONG, D(5), D(2))):
+        seq, events = e.offer(different)
+        assert seq is None and events[0].kind == "REJECTED" and events[0].data["code"] == DUPLICATE
+        with pytest.raises(CfdError):
+            e.repeat_of(different)
+    assert e.offer(Deposit("t", 7, D("10.00"))) == (None, []), "the same amount, written otherwise"
+    assert e.repeat_of(Deposit("t", 7, D(10))) and not e.repeat_of(Deposit("u", 7, D(10)))
+    assert e.encode_state() == before
+
+
+def test_a_journaled_command_takes_its_number_even_when_refused() -> None:
+    """Journals written before refusals were kept out of them hold refused commands."""
+    e = engine()
+    assert e.apply(1, ClosePosition("c", 7, 1))[0].kind == "REJECTED"
+    assert e.seq == 1 and "c" not in e.applied
+    assert e.apply(2, Deposit("d", 7, D(5)))[0].kind == "TRANSFERRED" and e.applied["d"][1] == 2
+
+
+def test_a_snapshot_written_before_fingerprints_still_loads_and_forgets_its_refusals(tmp_path: Path) -> None:
+    """fixtures/cfd-snapshot-format2.bin was written by Snapshots.write at 6df38f3 after: 1 Deposit grant:7
+    1000, 2 a tick 100/100.5, 3 ClosePosition u7:close-2 (refused: not open yet), 4 OpenPosition u7:big
+    margin 5000 (refused: no funds), 5 OpenPosition u7:first LONG 100 at 10x SL 95, 6 Deposit u7:t1 10."""
+    fixture = Path(__file__).parent / "fixtures" / "cfd-snapshot-format2.bin"
+    (tmp_path / "snapshot-000000000006.bin").write_bytes(fixture.read_bytes())
+    e, journal, _, report = recover(tmp_path, TICKS, MMR, FEE)
+    journal.close()
+    assert report["snapshot"] == "snapshot-000000000006.bin" and e.seq == 6
+    assert e.balances == {7: D("909.6")} and list(e.positions) == [1] and e.books_sum() == 0
+    assert sorted(e.applied) == ["grant:7", "u7:first", "u7:t1"], "refused commands are no longer remembered"
+    assert e.offer(Deposit("u7:t1", 7, D(10))) == (None, []), "what took effect is still answered as done"
+    assert e.offer(Deposit("u7:t1", 7, D(99))) == (None, []), "with no fingerprint kept, as at 6df38f3"
+    seq, events = e.offer(OpenPosition("u7:second", 7, "BTCUSDT", Direction.LONG, D(100), D(10)))
+    assert seq == 7 and events[0].data["position"].id == 2
+    seq, events = e.offer(ClosePosition("u7:close-2", 7, 2))
+    assert seq == 8 and events[0].kind == "CLOSED", "the close refused before the upgrade closes now"
+    restored = CfdEngine.restore(e.encode_state(), TICKS, MMR, FEE)
+    assert restored.state_hash() == e.state_hash() and restored.applied == e.applied
 
 
 def test_command_ids_are_forgotten_after_the_retry_window_but_grants_never() -> None:

@@ -22,7 +22,7 @@ from app.cfd.journal import recover
 from app.messages import PriceTick, encode
 from app.persistence.db import db, init_database
 from app.persistence.models import CfdAccount
-from tests.helpers import PASSWORD, ServerProcess, auth
+from tests.helpers import PASSWORD, ServerProcess, auth, register
 
 pytestmark = pytest.mark.crash
 KILLS = 50
@@ -147,3 +147,24 @@ async def test_killed_at_random_points_the_desk_ends_as_if_never_killed(tmp_path
     actual, killed = await play(tmp_path / "killed", kills=KILLS, seed=2)
     assert killed == KILLS
     assert actual == expected
+
+
+async def test_a_position_opened_before_the_first_snapshot_can_be_closed_after_a_crash(tmp_path: Path) -> None:
+    """With no snapshot yet the engine is rebuilt from its journal alone: it must number positions as
+    the live engine did (two shards: ids n × 2 + shard), or the open position could never be closed."""
+    server = ServerProcess(tmp_path, env={"SYMBOLS": "BTCUSDT", "EXECUTOR_SHARDS": "2"})
+    loop = asyncio.get_running_loop()
+    url = await loop.run_in_executor(None, server.start)
+    async with aiohttp.ClientSession(url, timeout=aiohttp.ClientTimeout(total=20)) as http:
+        token, _ = await register(http)
+        resp = await http.post("/api/cfd/positions", headers=auth(token), json={
+            "symbol": "BTCUSDT", "direction": "LONG", "margin": "100", "leverage": "5"})
+        assert resp.status == 201, await resp.text()
+        pid = (await resp.json())["position"]["id"]
+    await loop.run_in_executor(None, server.kill)
+    url = await loop.run_in_executor(None, server.start)
+    async with aiohttp.ClientSession(url, timeout=aiohttp.ClientTimeout(total=20)) as http:
+        resp = await http.delete(f"/api/cfd/positions/{pid}", headers=auth(token))
+        body = await resp.json()
+        assert resp.status == 200 and body["event"] == "CLOSED" and body["position"]["id"] == pid, body
+    await loop.run_in_executor(None, server.stop)

@@ -1,14 +1,23 @@
-"""The CFD desk through the API and the real Executor: transfers, open, amend, triggers, ownership."""
+"""The CFD desk through the API and the real Executor: transfers, open, amend, triggers, ownership,
+and retries (only a command that took effect is remembered; a refused one is evaluated again)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from app.domain import cfd
 from app.domain.cfd import Direction
+from tests.fakes.binance import FakeBinance
 from tests.helpers import auth, dec, open_ws, register
+from tests.web.test_binance_feed import _app as binance_fed_app
 from tests.web.test_stop_orders import Market
+from web.keys import SETTINGS
 
 
 async def _spot_usdt(client: Any, token: str) -> Decimal:
@@ -129,3 +138,130 @@ async def test_live_pnl_is_pushed_at_the_rate_the_client_asked_for(client: Any) 
     await ws.ws.send_json({"type": "subscribe", "symbols": ["BTCUSDT"], "cfdPnlMs": "fast"})
     error = await ws.wait_for(lambda m: m["type"] == "ERROR")
     assert "cfdPnlMs" in error["detail"]
+
+
+LONG = {"symbol": "BTCUSDT", "direction": "LONG", "margin": "100", "leverage": "10"}
+
+
+async def _open_positions(client: Any, token: str) -> list[dict[str, Any]]:
+    return (await _call(client, "GET", "/api/cfd/positions?status=open", token))[1]["positions"]
+
+
+async def test_a_close_of_a_position_that_did_not_exist_yet_never_blocks_closing_it(client: Any) -> None:
+    token, _ = await register(client)
+    Market(client).tick("65000")
+    status, body = await _call(client, "POST", "/api/cfd/positions", token, LONG)
+    assert status == 201, body
+    # Ids are predictable: this shard's next position is the last one plus the number of shards.
+    next_id = body["position"]["id"] + client.server.app[SETTINGS].executor_shards
+    for _ in range(3):
+        status, body = await _call(client, "DELETE", f"/api/cfd/positions/{next_id}", token)
+        assert status == 404 and body["code"] == "NOT_OPEN", body
+    status, body = await _call(client, "POST", "/api/cfd/positions", token, LONG)
+    assert status == 201 and body["position"]["id"] == next_id, body
+    status, body = await _call(client, "DELETE", f"/api/cfd/positions/{next_id}", token)
+    assert status == 200 and body["event"] == "CLOSED" and body["position"]["id"] == next_id, body
+    status, again = await _call(client, "DELETE", f"/api/cfd/positions/{next_id}", token)
+    assert status == 200 and again["position"]["status"] == "CLOSED", "a repeated close answers with what it did"
+    assert next_id not in [p["id"] for p in await _open_positions(client, token)]
+
+
+async def test_a_request_refused_for_lack_of_funds_is_evaluated_again_when_repeated(client: Any) -> None:
+    token, _ = await register(client)
+    Market(client).tick("65000")
+    big = {**LONG, "margin": "3000", "leverage": "2", "clientRequestId": "big-long"}
+    for _ in range(2):
+        status, body = await _call(client, "POST", "/api/cfd/positions", token, big)
+        assert status == 409 and body["code"] == "NO_FUNDS", body
+    assert await _open_positions(client, token) == []
+    status, body = await _call(client, "POST", "/api/cfd/transfer", token, {"direction": "TO_MARGIN", "amount": "2500"})
+    assert status == 200 and body["balance"] == "3500", body  # nothing of the refusals stayed
+    status, body = await _call(client, "POST", "/api/cfd/positions", token, big)
+    assert status == 201 and body["position"]["margin"] == "3000", body
+    status, again = await _call(client, "POST", "/api/cfd/positions", token, big)
+    assert status == 200 and again["position"]["id"] == body["position"]["id"]
+    assert [p["id"] for p in await _open_positions(client, token)] == [body["position"]["id"]]
+
+
+async def test_the_same_client_request_id_with_a_different_body_is_a_conflict(client: Any) -> None:
+    token, _ = await register(client)
+    Market(client).tick("65000")
+    status, opened = await _call(client, "POST", "/api/cfd/positions", token, {**LONG, "clientRequestId": "r-1"})
+    assert status == 201, opened
+    status, body = await _call(client, "POST", "/api/cfd/positions", token,
+                               {**LONG, "margin": "200", "clientRequestId": "r-1"})
+    assert status == 409 and body["code"] == "DUPLICATE_CLIENT_REQUEST_ID" and body["field"] == "clientRequestId"
+    status, body = await _call(client, "POST", "/api/cfd/positions", token, {**LONG, "margin": "100.0",
+                                                                              "clientRequestId": "r-1"})
+    assert status == 200 and body["position"]["id"] == opened["position"]["id"], "the same amount, written otherwise"
+    assert len(await _open_positions(client, token)) == 1
+
+    status, moved = await _call(client, "POST", "/api/cfd/transfer", token,
+                                {"direction": "TO_MARGIN", "amount": "10", "clientRequestId": "t-1"})
+    assert status == 200, moved
+    for different in ({"direction": "TO_MARGIN", "amount": "20"}, {"direction": "TO_SPOT", "amount": "10"}):
+        status, body = await _call(client, "POST", "/api/cfd/transfer", token, {**different, "clientRequestId": "t-1"})
+        assert status == 409 and body["code"] == "DUPLICATE_CLIENT_REQUEST_ID", (different, body)
+    status, body = await _call(client, "POST", "/api/cfd/transfer", token,
+                               {"direction": "TO_MARGIN", "amount": "10", "clientRequestId": "t-1"})
+    assert status == 200 and body["amount"] == "10" and body["balance"] == moved["balance"], body
+    assert (await _call(client, "GET", "/api/cfd/account", token))[1]["balance"] == moved["balance"]
+
+
+async def test_anyone_but_the_owner_always_gets_404_and_the_position_stays(client: Any) -> None:
+    owner, _ = await register(client)
+    Market(client).tick("65000")
+    status, body = await _call(client, "POST", "/api/cfd/positions", owner, LONG)
+    assert status == 201, body
+    pid = body["position"]["id"]
+    other, _ = await register(client)
+    for _ in range(2):
+        status, answer = await _call(client, "DELETE", f"/api/cfd/positions/{pid}", other)
+        assert status == 404 and "balance" not in answer, answer
+        status, answer = await _call(client, "PATCH", f"/api/cfd/positions/{pid}", other, {"stopLossPrice": "60000"})
+        assert status == 404, answer
+    status, mine = await _call(client, "GET", f"/api/cfd/positions/{pid}", owner)
+    assert mine["status"] == "OPEN" and mine["stopLossPrice"] is None and mine["version"] == 0, mine
+    status, body = await _call(client, "DELETE", f"/api/cfd/positions/{pid}", owner)
+    assert status == 200 and body["event"] == "CLOSED", body
+
+
+@pytest.fixture
+async def binance_fed(aiohttp_client: Any, tmp_path: Path, sqlite_url: str, redis_url: str,
+                      fake: FakeBinance) -> AsyncIterator[Any]:
+    """Prices from the fake Binance stream: no symbol has a price before the test sends a trade."""
+    async for c in binance_fed_app(aiohttp_client, tmp_path, sqlite_url, redis_url, fake, 60_000):
+        yield c
+
+
+async def test_an_open_refused_for_want_of_a_price_opens_when_retried_once_there_is_one(
+        binance_fed: Any, fake: FakeBinance) -> None:
+    client = binance_fed
+    token, _ = await register(client)
+    ws = await open_ws(client, token)
+    await ws.send({"type": "subscribe", "symbols": ["BTCUSDT"]})
+    await ws.wait_for(lambda m: m["type"] == "SUBSCRIPTIONS")
+    await fake.stream_connected.wait()
+    request = {**LONG, "clientRequestId": "before-the-price"}
+    for _ in range(2):
+        status, body = await _call(client, "POST", "/api/cfd/positions", token, request)
+        assert status == 503 and body["code"] == "NO_PRICE", body
+    await fake.push_book("BTCUSDT", "50000", "50000.5")
+    await fake.push_trade("BTCUSDT", "50000.25")
+    await ws.wait_for(lambda m: m.get("type") == "PRICE_UPDATE" and m["symbol"] == "BTCUSDT")
+    status, body = await _call(client, "POST", "/api/cfd/positions", token, request)
+    assert status == 201 and body["position"]["entryPrice"] == "50000.5", body
+    assert [p["id"] for p in await _open_positions(client, token)] == [body["position"]["id"]]
+
+
+async def test_concurrent_transfers_never_move_more_than_the_spot_wallet_holds(client: Any) -> None:
+    """Thirty at once, most of them in one Executor batch: two fit in the wallet, a third does not."""
+    token, _ = await register(client)
+    spot = await _spot_usdt(client, token)
+    amount = spot * 4 // 10
+    answers = await asyncio.gather(*(_call(client, "POST", "/api/cfd/transfer", token,
+                                           {"direction": "TO_MARGIN", "amount": str(amount)}) for _ in range(30)))
+    assert sorted(status for status, _ in answers) == [200] * 2 + [409] * 28, answers
+    assert await _spot_usdt(client, token) == spot - 2 * amount
+    status, body = await _call(client, "POST", "/api/cfd/transfer", token, {"direction": "TO_SPOT", "amount": "1"})
+    assert status == 200, body

@@ -45,7 +45,8 @@ class Settings:
     jwt_ttl_seconds: int = 3600
     auth_cache_seconds: int = 30  # how long a web process trusts what it read of a session
     bcrypt_rounds: int = 12
-    starting_wallet: tuple[tuple[str, Decimal], ...] = ()
+    starting_wallet: tuple[tuple[str, Decimal], ...] = tuple(
+        (asset, Decimal(amount)) for asset, _, amount in (item.partition("=") for item in DEFAULT_WALLET.split(",")))
     fee_rate: Decimal = Decimal("0.001")
     tick_interval_ms: int = 250
     price_seed: int = 42
@@ -87,6 +88,9 @@ class Settings:
         return f"sqlite:///{(self.data_dir / 'troupe.db').resolve()}"
 
 
+D = Settings()  # every default, written once: load_settings falls back to these
+
+
 def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -107,8 +111,8 @@ def _url(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
-def _rate(env: Mapping[str, str], name: str, default: str) -> Decimal:
-    value = _decimal(env.get(name) or default, name)
+def _rate(env: Mapping[str, str], name: str, default: Decimal) -> Decimal:
+    value = _decimal(env.get(name) or str(default), name)
     if not Decimal(0) < value < Decimal("0.5"):
         raise ConfigError(f"{name} must be a fraction between 0 and 0.5 (0.005 is 0.5 %), got {value}")
     return value
@@ -156,7 +160,7 @@ def _wallet(raw: str) -> tuple[tuple[str, Decimal], ...]:
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from the environment; raise ConfigError with one clear message."""
     env = os.environ if env is None else env
-    symbols = tuple(s.strip() for s in (env.get("SYMBOLS") or ",".join(DEFAULT_SYMBOLS)).split(",") if s.strip())
+    symbols = tuple(s.strip() for s in (env.get("SYMBOLS") or ",".join(D.symbols)).split(",") if s.strip())
     for sym in symbols:
         if not re.fullmatch(r"[A-Z0-9]{2,16}USDT", sym):
             raise ConfigError(f"SYMBOLS must be comma-separated USDT pairs like BTCUSDT, got {sym!r}")
@@ -174,17 +178,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     master_key = env.get("MASTER_KEY", "")
     if master_key and not re.fullmatch(r"[0-9a-f]{64}", master_key):
         raise ConfigError("MASTER_KEY must be 64 lowercase hex characters (32 bytes); unset it to generate one")
-    prefix = env.get("STREAM_PREFIX") or "troupe"
+    prefix = env.get("STREAM_PREFIX") or D.stream_prefix
     if not re.fullmatch(r"[a-zA-Z0-9_.-]{1,40}", prefix):
         raise ConfigError("STREAM_PREFIX may use letters, digits, '_', '.', '-' (at most 40)")
-    node = env.get("NODE_NAME") or "node-1"
+    node = env.get("NODE_NAME") or D.node_name
     if not re.fullmatch(r"[a-zA-Z0-9_.-]{1,40}", node):
         raise ConfigError("NODE_NAME may use letters, digits, '_', '.', '-' (at most 40)")
-    level = (env.get("LOG_LEVEL") or "INFO").upper()
+    level = (env.get("LOG_LEVEL") or D.log_level).upper()
     if level not in _LOG_LEVELS:
         raise ConfigError(f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {level!r}")
-    fee = _decimal(env.get("FEE_RATE") or "0.001", "FEE_RATE")
-    shards = _int(env, "EXECUTOR_SHARDS", 2, 1, 64)
+    fee = _decimal(env.get("FEE_RATE") or str(D.fee_rate), "FEE_RATE")
+    shards = _int(env, "EXECUTOR_SHARDS", D.executor_shards, 1, 64)
     shard_ids: tuple[int, ...] = ()
     if env.get("EXECUTOR_SHARD_IDS"):
         parts = env["EXECUTOR_SHARD_IDS"].split(",")
@@ -195,46 +199,47 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if fee >= 1:
         raise ConfigError("FEE_RATE must be below 1 (0.001 is 0.1 %)")
     return Settings(
-        host=env.get("HOST") or "127.0.0.1",
-        port=_int(env, "PORT", 8080, 0, 65535),
-        data_dir=Path(env.get("DATA_DIR") or "./data"),
+        host=env.get("HOST") or D.host,
+        port=_int(env, "PORT", D.port, 0, 65535),
+        data_dir=Path(env["DATA_DIR"]) if env.get("DATA_DIR") else D.data_dir,
         database_url=db_url,
         redis_url=redis_url,
         jwt_secret=jwt_secret,
         master_key=master_key,
-        exchange=_choice(env, "EXCHANGE", "simulator", ("simulator", "binance")),
-        price_feed=_choice(env, "PRICE_FEED", "simulated", ("simulated", "binance")),
+        exchange=_choice(env, "EXCHANGE", D.exchange, ("simulator", "binance")),
+        price_feed=_choice(env, "PRICE_FEED", D.price_feed, ("simulated", "binance")),
         symbols=symbols,
         executor_shards=shards,
         log_level=level,
         node_name=node,
         stream_prefix=prefix,
-        jwt_ttl_seconds=_int(env, "JWT_TTL_SECONDS", 3600, 60, 86400),
-        auth_cache_seconds=_int(env, "AUTH_CACHE_SECONDS", 30, 1, 3600),
-        bcrypt_rounds=_int(env, "BCRYPT_ROUNDS", 12, 4, 16),
-        starting_wallet=_wallet(env.get("STARTING_WALLET") or DEFAULT_WALLET),
+        jwt_ttl_seconds=_int(env, "JWT_TTL_SECONDS", D.jwt_ttl_seconds, 60, 86400),
+        auth_cache_seconds=_int(env, "AUTH_CACHE_SECONDS", D.auth_cache_seconds, 1, 3600),
+        bcrypt_rounds=_int(env, "BCRYPT_ROUNDS", D.bcrypt_rounds, 4, 16),
+        starting_wallet=_wallet(env["STARTING_WALLET"]) if env.get("STARTING_WALLET") else D.starting_wallet,
         fee_rate=fee,
-        tick_interval_ms=_int(env, "TICK_INTERVAL_MS", 250, 20, 10000),
-        price_seed=_int(env, "PRICE_SEED", 42, 0, 2**31 - 1),
-        order_rate_per_s=_int(env, "ORDER_RATE_PER_S", 50, 1, 1_000_000),
-        auth_rate_per_min=_int(env, "AUTH_RATE_PER_MIN", 20, 1, 1_000_000),
-        login_failures_per_min=_int(env, "LOGIN_FAILURES_PER_MIN", 5, 1, 1_000_000),
-        login_slowdown_after=_int(env, "LOGIN_SLOWDOWN_AFTER", 5, 1, 1_000_000),
-        login_slowdown_max_ms=_int(env, "LOGIN_SLOWDOWN_MAX_MS", 4000, 0, 60_000),
-        ws_tickets_per_min=_int(env, "WS_TICKETS_PER_MIN", 60, 1, 1_000_000),
-        ws_max_per_user=_int(env, "WS_MAX_PER_USER", 20, 1, 100_000),
+        tick_interval_ms=_int(env, "TICK_INTERVAL_MS", D.tick_interval_ms, 20, 10000),
+        price_seed=_int(env, "PRICE_SEED", D.price_seed, 0, 2**31 - 1),
+        order_rate_per_s=_int(env, "ORDER_RATE_PER_S", D.order_rate_per_s, 1, 1_000_000),
+        auth_rate_per_min=_int(env, "AUTH_RATE_PER_MIN", D.auth_rate_per_min, 1, 1_000_000),
+        login_failures_per_min=_int(env, "LOGIN_FAILURES_PER_MIN", D.login_failures_per_min, 1, 1_000_000),
+        login_slowdown_after=_int(env, "LOGIN_SLOWDOWN_AFTER", D.login_slowdown_after, 1, 1_000_000),
+        login_slowdown_max_ms=_int(env, "LOGIN_SLOWDOWN_MAX_MS", D.login_slowdown_max_ms, 0, 60_000),
+        ws_tickets_per_min=_int(env, "WS_TICKETS_PER_MIN", D.ws_tickets_per_min, 1, 1_000_000),
+        ws_max_per_user=_int(env, "WS_MAX_PER_USER", D.ws_max_per_user, 1, 100_000),
         trusted_proxies=_networks(env.get("TRUSTED_PROXIES", "")),
-        max_open_orders=_int(env, "MAX_OPEN_ORDERS", 200, 1, 100_000),
+        max_open_orders=_int(env, "MAX_OPEN_ORDERS", D.max_open_orders, 1, 100_000),
         public_origin=env.get("PUBLIC_ORIGIN", ""),
-        role=_choice(env, "ROLE", "all", ("all", "web", "executor")),
+        role=_choice(env, "ROLE", D.role, ("all", "web", "executor")),
         shard_ids=shard_ids,
-        binance_api_url=_url(env, "BINANCE_API_URL", "https://testnet.binance.vision/api"),
-        binance_recv_window_ms=_int(env, "BINANCE_RECV_WINDOW_MS", 5000, 100, 60000),
-        binance_timeout_s=_int(env, "BINANCE_TIMEOUT_S", 10, 1, 60),
-        binance_poll_ms=_int(env, "BINANCE_POLL_MS", 1000, 100, 60000),
-        binance_stream_url=_url(env, "BINANCE_STREAM_URL", "wss://stream.testnet.binance.vision"),
-        binance_stale_ms=_int(env, "BINANCE_STALE_MS", 5000, 200, 600000),
-        cfd_mmr=_rate(env, "CFD_MMR", "0.005"),
-        cfd_snapshot_every=_int(env, "CFD_SNAPSHOT_EVERY", 10_000, 10, 10_000_000),
-        cfd_starting_margin=_decimal(env.get("CFD_STARTING_MARGIN") or "1000", "CFD_STARTING_MARGIN"),
+        binance_api_url=_url(env, "BINANCE_API_URL", D.binance_api_url),
+        binance_recv_window_ms=_int(env, "BINANCE_RECV_WINDOW_MS", D.binance_recv_window_ms, 100, 60000),
+        binance_timeout_s=_int(env, "BINANCE_TIMEOUT_S", D.binance_timeout_s, 1, 60),
+        binance_poll_ms=_int(env, "BINANCE_POLL_MS", D.binance_poll_ms, 100, 60000),
+        binance_stream_url=_url(env, "BINANCE_STREAM_URL", D.binance_stream_url),
+        binance_stale_ms=_int(env, "BINANCE_STALE_MS", D.binance_stale_ms, 200, 600000),
+        cfd_mmr=_rate(env, "CFD_MMR", D.cfd_mmr),
+        cfd_snapshot_every=_int(env, "CFD_SNAPSHOT_EVERY", D.cfd_snapshot_every, 10, 10_000_000),
+        cfd_starting_margin=_decimal(env.get("CFD_STARTING_MARGIN") or str(D.cfd_starting_margin),
+                                     "CFD_STARTING_MARGIN"),
     )

@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from app.domain.orders import OrderRequest, OrderType, Side, TimeInForce
+from app.domain.positions import Position as PositionState
 from app.money import ASSET_SCALE, ZERO, MoneyFormatError, parse_amount, to_str, to_str_or_none
 
 
@@ -328,7 +329,7 @@ def fill_json(f: Any) -> dict[str, Any]:
 
 def position_json(asset: str, quantity: Decimal, avg_entry: Decimal, realized: Decimal,
                   mark: Decimal | None) -> dict[str, Any]:
-    unrealized = ZERO if mark is None or quantity == 0 else ((mark - avg_entry) * quantity).quantize(ASSET_SCALE)
+    unrealized = PositionState(asset, quantity, avg_entry, realized).unrealized(mark)
     return {"asset": asset, "quantity": to_str(quantity), "avgEntryPrice": to_str(avg_entry),
             "markPrice": to_str_or_none(mark), "unrealizedPnl": to_str(unrealized), "realizedPnl": to_str(realized)}
 

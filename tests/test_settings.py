@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from settings import DEFAULT_SYMBOLS, ConfigError, load_settings
+from settings import DEFAULT_SYMBOLS, ConfigError, Settings, load_settings
 from tests.helpers import ROOT
 
 
@@ -85,3 +85,8 @@ def test_every_setting_is_in_the_readme_configuration_table() -> None:
     env = _Recording()
     load_settings(env)
     assert env.asked == _readme_configuration_table()
+
+
+def test_the_defaults_are_written_once() -> None:
+    """An empty environment gives exactly the dataclass's defaults (load_settings reads them from it)."""
+    assert load_settings({}) == Settings()

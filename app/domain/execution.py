@@ -69,7 +69,7 @@ class Outcome:
     triggered: bool | None = None  # set: the trigger fired
 
 
-def _reject(order: OrderView, reason: str) -> Outcome:
+def _reject(reason: str) -> Outcome:
     return Outcome(OrderStatus.REJECTED, ZERO, ZERO, ZERO, reason=reason)
 
 
@@ -120,13 +120,13 @@ def place(order: OrderView, quote: Quote | None, spec: SymbolSpec, free: Mapping
           fee_rate: Decimal, house: House) -> Outcome:
     """Execute a PENDING order against the current quote and the account's free balances."""
     if quote is None:
-        return _reject(order, "no market price yet for this symbol; try again in a moment")
+        return _reject("no market price yet for this symbol; try again in a moment")
     if order.type is OrderType.MARKET:
         return _place_market(order, quote, spec, free, fee_rate, house)
     if order.type in TRIGGERED_TYPES:
         return _place_trigger(order, quote, spec, free)
     if order.type is OrderType.LIMIT_MAKER and crosses(order, quote):
-        return _reject(order, "Order would immediately match and take.")
+        return _reject("Order would immediately match and take.")
     return _place_limit(order, quote, spec, free, fee_rate, house)
 
 
@@ -144,10 +144,10 @@ def _trigger_lock(order: OrderView, spec: SymbolSpec, quote: Quote) -> tuple[str
 def _place_trigger(order: OrderView, quote: Quote, spec: SymbolSpec, free: Mapping[str, Decimal]) -> Outcome:
     last = quote.last_price
     if triggers.would_trigger_immediately(order.type, order.side, order.stop_price, last):
-        return _reject(order, "Order would trigger immediately.")
+        return _reject("Order would trigger immediately.")
     asset, lock = _trigger_lock(order, spec, quote)
     if free.get(asset, ZERO) < lock:
-        return _reject(order, f"insufficient balance: needs {to_str(lock)} {asset}, "
+        return _reject(f"insufficient balance: needs {to_str(lock)} {asset}, "
                               f"{to_str(free.get(asset, ZERO))} {asset} available")
     state = triggers.step(order.type, order.side, order.stop_price, order.trailing_delta, None, last)
     uid = order.user_id
@@ -161,17 +161,17 @@ def _place_market(order: OrderView, quote: Quote, spec: SymbolSpec, free: Mappin
     levels = book.levels(quote, spec, order.side)
     fills = book.walk(levels, spec, order.side, qty=order.quantity, quote_qty=order.quote_order_qty)
     if not fills:
-        return _reject(order, "order too small to fill at the current price")
+        return _reject("order too small to fill at the current price")
     executed = book.total_qty(fills)
     notional = book.total_quote(fills)
     if order.quantity is not None and (err := spec.notional_error(notional)):
-        return _reject(order, err)
+        return _reject(err)
     if order.side is Side.BUY:
         need, asset = sum((debit(f.quote_qty) for f in fills), ZERO), spec.quote
     else:
         need, asset = executed, spec.base
     if free.get(asset, ZERO) < need:
-        return _reject(order, f"insufficient balance: needs {to_str(need)} {asset}, "
+        return _reject(f"insufficient balance: needs {to_str(need)} {asset}, "
                               f"{to_str(free.get(asset, ZERO))} {asset} available")
     records, entries = _settle_all(order, spec, fills, fee_rate, user_free(order.user_id), house)
     complete = order.quantity is None or executed == order.quantity
@@ -191,7 +191,7 @@ def _place_limit(order: OrderView, quote: Quote, spec: SymbolSpec, free: Mapping
     assert order.quantity is not None and order.price is not None
     asset, lock = _lock_amount(order, spec)
     if free.get(asset, ZERO) < lock:
-        return _reject(order, f"insufficient balance: needs {to_str(lock)} {asset}, "
+        return _reject(f"insufficient balance: needs {to_str(lock)} {asset}, "
                               f"{to_str(free.get(asset, ZERO))} {asset} available")
     levels = book.levels(quote, spec, order.side)
     fills = book.walk(levels, spec, order.side, qty=order.quantity, limit=order.price)

@@ -8,8 +8,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from app.domain.orders import TERMINAL, OrderStatus
-from app.persistence.db import db, init_database
+from app.persistence.db import db
 from app.persistence.models import Balance, Fill, LedgerRow, Order
+from app.persistence.schema import init_database
 from app.persistence.store import ledger_sums
 
 

@@ -14,8 +14,10 @@ from hypothesis import strategies as st
 from peewee import AutoField
 
 from app.domain.ledger import HOUSE_GENESIS, transfer, user_free
-from app.persistence.db import IdField, db, init_database, write_transaction
+from app.persistence.db import db, write_transaction
+from app.persistence.fields import IdField
 from app.persistence.models import ALL_MODELS, Balance, Order, User
+from app.persistence.schema import init_database
 from app.persistence.store import LedgerError, ledger_sums, post_entries
 
 

@@ -15,7 +15,8 @@ from peewee import (
     TextField,
 )
 
-from app.persistence.db import IdField, MoneyField, db
+from app.persistence.db import db
+from app.persistence.fields import IdField, MoneyField
 
 
 def now_ms() -> int:

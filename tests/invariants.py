@@ -9,9 +9,9 @@ from pathlib import Path
 
 from app.domain.orders import TERMINAL, OrderStatus
 from app.persistence.db import db
+from app.persistence.ledger import ledger_sums
 from app.persistence.models import Balance, Fill, LedgerRow, Order
 from app.persistence.schema import init_database
-from app.persistence.store import ledger_sums
 
 
 def check_ledger() -> None:

@@ -16,9 +16,10 @@ from peewee import AutoField
 from app.domain.ledger import HOUSE_GENESIS, transfer, user_free
 from app.persistence.db import db, write_transaction
 from app.persistence.fields import IdField
+from app.persistence.ledger import LedgerError, ledger_sums, post_entries
 from app.persistence.models import ALL_MODELS, Balance, Order, User
+from app.persistence.orders import ORDER_FIELDS, insert_order, order_by_client_id, order_by_id
 from app.persistence.schema import init_database
-from app.persistence.store import LedgerError, ledger_sums, post_entries
 
 
 @pytest.fixture
@@ -41,6 +42,29 @@ def test_money_round_trips_exactly(database: None, value: Decimal) -> None:
                            cumm_quote_qty=value, locked=value)
     back = Order.get_by_id(row.id)
     assert back.quantity == value and back.locked == value and isinstance(back.locked, Decimal)
+
+
+def test_the_fast_path_reads_and_writes_every_column_of_the_order_model(database: None) -> None:
+    """The hand-written SQL takes its column list from the model: a new field is read and written too."""
+    fields = Order._meta.sorted_fields
+    assert ORDER_FIELDS == tuple(f.column_name for f in fields) == tuple(f.name for f in fields)
+    values = {"user_id": 7, "client_order_id": "fast", "symbol": "BTCUSDT", "side": "SELL", "type": "STOP_LOSS_LIMIT",
+              "time_in_force": "GTC", "quantity": Decimal("0.12345678"), "quote_order_qty": None,
+              "price": Decimal("65000.5"), "status": "NEW", "executed_qty": Decimal("0.1"),
+              "cumm_quote_qty": Decimal("6500.05"), "locked": Decimal("0.02345678"), "fill_count": 3,
+              "reject_reason": None, "created_at": 1, "updated_at": 2, "version": 4, "exchange_sent_at": 5,
+              "exchange_order_id": 6, "stop_price": Decimal("64000"), "trailing_delta": 150,
+              "trail_extreme": Decimal("66000.25"), "triggered": True, "order_list_id": 9}
+    assert set(values) == set(ORDER_FIELDS) - {"id"}
+    with write_transaction():
+        order_id = insert_order(values)
+    by_peewee = Order.get_by_id(order_id)
+    fast = order_by_id(order_id)
+    assert fast is not None and order_by_client_id(7, "fast") is not None
+    assert order_by_id(order_id, user_id=8) is None
+    for name in ORDER_FIELDS:
+        assert getattr(fast, name) == getattr(by_peewee, name) == values.get(name, order_id), name
+        assert type(getattr(fast, name)) is type(getattr(by_peewee, name)) or name == "triggered", name
 
 
 def test_sqlite_decimal_column_would_have_lost_digits(database: None) -> None:

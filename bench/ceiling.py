@@ -49,7 +49,7 @@ async def serve() -> None:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    print(json.dumps({"url": f"http://127.0.0.1:{runner.addresses[0][1]}", "token": issue(secret, 1, 0, 3600)}),
+    print(json.dumps({"url": f"http://127.0.0.1:{runner.addresses[0][1]}", "token": issue(secret, 1, 0, 3600, sid="bench")}),
           flush=True)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -49,8 +49,8 @@ async def serve() -> None:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    print(json.dumps({"url": f"http://127.0.0.1:{runner.addresses[0][1]}", "token": issue(secret, 1, 0, 3600, sid="bench")}),
-          flush=True)
+    token = issue(secret, 1, 0, 3600, sid="bench")
+    print(json.dumps({"url": f"http://127.0.0.1:{runner.addresses[0][1]}", "token": token}), flush=True)
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)

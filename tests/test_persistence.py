@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import logging
+import re
 import sqlite3
 from collections.abc import Iterator
 from decimal import Decimal
@@ -179,3 +181,19 @@ def test_every_generated_id_is_an_id_field() -> None:
     """A table added later with a plain AutoField would reuse ids on SQLite again."""
     generated = [m for m in ALL_MODELS if isinstance(m._meta.primary_key, AutoField)]
     assert generated and all(isinstance(m._meta.primary_key, IdField) for m in generated)
+
+
+def test_every_hand_written_insert_writes_every_column_of_its_table() -> None:
+    """The fast path's column lists are checked against the models, so a new field cannot be left out."""
+    tables = {m._meta.table_name: m for m in ALL_MODELS}
+    insert = re.compile(r'INSERT INTO "?(\w+)"? \(([^)]*)\)')
+    seen = set()
+    for path in sorted((Path(__file__).resolve().parents[1] / "app" / "persistence").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and (m := insert.search(node.value)):
+                model = tables[m.group(1)]
+                written = {c.strip() for c in m.group(2).split(",")}
+                generated = {f.column_name for f in model._meta.sorted_fields if isinstance(f, AutoField)}
+                assert written == {f.column_name for f in model._meta.sorted_fields} - generated, m.group(0)
+                seen.add(m.group(1))
+    assert seen >= {"ledger", "balance", "fill", "position", "outbox", "inbox"}

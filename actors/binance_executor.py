@@ -20,13 +20,14 @@ from __future__ import annotations
 import logging
 import time
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from actors.executor import Event, Executor, balance_update
 from actors.relay import OutboxRelay
 from actors.runtime import Runtime
+from app.clock import now_ms
 from app.domain.execution import Outcome
 from app.domain.orders import OrderStatus
 from app.exchange import translate
@@ -36,11 +37,22 @@ from app.messages import CancelOrder, CfdRequest, Reply, SubmitOrder, encode
 from app.messaging.names import shard_of
 from app.messaging.streams import REPLY_MAXLEN, Delivery
 from app.money import ZERO
-from app.persistence import sql
 from app.persistence.db import write_transaction
-from app.persistence.models import ExchangeBalance, ExchangeKey, Order, now_ms
-from app.persistence.store import balance_json, order_view
+from app.persistence.exchange import exchange_key, replace_exchange_balances, users_with_keys
+from app.persistence.ledger import balance_json
+from app.persistence.orders import (
+    mark_list_unsent,
+    mark_sent,
+    order_by_id,
+    order_list,
+    order_view,
+    set_exchange_order_id,
+    watched_orders,
+)
 from app.schemas import problem_body
+
+if TYPE_CHECKING:
+    from app.persistence.models import Order
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +127,7 @@ class BinanceExecutor(Executor):
         return left > 0
 
     def _client(self, user_id: int) -> BinanceClient | None:
-        row = ExchangeKey.get_or_none((ExchangeKey.user_id == user_id) & (ExchangeKey.exchange == "binance"))
+        row = exchange_key(user_id)
         if row is None:
             self.clients.pop(user_id, None)
             return None
@@ -134,7 +146,7 @@ class BinanceExecutor(Executor):
 
     def _submit(self, order_id: int) -> bool:
         """Send (or find again) a PENDING/UNKNOWN order. True when nothing is left to do for it."""
-        row = sql.order_by_id(order_id)
+        row = order_by_id(order_id)
         if row is None or row.status not in (OrderStatus.PENDING.value, OrderStatus.UNKNOWN.value):
             return True  # done already (a redelivery), or canceled before it was sent
         if self._paused():
@@ -153,14 +165,14 @@ class BinanceExecutor(Executor):
     def _send_list(self, row: Order, client: BinanceClient) -> bool:
         """An OCO goes to Binance as one order list; each report is applied to its leg."""
         assert row.order_list_id is not None
-        rows = [r for r in (sql.order_by_id(i) for i in sql.order_list_ids(row.order_list_id)) if r is not None]
+        rows = order_list(row.order_list_id)
         if len(rows) != 2:
             return True
         tp, sl = rows
         sent_at = client.now_ms()
         with write_transaction():
+            mark_sent([r.id for r in rows], sent_at)
             for r in rows:
-                sql.execute('UPDATE "order" SET exchange_sent_at = ? WHERE id = ?', (sent_at, r.id))
                 r.exchange_sent_at = sent_at
         above, below = (tp, sl) if tp.side == "SELL" else (sl, tp)
         try:
@@ -184,7 +196,7 @@ class BinanceExecutor(Executor):
     def _send(self, row: Order, client: BinanceClient) -> bool:
         sent_at = client.now_ms()
         with write_transaction():
-            sql.execute('UPDATE "order" SET exchange_sent_at = ? WHERE id = ?', (sent_at, row.id))
+            mark_sent([row.id], sent_at)
         row.exchange_sent_at = sent_at
         crash_point("binance.before_send", row.client_order_id)
         try:
@@ -201,7 +213,7 @@ class BinanceExecutor(Executor):
             return True  # the poller owns it from here
         except RateLimited as exc:  # refused before execution: it may be sent again
             with write_transaction():
-                sql.execute('UPDATE "order" SET exchange_sent_at = NULL WHERE id = ?', (row.id,))
+                mark_sent([row.id], None)
             raise exc
         crash_point("binance.after_send", row.client_order_id)
         self._record(row, client, answer, answer.get("fills", []))
@@ -222,8 +234,7 @@ class BinanceExecutor(Executor):
                 if row.order_list_id != row.id:
                     return False  # the list is sent again through its first order
                 with write_transaction():
-                    sql.execute('UPDATE "order" SET exchange_sent_at = NULL WHERE order_list_id = ?',
-                                (row.order_list_id,))
+                    mark_list_unsent(row.order_list_id)
                 return self._send_list(row, client)
             return self._send(row, client)
         except StatusUnknown:
@@ -240,13 +251,12 @@ class BinanceExecutor(Executor):
         return sorted(trades, key=lambda t: int(t["id"]))
 
     def _cancel(self, msg: CancelOrder) -> bool:
-        row = sql.order_by_id(msg.order_id, msg.user_id)
+        row = order_by_id(msg.order_id, msg.user_id)
         if row is None or row.status not in (OrderStatus.PENDING.value, OrderStatus.UNKNOWN.value,
                                              OrderStatus.NEW.value, OrderStatus.PARTIALLY_FILLED.value):
             return True
         if row.exchange_sent_at is None:  # never sent: cancel here; the SubmitOrder will find it CANCELED
-            legs = [row] if row.order_list_id is None else [
-                r for r in (sql.order_by_id(i) for i in sql.order_list_ids(row.order_list_id)) if r is not None]
+            legs = [row] if row.order_list_id is None else order_list(row.order_list_id)
             for leg in legs:
                 self._outcome(leg, Outcome(OrderStatus.CANCELED, leg.executed_qty, leg.cumm_quote_qty, ZERO))
             return True
@@ -280,7 +290,7 @@ class BinanceExecutor(Executor):
         with write_transaction():
             self._apply(row, order_view(row), outcome, events)
             if exchange_order_id is not None:
-                sql.execute('UPDATE "order" SET exchange_order_id = ? WHERE id = ?', (exchange_order_id, row.id))
+                set_exchange_order_id(row.id, exchange_order_id)
             rows = self._outbox(events)
         self.relay.publish(rows)
 
@@ -299,10 +309,7 @@ class BinanceExecutor(Executor):
         rows = translate.balances_of(account)
         events = [balance_update(user_id, f"account:{now}", [balance_json(*row) for row in rows])]
         with write_transaction():
-            ExchangeBalance.delete().where(ExchangeBalance.user_id == user_id).execute()
-            for asset, free, locked in rows:
-                ExchangeBalance.insert(user_id=user_id, asset=asset, free=free, locked=locked,
-                                       updated_at=now).execute()
+            replace_exchange_balances(user_id, rows, now)
             rows = self._outbox(events)
         self.relay.publish(rows)
         self.balances_at[user_id] = now
@@ -313,13 +320,11 @@ class BinanceExecutor(Executor):
         if self._paused():
             return
         shards = self.runtime.settings.executor_shards
-        watched = (Order.status.in_(_WATCHED) & Order.exchange_sent_at.is_null(False)) | (
-            (Order.status == OrderStatus.PENDING.value) & (Order.created_at < now_ms() - STALE_PENDING_MS))
-        ids = [o.id for o in Order.select(Order.id, Order.user_id).where(watched)
-               if shard_of(o.user_id, shards) == self.shard]
+        ids = [order_id for order_id, user_id in watched_orders(list(_WATCHED), now_ms() - STALE_PENDING_MS)
+               if shard_of(user_id, shards) == self.shard]
         try:
             for order_id in ids:
-                row = sql.order_by_id(order_id)  # now: an earlier step of this round may have changed it
+                row = order_by_id(order_id)  # now: an earlier step of this round may have changed it
                 if row is None:
                     continue
                 if row.status == OrderStatus.PENDING.value:
@@ -347,8 +352,7 @@ class BinanceExecutor(Executor):
 
     def _refresh_stale_balances(self) -> None:
         shards, now = self.runtime.settings.executor_shards, now_ms()
-        for key in ExchangeKey.select(ExchangeKey.user_id).where(ExchangeKey.exchange == "binance"):
-            uid = key.user_id
+        for uid in users_with_keys():
             if shard_of(uid, shards) == self.shard and now - self.balances_at.get(uid, 0) > BALANCE_REFRESH_MS:
                 client = self._client(uid)
                 if client is not None:

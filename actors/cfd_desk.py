@@ -39,8 +39,9 @@ from app.domain.cfd_engine import (
 from app.domain.ledger import transfer, user_free
 from app.messages import CfdRequest, PriceTick
 from app.money import to_str
+from app.persistence.cfd_projection import cfd_balance, cfd_position_opened_by
+from app.persistence.ledger import BalanceCache, post_entries
 from app.persistence.models import CfdAccount, CfdCursor, CfdPosition, now_ms
-from app.persistence.store import BalanceCache, cfd_balance, cfd_position_opened_by, post_entries
 from app.queries import cfd_position, cfd_position_json
 
 log = logging.getLogger(__name__)

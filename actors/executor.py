@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from actors.base import MailboxActor
 from actors.cfd_desk import CfdDesk, DeskBatch, reply_for
@@ -28,11 +28,14 @@ from app.messages import CancelOrder, CfdRequest, EventBatch, Message, PriceTick
 from app.messaging.names import shard_of
 from app.messaging.streams import REPLY_MAXLEN, Delivery
 from app.money import to_str
-from app.persistence import sql
 from app.persistence.db import db, write_transaction
-from app.persistence.models import Order
-from app.persistence.store import BalanceCache, apply_outcome, inbox_add, order_view, outbox_add, user_balances
+from app.persistence.ledger import BalanceCache, user_balances
+from app.persistence.orders import apply_outcome, order_by_id, order_list, order_view, resting_orders
+from app.persistence.outbox import inbox_add, outbox_add
 from app.schemas import fill_json, order_json, problem_body
+
+if TYPE_CHECKING:
+    from app.persistence.models import Order
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +119,7 @@ class Executor(MailboxActor):
 
     def _load_resting(self) -> None:
         shards = self.runtime.settings.executor_shards
-        rows = Order.select().where(Order.status.in_([s.value for s in OPEN]) & (Order.type != OrderType.MARKET.value))
-        self.resting = {r.id: order_view(r) for r in rows if shard_of(r.user_id, shards) == self.shard}
+        self.resting = {r.id: order_view(r) for r in resting_orders() if shard_of(r.user_id, shards) == self.shard}
 
     def _forget_state(self) -> None:
         """After a rollback, in-memory state may be ahead of the database: reload it lazily."""
@@ -243,7 +245,7 @@ class Executor(MailboxActor):
             return
         events: list[Event] = []
         with write_transaction():
-            row = Order.get_or_none(Order.id == msg.order_id)
+            row = order_by_id(msg.order_id)
             if row is None or row.status != OrderStatus.PENDING.value:
                 return
             view = order_view(row)
@@ -256,7 +258,7 @@ class Executor(MailboxActor):
     # --- messages ------------------------------------------------------------------------------
     def _on_command(self, msg: Message, events: list[Event]) -> None:
         assert isinstance(msg, (SubmitOrder, CancelOrder))
-        row = sql.order_by_id(msg.order_id, msg.user_id)
+        row = order_by_id(msg.order_id, msg.user_id)
         if row is None:
             log.warning("%s: %s for unknown order %s", self.name, type(msg).__name__, msg.order_id)
             return
@@ -277,7 +279,7 @@ class Executor(MailboxActor):
         self._apply(row, view, outcome, events)
 
     def _list_rows(self, list_id: int) -> list[Order]:
-        return [r for r in (sql.order_by_id(i) for i in sql.order_list_ids(list_id)) if r is not None]
+        return order_list(list_id)
 
     def _on_list_command(self, msg: SubmitOrder | CancelOrder, view: OrderView, events: list[Event]) -> None:
         """OCO: both legs are placed together, and canceling either cancels the list."""
@@ -303,7 +305,7 @@ class Executor(MailboxActor):
         if quote is None:
             return
         for order in sorted(self._crossed(tick.symbol, quote), key=lambda o: o.id):
-            row = sql.order_by_id(order.id)
+            row = order_by_id(order.id)
             if row is None:
                 continue
             view = order_view(row)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from actors.base import MailboxActor
 from actors.relay import OutboxRelay
 from actors.runtime import Runtime
+from app.clock import now_ms
 from app.domain import oco
 from app.domain.orders import (
     CANCELABLE,
@@ -30,11 +31,21 @@ from app.messages import CancelOrder, Message, PlaceOco, PlaceOrder, Reply, Requ
 from app.messaging.names import shard_of
 from app.messaging.streams import REPLY_MAXLEN, Delivery, add_raw
 from app.money import ZERO
-from app.persistence import sql
 from app.persistence.db import db, write_transaction
-from app.persistence.models import Order, now_ms
-from app.persistence.store import count_open_orders, order_view, outbox_add
+from app.persistence.orders import (
+    count_open_orders,
+    insert_order,
+    order_by_client_id,
+    order_by_id,
+    order_view,
+    pending_orders,
+    set_order_list_id,
+)
+from app.persistence.outbox import outbox_add
 from app.schemas import order_json, problem_body
+
+if TYPE_CHECKING:
+    from app.persistence.models import Order
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +69,12 @@ class Gateway(MailboxActor):
         """
         self.relay = OutboxRelay("gateway", self.producer, self.runtime.names.events)
         resent = self.relay.resend_leftovers()
-        pending = list(Order.select(Order.id, Order.user_id).where(Order.status == OrderStatus.PENDING.value))
+        pending = pending_orders()
         shards = self.runtime.settings.executor_shards
         self.relay.producer.send_raw_many(
-            (self.runtime.names.executor(shard_of(o.user_id, shards)),
-             encode(SubmitOrder(msg_id=f"submit:{o.id}", order_id=o.id, user_id=o.user_id)), None)
-            for o in pending
+            (self.runtime.names.executor(shard_of(user_id, shards)),
+             encode(SubmitOrder(msg_id=f"submit:{order_id}", order_id=order_id, user_id=user_id)), None)
+            for order_id, user_id in pending
         )
         if resent or pending:
             log.info("gateway: resent %d outbox rows, re-enqueued %d pending orders", resent, len(pending))
@@ -138,7 +149,7 @@ class Gateway(MailboxActor):
             time_in_force=TimeInForce(msg.time_in_force) if msg.time_in_force else None,
             stop_price=msg.stop_price, trailing_delta=msg.trailing_delta,
         ), spec)
-        existing = sql.order_by_client_id(msg.user_id, msg.client_order_id)
+        existing = order_by_client_id(msg.user_id, msg.client_order_id)
         if existing is not None:
             return self._repeat(existing, req)
         if req.type is OrderType.MARKET and self._stale(req.symbol):
@@ -148,7 +159,7 @@ class Gateway(MailboxActor):
             raise OrderRejected("TOO_MANY_ORDERS", f"at most {self.runtime.settings.max_open_orders} open orders "
                                 "per account; cancel some first", 429)
         now = now_ms()
-        order_id = sql.insert_order({
+        order_id = insert_order({
             "user_id": msg.user_id, "client_order_id": req.client_order_id, "symbol": req.symbol,
             "side": req.side.value, "type": req.type.value,
             "time_in_force": req.time_in_force.value if req.time_in_force else None, "quantity": req.quantity,
@@ -171,7 +182,7 @@ class Gateway(MailboxActor):
                                 msg.stop_price, msg.tp_stop_price, msg.stop_limit_price,
                                 TimeInForce(msg.stop_limit_time_in_force) if msg.stop_limit_time_in_force else None,
                                 msg.trailing_delta, spec)
-        existing = [sql.order_by_client_id(msg.user_id, leg.client_order_id) for leg in legs]
+        existing = [order_by_client_id(msg.user_id, leg.client_order_id) for leg in legs]
         if any(e is not None for e in existing):
             rows = [e for e in existing if e is not None]
             for row, leg in zip(rows, legs, strict=False):
@@ -183,7 +194,7 @@ class Gateway(MailboxActor):
         now = now_ms()
         ids: list[int] = []
         for leg in legs:
-            ids.append(sql.insert_order({
+            ids.append(insert_order({
                 "user_id": msg.user_id, "client_order_id": leg.client_order_id, "symbol": leg.symbol,
                 "side": leg.side.value, "type": leg.type.value,
                 "time_in_force": leg.time_in_force.value if leg.time_in_force else None, "quantity": leg.quantity,
@@ -192,10 +203,10 @@ class Gateway(MailboxActor):
                 "created_at": now, "updated_at": now, "version": 0, "stop_price": leg.stop_price,
                 "trailing_delta": leg.trailing_delta, "triggered": False, "order_list_id": ids[0] if ids else None,
             }))
-        sql.execute('UPDATE "order" SET order_list_id = ? WHERE id = ?', (ids[0], ids[0]))
+        set_order_list_id(ids[0], ids[0])
         stream = self.runtime.names.executor(shard_of(msg.user_id, self.runtime.settings.executor_shards))
         submit = SubmitOrder(msg_id=f"submit:{ids[0]}", order_id=ids[0], user_id=msg.user_id)
-        rows = [r for r in (sql.order_by_id(i) for i in ids) if r is not None]
+        rows = [r for r in (order_by_id(i) for i in ids) if r is not None]
         return 202, _list_body(msg.list_client_order_id, rows), [(stream, submit)]
 
     def _stale(self, symbol: str) -> bool:
@@ -228,7 +239,7 @@ class Gateway(MailboxActor):
                      "status": existing.status}, []
 
     def _cancel(self, msg: RequestCancel) -> tuple[int, dict[str, Any], list[tuple[str, Message]]]:
-        row = Order.get_or_none((Order.id == msg.order_id) & (Order.user_id == msg.user_id))
+        row = order_by_id(msg.order_id, msg.user_id)
         if row is None:
             raise OrderRejected("UNKNOWN_ORDER", f"order {msg.order_id} does not exist", 404)
         if OrderStatus(row.status) not in CANCELABLE:

@@ -23,7 +23,8 @@ from app.domain.symbols import build_specs
 from app.exchange.exchange_info import load_specs
 from app.messages import Message
 from app.messaging.names import Names
-from app.persistence.db import db, init_database
+from app.persistence.db import db
+from app.persistence.schema import init_database
 from app.security.keystore import resolve_secrets
 from app.security.vault import Vault
 from settings import ConfigError, Settings

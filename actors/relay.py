@@ -9,7 +9,7 @@ from __future__ import annotations
 import redis.client
 
 from app.messaging.streams import EVENTS_MAXLEN, Producer, add_raw
-from app.persistence.store import outbox_delete, outbox_pending
+from app.persistence.outbox import outbox_delete, outbox_pending
 
 
 class OutboxRelay:

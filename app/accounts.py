@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from peewee import IntegrityError
-
 from app.domain.ledger import HOUSE_GENESIS, transfer, user_free
 from app.domain.positions import Position as PositionState
-from app.persistence.db import db, write_transaction
-from app.persistence.models import ExchangeKey, User
-from app.persistence.store import post_entries, save_position
+from app.persistence.db import write_transaction
+from app.persistence.exchange import delete_exchange_key, exchange_key, save_exchange_key
+from app.persistence.ledger import post_entries
+from app.persistence.models import User
+from app.persistence.positions import save_position
+from app.persistence.users import create_user
 from app.security.vault import Vault
 
 
@@ -27,11 +28,9 @@ def open_account(email: str, password_hash: str, wallet: tuple[tuple[str, Decima
     so unrealized PnL starts at zero.
     """
     with write_transaction():
-        try:
-            with db.atomic():
-                user = User.create(email=email, password_hash=password_hash)
-        except IntegrityError as exc:
-            raise EmailTaken(email) from exc
+        user = create_user(email, password_hash)
+        if user is None:
+            raise EmailTaken(email)
         entries = [transfer("genesis", f"{user.id}/{asset}", "deposit", asset, amount, HOUSE_GENESIS,
                             user_free(user.id))
                    for asset, amount in wallet if amount > 0]
@@ -45,15 +44,12 @@ def open_account(email: str, password_hash: str, wallet: tuple[tuple[str, Decima
 
 
 def store_exchange_key(vault: Vault, user_id: int, api_key: str, secret: str) -> None:
-    (ExchangeKey.insert(user_id=user_id, exchange="binance",
-                        api_key_enc=vault.seal(api_key, user_id=user_id, exchange="binance", label="api_key"),
-                        secret_enc=vault.seal(secret, user_id=user_id, exchange="binance", label="secret"),
-                        api_key_last4=api_key[-4:])
-     .on_conflict_replace().execute())
+    save_exchange_key(user_id, vault.seal(api_key, user_id=user_id, exchange="binance", label="api_key"),
+                      vault.seal(secret, user_id=user_id, exchange="binance", label="secret"), api_key[-4:])
 
 
 def key_last4(user_id: int) -> str | None:
-    row = ExchangeKey.get_or_none((ExchangeKey.user_id == user_id) & (ExchangeKey.exchange == "binance"))
+    row = exchange_key(user_id)
     return None if row is None else row.api_key_last4
 
 
@@ -64,5 +60,4 @@ def replace_exchange_key(vault: Vault, user_id: int, api_key: str, secret: str) 
 
 def remove_exchange_key(user_id: int) -> bool:
     with write_transaction():
-        return bool(ExchangeKey.delete().where((ExchangeKey.user_id == user_id)
-                                               & (ExchangeKey.exchange == "binance")).execute())
+        return delete_exchange_key(user_id)

@@ -9,23 +9,22 @@ from app.domain import cfd
 from app.domain.cfd import Direction
 from app.domain.orders import OPEN, OrderStatus
 from app.money import ASSET_SCALE, to_str, to_str_or_none
-from app.persistence.models import CfdPosition, ExchangeBalance, Order, Position
-from app.persistence.store import balance_json, cfd_balance, fills_of, user_balances
+from app.persistence.cfd_projection import cfd_balance
+from app.persistence.exchange import exchange_balances
+from app.persistence.ledger import balance_json, user_balances
+from app.persistence.models import CfdPosition
+from app.persistence.orders import fills_of, order_by_id, user_orders
+from app.persistence.positions import user_positions
 from app.schemas import order_json, position_json
 
 
 def list_orders(user_id: int, status: str | None, symbol: str | None, limit: int,
                 before_id: int | None) -> dict[str, Any]:
-    q = Order.select().where(Order.user_id == user_id)
     if status == "OPEN":
-        q = q.where(Order.status.in_([OrderStatus.PENDING.value, OrderStatus.UNKNOWN.value, *(s.value for s in OPEN)]))
-    elif status:
-        q = q.where(Order.status == status)
-    if symbol:
-        q = q.where(Order.symbol == symbol)
-    if before_id:
-        q = q.where(Order.id < before_id)
-    rows = list(q.order_by(Order.id.desc()).limit(limit + 1))
+        statuses = [OrderStatus.PENDING.value, OrderStatus.UNKNOWN.value, *(s.value for s in OPEN)]
+    else:
+        statuses = [status] if status else None
+    rows = user_orders(user_id, statuses, symbol, limit + 1, before_id)
     more = len(rows) > limit
     rows = rows[:limit]
     fills = fills_of([r.id for r in rows])
@@ -34,7 +33,7 @@ def list_orders(user_id: int, status: str | None, symbol: str | None, limit: int
 
 
 def get_order(user_id: int, order_id: int) -> dict[str, Any] | None:
-    row = Order.get_or_none((Order.id == order_id) & (Order.user_id == user_id))
+    row = order_by_id(order_id, user_id)
     if row is None:
         return None
     return order_json(row, fills_of([row.id]).get(row.id, []))
@@ -44,18 +43,17 @@ def balances(user_id: int, venue: str) -> list[dict[str, str]]:
     """Free and locked per asset: Troupe's ledger, or (EXCHANGE=binance) the exchange account."""
     if venue != "binance":
         return user_balances(user_id)
-    rows = ExchangeBalance.select().where(ExchangeBalance.user_id == user_id).order_by(ExchangeBalance.asset)
-    return [balance_json(r.asset, r.free, r.locked) for r in rows]
+    return [balance_json(r.asset, r.free, r.locked) for r in exchange_balances(user_id)]
 
 
 def positions(user_id: int, marks: dict[str, Decimal], venue: str = "simulator") -> list[dict[str, Any]]:
     """Per base asset. With EXCHANGE=binance the quantity is what the exchange account holds; the
     average entry and realized PnL come from the fills Troupe recorded."""
-    rows = {r.asset: r for r in Position.select().where(Position.user_id == user_id)}
+    rows = user_positions(user_id)
     if venue != "binance":
         return [position_json(a, r.quantity, r.avg_entry, r.realized_pnl, marks.get(a))
                 for a, r in sorted(rows.items())]
-    held = {b.asset: b.free + b.locked for b in ExchangeBalance.select().where(ExchangeBalance.user_id == user_id)}
+    held = {b.asset: b.free + b.locked for b in exchange_balances(user_id)}
     out = []
     for asset in sorted((set(held) & set(marks)) | set(rows)):
         row = rows.get(asset)

@@ -24,8 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.cfd.journal import Journal, Snapshots
 from app.domain.symbols import spec_for
-from app.persistence.db import db, init_database
+from app.persistence.db import db
 from app.persistence.models import CfdCursor
+from app.persistence.schema import init_database
 from bench.liquidation import build, progress
 from bench.order_path import start_server
 

@@ -8,9 +8,10 @@ from decimal import Decimal
 from pathlib import Path
 
 from app.domain.orders import TERMINAL, OrderStatus
-from app.persistence.db import db, init_database
+from app.persistence.db import db
+from app.persistence.ledger import ledger_sums
 from app.persistence.models import Balance, Fill, LedgerRow, Order
-from app.persistence.store import ledger_sums
+from app.persistence.schema import init_database
 
 
 def check_ledger() -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import logging
+import re
 import sqlite3
 from collections.abc import Iterator
 from decimal import Decimal
@@ -14,9 +16,12 @@ from hypothesis import strategies as st
 from peewee import AutoField
 
 from app.domain.ledger import HOUSE_GENESIS, transfer, user_free
-from app.persistence.db import IdField, db, init_database, write_transaction
+from app.persistence.db import db, write_transaction
+from app.persistence.fields import IdField
+from app.persistence.ledger import LedgerError, ledger_sums, post_entries
 from app.persistence.models import ALL_MODELS, Balance, Order, User
-from app.persistence.store import LedgerError, ledger_sums, post_entries
+from app.persistence.orders import ORDER_FIELDS, insert_order, order_by_client_id, order_by_id
+from app.persistence.schema import init_database
 
 
 @pytest.fixture
@@ -39,6 +44,29 @@ def test_money_round_trips_exactly(database: None, value: Decimal) -> None:
                            cumm_quote_qty=value, locked=value)
     back = Order.get_by_id(row.id)
     assert back.quantity == value and back.locked == value and isinstance(back.locked, Decimal)
+
+
+def test_the_fast_path_reads_and_writes_every_column_of_the_order_model(database: None) -> None:
+    """The hand-written SQL takes its column list from the model: a new field is read and written too."""
+    fields = Order._meta.sorted_fields
+    assert ORDER_FIELDS == tuple(f.column_name for f in fields) == tuple(f.name for f in fields)
+    values = {"user_id": 7, "client_order_id": "fast", "symbol": "BTCUSDT", "side": "SELL", "type": "STOP_LOSS_LIMIT",
+              "time_in_force": "GTC", "quantity": Decimal("0.12345678"), "quote_order_qty": None,
+              "price": Decimal("65000.5"), "status": "NEW", "executed_qty": Decimal("0.1"),
+              "cumm_quote_qty": Decimal("6500.05"), "locked": Decimal("0.02345678"), "fill_count": 3,
+              "reject_reason": None, "created_at": 1, "updated_at": 2, "version": 4, "exchange_sent_at": 5,
+              "exchange_order_id": 6, "stop_price": Decimal("64000"), "trailing_delta": 150,
+              "trail_extreme": Decimal("66000.25"), "triggered": True, "order_list_id": 9}
+    assert set(values) == set(ORDER_FIELDS) - {"id"}
+    with write_transaction():
+        order_id = insert_order(values)
+    by_peewee = Order.get_by_id(order_id)
+    fast = order_by_id(order_id)
+    assert fast is not None and order_by_client_id(7, "fast") is not None
+    assert order_by_id(order_id, user_id=8) is None
+    for name in ORDER_FIELDS:
+        assert getattr(fast, name) == getattr(by_peewee, name) == values.get(name, order_id), name
+        assert type(getattr(fast, name)) is type(getattr(by_peewee, name)) or name == "triggered", name
 
 
 def test_sqlite_decimal_column_would_have_lost_digits(database: None) -> None:
@@ -153,3 +181,19 @@ def test_every_generated_id_is_an_id_field() -> None:
     """A table added later with a plain AutoField would reuse ids on SQLite again."""
     generated = [m for m in ALL_MODELS if isinstance(m._meta.primary_key, AutoField)]
     assert generated and all(isinstance(m._meta.primary_key, IdField) for m in generated)
+
+
+def test_every_hand_written_insert_writes_every_column_of_its_table() -> None:
+    """The fast path's column lists are checked against the models, so a new field cannot be left out."""
+    tables = {m._meta.table_name: m for m in ALL_MODELS}
+    insert = re.compile(r'INSERT INTO "?(\w+)"? \(([^)]*)\)')
+    seen = set()
+    for path in sorted((Path(__file__).resolve().parents[1] / "app" / "persistence").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and (m := insert.search(node.value)):
+                model = tables[m.group(1)]
+                written = {c.strip() for c in m.group(2).split(",")}
+                generated = {f.column_name for f in model._meta.sorted_fields if isinstance(f, AutoField)}
+                assert written == {f.column_name for f in model._meta.sorted_fields} - generated, m.group(0)
+                seen.add(m.group(1))
+    assert seen >= {"ledger", "balance", "fill", "position", "outbox", "inbox"}

@@ -7,13 +7,14 @@ signing out ends the session, so its token stops working everywhere at once.
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from app.accounts import EmailTaken, key_last4, open_account
 from app.messaging.auth_notices import AuthNotice
-from app.persistence.models import User
 from app.persistence.sessions import open_session, revoke_session
+from app.persistence.users import user_by_email, user_by_id
 from app.schemas import parse_login, parse_register, user_json
 from app.security.passwords import PasswordPolicyError, check_policy, hash_password, verify_password
 from app.security.tokens import Claims, issue
@@ -23,6 +24,9 @@ from web.market_views import marks as market_marks
 from web.problems import Problem
 from web.security import client_address, in_db, read_json, require_user
 from web.session import clear_session
+
+if TYPE_CHECKING:
+    from app.persistence.models import User
 
 routes = web.RouteTableDef()
 
@@ -66,7 +70,7 @@ async def create_user(request: web.Request, email: str, password: str, api_key: 
 async def check_credentials(request: web.Request, email: str, password: str) -> User:
     """The user whose password this is (shared by the API and the login page); raises Problem."""
     await before_login(request, email)
-    user = await in_db(request, User.get_or_none, User.email == email)
+    user = await in_db(request, user_by_email, email)
     ok = await asyncio.get_running_loop().run_in_executor(
         request.app[CPU_POOL], verify_password, password, user.password_hash if user else None,
         request.app[SETTINGS].bcrypt_rounds)
@@ -109,7 +113,7 @@ async def logout(request: web.Request) -> web.Response:
 @routes.get("/auth/me")
 async def me(request: web.Request) -> web.Response:
     claims = await require_user(request)
-    user = await in_db(request, User.get_or_none, User.id == claims.user_id)
+    user = await in_db(request, user_by_id, claims.user_id)
     if user is None:
         raise Problem(401, "this account no longer exists; sign in again", code="UNAUTHORIZED")
     last4 = await in_db(request, key_last4, user.id)

@@ -6,7 +6,7 @@ import asyncio
 
 from aiohttp import web
 
-from app.persistence.db import db
+from app.persistence.db import ping
 from web.keys import REDIS, STATE, SUPERVISOR
 from web.security import in_db
 
@@ -19,7 +19,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def _db_ping() -> bool:
-    db.execute_sql("SELECT 1").fetchone()
+    ping()
     return True
 
 

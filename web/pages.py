@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp_jinja2
 from aiohttp import web
 
 from app.accounts import key_last4, remove_exchange_key, replace_exchange_key
 from app.domain.candles import INTERVALS
-from app.persistence.models import User
+from app.persistence.users import user_by_id
 from app.schemas import SchemaError, parse_exchange_key, parse_login, parse_register, refuse_lone_surrogates
 from web.auth_views import check_credentials, create_user, end_session, sign_in
 from web.keys import RUNTIME, SETTINGS, VAULT
 from web.problems import Problem
 from web.security import in_db, session_user
 from web.session import CSRF_FIELD, check_csrf, clear_session, csrf_token, remember_csrf, set_session
+
+if TYPE_CHECKING:
+    from app.persistence.models import User
 
 routes = web.RouteTableDef()
 _NEXT = re.compile(r"/(trade/[A-Z0-9]{2,20}|account)")
@@ -75,7 +78,7 @@ async def _current_user(request: web.Request) -> User | None:
     claims = await session_user(request)
     if claims is None:
         return None
-    return await in_db(request, User.get_or_none, User.id == claims.user_id)
+    return await in_db(request, user_by_id, claims.user_id)
 
 
 async def _signed_in(request: web.Request, user: User, location: str) -> web.Response:

@@ -16,7 +16,8 @@ from typing import Any
 
 from peewee import SqliteDatabase
 
-from app.persistence.db import IdField, db, write_transaction
+from app.persistence.db import db, write_transaction
+from app.persistence.fields import IdField
 
 log = logging.getLogger(__name__)
 _AUTOINCREMENT = re.compile(r"\bAUTOINCREMENT\b", re.IGNORECASE)

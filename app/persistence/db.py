@@ -12,61 +12,12 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from decimal import Decimal
-from typing import Any
 
-from peewee import (
-    SQL,
-    AutoField,
-    Context,
-    Database,
-    DatabaseProxy,
-    NodeList,
-    PostgresqlDatabase,
-    SqliteDatabase,
-    TextField,
-)
+from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
 from playhouse.db_url import connect
-from playhouse.migrate import SchemaMigrator, migrate
-
-from app.money import to_str
 
 db = DatabaseProxy()
 log = logging.getLogger(__name__)
-
-
-class MoneyField(TextField):
-    """An exact decimal stored as canonical text on every backend.
-
-    SQLite turns DECIMAL/NUMERIC columns into binary floats; text keeps every digit. Amounts are
-    never compared in SQL, only in Python under a single writer per account.
-    """
-
-    def db_value(self, value: Decimal | None) -> str | None:
-        if value is None:
-            return None
-        if not isinstance(value, Decimal):
-            raise TypeError(f"MoneyField takes Decimal, got {type(value).__name__}")
-        return to_str(value)
-
-    def python_value(self, value: Any) -> Decimal | None:
-        return None if value is None else Decimal(value)
-
-
-class IdField(AutoField):
-    """An id that is never handed out twice, even after the row holding the highest one is deleted.
-
-    SQLite's plain `INTEGER PRIMARY KEY` takes max(id) + 1, so a deleted user's id (and with it
-    their unexpired tokens and ledger references) would go to the next user; `AUTOINCREMENT` keeps
-    the high-water mark in `sqlite_sequence`. PostgreSQL's SERIAL sequence never goes back anyway.
-    """
-
-    def ddl(self, ctx: Context) -> NodeList:
-        column = super().ddl(ctx)
-        database = self.model._meta.database
-        if isinstance(getattr(database, "obj", database), SqliteDatabase):
-            return NodeList((column, SQL("AUTOINCREMENT")))
-        return column
 
 
 def open_database(url: str, connect_timeout_s: int | None = None) -> Database:
@@ -98,32 +49,11 @@ def probe_database(url: str, timeout_s: int) -> None:
         database.close()
 
 
-def init_database(url: str) -> Database:
-    """Bind the proxy to `url`, create any missing tables and bring older ones up to date."""
-    from app.persistence.autoincrement import adopt_autoincrement
-    from app.persistence.models import ALL_MODELS
-
-    database = open_database(url)
+def bind_database(database: Database) -> None:
+    """Point the proxy at `database` (and SQLite writers at its lock file); schema.py creates the tables."""
     db.initialize(database)
     if isinstance(database, SqliteDatabase):
         _sqlite_writer.bind(database.database)
-    with db.connection_context():
-        db.create_tables(ALL_MODELS, safe=True)
-        _add_missing_columns(ALL_MODELS)
-        adopt_autoincrement(ALL_MODELS)
-    return database
-
-
-def _add_missing_columns(models: list[Any]) -> None:
-    """Columns added to a model after its table was created (all nullable) are added in place."""
-    for model in models:
-        table = model._meta.table_name
-        present = {c.name for c in db.get_columns(table)}
-        missing = [f for f in model._meta.sorted_fields if f.column_name not in present]
-        if missing:
-            migrator = SchemaMigrator.from_database(db.obj)
-            migrate(*(migrator.add_column(table, f.column_name, f) for f in missing))
-            log.info("database: added column(s) %s to %s", ", ".join(f.column_name for f in missing), table)
 
 
 class _WriterLock:
@@ -176,6 +106,11 @@ def write_transaction() -> Iterator[None]:
     else:
         with db.atomic():
             yield
+
+
+def ping() -> None:
+    """`SELECT 1` on this thread's connection: the database answers."""
+    db.execute_sql("SELECT 1").fetchone()
 
 
 def is_postgres() -> bool:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from peewee import (
     BigIntegerField,
     BlobField,
@@ -15,11 +13,9 @@ from peewee import (
     TextField,
 )
 
-from app.persistence.db import IdField, MoneyField, db
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
+from app.clock import now_ms
+from app.persistence.db import db
+from app.persistence.fields import IdField, MoneyField
 
 
 class BaseModel(Model):

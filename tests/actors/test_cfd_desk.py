@@ -14,7 +14,7 @@ from actors.runtime import Runtime
 from app.domain.symbols import build_specs
 from app.messages import CfdRequest, PriceTick
 from app.messaging.names import Names
-from app.persistence.store import BalanceCache
+from app.persistence.ledger import BalanceCache
 from app.security.vault import Vault
 from settings import load_settings
 

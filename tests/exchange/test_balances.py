@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from actors.executor import balance_update
 from app.exchange.translate import balances_of
-from app.persistence.store import balance_json
+from app.persistence.ledger import balance_json
 
 
 def test_binance_balances_are_parsed_and_formatted_like_the_ledger() -> None:

@@ -20,8 +20,9 @@ import redis
 
 from app.cfd.journal import recover
 from app.messages import PriceTick, encode
-from app.persistence.db import db, init_database
+from app.persistence.db import db
 from app.persistence.models import CfdAccount
+from app.persistence.schema import init_database
 from tests.helpers import PASSWORD, ServerProcess, auth, register
 
 pytestmark = pytest.mark.crash

@@ -1,0 +1,106 @@
+"""The layers stay apart: SQL only under `app/persistence/`, and `app/domain` free of I/O.
+
+Read from the source (ast), not by importing, so a module that breaks the rule fails here even if no
+test exercises the offending line.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Step 4 of issue 10 (the CFD desk in one package) moves this module and its projection queries into
+# app/persistence; until that lands it still queries the CFD tables itself.
+EXEMPT_FROM_SQL_RULE = {"actors/cfd_desk.py"}
+# Imported only to name peewee.OperationalError in the problem middleware (a database that went away
+# is a 503): an exception type, not a query.
+MAY_IMPORT_PEEWEE = {"web/problems.py"}
+
+FORBIDDEN_IN_ACTORS_AND_WEB = ("peewee", "playhouse", "app.persistence.models", "app.persistence.sql")
+SQL = re.compile(r"\bSELECT\b[\s\S]*\bFROM\b|\bSELECT\s+\d|\bINSERT\s+INTO\b|\bUPDATE\s+\S+\s+SET\b"
+                 r"|\bDELETE\s+FROM\b")
+
+# What app/domain may import: itself, the money rules, and pure standard-library modules (as of issue 10).
+DOMAIN_MAY_IMPORT = {
+    "__future__", "array", "collections", "collections.abc", "dataclasses", "decimal", "enum", "hashlib",
+    "json", "math", "random", "typing",
+    "sys",  # cfd_store: sys.byteorder only
+    "sortedcontainers",  # cfd_engine: an in-memory sorted list (the trigger index), no I/O
+}
+
+
+def _modules(*folders: str) -> Iterator[tuple[str, ast.Module]]:
+    for folder in folders:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            yield path.relative_to(ROOT).as_posix(), ast.parse(path.read_text(), str(path))
+
+
+def _type_checking_only(tree: ast.Module) -> set[ast.AST]:
+    """Imports under `if TYPE_CHECKING:` (annotations only; nothing runs them)."""
+    out: set[ast.AST] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            out.update(n for stmt in node.body for n in ast.walk(stmt))
+    return out
+
+
+def _imports(tree: ast.Module, skip: set[ast.AST] | None = None) -> Iterator[tuple[int, str]]:
+    """(line, dotted name) of everything imported; `from a.b import c` is `a.b.c`."""
+    skip = skip or set()
+    for node in ast.walk(tree):
+        if node in skip:
+            continue
+        if isinstance(node, ast.Import):
+            yield from ((node.lineno, a.name) for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, "relative imports are not used in Troupe"
+            yield from ((node.lineno, f"{node.module}.{a.name}") for a in node.names)
+
+
+def _within(name: str, prefixes: tuple[str, ...] | set[str]) -> bool:
+    """`name` is one of `prefixes` or inside one of them."""
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def sql_in(tree: ast.Module) -> list[tuple[int, str]]:
+    return [(node.lineno, node.value) for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.search(node.value)]
+
+
+@pytest.mark.parametrize(("text", "is_sql"), [
+    ('UPDATE "order" SET exchange_sent_at = ? WHERE id = ?', True),
+    ("SELECT 1", True),
+    ("SELECT id FROM fill", True),
+    ("INSERT INTO inbox (consumer) VALUES (?)", True),
+    ("DELETE FROM outbox WHERE id = ?", True),
+    ("update the order and set its status", False),
+    ("select an order from the list", False),
+])
+def test_the_detector_knows_sql_when_it_sees_it(text: str, is_sql: bool) -> None:
+    assert bool(sql_in(ast.parse(repr(text)))) is is_sql
+
+
+def test_actors_and_web_handlers_go_through_the_persistence_door() -> None:
+    found = []
+    for name, tree in _modules("actors", "web"):
+        if name in EXEMPT_FROM_SQL_RULE:
+            continue
+        found += [f"{name}:{line}: SQL {text[:60]!r}" for line, text in sql_in(tree)]
+        forbidden = FORBIDDEN_IN_ACTORS_AND_WEB[1:] if name in MAY_IMPORT_PEEWEE else FORBIDDEN_IN_ACTORS_AND_WEB
+        found += [f"{name}:{line}: imports {imported}" for line, imported in _imports(tree, _type_checking_only(tree))
+                  if _within(imported, forbidden)]
+    assert not found, "SQL belongs behind a repository in app/persistence/:\n" + "\n".join(found)
+
+
+def test_the_domain_imports_no_io() -> None:
+    found = []
+    for name, tree in _modules("app/domain"):
+        found += [f"{name}:{line}: imports {imported}" for line, imported in _imports(tree)
+                  if not _within(imported, {"app.domain", "app.money", *DOMAIN_MAY_IMPORT})]
+    assert not found, "app/domain is pure logic; move I/O to its caller:\n" + "\n".join(found)

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from app.accounts import key_last4, remove_exchange_key, replace_exchange_key
 from app.schemas import parse_exchange_key
-from web.keys import VAULT
+from web.app_keys import VAULT
 from web.problems import Problem
 from web.security import in_db, read_json, require_user
 

@@ -39,8 +39,7 @@ from web import (
     vendor,
     ws,
 )
-from web.auth_guard import AuthGuard
-from web.keys import (
+from web.app_keys import (
     CPU_POOL,
     DB_POOL,
     GUARD,
@@ -57,6 +56,7 @@ from web.keys import (
     VAULT,
     WS_SLOTS,
 )
+from web.auth_guard import AuthGuard
 from web.problems import MalformedRequestHandler, error_middleware
 from web.ratelimit import Limiter
 from web.security import in_pool, security_headers

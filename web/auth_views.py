@@ -17,7 +17,7 @@ from app.persistence.sessions import open_session, revoke_session
 from app.schemas import parse_login, parse_register, user_json
 from app.security.passwords import PasswordPolicyError, check_policy, hash_password, verify_password
 from app.security.tokens import Claims, issue
-from web.keys import CPU_POOL, GUARD, REDIS, SECRETS, SETTINGS, VAULT
+from web.app_keys import CPU_POOL, GUARD, REDIS, SECRETS, SETTINGS, VAULT
 from web.login_limits import before_login, before_register, login_failed, login_succeeded
 from web.market_views import marks as market_marks
 from web.problems import Problem

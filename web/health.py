@@ -7,7 +7,7 @@ import asyncio
 from aiohttp import web
 
 from app.persistence.db import db
-from web.keys import REDIS, STATE, SUPERVISOR
+from web.app_keys import REDIS, STATE, SUPERVISOR
 from web.security import in_db
 
 routes = web.RouteTableDef()

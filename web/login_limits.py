@@ -28,7 +28,7 @@ import math
 from aiohttp import web
 
 from settings import Settings
-from web.keys import SETTINGS
+from web.app_keys import SETTINGS
 from web.ratelimit import Budget, Step, enforce
 from web.security import client_address
 

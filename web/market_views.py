@@ -12,7 +12,7 @@ from app.domain.candles import INTERVALS, Candle
 from app.messages import PriceTick, decode
 from app.money import to_str
 from app.schemas import parse_int_param
-from web.keys import REDIS, RUNTIME
+from web.app_keys import REDIS, RUNTIME
 from web.problems import Problem
 
 routes = web.RouteTableDef()

@@ -18,8 +18,8 @@ from app.accounts import key_last4, remove_exchange_key, replace_exchange_key
 from app.domain.candles import INTERVALS
 from app.persistence.models import User
 from app.schemas import SchemaError, parse_exchange_key, parse_login, parse_register, refuse_lone_surrogates
+from web.app_keys import RUNTIME, SETTINGS, VAULT
 from web.auth_views import check_credentials, create_user, end_session, sign_in
-from web.keys import RUNTIME, SETTINGS, VAULT
 from web.problems import Problem
 from web.security import in_db, session_user
 from web.session import CSRF_FIELD, check_csrf, clear_session, csrf_token, remember_csrf, set_session

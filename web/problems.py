@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 
 from app.schemas import SchemaError, problem_body
-from web.keys import REPLIES
+from web.app_keys import REPLIES
 
 log = logging.getLogger("troupe.web")
 

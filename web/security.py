@@ -14,8 +14,8 @@ from app.persistence.db import db
 from app.schemas import loads
 from app.security.tokens import Claims, TokenError
 from settings import Network
+from web.app_keys import DB_POOL, GUARD, SETTINGS, TOKENS
 from web.auth_guard import SessionEnded
-from web.keys import DB_POOL, GUARD, SETTINGS, TOKENS
 from web.problems import Problem
 from web.session import SAFE_METHODS, SESSION_COOKIE, check_csrf
 

@@ -29,8 +29,8 @@ from app.money import ASSET_SCALE, to_str
 from app.queries import snapshot
 from app.schemas import SchemaError, parse_client_frame
 from app.security.tokens import Claims
+from web.app_keys import GUARD, HUB, REDIS, RUNTIME, SETTINGS, WS_SLOTS
 from web.auth_guard import SessionEnded
-from web.keys import GUARD, HUB, REDIS, RUNTIME, SETTINGS, WS_SLOTS
 from web.market_views import latest_ticks, marks, stale_since
 from web.problems import Problem
 from web.ratelimit import ticket_rate_limit

@@ -15,7 +15,7 @@ import redis
 
 from app.messages import PriceTick
 from tests.helpers import PASSWORD, auth, new_email, open_ws, register
-from web.keys import HUB
+from web.app_keys import HUB
 from web.ws import MAX_QUEUE
 
 

@@ -1,4 +1,4 @@
-"""Typed application keys: everything create_app wires together."""
+"""The aiohttp AppKeys (typed application keys): everything create_app wires together."""
 
 from __future__ import annotations
 

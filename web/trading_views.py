@@ -12,9 +12,10 @@ from app.messages import PlaceOco, PlaceOrder, RequestCancel
 from app.queries import balances as balances_of
 from app.queries import get_order, list_orders, positions
 from app.schemas import parse_int_param, parse_oco, parse_order
+from web.actor_calls import ask_actor
 from web.app_keys import REPLIES, RUNTIME, SETTINGS
 from web.market_views import marks
-from web.problems import Problem, ask_actor
+from web.problems import Problem
 from web.ratelimit import order_rate_limit
 from web.security import in_db, read_json, require_user
 

@@ -57,9 +57,10 @@ from web.app_keys import (
     WS_SLOTS,
 )
 from web.auth_guard import AuthGuard
+from web.headers import security_headers
+from web.plumbing import in_pool
 from web.problems import MalformedRequestHandler, error_middleware
 from web.ratelimit import Limiter
-from web.security import in_pool, security_headers
 from web.ws import WsHub
 from web.ws_slots import SocketSlots
 

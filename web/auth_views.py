@@ -18,10 +18,11 @@ from app.schemas import parse_login, parse_register, user_json
 from app.security.passwords import PasswordPolicyError, check_policy, hash_password, verify_password
 from app.security.tokens import Claims, issue
 from web.app_keys import CPU_POOL, GUARD, REDIS, SECRETS, SETTINGS, VAULT
+from web.auth import require_user
 from web.login_limits import before_login, before_register, login_failed, login_succeeded
 from web.market_views import marks as market_marks
+from web.plumbing import client_address, in_db, read_json
 from web.problems import Problem
-from web.security import client_address, in_db, read_json, require_user
 from web.session import clear_session
 
 routes = web.RouteTableDef()

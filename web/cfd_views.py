@@ -16,10 +16,11 @@ from app.queries import cfd_account, cfd_position, cfd_positions
 from app.schemas import parse_cfd_amend, parse_cfd_open, parse_cfd_transfer
 from web.actor_calls import ask_actor
 from web.app_keys import REPLIES, RUNTIME, SETTINGS
+from web.auth import require_user
 from web.market_views import latest_ticks
+from web.plumbing import in_db, read_json
 from web.problems import Problem
 from web.ratelimit import order_rate_limit
-from web.security import in_db, read_json, require_user
 
 routes = web.RouteTableDef()
 

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from app.persistence.db import db
 from web.app_keys import REDIS, STATE, SUPERVISOR
-from web.security import in_db
+from web.plumbing import in_db
 
 routes = web.RouteTableDef()
 

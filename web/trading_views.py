@@ -14,10 +14,11 @@ from app.queries import get_order, list_orders, positions
 from app.schemas import parse_int_param, parse_oco, parse_order
 from web.actor_calls import ask_actor
 from web.app_keys import REPLIES, RUNTIME, SETTINGS
+from web.auth import require_user
 from web.market_views import marks
+from web.plumbing import in_db, read_json
 from web.problems import Problem
 from web.ratelimit import order_rate_limit
-from web.security import in_db, read_json, require_user
 
 routes = web.RouteTableDef()
 _ORDER_STATUSES = {s.value for s in OrderStatus} | {"OPEN"}

@@ -30,11 +30,12 @@ from app.queries import snapshot
 from app.schemas import SchemaError, parse_client_frame
 from app.security.tokens import Claims
 from web.app_keys import GUARD, HUB, REDIS, RUNTIME, SETTINGS, WS_SLOTS
+from web.auth import require_user
 from web.auth_guard import SessionEnded
 from web.market_views import latest_ticks, marks, stale_since
+from web.plumbing import in_db
 from web.problems import Problem
 from web.ratelimit import ticket_rate_limit
-from web.security import in_db, require_user
 from web.session import origin_ok
 
 log = logging.getLogger("troupe.ws")

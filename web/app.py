@@ -21,6 +21,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from actors.node import Node
+from app.market_data import MarketData
 from app.messaging.replies import ReplyRouter
 from app.money import to_str
 from app.persistence.db import db
@@ -45,6 +46,7 @@ from web.app_keys import (
     GUARD,
     HUB,
     LIMITER,
+    MARKET_DATA,
     REDIS,
     REPLIES,
     RUNTIME,
@@ -155,6 +157,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         app[RUNTIME] = node.runtime
         app[SUPERVISOR] = node.supervisor
         app[REDIS] = aioredis.Redis.from_url(node.redis_url, socket_timeout=10, socket_connect_timeout=5)
+        app[MARKET_DATA] = MarketData(app[REDIS], node.runtime.names, node.runtime.specs)
         app[LIMITER] = Limiter(app[REDIS], node.runtime.names)
         app[WS_SLOTS] = SocketSlots(app[REDIS], node.runtime.names, settings.node_name, settings.ws_max_per_user)
         renewer = asyncio.create_task(app[WS_SLOTS].renew_forever())

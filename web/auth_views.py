@@ -17,10 +17,9 @@ from app.persistence.sessions import open_session, revoke_session
 from app.schemas import parse_login, parse_register, user_json
 from app.security.passwords import PasswordPolicyError, check_policy, hash_password, verify_password
 from app.security.tokens import Claims, issue
-from web.app_keys import CPU_POOL, GUARD, REDIS, SECRETS, SETTINGS, VAULT
+from web.app_keys import CPU_POOL, GUARD, MARKET_DATA, REDIS, SECRETS, SETTINGS, VAULT
 from web.auth import require_user
 from web.login_limits import before_login, before_register, login_failed, login_succeeded
-from web.market_views import marks as market_marks
 from web.plumbing import client_address, in_db, read_json
 from web.problems import Problem
 from web.session import clear_session
@@ -55,7 +54,7 @@ async def create_user(request: web.Request, email: str, password: str, api_key: 
     settings = request.app[SETTINGS]
     loop = asyncio.get_running_loop()
     hashed = await loop.run_in_executor(request.app[CPU_POOL], hash_password, password, settings.bcrypt_rounds)
-    marks = await market_marks(request.app)
+    marks = await request.app[MARKET_DATA].marks()
     try:
         return await in_db(request, open_account, email, hashed, settings.starting_wallet, marks,
                            request.app[VAULT], api_key, secret)

@@ -29,10 +29,9 @@ from app.money import ASSET_SCALE, to_str
 from app.queries import snapshot
 from app.schemas import SchemaError, parse_client_frame
 from app.security.tokens import Claims
-from web.app_keys import GUARD, HUB, REDIS, RUNTIME, SETTINGS, WS_SLOTS
+from web.app_keys import GUARD, HUB, MARKET_DATA, REDIS, RUNTIME, SETTINGS, WS_SLOTS
 from web.auth import require_user
 from web.auth_guard import SessionEnded
-from web.market_views import latest_ticks, marks, stale_since
 from web.plumbing import in_db
 from web.problems import Problem
 from web.ratelimit import ticket_rate_limit
@@ -235,7 +234,8 @@ async def _serve(request: web.Request, claims: Claims) -> web.WebSocketResponse:
     sender: asyncio.Task[None] | None = None
     expiry = asyncio.get_running_loop().call_later(max(0.0, claims.exp - time.time()), conn.end, "session expired")
     try:
-        snap = await in_db(request, snapshot, conn.user_id, await marks(request.app), request.app[SETTINGS].exchange)
+        marks = await request.app[MARKET_DATA].marks()
+        snap = await in_db(request, snapshot, conn.user_id, marks, request.app[SETTINGS].exchange)
         for position in snap["cfdPositions"]:
             conn.track_cfd({"event": "OPENED", "position": position})
         await ws.send_str(_dumps({"type": "SNAPSHOT", **snap}))
@@ -292,8 +292,8 @@ async def _client_message(request: web.Request, conn: Connection, data: str) -> 
     conn.symbols.update(symbols)
     conn.interval = interval
     conn.cfd_pnl_ms = conn.cfd_pnl_ms if frame.cfd_pnl_ms is None else frame.cfd_pnl_ms
-    ticks = await latest_ticks(request.app)
-    stale = await stale_since(request.app)
+    ticks = await request.app[MARKET_DATA].latest_ticks()
+    stale = await request.app[MARKET_DATA].stale_since()
     for s in symbols:
         if s in ticks:
             _offer_direct(conn, price_frame(ticks[s]))

@@ -38,7 +38,7 @@ from web import (
     problem_types,
     trading_views,
     vendor,
-    ws,
+    ws_views,
 )
 from web.app_keys import (
     CPU_POOL,
@@ -63,7 +63,7 @@ from web.headers import security_headers
 from web.plumbing import in_pool
 from web.problems import MalformedRequestHandler, error_middleware
 from web.ratelimit import Limiter
-from web.ws import WsHub
+from web.ws_hub import WsHub
 from web.ws_slots import SocketSlots
 
 log = logging.getLogger("troupe")
@@ -115,7 +115,7 @@ def create_app(settings: Settings, on_fatal: Callable[[str], None] | None = None
     app[HUB] = WsHub()
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(BASE_DIR / "templates"), autoescape=True,
                          filters={"dec": to_str})
-    for module in (auth_views, account_views, trading_views, cfd_views, market_views, ws, health, pages, vendor,
+    for module in (auth_views, account_views, trading_views, cfd_views, market_views, ws_views, health, pages, vendor,
                    problem_types):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", BASE_DIR / "static", name="static")

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from settings import Settings
     from web.auth_guard import AuthGuard
     from web.ratelimit import Limiter
-    from web.ws import WsHub
+    from web.ws_hub import WsHub
     from web.ws_slots import SocketSlots
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")

@@ -6,22 +6,24 @@ signing out ends the session, so its token stops working everywhere at once.
 
 from __future__ import annotations
 
-import asyncio
+from functools import partial
 
 from aiohttp import web
 
-from app.accounts import EmailTaken, key_last4, open_account
+from app.accounts import key_last4
+from app.credentials import WrongCredentials, check_password, ensure_enabled
 from app.messaging.auth_notices import AuthNotice
 from app.persistence.models import User
 from app.persistence.sessions import open_session, revoke_session
+from app.registration import register_account
 from app.schemas import parse_login, parse_register, user_json
-from app.security.passwords import PasswordPolicyError, check_policy, hash_password, verify_password
 from app.security.tokens import Claims, issue
 from web.app_keys import CPU_POOL, GUARD, MARKET_DATA, REDIS, SECRETS, SETTINGS, VAULT
 from web.auth import require_user
 from web.login_limits import before_login, before_register, login_failed, login_succeeded
 from web.plumbing import client_address, in_db, read_json
 from web.problems import Problem
+from web.refusals import refusals_as_problems
 from web.session import clear_session
 
 routes = web.RouteTableDef()
@@ -47,35 +49,26 @@ async def create_user(request: web.Request, email: str, password: str, api_key: 
                       secret: str | None) -> User:
     """Register an account (shared by the API and the register page); raises Problem."""
     await before_register(request)
-    try:
-        check_policy(password)
-    except PasswordPolicyError as exc:
-        raise Problem(400, str(exc), code="BAD_REQUEST", field="password") from None
     settings = request.app[SETTINGS]
-    loop = asyncio.get_running_loop()
-    hashed = await loop.run_in_executor(request.app[CPU_POOL], hash_password, password, settings.bcrypt_rounds)
-    marks = await request.app[MARKET_DATA].marks()
-    try:
-        return await in_db(request, open_account, email, hashed, settings.starting_wallet, marks,
-                           request.app[VAULT], api_key, secret)
-    except EmailTaken:
-        raise Problem(409, "that e-mail address is already registered; sign in instead", code="EMAIL_TAKEN",
-                      field="email") from None
+    with refusals_as_problems():
+        return await register_account(email, password, api_key, secret, rounds=settings.bcrypt_rounds,
+                                      wallet=settings.starting_wallet, vault=request.app[VAULT],
+                                      market=request.app[MARKET_DATA], cpu_pool=request.app[CPU_POOL],
+                                      in_db=partial(in_db, request))
 
 
 async def check_credentials(request: web.Request, email: str, password: str) -> User:
     """The user whose password this is (shared by the API and the login page); raises Problem."""
     await before_login(request, email)
-    user = await in_db(request, User.get_or_none, User.email == email)
-    ok = await asyncio.get_running_loop().run_in_executor(
-        request.app[CPU_POOL], verify_password, password, user.password_hash if user else None,
-        request.app[SETTINGS].bcrypt_rounds)
-    if not ok or user is None:
-        await login_failed(request, email)
-        raise Problem(401, "wrong e-mail or password", code="INVALID_CREDENTIALS")
-    await login_succeeded(request, email)
-    if user.disabled_at is not None:  # said only to whoever knows the password
-        raise Problem(403, "this account is disabled; ask the operator", code="ACCOUNT_DISABLED")
+    with refusals_as_problems():
+        try:
+            user = await check_password(email, password, rounds=request.app[SETTINGS].bcrypt_rounds,
+                                        cpu_pool=request.app[CPU_POOL], in_db=partial(in_db, request))
+        except WrongCredentials:
+            await login_failed(request, email)
+            raise
+        await login_succeeded(request, email)
+        ensure_enabled(user)  # said only to whoever knows the password
     return user
 
 

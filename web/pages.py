@@ -20,10 +20,10 @@ from app.persistence.models import User
 from app.schemas import SchemaError, parse_exchange_key, parse_login, parse_register, refuse_lone_surrogates
 from web.app_keys import RUNTIME, SETTINGS, VAULT
 from web.auth import session_user
-from web.auth_views import check_credentials, create_user, end_session, sign_in
 from web.plumbing import in_db
 from web.problems import Problem
 from web.session import CSRF_FIELD, check_csrf, clear_session, csrf_token, remember_csrf, set_session
+from web.sign_in import check_credentials, create_user, end_session, sign_in
 
 routes = web.RouteTableDef()
 _NEXT = re.compile(r"/(trade/[A-Z0-9]{2,20}|account)")

@@ -37,7 +37,7 @@ def _setup_logging(level: str) -> None:
 
 async def _serve(prepared: Prepared) -> int:
     from web.app import AppRunner, create_app
-    from web.keys import STATE
+    from web.app_keys import STATE
 
     settings = prepared.settings
     loop = asyncio.get_running_loop()

@@ -10,9 +10,10 @@ from aiohttp import web
 
 from app.accounts import key_last4, remove_exchange_key, replace_exchange_key
 from app.schemas import parse_exchange_key
-from web.keys import VAULT
+from web.app_keys import VAULT
+from web.auth import require_user
+from web.plumbing import in_db, read_json
 from web.problems import Problem
-from web.security import in_db, read_json, require_user
 
 routes = web.RouteTableDef()
 

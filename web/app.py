@@ -21,6 +21,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from actors.node import Node
+from app.market_data import MarketData
 from app.messaging.replies import ReplyRouter
 from app.money import to_str
 from app.persistence.db import db
@@ -37,15 +38,15 @@ from web import (
     problem_types,
     trading_views,
     vendor,
-    ws,
+    ws_views,
 )
-from web.auth_guard import AuthGuard
-from web.keys import (
+from web.app_keys import (
     CPU_POOL,
     DB_POOL,
     GUARD,
     HUB,
     LIMITER,
+    MARKET_DATA,
     REDIS,
     REPLIES,
     RUNTIME,
@@ -57,10 +58,12 @@ from web.keys import (
     VAULT,
     WS_SLOTS,
 )
+from web.auth_guard import AuthGuard
+from web.headers import security_headers
+from web.plumbing import in_pool
 from web.problems import MalformedRequestHandler, error_middleware
 from web.ratelimit import Limiter
-from web.security import in_pool, security_headers
-from web.ws import WsHub
+from web.ws_hub import WsHub
 from web.ws_slots import SocketSlots
 
 log = logging.getLogger("troupe")
@@ -112,7 +115,7 @@ def create_app(settings: Settings, on_fatal: Callable[[str], None] | None = None
     app[HUB] = WsHub()
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(BASE_DIR / "templates"), autoescape=True,
                          filters={"dec": to_str})
-    for module in (auth_views, account_views, trading_views, cfd_views, market_views, ws, health, pages, vendor,
+    for module in (auth_views, account_views, trading_views, cfd_views, market_views, ws_views, health, pages, vendor,
                    problem_types):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", BASE_DIR / "static", name="static")
@@ -154,6 +157,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         app[RUNTIME] = node.runtime
         app[SUPERVISOR] = node.supervisor
         app[REDIS] = aioredis.Redis.from_url(node.redis_url, socket_timeout=10, socket_connect_timeout=5)
+        app[MARKET_DATA] = MarketData(app[REDIS], node.runtime.names, node.runtime.specs)
         app[LIMITER] = Limiter(app[REDIS], node.runtime.names)
         app[WS_SLOTS] = SocketSlots(app[REDIS], node.runtime.names, settings.node_name, settings.ws_max_per_user)
         renewer = asyncio.create_task(app[WS_SLOTS].renew_forever())

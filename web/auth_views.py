@@ -1,86 +1,24 @@
 """POST /auth/register, POST /auth/login, POST /auth/logout, GET /auth/me.
 
 Every sign-in opens a server-side session (app/persistence/sessions.py) that its token names;
-signing out ends the session, so its token stops working everywhere at once.
+signing out ends the session, so its token stops working everywhere at once. The steps the pages
+share are in web/sign_in.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-from typing import TYPE_CHECKING
-
 from aiohttp import web
 
-from app.accounts import EmailTaken, key_last4, open_account
-from app.messaging.auth_notices import AuthNotice
-from app.persistence.sessions import open_session, revoke_session
-from app.persistence.users import user_by_email, user_by_id
+from app.accounts import key_last4
+from app.persistence.users import user_by_id
 from app.schemas import parse_login, parse_register, user_json
-from app.security.passwords import PasswordPolicyError, check_policy, hash_password, verify_password
-from app.security.tokens import Claims, issue
-from web.keys import CPU_POOL, GUARD, REDIS, SECRETS, SETTINGS, VAULT
-from web.login_limits import before_login, before_register, login_failed, login_succeeded
-from web.market_views import marks as market_marks
+from web.auth import require_user
+from web.plumbing import in_db, read_json
 from web.problems import Problem
-from web.security import client_address, in_db, read_json, require_user
 from web.session import clear_session
-
-if TYPE_CHECKING:
-    from app.persistence.models import User
+from web.sign_in import check_credentials, create_user, end_session, sign_in
 
 routes = web.RouteTableDef()
-
-
-async def sign_in(request: web.Request, user: User, kind: str) -> str:
-    """Open a session for `user` and return its token (shared by the API and the pages)."""
-    ttl = request.app[SETTINGS].jwt_ttl_seconds
-    state = await in_db(request, open_session, user.id, kind, ttl, client_address(request),
-                        request.headers.get("User-Agent"))
-    request.app[GUARD].remember(state)
-    issued_at = state.expires_at / 1000 - ttl  # the token expires with its session
-    return issue(request.app[SECRETS]["jwt"], user.id, state.token_version, ttl, issued_at, sid=state.sid)
-
-
-async def end_session(request: web.Request, claims: Claims, reason: str = "signed out") -> None:
-    """End the caller's session in the database, then in every web process (WebSockets close)."""
-    await in_db(request, revoke_session, claims.sid)
-    await request.app[GUARD].announce(request.app[REDIS], AuthNotice(sid=claims.sid, reason=reason))
-
-
-async def create_user(request: web.Request, email: str, password: str, api_key: str | None,
-                      secret: str | None) -> User:
-    """Register an account (shared by the API and the register page); raises Problem."""
-    await before_register(request)
-    try:
-        check_policy(password)
-    except PasswordPolicyError as exc:
-        raise Problem(400, str(exc), code="BAD_REQUEST", field="password") from None
-    settings = request.app[SETTINGS]
-    loop = asyncio.get_running_loop()
-    hashed = await loop.run_in_executor(request.app[CPU_POOL], hash_password, password, settings.bcrypt_rounds)
-    marks = await market_marks(request.app)
-    try:
-        return await in_db(request, open_account, email, hashed, settings.starting_wallet, marks,
-                           request.app[VAULT], api_key, secret)
-    except EmailTaken:
-        raise Problem(409, "that e-mail address is already registered; sign in instead", code="EMAIL_TAKEN",
-                      field="email") from None
-
-
-async def check_credentials(request: web.Request, email: str, password: str) -> User:
-    """The user whose password this is (shared by the API and the login page); raises Problem."""
-    await before_login(request, email)
-    user = await in_db(request, user_by_email, email)
-    ok = await asyncio.get_running_loop().run_in_executor(
-        request.app[CPU_POOL], verify_password, password, user.password_hash if user else None,
-        request.app[SETTINGS].bcrypt_rounds)
-    if not ok or user is None:
-        await login_failed(request, email)
-        raise Problem(401, "wrong e-mail or password", code="INVALID_CREDENTIALS")
-    await login_succeeded(request, email)
-    if user.disabled_at is not None:  # said only to whoever knows the password
-        raise Problem(403, "this account is disabled; ask the operator", code="ACCOUNT_DISABLED")
-    return user
 
 
 @routes.post("/auth/register")

@@ -14,17 +14,18 @@ from app.messages import CfdRequest
 from app.messaging.names import shard_of
 from app.queries import cfd_account, cfd_position, cfd_positions
 from app.schemas import parse_cfd_amend, parse_cfd_open, parse_cfd_transfer
-from web.keys import REPLIES, RUNTIME, SETTINGS
-from web.market_views import latest_ticks
-from web.problems import Problem, ask_actor
+from web.actor_calls import ask_actor
+from web.app_keys import MARKET_DATA, REPLIES, RUNTIME, SETTINGS
+from web.auth import require_user
+from web.plumbing import in_db, read_json
+from web.problems import Problem
 from web.ratelimit import order_rate_limit
-from web.security import in_db, read_json, require_user
 
 routes = web.RouteTableDef()
 
 
 async def _quotes(request: web.Request) -> dict[str, tuple[Decimal, Decimal]]:
-    return {s: (t.bid, t.ask) for s, t in (await latest_ticks(request.app)).items()}
+    return {s: (t.bid, t.ask) for s, t in (await request.app[MARKET_DATA].latest_ticks()).items()}
 
 
 def _position_id(request: web.Request) -> int:

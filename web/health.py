@@ -7,8 +7,8 @@ import asyncio
 from aiohttp import web
 
 from app.persistence.db import ping
-from web.keys import REDIS, STATE, SUPERVISOR
-from web.security import in_db
+from web.app_keys import REDIS, STATE, SUPERVISOR
+from web.plumbing import in_db
 
 routes = web.RouteTableDef()
 

@@ -28,9 +28,9 @@ import math
 from aiohttp import web
 
 from settings import Settings
-from web.keys import SETTINGS
+from web.app_keys import SETTINGS
+from web.plumbing import client_address
 from web.ratelimit import Budget, Step, enforce
-from web.security import client_address
 
 SLOWDOWN_BASE_MS = 250
 SLOWDOWN_FADE_S = 15 * 60  # N failures of an e-mail are forgotten per this many seconds

@@ -1,4 +1,5 @@
-"""/api/market: symbols and their filters, tickers, candles. Market data is read from Redis."""
+"""/api/market: symbols and their filters, tickers, candles. Market data is read from Redis
+(the latest ticks through app/market_data.py)."""
 
 from __future__ import annotations
 
@@ -9,35 +10,13 @@ from typing import Any
 from aiohttp import web
 
 from app.domain.candles import INTERVALS, Candle
-from app.messages import PriceTick, decode
+from app.messages import PriceTick
 from app.money import to_str
 from app.schemas import parse_int_param
-from web.keys import REDIS, RUNTIME
+from web.app_keys import MARKET_DATA, REDIS, RUNTIME
 from web.problems import Problem
 
 routes = web.RouteTableDef()
-
-
-async def latest_ticks(app: web.Application) -> dict[str, PriceTick]:
-    runtime = app[RUNTIME]
-    out = {}
-    for raw in (await app[REDIS].hgetall(runtime.names.prices)).values():
-        tick = decode(raw)
-        if isinstance(tick, PriceTick) and tick.symbol in runtime.specs:
-            out[tick.symbol] = tick
-    return out
-
-
-async def stale_since(app: web.Application) -> dict[str, int]:
-    """Symbols whose live feed is silent, with since when (ms)."""
-    raw = await app[REDIS].hgetall(app[RUNTIME].names.stale)
-    return {k.decode(): int(v) for k, v in raw.items()}
-
-
-async def marks(app: web.Application) -> dict[str, Decimal]:
-    """Latest price per base asset (BTC, ETH, ...)."""
-    specs = app[RUNTIME].specs
-    return {specs[s].base: t.price for s, t in (await latest_ticks(app)).items()}
 
 
 def _symbol(request: web.Request, required: bool) -> str | None:
@@ -63,7 +42,7 @@ async def _ticker(request: web.Request, tick: PriceTick) -> dict[str, Any]:
     return {
         "symbol": tick.symbol, "price": to_str(tick.price), "bid": to_str(tick.bid), "ask": to_str(tick.ask),
         "ts": tick.ts, "open24h": to_str(opened), "changePct24h": to_str(change),
-        "stale": tick.symbol in await stale_since(request.app),
+        "stale": tick.symbol in await request.app[MARKET_DATA].stale_since(),
         "high24h": to_str(max((c.h for c in hours), default=tick.price)),
         "low24h": to_str(min((c.l for c in hours), default=tick.price)),
         "volume24h": to_str(sum((c.v for c in hours), Decimal(0))),
@@ -73,7 +52,7 @@ async def _ticker(request: web.Request, tick: PriceTick) -> dict[str, Any]:
 @routes.get("/api/market/ticker")
 async def ticker(request: web.Request) -> web.Response:
     symbol = _symbol(request, required=False)
-    ticks = await latest_ticks(request.app)
+    ticks = await request.app[MARKET_DATA].latest_ticks()
     if symbol is not None:
         if symbol not in ticks:
             raise Problem(503, "no price yet for this symbol", code="UNAVAILABLE")

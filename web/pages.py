@@ -18,11 +18,12 @@ from app.accounts import key_last4, remove_exchange_key, replace_exchange_key
 from app.domain.candles import INTERVALS
 from app.persistence.users import user_by_id
 from app.schemas import SchemaError, parse_exchange_key, parse_login, parse_register, refuse_lone_surrogates
-from web.auth_views import check_credentials, create_user, end_session, sign_in
-from web.keys import RUNTIME, SETTINGS, VAULT
+from web.app_keys import RUNTIME, SETTINGS, VAULT
+from web.auth import session_user
+from web.plumbing import in_db
 from web.problems import Problem
-from web.security import in_db, session_user
 from web.session import CSRF_FIELD, check_csrf, clear_session, csrf_token, remember_csrf, set_session
+from web.sign_in import check_credentials, create_user, end_session, sign_in
 
 if TYPE_CHECKING:
     from app.persistence.models import User

@@ -14,7 +14,6 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 
 from app.schemas import SchemaError, problem_body
-from web.keys import REPLIES
 
 log = logging.getLogger("troupe.web")
 
@@ -26,26 +25,6 @@ def problem(status: int, detail: str, *, code: str | None = None, field: str | N
     body = problem_body(status, code or _reason(status), detail, field)
     body.update(extra)
     return web.Response(status=status, text=json.dumps(body), content_type=PROBLEM_TYPE, headers=headers)
-
-
-async def ask_actor(request: web.Request, stream: str, msg: Any, who: str, retry_hint: str = "") -> web.Response:
-    """Send a command to an actor's mailbox and answer with its reply; 503 if it does not come."""
-    try:
-        reply = await request.app[REPLIES].ask(stream, msg, COMMAND_TIMEOUT_S)
-    except TimeoutError:
-        raise Problem(503, f"the {who} did not answer in time{retry_hint}", code="UNAVAILABLE",
-                      headers={"Retry-After": "1"}) from None
-    return json_body(reply.status, reply.body)
-
-
-COMMAND_TIMEOUT_S = 10.0
-
-
-def json_body(status: int, body: dict[str, Any]) -> web.Response:
-    """A reply that came from an actor: problems keep their content type."""
-    if status >= 400:
-        return web.Response(status=status, text=json.dumps(body), content_type=PROBLEM_TYPE)
-    return web.json_response(body, status=status)
 
 
 def _reason(status: int) -> str:

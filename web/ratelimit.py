@@ -22,7 +22,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from app.messaging.names import Names
-from web.keys import LIMITER, SETTINGS
+from web.app_keys import LIMITER, SETTINGS
 from web.problems import Problem
 
 # KEYS[i] is bucket i; ARGV holds four values per bucket: interval (µs per request), burst, cost,

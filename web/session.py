@@ -14,7 +14,7 @@ import secrets
 
 from aiohttp import web
 
-from web.keys import SETTINGS
+from web.app_keys import SETTINGS
 from web.problems import Problem
 
 SESSION_COOKIE = "troupe_session"

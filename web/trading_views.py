@@ -12,11 +12,12 @@ from app.messages import PlaceOco, PlaceOrder, RequestCancel
 from app.queries import balances as balances_of
 from app.queries import get_order, list_orders, positions
 from app.schemas import parse_int_param, parse_oco, parse_order
-from web.keys import REPLIES, RUNTIME, SETTINGS
-from web.market_views import marks
-from web.problems import Problem, ask_actor
+from web.actor_calls import ask_actor
+from web.app_keys import MARKET_DATA, REPLIES, RUNTIME, SETTINGS
+from web.auth import require_user
+from web.plumbing import in_db, read_json
+from web.problems import Problem
 from web.ratelimit import order_rate_limit
-from web.security import in_db, read_json, require_user
 
 routes = web.RouteTableDef()
 _ORDER_STATUSES = {s.value for s in OrderStatus} | {"OPEN"}
@@ -112,8 +113,8 @@ async def order(request: web.Request) -> web.Response:
 async def get_positions(request: web.Request) -> web.Response:
     claims = await require_user(request)
     venue = request.app[SETTINGS].exchange
-    return web.json_response({"positions": await in_db(request, positions, claims.user_id, await marks(request.app),
-                                                       venue)})
+    marks = await request.app[MARKET_DATA].marks()
+    return web.json_response({"positions": await in_db(request, positions, claims.user_id, marks, venue)})
 
 
 @routes.get("/api/trading/balances")

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from tests.helpers import ServerProcess, auth, new_email, register
-from web.keys import SETTINGS
+from web.app_keys import SETTINGS
 
 JWT_SECRET = "a shared secret of at least thirty-two bytes"
 MASTER_KEY = "ab" * 32

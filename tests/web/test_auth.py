@@ -11,7 +11,7 @@ import pytest
 from app.persistence.models import ExchangeKey, User
 from app.security.tokens import AUDIENCE, ISSUER
 from tests.helpers import PASSWORD, auth, new_email, register
-from web.keys import SECRETS, VAULT
+from web.app_keys import SECRETS, VAULT
 
 
 async def test_register_login_me(client: Any) -> None:

@@ -17,7 +17,7 @@ from tests.fakes.binance import FakeBinance
 from tests.helpers import auth, dec, open_ws, register
 from tests.web.test_binance_feed import _app as binance_fed_app
 from tests.web.test_stop_orders import Market
-from web.keys import SETTINGS
+from web.app_keys import SETTINGS
 
 
 async def _spot_usdt(client: Any, token: str) -> Decimal:

@@ -11,7 +11,7 @@ import pytest
 
 from tests.helpers import PASSWORD, new_email, register, session_from
 from web.login_limits import failure_delay_s
-from web.security import forwarded_client
+from web.plumbing import forwarded_client
 
 WRONG = "not the password at all"
 

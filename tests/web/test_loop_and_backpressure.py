@@ -15,8 +15,8 @@ import redis
 
 from app.messages import PriceTick
 from tests.helpers import PASSWORD, auth, new_email, open_ws, register
-from web.keys import HUB
-from web.ws import MAX_QUEUE
+from web.app_keys import HUB
+from web.ws_hub import MAX_QUEUE
 
 
 async def test_blocking_work_never_runs_on_the_event_loop(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:

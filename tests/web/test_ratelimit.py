@@ -7,7 +7,7 @@ from typing import Any
 
 from app.embedded_redis import EmbeddedRedis
 from tests.helpers import new_email
-from web.keys import LIMITER, REDIS, RUNTIME
+from web.app_keys import LIMITER, REDIS, RUNTIME
 from web.ratelimit import Budget, Step
 
 WRONG = "not the password at all"

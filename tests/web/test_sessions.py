@@ -21,8 +21,8 @@ from app.persistence.models import User
 from app.persistence.sessions import disable_user
 from tests.conftest import _client, make_settings
 from tests.helpers import PASSWORD, ServerProcess, auth, new_email, open_ws, register
-from web.keys import GUARD, RUNTIME, SETTINGS
-from web.ws import SESSION_ENDED
+from web.app_keys import GUARD, RUNTIME, SETTINGS
+from web.ws_hub import SESSION_ENDED
 
 PUBLIC = ("/auth/register", "/auth/login", "/api/market/")
 

@@ -15,7 +15,7 @@ import redis
 from app.messages import PriceTick, encode
 from app.persistence.models import Order
 from tests.helpers import WsClient, auth, dec, open_ws, register
-from web.keys import RUNTIME
+from web.app_keys import RUNTIME
 
 AHEAD_MS = 3_600_000
 

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from tests.helpers import auth, open_ws, register
-from web.keys import REDIS, RUNTIME, WS_SLOTS
+from web.app_keys import REDIS, RUNTIME, WS_SLOTS
 
 
 async def _ticket(client: Any, token: str) -> aiohttp.ClientResponse:

@@ -1,4 +1,4 @@
-"""Typed application keys: everything create_app wires together."""
+"""The aiohttp AppKeys (typed application keys): everything create_app wires together."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from aiohttp import web
 if TYPE_CHECKING:
     from actors.runtime import Runtime
     from actors.supervisor import Supervisor
+    from app.market_data import MarketData
     from app.messaging.replies import ReplyRouter
     from app.security.tokens import TokenCache
     from app.security.vault import Vault
     from settings import Settings
     from web.auth_guard import AuthGuard
     from web.ratelimit import Limiter
-    from web.ws import WsHub
+    from web.ws_hub import WsHub
     from web.ws_slots import SocketSlots
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
@@ -26,6 +27,7 @@ VAULT: web.AppKey[Vault] = web.AppKey("vault")
 TOKENS: web.AppKey[TokenCache] = web.AppKey("tokens")
 GUARD: web.AppKey[AuthGuard] = web.AppKey("guard")
 REDIS: web.AppKey[aioredis.Redis] = web.AppKey("redis")
+MARKET_DATA: web.AppKey[MarketData] = web.AppKey("market_data")
 REPLIES: web.AppKey[ReplyRouter] = web.AppKey("replies")
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime")
 SUPERVISOR: web.AppKey[Supervisor] = web.AppKey("supervisor")

@@ -1,0 +1,40 @@
+"""The latest market data as the PriceFeed left it in Redis: ticks, marks, silent symbols.
+
+Read by the API, the WebSocket and registration alike, so it lives here rather than in a views
+module; it is given the process's `redis.asyncio` client, never the aiohttp application.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+
+import redis.asyncio as aioredis
+
+from app.domain.symbols import SymbolSpec
+from app.messages import PriceTick, decode
+from app.messaging.names import Names
+
+
+class MarketData:
+    """Reads of the `prices` and `stale` hashes, limited to the symbols this node trades."""
+
+    def __init__(self, redis: aioredis.Redis, names: Names, specs: Mapping[str, SymbolSpec]) -> None:
+        self.redis, self.names, self.specs = redis, names, specs
+
+    async def latest_ticks(self) -> dict[str, PriceTick]:
+        out = {}
+        for raw in (await self.redis.hgetall(self.names.prices)).values():
+            tick = decode(raw)
+            if isinstance(tick, PriceTick) and tick.symbol in self.specs:
+                out[tick.symbol] = tick
+        return out
+
+    async def stale_since(self) -> dict[str, int]:
+        """Symbols whose live feed is silent, with since when (ms)."""
+        raw = await self.redis.hgetall(self.names.stale)
+        return {k.decode(): int(v) for k, v in raw.items()}
+
+    async def marks(self) -> dict[str, Decimal]:
+        """Latest price per base asset (BTC, ETH, ...)."""
+        return {self.specs[s].base: t.price for s, t in (await self.latest_ticks()).items()}

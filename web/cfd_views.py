@@ -10,9 +10,9 @@ from typing import Any
 
 from aiohttp import web
 
+from app.cfd.queries import cfd_account, cfd_position, cfd_positions
 from app.messages import CfdRequest
 from app.messaging.names import shard_of
-from app.queries import cfd_account, cfd_position, cfd_positions
 from app.schemas import parse_cfd_amend, parse_cfd_open, parse_cfd_transfer
 from web.keys import REPLIES, RUNTIME, SETTINGS
 from web.market_views import latest_ticks

@@ -14,7 +14,7 @@ from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from app.domain.cfd import Direction, Position
+from app.cfd.rules import Direction, Position
 
 SCALE = 10**8
 NONE = -1  # a stop-loss / take-profit that is not set

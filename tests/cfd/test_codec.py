@@ -5,9 +5,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.cfd.codec import encode_state, state_hash
+import pytest
+
+from app.cfd.codec import (
+    decode_input,
+    encode_input,
+    encode_state,
+    fingerprint,
+    read_snapshot,
+    snapshot_header,
+    state_hash,
+)
 from app.cfd.engine import CfdEngine
-from app.cfd.inputs import ClosePosition, Deposit, OpenPosition
+from app.cfd.inputs import Amend, ClosePosition, Deposit, OpenPosition, Tick, Withdraw
 from app.cfd.journal import recover
 from app.cfd.rules import Direction
 from tests.cfd.support import FEE, MMR, TICKS, D
@@ -32,3 +42,28 @@ def test_a_snapshot_written_before_fingerprints_still_loads_and_forgets_its_refu
     assert seq == 8 and events[0].kind == "CLOSED", "the close refused before the upgrade closes now"
     restored = CfdEngine.restore(encode_state(e), TICKS, MMR, FEE)
     assert state_hash(restored) == state_hash(e) and restored.applied == e.applied
+
+
+def test_every_input_type_round_trips_through_a_journal_line() -> None:
+    items = [Deposit("d", 7, D("10.5")), Withdraw("w", 7, D("0.00000001")),
+             OpenPosition("o", 7, "BTCUSDT", Direction.SHORT, D(100), D("12.5"), D("101.01"), None),
+             Amend("a", 7, 3, None, D(90), clear_stop_loss=True), ClosePosition("c", 7, 3),
+             Tick("BTCUSDT", D("99.99"), D("100.01"), D(100), 1_700_000_000_000)]
+    for item in items:
+        line = encode_input(item)
+        assert decode_input(line) == item and encode_input(decode_input(line)) == line
+    assert encode_input(Deposit("d", 7, D("10.50"))) == encode_input(Deposit("d", 7, D("10.5"))), "canonical text"
+    assert fingerprint(Deposit("a", 7, D(1))) == fingerprint(Deposit("b", 7, D("1.0"))), "the id is not the body"
+    assert fingerprint(Deposit("a", 7, D(1))) != fingerprint(Withdraw("a", 7, D(1)))
+
+
+def test_a_snapshot_file_checks_its_hash_and_sequence_number() -> None:
+    e = CfdEngine(TICKS, MMR, FEE)
+    e.apply(1, Deposit("d", 7, D(5)))
+    body = encode_state(e)
+    raw = snapshot_header(e.seq, body) + body
+    assert read_snapshot(raw) == (1, body)
+    with pytest.raises(ValueError, match="checksum"):
+        read_snapshot(raw[:-1] + b"x")
+    with pytest.raises(ValueError, match="sequence"):
+        read_snapshot(snapshot_header(2, body) + body)

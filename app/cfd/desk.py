@@ -34,7 +34,7 @@ from app.cfd.inputs import (
 )
 from app.cfd.journal import recover
 from app.cfd.queries import cfd_position
-from app.cfd.render import cfd_position_json, event_json, position_json
+from app.cfd.render import cfd_position_json, position_json, reply_json, update_json
 from app.cfd.rules import DUPLICATE, CfdError, Direction
 from app.domain.ledger import transfer, user_free
 from app.domain.symbols import SymbolSpec
@@ -210,9 +210,7 @@ class CfdDesk:
         return events
 
     def _update(self, ev: Event, cause: str) -> dict[str, Any]:
-        data = event_json(ev)
-        data["event"] = ev.kind
-        data["account"] = {"balance": to_str(self.engine.balances.get(ev.user_id, Decimal(0)))}
+        data = update_json(ev, self.engine.balances.get(ev.user_id, Decimal(0)))
         return {"user_id": ev.user_id, "kind": "CFD_UPDATE", "cause": cause, "data": data}
 
     def _persist_event(self, ev: Event, balances: BalanceCache, now: int) -> None:
@@ -277,15 +275,9 @@ def reply_for(req: CfdRequest, batch: DeskBatch) -> tuple[int, dict[str, Any]]:
 
 
 def _answer(ev: Event) -> tuple[int, dict[str, Any]]:
-    data = event_json(ev)
     if ev.kind == "REJECTED":
-        return STATUS_OF.get(data["code"], 400), {"detail": data["reason"], "field": data.get("field"),
-                                                  "code": data["code"]}
-    if ev.kind == "OPENED":
-        return 201, {"position": data["position"], "fee": data["fee"], "balance": data["balance"]}
-    if ev.kind == "TRANSFERRED":
-        return 200, {"amount": data["amount"], "balance": data["balance"]}
-    return 200, {"event": ev.kind, **data}
+        return STATUS_OF.get(ev.data["code"], 400), reply_json(ev)
+    return 201 if ev.kind == "OPENED" else 200, reply_json(ev)
 
 
 def _repeat_answer(req: CfdRequest) -> tuple[int, dict[str, Any]]:

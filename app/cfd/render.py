@@ -54,6 +54,27 @@ def event_json(event: Event) -> dict[str, Any]:
     return out
 
 
+def update_json(event: Event, balance: Decimal) -> dict[str, Any]:
+    """The data of a `CFD_UPDATE` user event (the WebSocket frame): the event, and the account's balance
+    after the batch."""
+    data = event_json(event)
+    data["event"] = event.kind
+    data["account"] = {"balance": to_str(balance)}
+    return data
+
+
+def reply_json(event: Event) -> dict[str, Any]:
+    """The REST body answering the command that caused `event` (a refusal: its detail, field and code)."""
+    data = event_json(event)
+    if event.kind == "REJECTED":
+        return {"detail": data["reason"], "field": data.get("field"), "code": data["code"]}
+    if event.kind == "OPENED":
+        return {"position": data["position"], "fee": data["fee"], "balance": data["balance"]}
+    if event.kind == "TRANSFERRED":
+        return {"amount": data["amount"], "balance": data["balance"]}
+    return {"event": event.kind, **data}
+
+
 def cfd_position_json(row: PositionRow, bid: Decimal | None = None, ask: Decimal | None = None) -> dict[str, Any]:
     """A position as the API shows it; an open one with live PnL when a price is given."""
     data: dict[str, Any] = {

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from actors.base import MailboxActor
-from actors.cfd_desk import CfdDesk, DeskBatch, reply_for
 from actors.relay import OutboxRelay
 from actors.runtime import Runtime
+from app.cfd.desk import CfdDesk, DeskBatch, reply_for
 from app.domain import execution, oco
 from app.domain.book import Quote
 from app.domain.execution import OrderView, Outcome
@@ -77,7 +77,7 @@ class Executor(MailboxActor):
         self.relay = OutboxRelay(self.name, self.producer, self.runtime.names.events)
         self.relay.resend_leftovers()
         self._load_resting()
-        self.desk = CfdDesk(self.runtime, self.shard)
+        self.desk = CfdDesk(self.runtime.settings, self.runtime.specs, self.shard)
         self._desk_catch_up()
         assert self.redis is not None
         for raw in (self.redis.hgetall(self.runtime.names.prices) or {}).values():

@@ -21,9 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.domain import cfd
-from app.domain.cfd import Direction
-from app.domain.cfd_engine import CfdEngine, Deposit, OpenPosition, Tick
+from app.cfd import rules
+from app.cfd.engine import CfdEngine
+from app.cfd.inputs import Deposit, OpenPosition, Tick
+from app.cfd.rules import Direction
 
 D = Decimal
 
@@ -76,7 +77,7 @@ def tick_levels(engine: CfdEngine, count: int, per_tick: int = 100) -> list[Deci
     return levels
 
 
-def scan(positions: list[cfd.Position], bid: Decimal, ask: Decimal, mark: Decimal) -> int:
+def scan(positions: list[rules.Position], bid: Decimal, ask: Decimal, mark: Decimal) -> int:
     """The naive way: look at every open position (a plain list, so only the check is timed)."""
     hit = 0
     for p in positions:
@@ -122,7 +123,7 @@ def main() -> None:
     result = {"positions": n, "tick_p50_ms": round(p50, 3), "tick_p99_ms": round(p99, 3),
               "scan_ms": round(scan_ms, 1), "speedup": round(scan_ms / p50, 1),
               "triggered_per_tick_max": triggered_max, "ticks": len(costs),
-              "liquidation_formula_check": str(cfd.liquidation_price(Direction.LONG, D(100), D(10), D(100),
+              "liquidation_formula_check": str(rules.liquidation_price(Direction.LONG, D(100), D(10), D(100),
                                                                      D("0.005"), D("0.01")))}
     print(json.dumps(result))
 

@@ -15,9 +15,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Step 4 of issue 10 (the CFD desk in one package) moves this module and its projection queries into
-# app/persistence; until that lands it still queries the CFD tables itself.
-EXEMPT_FROM_SQL_RULE = {"actors/cfd_desk.py"}
 # Imported only to name peewee.OperationalError in the problem middleware (a database that went away
 # is a 503): an exception type, not a query.
 MAY_IMPORT_PEEWEE = {"web/problems.py"}
@@ -30,8 +27,6 @@ SQL = re.compile(r"\bSELECT\b[\s\S]*\bFROM\b|\bSELECT\s+\d|\bINSERT\s+INTO\b|\bU
 DOMAIN_MAY_IMPORT = {
     "__future__", "array", "collections", "collections.abc", "dataclasses", "decimal", "enum", "hashlib",
     "json", "math", "random", "typing",
-    "sys",  # cfd_store: sys.byteorder only
-    "sortedcontainers",  # cfd_engine: an in-memory sorted list (the trigger index), no I/O
 }
 
 
@@ -89,8 +84,6 @@ def test_the_detector_knows_sql_when_it_sees_it(text: str, is_sql: bool) -> None
 def test_actors_and_web_handlers_go_through_the_persistence_door() -> None:
     found = []
     for name, tree in _modules("actors", "web"):
-        if name in EXEMPT_FROM_SQL_RULE:
-            continue
         found += [f"{name}:{line}: SQL {text[:60]!r}" for line, text in sql_in(tree)]
         forbidden = FORBIDDEN_IN_ACTORS_AND_WEB[1:] if name in MAY_IMPORT_PEEWEE else FORBIDDEN_IN_ACTORS_AND_WEB
         found += [f"{name}:{line}: imports {imported}" for line, imported in _imports(tree, _type_checking_only(tree))

@@ -10,9 +10,9 @@ from typing import Any
 
 from aiohttp import web
 
+from app.cfd.queries import cfd_account, cfd_position, cfd_positions
 from app.messages import CfdRequest
 from app.messaging.names import shard_of
-from app.queries import cfd_account, cfd_position, cfd_positions
 from app.schemas import parse_cfd_amend, parse_cfd_open, parse_cfd_transfer
 from web.actor_calls import ask_actor
 from web.app_keys import MARKET_DATA, REPLIES, RUNTIME, SETTINGS

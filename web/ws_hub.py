@@ -17,11 +17,10 @@ from typing import Any
 
 from aiohttp import WSCloseCode, web
 
-from app.domain import cfd
-from app.domain.cfd import Direction
+from app.cfd.rules import Direction, mark_and_upnl
 from app.messages import CandleUpdate, EventBatch, MarketStatus, Message, PriceTick
 from app.messaging.auth_notices import AuthNotice
-from app.money import ASSET_SCALE, to_str
+from app.money import to_str
 from app.security.tokens import Claims
 
 log = logging.getLogger("troupe.ws")
@@ -90,9 +89,8 @@ class Connection:
         self.cfd_pushed_at[tick.symbol] = now
         rows = []
         for pid, direction, entry, qty in sorted(mine):
-            price = cfd.close_price(direction, tick.bid, tick.ask)
-            rows.append({"id": pid, "markPrice": to_str(price),
-                         "unrealizedPnl": to_str(cfd.upnl(direction, entry, qty, price).quantize(ASSET_SCALE))})
+            mark, upnl = mark_and_upnl(direction, entry, qty, tick.bid, tick.ask)
+            rows.append({"id": pid, "markPrice": to_str(mark), "unrealizedPnl": to_str(upnl)})
         return dumps_frame({"type": "CFD_UPDATE", "event": "PNL", "symbol": tick.symbol, "positions": rows,
                             "ts": tick.ts})
 

@@ -1,1 +1,2 @@
-"""The CFD desk's durable side: the engine's journal and snapshots (the arithmetic is app/domain)."""
+"""The CFD desk in one package: pure rules, inputs, engine, trigger index, position store and codec;
+the durable journal; the desk an Executor shard drives; its renderers and read queries."""

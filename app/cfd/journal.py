@@ -1,5 +1,7 @@
 """Journal and snapshots for one CFD engine: recovery = newest valid snapshot + replay after it.
 
+The bytes of a line and of a snapshot are `codec.py`'s; this module owns the files and the fsyncs.
+
 - The journal is append-only text, one input per line: `seq<TAB>json<TAB>sha256[:16]`, fsynced per
   batch. A torn last line (a crash mid-write) is ignored; so is everything after a line that fails
   its checksum.
@@ -13,7 +15,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 from collections.abc import Iterable, Iterator
@@ -21,37 +22,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from app.domain.cfd import Direction
-from app.domain.cfd_engine import (
-    STATE_FORMAT,
-    Amend,
-    CfdEngine,
-    ClosePosition,
-    Deposit,
-    Input,
-    OpenPosition,
-    Tick,
-    Withdraw,
-    input_fields,
-)
+from app.cfd.codec import decode_input, encode_input, encode_state, read_snapshot, snapshot_header
+from app.cfd.engine import CfdEngine
+from app.cfd.inputs import Input
 from app.faults import crash_point
 
 log = logging.getLogger(__name__)
-
-_TYPES: dict[str, type] = {t.__name__: t for t in (Deposit, Withdraw, OpenPosition, Amend, ClosePosition, Tick)}
-_DECIMALS = {"amount", "margin", "leverage", "stop_loss", "take_profit", "bid", "ask", "mark"}
-
-
-def encode_input(item: Input) -> str:
-    return json.dumps({"t": type(item).__name__, "d": input_fields(item)}, sort_keys=True, separators=(",", ":"))
-
-
-def decode_input(text: str) -> Input:
-    env = json.loads(text)
-    data = env["d"]
-    fields = {k: (Decimal(v) if k in _DECIMALS and v is not None else Direction(v) if k == "direction" else v)
-              for k, v in data.items()}
-    return _TYPES[env["t"]](**fields)  # type: ignore[no-any-return]
 
 
 def _check(text: str) -> str:
@@ -129,13 +105,11 @@ class Snapshots:
         return sorted(self.dir.glob("snapshot-*.bin"), key=lambda p: int(p.stem.split("-")[1]), reverse=True)
 
     def write(self, engine: CfdEngine) -> Path:
-        body = engine.encode_state()
-        header = json.dumps({"format": STATE_FORMAT, "seq": engine.seq, "sha256": hashlib.sha256(body).hexdigest()},
-                            sort_keys=True).encode()
+        body = encode_state(engine)
         final = self.dir / f"snapshot-{engine.seq:012d}.bin"
         tmp = final.with_suffix(".tmp")
         with tmp.open("wb") as f:
-            f.write(header + b"\n")
+            f.write(snapshot_header(engine.seq, body))
             crash_point("cfd.mid_snapshot")
             f.write(body)
             f.flush()
@@ -154,18 +128,11 @@ class Snapshots:
         """Valid snapshots (path, seq, state bytes), newest first; invalid ones are reported and skipped."""
         for path in self.paths():
             try:
-                raw = path.read_bytes()
-                cut = raw.index(b"\n")
-                header = json.loads(raw[:cut])
-                body = raw[cut + 1:]
-                if hashlib.sha256(body).hexdigest() != header["sha256"]:
-                    raise ValueError("checksum mismatch")
-                if CfdEngine.seq_of(body) != header["seq"]:
-                    raise ValueError("sequence number mismatch")
+                seq, body = read_snapshot(path.read_bytes())
             except (ValueError, KeyError, TypeError, OSError) as exc:
                 log.error("cfd: snapshot %s is unusable (%s); trying an older one", path.name, exc)
                 continue
-            yield path, int(header["seq"]), body
+            yield path, seq, body
 
 
 def recover(directory: Path, ticks: dict[str, Decimal], mmr: Decimal, fee_rate: Decimal, id_stride: int = 1,

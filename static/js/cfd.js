@@ -9,7 +9,11 @@ const ROUND_DOWN = 0;
 // The ticket's fields, as kept across a sign-in.
 const DRAFT_FIELDS = ["cfd-long", "cfd-short", "cfd-margin", "cfd-leverage", "cfd-sl", "cfd-tp", "cfd-transfer"];
 
-/** The liquidation price as the engine computes it: exact, then rounded to the tick toward entry. */
+/**
+ * The liquidation price as the engine computes it: exact, then rounded to the tick toward entry.
+ * A preview for the ticket only: the engine's (app/cfd/rules.py) is the one that counts, and
+ * tests/cfd/test_rules.py runs this function against it.
+ */
 export function liquidationPrice(direction, entry, qty, margin, mmr, tick) {
   const side = direction === "LONG" ? 1 : -1;
   const exact = margin.minus(qty.times(entry).times(side)).div(qty.times(mmr).minus(qty.times(side)));

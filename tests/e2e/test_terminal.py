@@ -329,9 +329,9 @@ async def test_cfd_panel_previews_the_liquidation_price_opens_and_closes(new_con
     position_id = await row.get_attribute("data-position-id")
     api = await (await page.request.get(f"/api/cfd/positions/{position_id}")).json()
     entry, qty = Decimal(api["entryPrice"]), Decimal(api["quantity"])
-    from app.domain import cfd
-    from app.domain.cfd import Direction
-    assert Decimal(api["liquidationPrice"]) == cfd.liquidation_price(Direction.LONG, entry, qty, Decimal(100),
+    from app.cfd import rules
+    from app.cfd.rules import Direction
+    assert Decimal(api["liquidationPrice"]) == rules.liquidation_price(Direction.LONG, entry, qty, Decimal(100),
                                                                       Decimal("0.005"), Decimal("0.01"))
     await expect(row.locator("td.liq")).to_have_attribute("data-value", _plain(Decimal(api["liquidationPrice"])))
     await expect(row.locator("td.pnl")).not_to_have_attribute("data-value", "")  # live PnL

@@ -1,6 +1,6 @@
 """The CFD engine's journal and snapshots, with a real process killed (SIGKILL) at random points.
 
-tests/cfd_driver.py plays a scripted session (commands and a price path) with write-ahead
+tests/cfd/driver.py plays a scripted session (commands and a price path) with write-ahead
 journaling and a snapshot every 25 inputs, resuming from disk. Killed at 50 random points and
 restarted each time, it must end with the same state hash as a run that was never interrupted.
 """
@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from app.cfd.codec import state_hash
 from app.cfd.journal import Journal, Snapshots, recover
-from tests.cfd_driver import FEE, MMR, TICKS, script
+from tests.cfd.driver import FEE, MMR, TICKS, script
 
 pytestmark = pytest.mark.crash
-DRIVER = Path(__file__).resolve().parents[1] / "cfd_driver.py"
+DRIVER = Path(__file__).resolve().parents[1] / "cfd" / "driver.py"
 TOTAL = 600
 POINTS = ("cfd.before_fsync", "cfd.after_apply", "cfd.mid_snapshot")
 
@@ -66,7 +67,7 @@ def test_a_corrupt_or_truncated_snapshot_falls_back_to_the_previous_one(tmp_path
     engine, journal, _, report = recover(directory, TICKS, MMR, FEE)
     journal.close()
     assert report["snapshot"] not in (newest.name, second.name) and report["replayed"] > 0
-    assert engine.state_hash() == expected
+    assert state_hash(engine) == expected
 
 
 def test_a_torn_last_journal_line_is_ignored(tmp_path: Path) -> None:

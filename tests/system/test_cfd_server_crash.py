@@ -18,6 +18,7 @@ import aiohttp
 import pytest
 import redis
 
+from app.cfd.codec import state_hash
 from app.cfd.journal import recover
 from app.messages import PriceTick, encode
 from app.persistence.db import db
@@ -140,7 +141,7 @@ async def play(data_dir: Path, kills: int, seed: int) -> tuple[str, int]:
     with db.connection_context():
         projected = {a.user_id: a.balance for a in CfdAccount.select()}
     assert projected == {u: b for u, b in engine.balances.items()}, "the database holds every effect, once"
-    return engine.state_hash(), killed
+    return state_hash(engine), killed
 
 
 async def test_killed_at_random_points_the_desk_ends_as_if_never_killed(tmp_path: Path) -> None:

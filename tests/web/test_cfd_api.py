@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from app.domain import cfd
-from app.domain.cfd import Direction
+from app.cfd import rules
+from app.cfd.rules import Direction
 from tests.fakes.binance import FakeBinance
 from tests.helpers import auth, dec, open_ws, register
 from tests.web.test_binance_feed import _app as binance_fed_app
@@ -47,7 +47,7 @@ async def test_the_desk_end_to_end(client: Any) -> None:
     pos = body["position"]
     entry, qty = Decimal(pos["entryPrice"]), Decimal(pos["quantity"])
     assert entry == Decimal("65000.5"), "a long opens at the ask"
-    assert Decimal(pos["liquidationPrice"]) == cfd.liquidation_price(Direction.LONG, entry, qty, Decimal(100),
+    assert Decimal(pos["liquidationPrice"]) == rules.liquidation_price(Direction.LONG, entry, qty, Decimal(100),
                                                                       Decimal("0.005"), Decimal("0.01"))
     again_status, again = await _call(client, "POST", "/api/cfd/positions", token, {
         "symbol": "BTCUSDT", "direction": "LONG", "margin": "100", "leverage": "12.5",

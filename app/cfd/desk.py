@@ -1,4 +1,5 @@
-"""The CFD desk inside an Executor shard: engine, journal, snapshots, and the database projection.
+"""The CFD desk an Executor shard drives (not an actor): engine, journal, snapshots, and the database
+projection (`app/persistence/cfd_projection.py`).
 
 Order of effects for every batch: the engine is offered the inputs, and those that took effect
 (every tick, every command not refused) are numbered and journaled (one fsync) before anything
@@ -17,13 +18,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from actors.runtime import Runtime
-from app.cfd.journal import recover
-from app.domain.cfd import CfdError, Direction
-from app.domain.cfd_engine import (
-    DUPLICATE,
+from app.cfd.engine import CfdEngine
+from app.cfd.inputs import (
+    CLOSE_KINDS,
     Amend,
-    CfdEngine,
     ClosePosition,
     Command,
     Deposit,
@@ -32,21 +30,24 @@ from app.domain.cfd_engine import (
     OpenPosition,
     Tick,
     Withdraw,
-    event_json,
-    position_json,
     rejection,
 )
+from app.cfd.journal import recover
+from app.cfd.queries import cfd_position
+from app.cfd.render import cfd_position_json, position_json, reply_json, update_json
+from app.cfd.rules import DUPLICATE, CfdError, Direction
+from app.clock import now_ms
 from app.domain.ledger import transfer, user_free
+from app.domain.symbols import SymbolSpec
 from app.messages import CfdRequest, PriceTick
 from app.money import to_str
+from app.persistence import cfd_projection
 from app.persistence.cfd_projection import cfd_balance, cfd_position_opened_by
 from app.persistence.ledger import BalanceCache, post_entries
-from app.persistence.models import CfdAccount, CfdCursor, CfdPosition, now_ms
-from app.queries import cfd_position, cfd_position_json
+from settings import Settings
 
 log = logging.getLogger(__name__)
 
-CLOSE_KINDS = ("CLOSED", "STOP_LOSS", "TAKE_PROFIT", "LIQUIDATED")
 Result = tuple[int, Input, list[Event]]  # an input that took effect: its number, itself, its events
 STATUS_OF = {"NOT_OPEN": 404, "NO_FUNDS": 409, DUPLICATE: 409, "NO_PRICE": 503}  # others: 400
 
@@ -69,17 +70,18 @@ def grants_of(shard: int) -> str:
 
 
 class CfdDesk:
-    def __init__(self, runtime: Runtime, shard: int) -> None:
+    def __init__(self, settings: Settings, specs: dict[str, SymbolSpec], shard: int) -> None:
         self.shard = shard
-        self.runtime = runtime
-        self.ticks = {sym: spec.tick_size for sym, spec in runtime.specs.items()}
+        self.settings = settings
+        self.specs = specs
+        self.ticks = {sym: spec.tick_size for sym, spec in specs.items()}
         self._recover()
         self.pending_ticks: dict[str, Tick] = {}
         self.since_snapshot = 0
 
     def _recover(self) -> None:
         """The engine as of its last journaled input (at start, and when a journal write failed)."""
-        s = self.runtime.settings
+        s = self.settings
         self.engine, self.journal, self.snapshots, report = recover(
             s.data_dir / "cfd" / f"shard-{self.shard}", self.ticks, s.cfd_mmr, s.fee_rate, s.executor_shards,
             self.shard)
@@ -89,11 +91,10 @@ class CfdDesk:
     # ---- recovery of the database side
     def catch_up(self) -> DeskBatch:
         """Inputs the engine applied but the database has not seen (re-derived by replay)."""
-        cursor = CfdCursor.get_or_none(CfdCursor.shard == self.shard)
-        db_seq = cursor.seq if cursor else 0
+        db_seq = cfd_projection.cursor(self.shard)
         if db_seq >= self.engine.seq:
             return DeskBatch()
-        s = self.runtime.settings
+        s = self.settings
         replica = CfdEngine(self.ticks, s.cfd_mmr, s.fee_rate, id_stride=self.engine.id_stride,
                             id_offset=self.engine.id_offset)
         for _, seq, blob in self.snapshots.load():
@@ -111,7 +112,7 @@ class CfdDesk:
     # ---- inputs
     def on_tick(self, tick: PriceTick) -> None:
         """Ticks are journaled only when they matter: a symbol with open positions, or before a command."""
-        if tick.symbol not in self.runtime.specs:
+        if tick.symbol not in self.specs:
             return
         pending = self.pending_ticks.get(tick.symbol)
         applied = self.engine.quotes.get(tick.symbol)
@@ -167,7 +168,7 @@ class CfdDesk:
 
     def _grant(self, user_id: int, batch: DeskBatch) -> None:
         """The house's starting margin, once per user, on the first desk command."""
-        amount = self.runtime.settings.cfd_starting_margin
+        amount = self.settings.cfd_starting_margin
         grant = f"grant:{user_id}"
         if amount > 0 and grant not in self.engine.applied:
             self._offer(Deposit(grant, user_id, amount), batch)
@@ -206,15 +207,11 @@ class CfdDesk:
                 events.append(self._update(ev, f"cfd:{self.shard}:{seq}"))
         events += [self._update(ev, f"cfd:{self.shard}:refused:{msg_id}") for msg_id, ev in batch.refused.items()]
         if batch.results:
-            last = batch.results[-1][0]
-            CfdCursor.insert(shard=self.shard, seq=last).on_conflict(
-                conflict_target=[CfdCursor.shard], update={CfdCursor.seq: last}).execute()
+            cfd_projection.set_cursor(self.shard, batch.results[-1][0])
         return events
 
     def _update(self, ev: Event, cause: str) -> dict[str, Any]:
-        data = event_json(ev)
-        data["event"] = ev.kind
-        data["account"] = {"balance": to_str(self.engine.balances.get(ev.user_id, Decimal(0)))}
+        data = update_json(ev, self.engine.balances.get(ev.user_id, Decimal(0)))
         return {"user_id": ev.user_id, "kind": "CFD_UPDATE", "cause": cause, "data": data}
 
     def _persist_event(self, ev: Event, balances: BalanceCache, now: int) -> None:
@@ -237,25 +234,19 @@ class CfdDesk:
                       "liquidation_price": pos.liquidation, "stop_loss": pos.stop_loss,
                       "take_profit": pos.take_profit, "status": "OPEN"}
             if ev.kind == "OPENED":
-                CfdPosition.insert(id=row["id"], cmd_id=ev.data["cmdId"], open_fee=ev.data["fee"], opened_at=now,
-                                   **fields).on_conflict_ignore().execute()
+                cfd_projection.insert_opened(row["id"], ev.data["cmdId"], ev.data["fee"], now, **fields)
             else:
-                CfdPosition.update(stop_loss=pos.stop_loss, take_profit=pos.take_profit,
-                                   version=CfdPosition.version + 1).where(CfdPosition.id == pos.id).execute()
+                cfd_projection.update_stops(pos.id, pos.stop_loss, pos.take_profit)
         elif ev.kind in CLOSE_KINDS:
             pos = ev.data["position"]
-            CfdPosition.update(status=ev.kind, exit_price=ev.data["exitPrice"], pnl=ev.data["pnl"],
-                               close_fee=ev.data["fee"], payout=ev.data["payout"], closed_at=now,
-                               version=CfdPosition.version + 1).where(CfdPosition.id == pos.id).execute()
+            cfd_projection.record_close(pos.id, ev.kind, ev.data["exitPrice"], ev.data["pnl"], ev.data["fee"],
+                                        ev.data["payout"], now)
         if ev.kind != "REJECTED":
-            CfdAccount.insert(user_id=uid, balance=self.engine.balances.get(uid, Decimal(0)), updated_at=now) \
-                .on_conflict(conflict_target=[CfdAccount.user_id],
-                             update={CfdAccount.balance: self.engine.balances.get(uid, Decimal(0)),
-                                     CfdAccount.updated_at: now}).execute()
+            cfd_projection.set_balance(uid, self.engine.balances.get(uid, Decimal(0)), now)
 
     def maybe_snapshot(self) -> None:
         """After the database holds everything: snapshots never run ahead of the cursor."""
-        if self.since_snapshot >= self.runtime.settings.cfd_snapshot_every:
+        if self.since_snapshot >= self.settings.cfd_snapshot_every:
             self.snapshots.write(self.engine)
             self.journal.truncate_before(self.snapshots.oldest_kept_seq())
             self.since_snapshot = 0
@@ -285,15 +276,9 @@ def reply_for(req: CfdRequest, batch: DeskBatch) -> tuple[int, dict[str, Any]]:
 
 
 def _answer(ev: Event) -> tuple[int, dict[str, Any]]:
-    data = event_json(ev)
     if ev.kind == "REJECTED":
-        return STATUS_OF.get(data["code"], 400), {"detail": data["reason"], "field": data.get("field"),
-                                                  "code": data["code"]}
-    if ev.kind == "OPENED":
-        return 201, {"position": data["position"], "fee": data["fee"], "balance": data["balance"]}
-    if ev.kind == "TRANSFERRED":
-        return 200, {"amount": data["amount"], "balance": data["balance"]}
-    return 200, {"event": ev.kind, **data}
+        return STATUS_OF.get(ev.data["code"], 400), reply_json(ev)
+    return 201 if ev.kind == "OPENED" else 200, reply_json(ev)
 
 
 def _repeat_answer(req: CfdRequest) -> tuple[int, dict[str, Any]]:

@@ -14,9 +14,8 @@ from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from app.domain.cfd import Direction, Position
+from app.cfd.rules import Direction, Position
 
-SCALE = 10**8
 NONE = -1  # a stop-loss / take-profit that is not set
 _COLUMNS = ("id", "user_id", "symbol", "direction", "margin", "leverage", "entry", "qty", "liquidation",
             "stop_loss", "take_profit", "opened_at")
@@ -139,21 +138,6 @@ class PositionStore(MutableMapping[int, Position]):
 
     def __len__(self) -> int:
         return len(self.hot) + len(self.cold_rows)
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, dict) and not other:
-            return len(self) == 0
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def peek(self, pid: int) -> Position:
-        """The position without moving it to the hot side (for reading many)."""
-        found = self.hot.get(pid)
-        if found is not None:
-            return found
-        assert self.cold is not None
-        return self.cold.position(self.cold_rows[pid])
 
     def all(self) -> Iterator[Position]:
         yield from self.hot.values()

@@ -1,6 +1,6 @@
 """Runs a scripted CFD session with the real journal and snapshots, resuming from what is on disk.
 
-Usage: python tests/cfd_driver.py DIR TOTAL. Prints the final state hash. The script (inputs and
+Usage: python tests/cfd/driver.py DIR TOTAL. Prints the final state hash. The script (inputs and
 price path) is a pure function of its index, so a run killed anywhere and resumed must end in
 exactly the state of a run that never stopped.
 """
@@ -12,11 +12,12 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from app.cfd.codec import state_hash
+from app.cfd.inputs import ClosePosition, Deposit, Input, OpenPosition, Tick
 from app.cfd.journal import recover
-from app.domain.cfd import Direction
-from app.domain.cfd_engine import ClosePosition, Deposit, Input, OpenPosition, Tick
+from app.cfd.rules import Direction
 from app.faults import crash_point
 
 TICKS = {"BTCUSDT": Decimal("0.01")}
@@ -62,7 +63,7 @@ def main() -> None:
                 journal.truncate_before(snapshots.oldest_kept_seq())
         seq = batch[-1][0]
     assert engine.books_sum() == 0
-    print(engine.state_hash())
+    print(state_hash(engine))
 
 
 if __name__ == "__main__":

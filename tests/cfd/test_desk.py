@@ -9,19 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from actors.cfd_desk import CfdDesk
-from actors.runtime import Runtime
+from app.cfd.codec import state_hash
+from app.cfd.desk import CfdDesk
 from app.domain.symbols import build_specs
 from app.messages import CfdRequest, PriceTick
-from app.messaging.names import Names
 from app.persistence.ledger import BalanceCache
-from app.security.vault import Vault
 from settings import load_settings
 
 
 def _desk(data_dir: Path) -> CfdDesk:
     settings = replace(load_settings({}), data_dir=data_dir, symbols=("BTCUSDT",))
-    return CfdDesk(Runtime(settings, "", Names("t"), build_specs(settings.symbols), Vault("00" * 32)), 0)
+    return CfdDesk(settings, build_specs(settings.symbols), 0)
 
 
 def _request(n: int, action: str, **params: str) -> CfdRequest:
@@ -50,7 +48,7 @@ def test_a_failed_journal_write_takes_the_batch_back_out_of_the_engine(tmp_path:
     restarted = _desk(tmp_path)  # no snapshot yet: the journal alone rebuilds it, position ids included
     restarted.journal.close()
     assert list(restarted.engine.positions) == list(desk.engine.positions) == [2]
-    assert restarted.engine.state_hash() == desk.engine.state_hash()
+    assert state_hash(restarted.engine) == state_hash(desk.engine)
 
 
 def test_a_refused_request_is_answered_but_never_journaled(tmp_path: Path) -> None:

@@ -12,6 +12,10 @@ Liquidation when WB + UPNL(mark) ≤ MM, i.e. (Side = +1 long, −1 short)
     WB + Side·Q·(LP − EP) = Q·LP·MMR  ⇒  LP = (WB − Side·Q·EP) / (Q·MMR − Side·Q),
 which for WB = Q·EP/L is EP·(1 − 1/L)/(1 − MMR) for a long and EP·(1 + 1/L)/(1 + MMR) for a short
 (not the approximation EP·(1 − 1/L ± MMR), which liquidates shorts late).
+
+An open position's mark and unrealized PnL are `mark_and_upnl`, the one place the API and the
+WebSocket take them from. (The ticket's liquidation preview in `static/js/cfd.js` repeats the
+formula above for the browser only; the engine's number is the one that counts.)
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ class Direction(StrEnum):
     @property
     def sign(self) -> int:
         return 1 if self is Direction.LONG else -1
+
+
+DUPLICATE = "DUPLICATE_CLIENT_REQUEST_ID"
 
 
 class CfdError(ValueError):
@@ -79,6 +86,14 @@ def liquidation_price(direction: Direction, entry: Decimal, qty: Decimal, margin
 
 def upnl(direction: Direction, entry: Decimal, qty: Decimal, price: Decimal) -> Decimal:
     return direction.sign * (price - entry) * qty
+
+
+def mark_and_upnl(direction: Direction, entry: Decimal, qty: Decimal, bid: Decimal,
+                  ask: Decimal) -> tuple[Decimal, Decimal]:
+    """An open position's mark (the price it would close at now: `close_price`) and its unrealized PnL
+    there, to 8 decimals: the one definition the REST API and the WebSocket's live PnL both show."""
+    price = close_price(direction, bid, ask)
+    return price, upnl(direction, entry, qty, price).quantize(ASSET_SCALE)
 
 
 def equity(position: Position, mark: Decimal) -> Decimal:

@@ -88,10 +88,10 @@ NODE = shutil.which("node")
 BIG = REPO / "node_modules" / "big.js" / "big.mjs"
 
 
-@pytest.mark.skipif(NODE is None or not BIG.exists(), reason="needs node and node_modules/big.js")
 def test_the_browser_liquidation_preview_matches_the_engine(tmp_path: Path) -> None:
     """static/js/cfd.js repeats the formula for the ticket's preview: run its function (as written there)
     under node on many positions and compare with `rules.liquidation_price`."""
+    assert NODE is not None and BIG.exists(), "node and node_modules come with `make setup` (npm ci)"
     source = (REPO / "static" / "js" / "cfd.js").read_text()
     function = re.search(r"^export function liquidationPrice\(.*?^}$", source, re.S | re.M)
     constants = re.findall(r"^const ROUND_(?:UP|DOWN) = \d+;$", source, re.M)

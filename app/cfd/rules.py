@@ -96,14 +96,6 @@ def mark_and_upnl(direction: Direction, entry: Decimal, qty: Decimal, bid: Decim
     return price, upnl(direction, entry, qty, price).quantize(ASSET_SCALE)
 
 
-def equity(position: Position, mark: Decimal) -> Decimal:
-    return position.margin + upnl(position.direction, position.entry, position.qty, mark)
-
-
-def maintenance(position: Position, mark: Decimal, mmr: Decimal) -> Decimal:
-    return position.qty * mark * mmr
-
-
 def check_leverage(leverage: Decimal) -> None:
     if not MIN_LEVERAGE <= leverage <= MAX_LEVERAGE or leverage % LEVERAGE_STEP:
         raise CfdError("leverage must be between 1 and 100 in steps of 0.1 (e.g. 12.5)", "leverage")

@@ -112,6 +112,3 @@ def ping() -> None:
     """`SELECT 1` on this thread's connection: the database answers."""
     db.execute_sql("SELECT 1").fetchone()
 
-
-def is_postgres() -> bool:
-    return isinstance(db.obj, PostgresqlDatabase)

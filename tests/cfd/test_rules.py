@@ -20,6 +20,15 @@ from app.cfd.rules import CfdError, Direction
 from tests.cfd.support import MMR, TICK, D
 
 
+def equity(position: cfd.Position, mark: Decimal) -> Decimal:
+    """What the position is worth at `mark`: the definition liquidation is tested against."""
+    return position.margin + cfd.upnl(position.direction, position.entry, position.qty, mark)
+
+
+def maintenance(position: cfd.Position, mark: Decimal, mmr: Decimal) -> Decimal:
+    return position.qty * mark * mmr
+
+
 def test_the_exact_formula_not_the_approximation() -> None:
     long = cfd.exact_liquidation_price(Direction.LONG, D(100), D(10), D(100), MMR)  # L = 10
     short = cfd.exact_liquidation_price(Direction.SHORT, D(100), D(10), D(100), MMR)
@@ -44,15 +53,15 @@ def test_at_the_liquidation_price_equity_is_the_maintenance_margin(entry: Decima
     if exact <= 0:
         return
     p = cfd.Position(1, 1, "BTCUSDT", direction, margin, leverage, entry, qty, exact)
-    assert abs(cfd.equity(p, exact) - cfd.maintenance(p, exact, MMR)) <= D("1e-8"), "one quantization step"
+    assert abs(equity(p, exact) - maintenance(p, exact, MMR)) <= D("1e-8"), "one quantization step"
     rounded = cfd.liquidation_price(direction, entry, qty, margin, MMR, TICK)
     if rounded > 0:
-        surplus = cfd.equity(p, rounded) - cfd.maintenance(p, rounded, MMR)
+        surplus = equity(p, rounded) - maintenance(p, rounded, MMR)
         assert surplus >= 0, "rounded toward the entry: never late"
         assert surplus <= qty * TICK * (1 + MMR)
     assert (exact < entry) if direction is Direction.LONG else (exact > entry)
     better = rounded + TICK if direction is Direction.LONG else rounded - TICK
-    assert cfd.equity(p, better) > cfd.maintenance(p, better, MMR), "no liquidation at a better mark"
+    assert equity(p, better) > maintenance(p, better, MMR), "no liquidation at a better mark"
 
 
 def test_higher_leverage_moves_the_liquidation_price_toward_entry() -> None:

@@ -13,10 +13,9 @@ from typing import Any
 import psycopg2
 import pykka
 import pytest
-import redis
 
 from app.embedded_redis import EmbeddedRedis
-from settings import Settings, load_settings
+from tests.apps import make_settings, running_app
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 
@@ -66,50 +65,21 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'troupe.db'}"
 
 
-def make_settings(tmp_path: Path, database_url: str, redis_url: str, **overrides: Any) -> Settings:
-    base = load_settings({})
-    return replace(
-        base, data_dir=tmp_path / "data", database_url=database_url, redis_url=redis_url,
-        stream_prefix=f"t{uuid.uuid4().hex[:10]}", bcrypt_rounds=4, tick_interval_ms=50,
-        order_rate_per_s=100_000, auth_rate_per_min=100_000, **overrides,
-    )
-
-
-async def _client(aiohttp_client: Any, settings: Settings) -> AsyncIterator[Any]:
-    from app.persistence.db import db
-    from web.app import create_app
-    test_client = await aiohttp_client(create_app(settings))
-    yield test_client
-    await test_client.close()  # the app and its actors stop first, then nothing writes any more
-    if db.obj is not None and not db.is_closed():  # the test thread's own connection (invariant checks)
-        db.close()
-    _drop_keys(settings.redis_url, settings.stream_prefix)
-
-
-def _drop_keys(redis_url: str, prefix: str) -> None:
-    """A shared Redis (TEST_REDIS_URL) keeps nothing of a finished test."""
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-    for i in range(0, len(keys), 500):
-        client.unlink(*keys[i:i + 500])
-    client.close()
-
-
 @pytest.fixture
 async def client(aiohttp_client: Any, tmp_path: Path, sqlite_url: str, redis_url: str) -> AsyncIterator[Any]:
     """A running Troupe on SQLite (for tests whose subject is not the database)."""
-    async for c in _client(aiohttp_client, make_settings(tmp_path, sqlite_url, redis_url)):
+    async for c in running_app(aiohttp_client, make_settings(tmp_path, sqlite_url, redis_url)):
         yield c
 
 
 @pytest.fixture
-async def make_client(aiohttp_client: Any, tmp_path: Path, sqlite_url: str,
+async def makerunning_app(aiohttp_client: Any, tmp_path: Path, sqlite_url: str,
                       redis_url: str) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
     """Start a Troupe on SQLite with some settings changed: `await make_client(auth_rate_per_min=3)`."""
     running: list[AsyncIterator[Any]] = []
 
     async def start(**changes: Any) -> Any:
-        clients = _client(aiohttp_client, replace(make_settings(tmp_path, sqlite_url, redis_url), **changes))
+        clients = running_app(aiohttp_client, replace(make_settings(tmp_path, sqlite_url, redis_url), **changes))
         running.append(clients)
         return await anext(clients)
 
@@ -120,9 +90,9 @@ async def make_client(aiohttp_client: Any, tmp_path: Path, sqlite_url: str,
 
 
 @pytest.fixture
-async def db_client(aiohttp_client: Any, tmp_path: Path, database_url: str, redis_url: str) -> AsyncIterator[Any]:
+async def dbrunning_app(aiohttp_client: Any, tmp_path: Path, database_url: str, redis_url: str) -> AsyncIterator[Any]:
     """A running Troupe on each database: SQLite, and PostgreSQL where TEST_DATABASE_URL is set."""
-    async for c in _client(aiohttp_client, make_settings(tmp_path, database_url, redis_url)):
+    async for c in running_app(aiohttp_client, make_settings(tmp_path, database_url, redis_url)):
         yield c
 
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import _client, make_settings
+from tests.apps import make_settings, running_app
 from tests.fakes.binance import FakeBinance
 from tests.helpers import PASSWORD, WsClient, auth, new_email, open_ws
 
@@ -60,7 +60,7 @@ async def open_venue(name: str, aiohttp_client: Any, tmp_path: Path, sqlite_url:
         await fake.start()
         overrides = {"exchange": "binance", "binance_api_url": fake.url, "binance_poll_ms": 100,
                      "binance_recv_window_ms": 1000, "binance_timeout_s": 1}
-    async for c in _client(aiohttp_client, make_settings(tmp_path, sqlite_url, redis_url, **overrides)):
+    async for c in running_app(aiohttp_client, make_settings(tmp_path, sqlite_url, redis_url, **overrides)):
         yield Venue(name, c, fake)
     if fake is not None:
         await fake.stop()

@@ -9,7 +9,7 @@ from typing import Any
 
 from app.domain.ledger import user_free, user_locked
 from app.persistence.models import Balance, Order
-from tests.conftest import _drop_keys, make_settings
+from tests.apps import drop_keys, make_settings
 from tests.helpers import auth, open_ws, register
 from tests.invariants import check_ledger, check_orders
 from web.app import create_app
@@ -56,4 +56,4 @@ async def test_thousand_concurrent_orders_never_overdraw(aiohttp_client: Any, tm
     await ws.close()
     await client.close()
     db.close()
-    _drop_keys(redis_url, settings.stream_prefix)
+    drop_keys(redis_url, settings.stream_prefix)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import _client, make_settings
+from tests.apps import make_settings, running_app
 from tests.fakes.binance import FakeBinance
 from tests.helpers import WsClient, auth, open_ws, register
 
@@ -19,7 +19,7 @@ async def _app(aiohttp_client: Any, tmp_path: Path, sqlite_url: str, redis_url: 
                stale_ms: int) -> AsyncIterator[Any]:
     settings = make_settings(tmp_path, sqlite_url, redis_url, price_feed="binance", binance_api_url=fake.url,
                              binance_stream_url=fake.stream_url, binance_stale_ms=stale_ms, binance_timeout_s=2)
-    async for c in _client(aiohttp_client, settings):
+    async for c in running_app(aiohttp_client, settings):
         yield c
 
 

@@ -19,7 +19,7 @@ import pytest
 from app.messaging.auth_notices import AuthNotice, publish_sync
 from app.persistence.models import User
 from app.persistence.sessions import disable_user
-from tests.conftest import _client, make_settings
+from tests.apps import make_settings, running_app
 from tests.helpers import PASSWORD, ServerProcess, auth, new_email, open_ws, register
 from web.app_keys import GUARD, RUNTIME, SETTINGS
 from web.ws_hub import SESSION_ENDED
@@ -163,7 +163,7 @@ async def test_a_new_token_version_ends_older_tokens(client: Any) -> None:
 @pytest.fixture
 async def short_cache_client(aiohttp_client: Any, tmp_path: Path, sqlite_url: str, redis_url: str) -> Any:
     settings = make_settings(tmp_path, sqlite_url, redis_url, auth_cache_seconds=1, jwt_ttl_seconds=3)
-    async for c in _client(aiohttp_client, settings):
+    async for c in running_app(aiohttp_client, settings):
         yield c
 
 

@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import fields
 from decimal import Decimal
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.messages import REGISTRY, CodecError, EventBatch, PlaceOrder, PriceTick, decode, encode
+from app.messages import (
+    REGISTRY,
+    CancelOrder,
+    CandleUpdate,
+    CfdRequest,
+    CodecError,
+    EventBatch,
+    MarketStatus,
+    Message,
+    PlaceOco,
+    PlaceOrder,
+    PriceTick,
+    Reply,
+    RequestCancel,
+    SubmitOrder,
+    decode,
+    encode,
+)
 
 amounts = st.decimals(min_value=Decimal("0.00000001"), max_value=Decimal("1e15"), places=8, allow_nan=False,
                       allow_infinity=False)
@@ -22,9 +41,74 @@ def test_place_order_round_trips_exactly(qty: Decimal, price: Decimal | None, ui
     assert back == msg and isinstance(back, PlaceOrder) and back.quantity == qty
 
 
-def test_all_message_types_are_registered() -> None:
-    assert {"PlaceOrder", "RequestCancel", "Reply", "SubmitOrder", "CancelOrder", "PriceTick", "CandleUpdate",
-            "EventBatch"} <= set(REGISTRY)
+MANY = Decimal("12345678901234567890.123456789012345678")  # 38 significant digits, the context's precision
+TINY = Decimal("0.00000001")
+
+# One representative of every registered message type, with every optional field set...
+FULL: list[Message] = [
+    PlaceOrder(msg_id="m1", reply_to="troupe:reply:node-a", user_id=2**53, client_order_id="c-1", symbol="BTCUSDT",
+               side="BUY", type="STOP_LOSS_LIMIT", quantity=MANY, quote_order_qty=TINY, price=Decimal("67250.01"),
+               time_in_force="GTC", stop_price=Decimal("67000.00000000"), trailing_delta=250),
+    PlaceOco(msg_id="m2", reply_to="r", user_id=7, list_client_order_id="l-1", symbol="ETHUSDT", side="SELL",
+             quantity=Decimal("0.0001"), price=MANY, stop_price=TINY, tp_stop_price=Decimal("3600"),
+             stop_limit_price=Decimal("3399.99"), stop_limit_time_in_force="FOK", trailing_delta=10),
+    RequestCancel(msg_id="m3", reply_to="r", user_id=1, order_id=2**40),
+    Reply(msg_id="m4", correlation_id="m1", status=202,
+          body={"orderId": 5, "price": "67250.01", "fills": [{"qty": "0.00000001"}], "stopPrice": None}),
+    CfdRequest(msg_id="m5", reply_to="r", user_id=3, cmd_id="u3:open-1", action="OPEN",
+               params={"symbol": "BTCUSDT", "side": "LONG", "margin": "100.12345678", "leverage": 20, "sl": None}),
+    SubmitOrder(msg_id="m6", order_id=9, user_id=4),
+    CancelOrder(msg_id="m7", order_id=9, user_id=4),
+    PriceTick(msg_id="m8", symbol="BTCUSDT", price=MANY, bid=TINY, ask=Decimal("67250.02"), ts=1_700_000_000_000,
+              seq=2**62),
+    CandleUpdate(msg_id="m9", symbol="BTCUSDT", candles={"1m": {"t": 60_000, "o": "1", "h": "2", "l": "0.5",
+                                                                "c": "1.5", "v": "12.00000001"}}),
+    MarketStatus(msg_id="m10", symbol="SOLUSDT", stale=True, since=1_700_000_000_000),
+    EventBatch(msg_id="m11", events=[{"user_id": 1, "kind": "ORDER_UPDATE", "data": {"status": "FILLED",
+                                                                                      "price": None}},
+                                     {"user_id": 2, "kind": "BALANCE_UPDATE", "data": {"balances": []}}]),
+]
+# ...and of every type with optional fields, those fields left out (None).
+SPARSE: list[Message] = [
+    PlaceOrder(msg_id="s1", reply_to="r", user_id=1, client_order_id="c", symbol="BTCUSDT", side="SELL",
+               type="MARKET"),
+    PlaceOco(msg_id="s2", reply_to="r", user_id=1, list_client_order_id="l", symbol="BTCUSDT", side="BUY",
+             quantity=TINY, price=Decimal("1")),
+    Reply(msg_id="s3", correlation_id="c", status=503, body={}),
+    MarketStatus(msg_id="s4", symbol="SOLUSDT", stale=False, since=0),
+    EventBatch(msg_id="s5", events=[]),
+]
+
+
+def test_every_registered_type_has_a_representative() -> None:
+    assert {type(m).__name__ for m in FULL} == set(REGISTRY)
+    assert all(REGISTRY[type(m).__name__] is type(m) for m in FULL + SPARSE)
+
+
+@pytest.mark.parametrize("msg", FULL + SPARSE, ids=lambda m: f"{type(m).__name__}-{m.msg_id}")
+def test_every_message_type_round_trips_exactly(msg: Message) -> None:
+    raw = encode(msg)
+    back = decode(raw)
+    assert type(back) is type(msg)
+    assert back == msg
+    for f in fields(msg):
+        sent, got = getattr(msg, f.name), getattr(back, f.name)
+        if isinstance(sent, Decimal):  # equal is not enough: every digit and the exponent survive
+            assert isinstance(got, Decimal) and got.as_tuple() == sent.as_tuple(), f.name
+        else:
+            assert type(got) is type(sent), f.name
+    assert encode(back) == raw
+    assert json.loads(raw)["t"] == type(msg).__name__ and json.loads(raw)["v"] == 1
+
+
+def test_decimals_travel_as_plain_strings_never_numbers() -> None:
+    data = json.loads(encode(FULL[0]))["d"]
+    assert data["quantity"] == "12345678901234567890.123456789012345678"
+    assert data["quote_order_qty"] == "0.00000001"
+    assert data["stop_price"] == "67000.00000000"
+    assert data["time_in_force"] == "GTC" and data["trailing_delta"] == 250
+    sparse = json.loads(encode(SPARSE[0]))["d"]
+    assert sparse["price"] is None and sparse["quantity"] is None
 
 
 def test_tick_and_event_round_trip() -> None:
@@ -46,3 +130,9 @@ def test_malformed_entries_raise_codec_error(raw: bytes) -> None:
 def test_floats_never_travel() -> None:
     with pytest.raises(CodecError):
         decode(b'{"v":1,"t":"PriceTick","d":{"msg_id":"t","symbol":"X","price":1.5,"bid":"1","ask":"1","ts":1,"seq":1}}')
+
+
+@pytest.mark.parametrize("value", [Decimal("NaN"), Decimal("Infinity"), Decimal("-Infinity")])
+def test_non_finite_decimals_are_never_encoded(value: Decimal) -> None:
+    with pytest.raises(CodecError, match="non-finite"):
+        encode(PriceTick(msg_id="t", symbol="X", price=value, bid=Decimal(1), ask=Decimal(1), ts=1, seq=1))

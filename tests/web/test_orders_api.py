@@ -5,15 +5,22 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from app.money import debit
+from app.money import credit, debit, to_str
 from tests.helpers import auth, dec, open_ws, register
 from tests.invariants import check_ledger, check_orders
+from tests.scripted_market import Market
 
 
 async def _balances(client: Any, token: str) -> dict[str, tuple[Decimal, Decimal]]:
     resp = await client.get("/api/trading/balances", headers=auth(token))
     assert resp.status == 200
     return {b["asset"]: (Decimal(b["free"]), Decimal(b["locked"])) for b in (await resp.json())["balances"]}
+
+
+async def _position(client: Any, token: str, asset: str) -> dict[str, Any]:
+    resp = await client.get("/api/trading/positions", headers=auth(token))
+    assert resp.status == 200
+    return next(p for p in (await resp.json())["positions"] if p["asset"] == asset)
 
 
 async def _place(client: Any, token: str, **order: str) -> tuple[int, dict[str, Any]]:
@@ -26,6 +33,7 @@ async def test_market_buy_fills_and_moves_exactly_the_filled_cost(db_client: Any
     token, _ = await register(client)
     ws = await open_ws(client, token)
     before = await _balances(client, token)
+    held = await _position(client, token, "BTC")
     status, body = await _place(client, token, symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.05")
     assert status == 202 and body["status"] == "PENDING"
     filled = await ws.order_status(body["orderId"], {"FILLED", "REJECTED"})
@@ -40,7 +48,19 @@ async def test_market_buy_fills_and_moves_exactly_the_filled_cost(db_client: Any
                                                      Decimal(0))
     balance_event = await ws.wait_for(lambda m: m["type"] == "BALANCE_UPDATE")
     assert {b["asset"] for b in balance_event["balances"]} == {"BTC", "USDT"}
-    await ws.wait_for(lambda m: m["type"] == "POSITION_UPDATE")
+    # The position moves by what was received net of the fee, its entry averaged by cost (8 decimals).
+    quantity, avg = dec(held["quantity"]), dec(held["avgEntryPrice"])
+    for f in filled["fills"]:
+        received = dec(f["qty"]) - dec(f["commission"])
+        avg = ((quantity * avg + debit(dec(f["price"]) * dec(f["qty"]))) / (quantity + received)).quantize(
+            Decimal("0.00000001"))
+        quantity += received
+    position_event = await ws.wait_for(lambda m: m["type"] == "POSITION_UPDATE")
+    expected = {"asset": "BTC", "quantity": to_str(quantity), "avgEntryPrice": to_str(avg),
+                "realizedPnl": held["realizedPnl"]}
+    assert position_event == {"type": "POSITION_UPDATE", "positions": [expected], "ts": None}
+    now = await _position(client, token, "BTC")
+    assert {k: now[k] for k in expected} == expected
     await ws.close()
     check_ledger()
     check_orders()
@@ -102,25 +122,26 @@ async def test_resting_limit_order_fills_when_the_market_crosses_it(db_client: A
     client = db_client
     token, _ = await register(client)
     ws = await open_ws(client, token)
-    ticker = await (await client.get("/api/market/ticker?symbol=BTCUSDT")).json()
-    # A buy just above the bid rests (below the ask) and fills once the ask drifts down to it,
-    # or a sell just below the ask fills when the bid rises: place both, one of them will cross.
-    bid, ask = dec(ticker["bid"]), dec(ticker["ask"])
-    ids = []
-    for side, price in (("BUY", bid + Decimal("0.01")), ("SELL", ask - Decimal("0.01"))):
+    market = Market(client)
+    market.tick("65000")
+    # Both rest whichever market the executor has seen (the simulated one near 67250, or 65000):
+    # a buy far below the ask, a sell far above the bid. The test's ticks then cross each in turn.
+    orders = {}
+    for side, price in (("BUY", "60000.00"), ("SELL", "70000.00")):
         status, body = await _place(client, token, symbol="BTCUSDT", side=side, type="LIMIT", quantity="0.001",
-                                    price=str(price))
-        assert status == 202
-        ids.append(body["orderId"])
-    filled = await ws.wait_for(lambda m: m["type"] == "ORDER_UPDATE" and m["orderId"] in ids
-                               and m["status"] == "FILLED", timeout=60)
-    limit, fill_prices = dec(filled["price"]), [dec(f["price"]) for f in filled["fills"]]
-    # Never worse than the limit: a taker (the market moved while the order was on its way) may
-    # do better; an order that rested first (NEW) is a maker and fills exactly at its own price.
-    assert all(p <= limit for p in fill_prices) if filled["side"] == "BUY" else all(p >= limit for p in fill_prices)
-    rested = any(m.get("orderId") == filled["orderId"] and m.get("status") == "NEW" for m in ws.seen)
-    if rested:
+                                    price=price)
+        assert status == 202, body
+        await ws.order_status(body["orderId"], {"NEW"})
+        orders[side] = body["orderId"]
+    for side, crossing, limit in (("BUY", "59000", Decimal("60000")), ("SELL", "71000", Decimal("70000"))):
+        market.tick(crossing)
+        filled = await ws.order_status(orders[side], {"FILLED"}, timeout=30)
+        fill_prices = [dec(f["price"]) for f in filled["fills"]]
+        # An order that rested first (NEW) is a maker: it fills exactly at its own price, never worse.
+        assert all(p <= limit for p in fill_prices) if side == "BUY" else all(p >= limit for p in fill_prices)
         assert fill_prices == [limit]
+        assert (dec(filled["price"]), dec(filled["executedQty"]), dec(filled["cummulativeQuoteQty"])) == (
+            limit, Decimal("0.001"), limit * Decimal("0.001"))
     check_ledger()
     check_orders()
 
@@ -177,12 +198,18 @@ async def test_positions_report_entry_mark_and_pnl(db_client: Any) -> None:
     client = db_client
     token, _ = await register(client)
     ws = await open_ws(client, token)
+    held = await _position(client, token, "BTC")
     _, body = await _place(client, token, symbol="BTCUSDT", side="SELL", type="MARKET", quantity="0.5")
-    await ws.order_status(body["orderId"], {"FILLED"})
-    resp = await client.get("/api/trading/positions", headers=auth(token))
-    btc = next(p for p in (await resp.json())["positions"] if p["asset"] == "BTC")
+    filled = await ws.order_status(body["orderId"], {"FILLED"})
+    btc = await _position(client, token, "BTC")
     assert dec(btc["quantity"]) == Decimal("0.5")
     assert btc["markPrice"] is not None
     assert dec(btc["unrealizedPnl"]) == ((dec(btc["markPrice"]) - dec(btc["avgEntryPrice"]))
                                          * Decimal("0.5")).quantize(Decimal("0.00000001"))
-    assert btc["realizedPnl"] != "0"
+    # Each fill realizes its proceeds (rounded down, less the fee) minus its cost at the average entry.
+    entry = dec(held["avgEntryPrice"])
+    assert btc["avgEntryPrice"] == held["avgEntryPrice"]
+    realized = sum(((credit(dec(f["price"]) * dec(f["qty"])) - dec(f["commission"]) - dec(f["qty"]) * entry)
+                    .quantize(Decimal("0.00000001")) for f in filled["fills"]), dec(held["realizedPnl"]))
+    assert all(f["commissionAsset"] == "USDT" for f in filled["fills"])
+    assert btc["realizedPnl"] == to_str(realized)

@@ -1,41 +1,16 @@
 """Stop-loss, take-profit and trailing orders through the API and the real actors.
 
-The test drives the market itself: it publishes price ticks stamped an hour ahead, so the
-simulated feed's own (older) ticks can no longer move the executor's market while it runs.
+The test drives the market itself (`tests/scripted_market.py`).
 """
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 from typing import Any
 
-import redis
-
-from app.messages import PriceTick, encode
 from app.persistence.models import Order
 from tests.helpers import WsClient, auth, dec, open_ws, register
-from web.app_keys import RUNTIME
-
-AHEAD_MS = 3_600_000
-
-
-class Market:
-    def __init__(self, client: Any) -> None:
-        runtime = client.server.app[RUNTIME]
-        self.redis = redis.Redis.from_url(runtime.redis_url)
-        self.stream = runtime.names.market
-        self.ts = int(time.time() * 1000) + AHEAD_MS
-        self.seq = 10**9
-
-    def tick(self, price: str, *, repeat: bool = False) -> None:
-        if not repeat:
-            self.ts += 1
-            self.seq += 1
-        p = Decimal(price)
-        msg = PriceTick(msg_id=f"test-tick:{self.seq}", symbol="BTCUSDT", price=p, bid=p - Decimal("0.5"),
-                        ask=p + Decimal("0.5"), ts=self.ts, seq=self.seq)
-        self.redis.xadd(self.stream, {"m": encode(msg)})
+from tests.scripted_market import Market
 
 
 async def _trader_at(client: Any, price: str) -> tuple[str, WsClient, Market]:

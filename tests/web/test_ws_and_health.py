@@ -38,7 +38,11 @@ async def test_subscription_streams_prices_and_candles_for_chosen_symbols(client
     candle = await ws.wait_for(lambda m: m["type"] == "CANDLE_UPDATE")
     assert candle["interval"] == "5m" and candle["symbol"] == "ETHUSDT"
     await ws.send({"type": "subscribe", "symbols": ["NOPE"]})
-    assert (await ws.wait_for(lambda m: m["type"] == "ERROR"))["detail"]
+    assert await ws.wait_for(lambda m: m["type"] == "ERROR") == {
+        "type": "ERROR", "detail": "symbols must be a list drawn from BTCUSDT, ETHUSDT, SOLUSDT, BNBUSDT"}
+    before = len(ws.seen)  # the refused subscribe changed nothing: ETHUSDT keeps streaming
+    later = await ws.wait_for(lambda m: m["type"] == "PRICE_UPDATE" and ws.seen.index(m) >= before)
+    assert later["symbol"] == "ETHUSDT"
     assert not any(m.get("symbol") == "BTCUSDT" for m in ws.seen)
     await ws.close()
 

@@ -73,7 +73,7 @@ async def client(aiohttp_client: Any, tmp_path: Path, sqlite_url: str, redis_url
 
 
 @pytest.fixture
-async def makerunning_app(aiohttp_client: Any, tmp_path: Path, sqlite_url: str,
+async def make_client(aiohttp_client: Any, tmp_path: Path, sqlite_url: str,
                       redis_url: str) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
     """Start a Troupe on SQLite with some settings changed: `await make_client(auth_rate_per_min=3)`."""
     running: list[AsyncIterator[Any]] = []
@@ -85,12 +85,12 @@ async def makerunning_app(aiohttp_client: Any, tmp_path: Path, sqlite_url: str,
 
     yield start
     for clients in running:
-        async for _ in clients:  # runs the rest of _client: close, then drop the test's keys
+        async for _ in clients:  # runs the rest of running_app: close, then drop the test's keys
             pass
 
 
 @pytest.fixture
-async def dbrunning_app(aiohttp_client: Any, tmp_path: Path, database_url: str, redis_url: str) -> AsyncIterator[Any]:
+async def db_client(aiohttp_client: Any, tmp_path: Path, database_url: str, redis_url: str) -> AsyncIterator[Any]:
     """A running Troupe on each database: SQLite, and PostgreSQL where TEST_DATABASE_URL is set."""
     async for c in running_app(aiohttp_client, make_settings(tmp_path, database_url, redis_url)):
         yield c

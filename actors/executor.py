@@ -32,7 +32,7 @@ from app.persistence.db import db, write_transaction
 from app.persistence.ledger import BalanceCache, user_balances
 from app.persistence.orders import apply_outcome, order_by_id, order_list, order_view, resting_orders
 from app.persistence.outbox import inbox_add, outbox_add
-from app.schemas import fill_json, order_json
+from app.render import fill_json, order_json
 
 if TYPE_CHECKING:
     from app.persistence.models import Order

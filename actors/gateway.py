@@ -43,7 +43,7 @@ from app.persistence.orders import (
     set_order_list_id,
 )
 from app.persistence.outbox import outbox_add
-from app.schemas import order_json
+from app.render import order_json
 
 if TYPE_CHECKING:
     from app.persistence.models import Order

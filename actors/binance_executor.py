@@ -28,6 +28,7 @@ from actors.executor import Event, Executor, balance_update
 from actors.relay import OutboxRelay
 from actors.runtime import Runtime
 from app.clock import now_ms
+from app.domain.answers import RejectionKind
 from app.domain.execution import Outcome
 from app.domain.orders import OrderStatus
 from app.exchange import translate
@@ -49,7 +50,6 @@ from app.persistence.orders import (
     set_exchange_order_id,
     watched_orders,
 )
-from app.schemas import problem_body
 
 if TYPE_CHECKING:
     from app.persistence.models import Order
@@ -96,9 +96,9 @@ class BinanceExecutor(Executor):
             msg = d.message
             finished = True
             if isinstance(msg, CfdRequest):
-                body = problem_body(409, "CFD_UNAVAILABLE", "the CFD desk runs with EXCHANGE=simulator")
-                self.producer.send_raw_many([(msg.reply_to, encode(Reply(
-                    msg_id=f"reply:{msg.msg_id}", correlation_id=msg.msg_id, status=409, body=body)), REPLY_MAXLEN)])
+                reply = Reply.rejected(msg.msg_id, RejectionKind.CONFLICT, "CFD_UNAVAILABLE",
+                                       "the CFD desk runs with EXCHANGE=simulator")
+                self.producer.send_raw_many([(msg.reply_to, encode(reply), REPLY_MAXLEN)])
             elif isinstance(msg, (SubmitOrder, CancelOrder)):
                 try:
                     finished = self._submit(msg.order_id) if isinstance(msg, SubmitOrder) else self._cancel(msg)

@@ -24,7 +24,7 @@ from app.domain.ledger import house_of_shard, user_free
 from app.domain.orders import OPEN, OrderStatus, OrderType
 from app.domain.positions import Position as PositionState
 from app.faults import crash_point
-from app.messages import CancelOrder, CfdRequest, EventBatch, Message, PriceTick, Reply, SubmitOrder, decode, encode
+from app.messages import CancelOrder, CfdRequest, EventBatch, Message, PriceTick, SubmitOrder, decode, encode
 from app.messaging.names import shard_of
 from app.messaging.streams import REPLY_MAXLEN, Delivery
 from app.money import to_str
@@ -32,7 +32,7 @@ from app.persistence.db import db, write_transaction
 from app.persistence.ledger import BalanceCache, user_balances
 from app.persistence.orders import apply_outcome, order_by_id, order_list, order_view, resting_orders
 from app.persistence.outbox import inbox_add, outbox_add
-from app.schemas import fill_json, order_json, problem_body
+from app.render import fill_json, order_json
 
 if TYPE_CHECKING:
     from app.persistence.models import Order
@@ -184,14 +184,7 @@ class Executor(MailboxActor):
         self.desk.maybe_snapshot()
 
     def _reply_cfd(self, requests: list[CfdRequest], batch: DeskBatch) -> None:
-        replies = []
-        for req in requests:
-            status, body = reply_for(req, batch)
-            if status >= 400:
-                body = problem_body(status, str(body.get("code", "CFD_REJECTED")), str(body["detail"]),
-                                    body.get("field"))
-            replies.append((req.reply_to, encode(Reply(msg_id=f"reply:{req.msg_id}", correlation_id=req.msg_id,
-                                                       status=status, body=body)), REPLY_MAXLEN))
+        replies = [(req.reply_to, encode(reply_for(req, batch)), REPLY_MAXLEN) for req in requests]
         if replies:
             self.producer.send_raw_many(replies)
 

@@ -2,7 +2,7 @@
 
 For each batch: one transaction writes the orders and their outbox rows (the Executor's
 SubmitOrder/CancelOrder); after commit it replies to the web nodes, relays the outbox to the
-executor shards, and acks. A client's 202 therefore always means the order row is on disk.
+executor shards, and acks. An ACCEPTED answer therefore always means the order row is on disk.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from actors.relay import OutboxRelay
 from actors.runtime import Runtime
 from app.clock import now_ms
 from app.domain import oco
+from app.domain.answers import Answer, RejectionKind
 from app.domain.orders import (
     CANCELABLE,
     OrderRejected,
@@ -42,16 +43,14 @@ from app.persistence.orders import (
     set_order_list_id,
 )
 from app.persistence.outbox import outbox_add
-from app.schemas import order_json, problem_body
+from app.render import order_json
 
 if TYPE_CHECKING:
     from app.persistence.models import Order
 
 log = logging.getLogger(__name__)
 
-
-def _problem(status: int, code: str, detail: str, field: str | None = None) -> tuple[int, dict[str, Any]]:
-    return status, problem_body(status, code, detail, field)
+Handled = tuple[Answer, dict[str, Any], list[tuple[str, Message]]]  # how it went, the body, the outbox
 
 
 class Gateway(MailboxActor):
@@ -90,16 +89,17 @@ class Gateway(MailboxActor):
                 assert msg is not None
                 try:
                     with db.atomic():  # a savepoint: one failing command never takes the batch down
-                        status, body, out = self._handle(msg)
+                        answer, body, out = self._handle(msg)
                         rows += outbox_add("gateway", out)
+                    reply = Reply.ok(msg.msg_id, answer, body)
                 except OrderRejected as exc:
-                    status, body = _problem(exc.http_status, exc.code, exc.message, exc.field)
+                    reply = Reply.rejected(msg.msg_id, exc.kind, exc.code, exc.message, exc.field)
                 except Exception:
                     log.exception("gateway: %s %s failed; it stays pending and will be retried",
                                   type(msg).__name__, msg.msg_id)
                     continue
                 done.append(d)
-                replies += self._reply(msg, status, body)
+                replies += self._reply(msg, reply)
         crash_point("gateway.after_commit")
         # One round trip, in this order: commands to the executors, answers to the web nodes, acks.
         assert self.consumer is not None and self.redis is not None
@@ -113,21 +113,20 @@ class Gateway(MailboxActor):
             self.consumer.retry_pending()
 
     @staticmethod
-    def _reply(msg: Message, status: int, body: dict[str, Any]) -> list[tuple[str, Reply]]:
+    def _reply(msg: Message, reply: Reply) -> list[tuple[str, Reply]]:
         reply_to = getattr(msg, "reply_to", None)
-        if not reply_to:
-            return []
-        return [(reply_to, Reply(msg_id=f"reply:{msg.msg_id}", correlation_id=msg.msg_id, status=status, body=body))]
+        return [(reply_to, reply)] if reply_to else []
 
     def on_dead_letter(self, delivery: Delivery) -> None:
         """Tell a still-waiting client that its command could not be processed (nothing was stored)."""
         assert delivery.message is not None and self.redis is not None
-        status, body = _problem(503, "UNAVAILABLE", "the command could not be processed; nothing was stored. "
-                                                    "Retry later with the same clientOrderId.")
-        self.producer.send_raw_many((stream, encode(r), REPLY_MAXLEN)
-                                    for stream, r in self._reply(delivery.message, status, body))
+        msg = delivery.message
+        reply = Reply.rejected(msg.msg_id, RejectionKind.UNAVAILABLE, "UNAVAILABLE",
+                               "the command could not be processed; nothing was stored. "
+                               "Retry later with the same clientOrderId.")
+        self.producer.send_raw_many((stream, encode(r), REPLY_MAXLEN) for stream, r in self._reply(msg, reply))
 
-    def _handle(self, msg: Message) -> tuple[int, dict[str, Any], list[tuple[str, Message]]]:
+    def _handle(self, msg: Message) -> Handled:
         crash_point("gateway.command", getattr(msg, "client_order_id", ""))
         if isinstance(msg, PlaceOrder):
             return self._place(msg)
@@ -136,13 +135,13 @@ class Gateway(MailboxActor):
         if isinstance(msg, PlaceOco):
             return self._place_oco(msg)
         log.warning("gateway: ignoring unexpected %s", type(msg).__name__)
-        return 400, {"detail": "unexpected message"}, []
+        raise OrderRejected(RejectionKind.INVALID, "BAD_REQUEST", "unexpected message")
 
-    def _place(self, msg: PlaceOrder) -> tuple[int, dict[str, Any], list[tuple[str, Message]]]:
+    def _place(self, msg: PlaceOrder) -> Handled:
         spec = self.runtime.specs.get(msg.symbol)
         if spec is None:
-            raise OrderRejected("UNKNOWN_SYMBOL", f"symbol {msg.symbol} is not traded here; "
-                                f"choose one of {', '.join(self.runtime.specs)}", 400)
+            raise OrderRejected(RejectionKind.INVALID, "UNKNOWN_SYMBOL", f"symbol {msg.symbol} is not traded here; "
+                                f"choose one of {', '.join(self.runtime.specs)}")
         req = check_request(OrderRequest(
             client_order_id=msg.client_order_id, symbol=msg.symbol, side=Side(msg.side), type=OrderType(msg.type),
             quantity=msg.quantity, quote_order_qty=msg.quote_order_qty, price=msg.price,
@@ -153,11 +152,13 @@ class Gateway(MailboxActor):
         if existing is not None:
             return self._repeat(existing, req)
         if req.type is OrderType.MARKET and self._stale(req.symbol):
-            raise OrderRejected("STALE_PRICES", f"no live market data for {req.symbol} for a while; market orders "
-                                "are paused until prices flow again (limit orders are accepted)", 503)
+            raise OrderRejected(RejectionKind.STALE_PRICES, "STALE_PRICES",
+                                f"no live market data for {req.symbol} for a while; market orders "
+                                "are paused until prices flow again (limit orders are accepted)")
         if req.type is not OrderType.MARKET and count_open_orders(msg.user_id) >= self.runtime.settings.max_open_orders:
-            raise OrderRejected("TOO_MANY_ORDERS", f"at most {self.runtime.settings.max_open_orders} open orders "
-                                "per account; cancel some first", 429)
+            raise OrderRejected(RejectionKind.TOO_MANY_OPEN_ORDERS, "TOO_MANY_ORDERS",
+                                f"at most {self.runtime.settings.max_open_orders} open orders "
+                                "per account; cancel some first")
         now = now_ms()
         order_id = insert_order({
             "user_id": msg.user_id, "client_order_id": req.client_order_id, "symbol": req.symbol,
@@ -171,13 +172,13 @@ class Gateway(MailboxActor):
         stream = self.runtime.names.executor(shard_of(msg.user_id, self.runtime.settings.executor_shards))
         submit = SubmitOrder(msg_id=f"submit:{order_id}", order_id=order_id, user_id=msg.user_id)
         body = {"orderId": order_id, "clientOrderId": req.client_order_id, "status": OrderStatus.PENDING.value}
-        return 202, body, [(stream, submit)]
+        return Answer.ACCEPTED, body, [(stream, submit)]
 
-    def _place_oco(self, msg: PlaceOco) -> tuple[int, dict[str, Any], list[tuple[str, Message]]]:
+    def _place_oco(self, msg: PlaceOco) -> Handled:
         spec = self.runtime.specs.get(msg.symbol)
         if spec is None:
-            raise OrderRejected("UNKNOWN_SYMBOL", f"symbol {msg.symbol} is not traded here; "
-                                f"choose one of {', '.join(self.runtime.specs)}", 400)
+            raise OrderRejected(RejectionKind.INVALID, "UNKNOWN_SYMBOL", f"symbol {msg.symbol} is not traded here; "
+                                f"choose one of {', '.join(self.runtime.specs)}")
         legs = oco.leg_requests(msg.list_client_order_id, msg.symbol, Side(msg.side), msg.quantity, msg.price,
                                 msg.stop_price, msg.tp_stop_price, msg.stop_limit_price,
                                 TimeInForce(msg.stop_limit_time_in_force) if msg.stop_limit_time_in_force else None,
@@ -186,11 +187,12 @@ class Gateway(MailboxActor):
         if any(e is not None for e in existing):
             rows = [e for e in existing if e is not None]
             for row, leg in zip(rows, legs, strict=False):
-                self._repeat(row, leg)  # the same list again: same answer; different fields: 409
-            return 200, _list_body(msg.list_client_order_id, rows), []
+                self._repeat(row, leg)  # the same list again: same answer; different fields: a conflict
+            return Answer.OK, _list_body(msg.list_client_order_id, rows), []
         if count_open_orders(msg.user_id) + 2 > self.runtime.settings.max_open_orders:
-            raise OrderRejected("TOO_MANY_ORDERS", f"at most {self.runtime.settings.max_open_orders} open orders "
-                                "per account; cancel some first", 429)
+            raise OrderRejected(RejectionKind.TOO_MANY_OPEN_ORDERS, "TOO_MANY_ORDERS",
+                                f"at most {self.runtime.settings.max_open_orders} open orders "
+                                "per account; cancel some first")
         now = now_ms()
         ids: list[int] = []
         for leg in legs:
@@ -207,7 +209,7 @@ class Gateway(MailboxActor):
         stream = self.runtime.names.executor(shard_of(msg.user_id, self.runtime.settings.executor_shards))
         submit = SubmitOrder(msg_id=f"submit:{ids[0]}", order_id=ids[0], user_id=msg.user_id)
         rows = [r for r in (order_by_id(i) for i in ids) if r is not None]
-        return 202, _list_body(msg.list_client_order_id, rows), [(stream, submit)]
+        return Answer.ACCEPTED, _list_body(msg.list_client_order_id, rows), [(stream, submit)]
 
     def _stale(self, symbol: str) -> bool:
         """Whether the live feed marked `symbol` stale. "Fresh" is cached for 100 ms (the common case
@@ -225,7 +227,7 @@ class Gateway(MailboxActor):
         return False
 
     @staticmethod
-    def _repeat(existing: Order, req: OrderRequest) -> tuple[int, dict[str, Any], list[tuple[str, Message]]]:
+    def _repeat(existing: Order, req: OrderRequest) -> Handled:
         """A retried request: the same fields give back the same order; different fields are a conflict."""
         view = order_view(existing)
         same = (view.symbol == req.symbol and view.side is req.side and view.type is req.type
@@ -233,21 +235,23 @@ class Gateway(MailboxActor):
                 and view.price == req.price and view.time_in_force == req.time_in_force
                 and view.stop_price == req.stop_price and view.trailing_delta == req.trailing_delta)
         if not same:
-            raise OrderRejected("DUPLICATE_CLIENT_ORDER_ID", f"clientOrderId {req.client_order_id} was already "
-                                f"used for a different order ({existing.id})", 409)
-        return 200, {"orderId": existing.id, "clientOrderId": existing.client_order_id,
+            raise OrderRejected(RejectionKind.CONFLICT, "DUPLICATE_CLIENT_ORDER_ID",
+                                f"clientOrderId {req.client_order_id} was already "
+                                f"used for a different order ({existing.id})")
+        return Answer.OK, {"orderId": existing.id, "clientOrderId": existing.client_order_id,
                      "status": existing.status}, []
 
-    def _cancel(self, msg: RequestCancel) -> tuple[int, dict[str, Any], list[tuple[str, Message]]]:
+    def _cancel(self, msg: RequestCancel) -> Handled:
         row = order_by_id(msg.order_id, msg.user_id)
         if row is None:
-            raise OrderRejected("UNKNOWN_ORDER", f"order {msg.order_id} does not exist", 404)
+            raise OrderRejected(RejectionKind.NOT_FOUND, "UNKNOWN_ORDER", f"order {msg.order_id} does not exist")
         if OrderStatus(row.status) not in CANCELABLE:
-            raise OrderRejected("ORDER_NOT_CANCELABLE", f"order {row.id} is already {row.status}", 409)
+            raise OrderRejected(RejectionKind.CONFLICT, "ORDER_NOT_CANCELABLE",
+                                f"order {row.id} is already {row.status}")
         stream = self.runtime.names.executor(shard_of(msg.user_id, self.runtime.settings.executor_shards))
         cancel = CancelOrder(msg_id=f"cancel:{row.id}", order_id=row.id, user_id=msg.user_id)
         body = {**order_json(row), "cancelRequested": True}
-        return 202, body, [(stream, cancel)]
+        return Answer.ACCEPTED, body, [(stream, cancel)]
 
 
 def _list_body(list_client_order_id: str, rows: list[Order]) -> dict[str, Any]:

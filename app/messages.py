@@ -7,11 +7,14 @@ process decodes exactly what was sent.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import typing
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
+
+from app.domain.answers import Answer, RejectionKind
 
 CODEC_VERSION = 1
 
@@ -83,9 +86,29 @@ class RequestCancel(Message):
 
 @message
 class Reply(Message):
+    """An actor's answer to a command in the domain's terms; the web edge (`web/refusals.py`) picks the status.
+
+    `answer` is an `Answer` value. A success carries its `body`; a REJECTED one carries its `kind` (a
+    `RejectionKind` value), the machine-readable `code`, the `message` for people and the `field` at fault.
+    """
+
     correlation_id: str
-    status: int  # an HTTP status the web handler answers with
-    body: dict[str, Any]
+    answer: str
+    body: dict[str, Any] = dataclasses.field(default_factory=dict)
+    kind: str | None = None
+    code: str | None = None
+    message: str | None = None
+    field: str | None = None
+
+    @classmethod
+    def ok(cls, correlation_id: str, answer: Answer, body: dict[str, Any]) -> Reply:
+        return cls(msg_id=f"reply:{correlation_id}", correlation_id=correlation_id, answer=answer, body=body)
+
+    @classmethod
+    def rejected(cls, correlation_id: str, kind: RejectionKind, code: str, message: str,
+                 field: str | None = None) -> Reply:
+        return cls(msg_id=f"reply:{correlation_id}", correlation_id=correlation_id, answer=Answer.REJECTED,
+                   kind=kind, code=code, message=message, field=field)
 
 
 # --- web -> Executor shard: the CFD desk -------------------------------------------------------

@@ -11,7 +11,7 @@ from app.persistence.exchange import exchange_balances
 from app.persistence.ledger import balance_json, user_balances
 from app.persistence.orders import fills_of, order_by_id, user_orders
 from app.persistence.positions import user_positions
-from app.schemas import order_json, position_json
+from app.render import order_json, position_json
 
 
 def list_orders(user_id: int, status: str | None, symbol: str | None, limit: int,

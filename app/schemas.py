@@ -1,4 +1,4 @@
-"""Request parsing and response shapes for the HTTP API and WebSocket, in one module.
+"""Request parsing for the HTTP API and WebSocket, in one module (the responses: app/render.py).
 
 Parsing is strict: unknown or duplicate fields, wrong JSON types, booleans for numbers, NaN,
 exponents and non-ASCII digits are all refused with a message naming the field.
@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any
 
 from app.domain.orders import OrderRequest, OrderType, Side, TimeInForce
-from app.domain.positions import Position as PositionState
-from app.money import ASSET_SCALE, ZERO, MoneyFormatError, parse_amount, to_str, to_str_or_none
+from app.money import ASSET_SCALE, MoneyFormatError, parse_amount, to_str
 
 
 class SchemaError(ValueError):
@@ -278,66 +277,6 @@ def parse_client_frame(text: str) -> ClientFrame:
 
 
 # --- responses ----------------------------------------------------------------------------------
-
-def problem_body(status: int, code: str, detail: str, field: str | None = None) -> dict[str, Any]:
-    """An RFC 9457 problem document; `code` is the machine-readable reason, also its title."""
-    body: dict[str, Any] = {"type": f"/problems/{code.lower()}", "title": code, "status": status,
-                            "detail": detail, "code": code}
-    if field:
-        body["field"] = field
-    return body
-
-
-def avg_price(executed: Decimal, cumm_quote: Decimal) -> Decimal:
-    """Volume-weighted average fill price, rounded half-even to 8 decimals (a display figure)."""
-    if executed == 0:
-        return ZERO
-    return (cumm_quote / executed).quantize(ASSET_SCALE, rounding=ROUND_HALF_EVEN)
-
-
-def order_json(row: Any, fills: list[Any] | None = None) -> dict[str, Any]:
-    return {
-        "orderId": row.id,
-        "clientOrderId": row.client_order_id,
-        "symbol": row.symbol,
-        "side": row.side,
-        "type": row.type,
-        "timeInForce": row.time_in_force,
-        "price": to_str_or_none(row.price),
-        "origQty": to_str_or_none(row.quantity),
-        "quoteOrderQty": to_str_or_none(row.quote_order_qty),
-        "executedQty": to_str(row.executed_qty),
-        "cummulativeQuoteQty": to_str(row.cumm_quote_qty),
-        "avgPrice": to_str(avg_price(row.executed_qty, row.cumm_quote_qty)),
-        "status": row.status,
-        "rejectReason": row.reject_reason,
-        "stopPrice": to_str_or_none(row.stop_price),
-        "trailingDelta": row.trailing_delta,
-        "triggered": bool(row.triggered),
-        "orderListId": row.order_list_id if row.order_list_id is not None else -1,
-        "fills": [fill_json(f) for f in (fills or [])],
-        "time": row.created_at,
-        "updateTime": row.updated_at,
-        "version": row.version,
-    }
-
-
-def fill_json(f: Any) -> dict[str, Any]:
-    return {"seq": f.seq, "price": to_str(f.price), "qty": to_str(f.qty), "commission": to_str(f.commission),
-            "commissionAsset": f.commission_asset}
-
-
-def position_json(asset: str, quantity: Decimal, avg_entry: Decimal, realized: Decimal,
-                  mark: Decimal | None) -> dict[str, Any]:
-    unrealized = PositionState(asset, quantity, avg_entry, realized).unrealized(mark)
-    return {"asset": asset, "quantity": to_str(quantity), "avgEntryPrice": to_str(avg_entry),
-            "markPrice": to_str_or_none(mark), "unrealizedPnl": to_str(unrealized), "realizedPnl": to_str(realized)}
-
-
-def user_json(user: Any, key_last4: str | None) -> dict[str, Any]:
-    return {"id": user.id, "email": user.email, "createdAt": user.created_at,
-            "binanceKey": None if key_last4 is None else {"apiKeyLast4": key_last4}}
-
 
 # --- the CFD desk ---------------------------------------------------------------------------------
 _CFD_OPEN = {"symbol", "direction", "margin", "leverage", "stopLossPrice", "takeProfitPrice", "clientRequestId"}

@@ -1,4 +1,5 @@
-"""The layers stay apart: SQL only under `app/persistence/`, and `app/domain` free of I/O.
+"""The layers stay apart: SQL only under `app/persistence/`, `app/domain` free of I/O, and HTTP statuses
+only at the web edge (`web/refusals.py` maps the kinds of the actors' rejections to them).
 
 Read from the source (ast), not by importing, so a module that breaks the rule fails here even if no
 test exercises the offending line.
@@ -97,3 +98,61 @@ def test_the_domain_imports_no_io() -> None:
         found += [f"{name}:{line}: imports {imported}" for line, imported in _imports(tree)
                   if not _within(imported, {"app.domain", "app.money", *DOMAIN_MAY_IMPORT})]
     assert not found, "app/domain is pure logic; move I/O to its caller:\n" + "\n".join(found)
+
+
+# An HTTP client reads the status its venue answered with; that is Binance's HTTP, not a status of ours.
+READS_A_VENUES_STATUS = {"app/exchange/binance.py"}
+
+
+def _is_status(node: ast.AST | None) -> bool:
+    return isinstance(node, ast.Constant) and type(node.value) is int and 200 <= node.value <= 599
+
+
+def http_statuses_in(tree: ast.Module) -> list[tuple[int, str]]:
+    """Where code decides an HTTP status: an `http_status` name, `status=<4xx>`, `return 202, body`, or a
+    table whose values are statuses (`{"NOT_OPEN": 404}`)."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if "http_status" in (getattr(node, "id", None), getattr(node, "attr", None), getattr(node, "arg", None)):
+            found.append((getattr(node, "lineno", 0), "http_status"))
+        elif isinstance(node, ast.keyword) and node.arg == "status" and _is_status(node.value):
+            found.append((node.value.lineno, f"status={node.value.value}"))  # type: ignore[attr-defined]
+        elif isinstance(node, ast.Return) and isinstance(node.value, ast.Tuple) and node.value.elts \
+                and _is_status(node.value.elts[0]):
+            found.append((node.lineno, f"return {node.value.elts[0].value}, ..."))  # type: ignore[attr-defined]
+        elif isinstance(node, ast.Dict) and node.values and all(_is_status(v) for v in node.values):
+            found.append((node.lineno, "a table of statuses"))
+    return found
+
+
+@pytest.mark.parametrize(("code", "is_http"), [
+    ('raise OrderRejected("UNKNOWN_ORDER", "no such order", 404, http_status=404)', True),
+    ("def __init__(self, code, message, http_status=422): self.http_status = http_status", True),
+    ("Reply(msg_id=m, correlation_id=m, status=409, body=body)", True),
+    ("BinanceError(message, http_status=response.status_code)", True),
+    ("def _place(msg):\n    return 202, body, []", True),
+    ('STATUS_OF = {"NOT_OPEN": 404, "NO_FUNDS": 409}', True),
+    ('Reply.rejected(m, RejectionKind.CONFLICT, "CFD_UNAVAILABLE", "not here")', False),
+    ('body = {"status": OrderStatus.PENDING.value, "orderId": 409}', False),
+    ("MAX_TRAILING_DELTA = 2000\nlimit = min(limit, 500)", False),
+])
+def test_the_detector_knows_an_http_status_when_it_sees_one(code: str, is_http: bool) -> None:
+    assert bool(http_statuses_in(ast.parse(code))) is is_http
+
+
+def test_only_the_web_edge_decides_http_statuses() -> None:
+    found = [f"{name}:{line}: {what}" for name, tree in _modules("app", "actors") if name not in READS_A_VENUES_STATUS
+             for line, what in http_statuses_in(tree)]
+    assert not found, ("answer with a RejectionKind (app/domain/answers.py); web/refusals.py maps kinds to "
+                       "HTTP:\n" + "\n".join(found))
+
+
+# The web layer's shapes: its modules, and the parsing of HTTP requests. Actors render with app/render.py.
+WEB_SHAPES = ("web", "app.schemas")
+
+
+def test_actors_and_the_app_layer_import_nothing_from_the_web_layer() -> None:
+    found = [f"{name}:{line}: imports {imported}" for name, tree in _modules("app", "actors")
+             for line, imported in _imports(tree)
+             if _within(imported, ("web",)) or (name.startswith("actors/") and _within(imported, WEB_SHAPES))]
+    assert not found, "the web edge imports the actors and the app layer, never the other way:\n" + "\n".join(found)

@@ -11,7 +11,8 @@ from aiohttp import web
 
 from app.accounts import key_last4
 from app.persistence.users import user_by_id
-from app.schemas import parse_login, parse_register, user_json
+from app.render import user_json
+from app.schemas import parse_login, parse_register
 from web.auth import require_user
 from web.plumbing import in_db, read_json
 from web.problems import Problem

@@ -1,6 +1,6 @@
 """What each problem `type` the API returns means: one table, served as the pages its URLs name.
 
-Every problem document's `type` is `/problems/<code in lower case>` (app/schemas.py `problem_body`);
+Every problem document's `type` is `/problems/<code in lower case>` (web/problems.py `problem_body`);
 RFC 9457 asks that such a URL, when dereferenced, explain the problem to a human. A code the API
 can return must have an entry here (tests/web/test_problem_types.py scans the source for them).
 """

@@ -13,11 +13,20 @@ import redis.exceptions as redis
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 
-from app.schemas import SchemaError, problem_body
+from app.schemas import SchemaError
 
 log = logging.getLogger("troupe.web")
 
 PROBLEM_TYPE = "application/problem+json"
+
+
+def problem_body(status: int, code: str, detail: str, field: str | None = None) -> dict[str, Any]:
+    """An RFC 9457 problem document; `code` is the machine-readable reason, also its title."""
+    body: dict[str, Any] = {"type": f"/problems/{code.lower()}", "title": code, "status": status,
+                            "detail": detail, "code": code}
+    if field:
+        body["field"] = field
+    return body
 
 
 def problem(status: int, detail: str, *, code: str | None = None, field: str | None = None,

@@ -37,9 +37,10 @@ from app.cfd.queries import cfd_position
 from app.cfd.render import cfd_position_json, position_json, reply_json, update_json
 from app.cfd.rules import DUPLICATE, CfdError, Direction
 from app.clock import now_ms
+from app.domain.answers import Answer, RejectionKind
 from app.domain.ledger import transfer, user_free
 from app.domain.symbols import SymbolSpec
-from app.messages import CfdRequest, PriceTick
+from app.messages import CfdRequest, PriceTick, Reply
 from app.money import to_str
 from app.persistence import cfd_projection
 from app.persistence.cfd_projection import cfd_balance, cfd_position_opened_by
@@ -49,7 +50,9 @@ from settings import Settings
 log = logging.getLogger(__name__)
 
 Result = tuple[int, Input, list[Event]]  # an input that took effect: its number, itself, its events
-STATUS_OF = {"NOT_OPEN": 404, "NO_FUNDS": 409, DUPLICATE: 409, "NO_PRICE": 503}  # others: 400
+# The kind of each refusal the engine gives; any other is INVALID.
+KIND_OF = {"NOT_OPEN": RejectionKind.NOT_FOUND, "NO_FUNDS": RejectionKind.NO_FUNDS, DUPLICATE: RejectionKind.CONFLICT,
+           "NO_PRICE": RejectionKind.STALE_PRICES}
 
 
 @dataclass
@@ -263,36 +266,39 @@ def _dec(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
-def reply_for(req: CfdRequest, batch: DeskBatch) -> tuple[int, dict[str, Any]]:
-    """The HTTP answer for a request: from what this batch did with it, else (a repeat of a command that
+def reply_for(req: CfdRequest, batch: DeskBatch) -> Reply:
+    """The answer to a request: from what this batch did with it, else (a repeat of a command that
     took effect before) from the projection."""
     refused = batch.refused.get(req.msg_id)
     if refused is not None:
-        return _answer(refused)
+        return _answer(req, refused)
     for _, item, events in batch.results:
         if getattr(item, "cmd_id", None) == req.cmd_id and events:
-            return _answer(events[0])
-    return _repeat_answer(req)
+            return _answer(req, events[0])
+    return Reply.ok(req.msg_id, Answer.OK, _repeat_answer(req))
 
 
-def _answer(ev: Event) -> tuple[int, dict[str, Any]]:
+def _answer(req: CfdRequest, ev: Event) -> Reply:
+    body = reply_json(ev)
     if ev.kind == "REJECTED":
-        return STATUS_OF.get(ev.data["code"], 400), reply_json(ev)
-    return 201 if ev.kind == "OPENED" else 200, reply_json(ev)
+        code = str(body.get("code", "CFD_REJECTED"))
+        return Reply.rejected(req.msg_id, KIND_OF.get(code, RejectionKind.INVALID), code, str(body["detail"]),
+                              body.get("field"))
+    return Reply.ok(req.msg_id, Answer.CREATED if ev.kind == "OPENED" else Answer.OK, body)
 
 
-def _repeat_answer(req: CfdRequest) -> tuple[int, dict[str, Any]]:
+def _repeat_answer(req: CfdRequest) -> dict[str, Any]:
     """A repeated request whose command took effect before: answer with what it did."""
     if req.action == "OPEN":
         row = cfd_position_opened_by(req.user_id, req.cmd_id)
         if row is not None:
-            return 200, {"position": cfd_position_json(row)}
+            return {"position": cfd_position_json(row)}
     elif req.action in ("CLOSE", "AMEND"):
         found = cfd_position(req.user_id, int(req.params["positionId"]), {})
         if found is not None:
-            return 200, {"position": found}
+            return {"position": found}
     body: dict[str, Any] = {"balance": to_str(cfd_balance(req.user_id)), "repeated": True}
     if req.action == "TRANSFER":
         amount = Decimal(req.params["amount"])
         body["amount"] = to_str(amount if req.params["direction"] == "TO_MARGIN" else -amount)
-    return 200, body
+    return body

@@ -14,6 +14,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from app.domain import execution, triggers
+from app.domain.answers import RejectionKind
 from app.domain.book import Quote
 from app.domain.execution import OrderView, Outcome
 from app.domain.ledger import Entry, House, transfer, user_free, user_locked
@@ -45,13 +46,14 @@ def leg_requests(list_client_order_id: str, symbol: str, side: Side, quantity: D
                  spec: SymbolSpec) -> tuple[OrderRequest, OrderRequest]:
     """The two legs, each checked like a single order; their client ids end in -tp and -sl."""
     if stop_price is None and trailing_delta is None:
-        raise OrderRejected("INVALID_PARAMS", "an OCO's stop-loss leg needs stopPrice, trailingDelta, or both", 400)
+        raise OrderRejected(RejectionKind.INVALID, "INVALID_PARAMS",
+                            "an OCO's stop-loss leg needs stopPrice, trailingDelta, or both")
     if stop_limit_price is None and stop_limit_tif is not None:
-        raise OrderRejected("INVALID_PARAMS", "stopLimitTimeInForce goes with stopLimitPrice", 400)
+        raise OrderRejected(RejectionKind.INVALID, "INVALID_PARAMS", "stopLimitTimeInForce goes with stopLimitPrice")
     if stop_price is not None and (price <= stop_price if side is Side.SELL else price >= stop_price):
         where = "above" if side is Side.SELL else "below"
-        raise OrderRejected("INVALID_PARAMS", f"in a {side} OCO the take-profit price must be {where} the stop price",
-                            400, field="price")
+        raise OrderRejected(RejectionKind.INVALID, "INVALID_PARAMS",
+                            f"in a {side} OCO the take-profit price must be {where} the stop price", field="price")
     tp_type, sl_type = leg_types(tp_stop_price, stop_limit_price)
     tp = OrderRequest(f"{list_client_order_id}-tp", symbol, side, tp_type, quantity=quantity, price=price,
                       stop_price=tp_stop_price,

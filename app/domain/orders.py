@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
+from app.domain.answers import RejectionKind
 from app.domain.symbols import SymbolSpec
 
 
@@ -68,13 +69,14 @@ def can_transition(old: OrderStatus, new: OrderStatus) -> bool:
 
 
 class OrderRejected(Exception):
-    """The order cannot be accepted; `code` is machine-readable, the message is for people."""
+    """The order cannot be accepted: `kind` says why in general (the web edge answers by it), `code` is the
+    machine-readable reason, the message is for people."""
 
-    def __init__(self, code: str, message: str, http_status: int = 422, field: str | None = None) -> None:
+    def __init__(self, kind: RejectionKind, code: str, message: str, field: str | None = None) -> None:
         super().__init__(message)
+        self.kind = kind
         self.code = code
         self.message = message
-        self.http_status = http_status
         self.field = field
 
 
@@ -101,47 +103,52 @@ def check_request(req: OrderRequest, spec: SymbolSpec) -> OrderRequest:
     """
     if req.type is OrderType.MARKET:
         if (req.quantity is None) == (req.quote_order_qty is None):
-            raise OrderRejected("INVALID_PARAMS", "a MARKET order needs exactly one of quantity or quoteOrderQty", 400)
+            raise OrderRejected(RejectionKind.INVALID, "INVALID_PARAMS",
+                                "a MARKET order needs exactly one of quantity or quoteOrderQty")
         if req.price is not None:
-            raise OrderRejected("INVALID_PARAMS", "price is not allowed on a MARKET order", 400)
+            raise OrderRejected(RejectionKind.INVALID, "INVALID_PARAMS", "price is not allowed on a MARKET order")
         if req.time_in_force is not None:
-            raise OrderRejected("INVALID_PARAMS", "timeInForce is not allowed on a MARKET order", 400)
+            raise OrderRejected(RejectionKind.INVALID, "INVALID_PARAMS", "timeInForce is not allowed on a MARKET order")
         if req.quantity is not None:
             _check(spec.qty_error(req.quantity), "quantity")
         else:
             assert req.quote_order_qty is not None
             _check(spec.notional_error(req.quote_order_qty), "quoteOrderQty")
         if req.stop_price is not None or req.trailing_delta is not None:
-            raise OrderRejected("INVALID_PARAMS", "stopPrice and trailingDelta are only for stop-loss and "
-                                "take-profit orders", 400)
+            raise OrderRejected(RejectionKind.INVALID, "INVALID_PARAMS",
+                                "stopPrice and trailingDelta are only for stop-loss and "
+                                "take-profit orders")
         return req
     if req.quote_order_qty is not None:
-        raise OrderRejected("INVALID_PARAMS", "quoteOrderQty is only allowed on MARKET orders", 400)
+        raise OrderRejected(RejectionKind.INVALID, "INVALID_PARAMS", "quoteOrderQty is only allowed on MARKET orders")
     if req.type in TRIGGERED_TYPES:
         _check_trigger(req, spec)
         if req.type not in LIMIT_TYPES:
             if req.quantity is None:
-                raise OrderRejected("INVALID_PARAMS", f"a {req.type} order needs quantity", 400)
+                raise OrderRejected(RejectionKind.INVALID, "INVALID_PARAMS", f"a {req.type} order needs quantity")
             if req.price is not None or req.time_in_force is not None:
-                raise OrderRejected("INVALID_PARAMS", f"price and timeInForce are not allowed on a {req.type} "
-                                    "order (it executes at market); use the _LIMIT type for a limit price", 400)
+                raise OrderRejected(RejectionKind.INVALID, "INVALID_PARAMS",
+                                    f"price and timeInForce are not allowed on a {req.type} "
+                                    "order (it executes at market); use the _LIMIT type for a limit price")
             _check(spec.qty_error(req.quantity), "quantity")
             if req.stop_price is not None:
                 _check(spec.notional_error(req.stop_price * req.quantity), "quantity")
             return req
     elif req.stop_price is not None or req.trailing_delta is not None:
-        raise OrderRejected("INVALID_PARAMS", "stopPrice and trailingDelta are only for stop-loss and take-profit "
-                            "orders", 400)
+        raise OrderRejected(RejectionKind.INVALID, "INVALID_PARAMS",
+                            "stopPrice and trailingDelta are only for stop-loss and take-profit "
+                            "orders")
     # LIMIT and the _LIMIT trigger types
     if req.quantity is None or req.price is None:
-        raise OrderRejected("INVALID_PARAMS", f"a {req.type} order needs quantity and price", 400)
+        raise OrderRejected(RejectionKind.INVALID, "INVALID_PARAMS", f"a {req.type} order needs quantity and price")
     _check(spec.price_error(req.price), "price")
     _check(spec.qty_error(req.quantity), "quantity")
     _check(spec.notional_error(req.price * req.quantity), "quantity")
     if req.type is OrderType.LIMIT_MAKER:
         if req.time_in_force is not None:
-            raise OrderRejected("INVALID_PARAMS", "timeInForce is not allowed on a LIMIT_MAKER order (it is always "
-                                "GTC)", 400)
+            raise OrderRejected(RejectionKind.INVALID, "INVALID_PARAMS",
+                                "timeInForce is not allowed on a LIMIT_MAKER order (it is always "
+                                "GTC)")
         return req
     if req.time_in_force is None:
         return OrderRequest(**{**_fields(req), "time_in_force": TimeInForce.GTC})
@@ -150,12 +157,15 @@ def check_request(req: OrderRequest, spec: SymbolSpec) -> OrderRequest:
 
 def _check_trigger(req: OrderRequest, spec: SymbolSpec) -> None:
     if req.stop_price is None and req.trailing_delta is None:
-        raise OrderRejected("INVALID_PARAMS", f"a {req.type} order needs stopPrice, trailingDelta, or both", 400)
+        raise OrderRejected(RejectionKind.INVALID, "INVALID_PARAMS",
+                            f"a {req.type} order needs stopPrice, trailingDelta, or both")
     if req.stop_price is not None and (err := spec.price_error(req.stop_price)):
-        raise OrderRejected("FILTER_FAILURE", err.replace("price must", "stopPrice must"), field="stopPrice")
+        raise OrderRejected(RejectionKind.FILTER_FAILURE, "FILTER_FAILURE",
+                            err.replace("price must", "stopPrice must"), field="stopPrice")
     delta = req.trailing_delta
     if delta is not None and not MIN_TRAILING_DELTA <= delta <= MAX_TRAILING_DELTA:
-        raise OrderRejected("FILTER_FAILURE", f"TRAILING_DELTA: trailingDelta must be between {MIN_TRAILING_DELTA} "
+        raise OrderRejected(RejectionKind.FILTER_FAILURE, "FILTER_FAILURE",
+                            f"TRAILING_DELTA: trailingDelta must be between {MIN_TRAILING_DELTA} "
                             f"and {MAX_TRAILING_DELTA} basis points", field="trailingDelta")
 
 
@@ -165,4 +175,4 @@ def _fields(req: OrderRequest) -> dict[str, object]:
 
 def _check(error: str | None, field: str) -> None:
     if error is not None:
-        raise OrderRejected("FILTER_FAILURE", error, field=field)
+        raise OrderRejected(RejectionKind.FILTER_FAILURE, "FILTER_FAILURE", error, field=field)

@@ -16,8 +16,8 @@ from web.problems import _REASONS, _reason
 
 ROOT = Path(__file__).resolve().parents[2]
 # Calls that carry a problem code: the web edge's own (its problems, and the table of the app layer's
-# refusals), and the domain errors the actors turn into problems.
-CODE_CARRIERS = {"Problem", "problem", "problem_body", "_problem", "Refusal", "OrderRejected", "CfdError"}
+# refusals and of the actors' rejections), and the domain errors and replies the actors refuse with.
+CODE_CARRIERS = {"Problem", "problem", "problem_body", "Refusal", "rejection", "OrderRejected", "rejected", "CfdError"}
 CODE = re.compile(r"[A-Z][A-Z0-9_]{2,}")
 
 

@@ -155,6 +155,11 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         "The CFD desk is not available",
         "The desk runs only with EXCHANGE=simulator.",
         "Trade spot, or use a Troupe that runs the simulator."),
+    "DUPLICATE_CLIENT_REQUEST_ID": ProblemType(
+        "This clientRequestId was used for another request",
+        "A desk request with this clientRequestId took effect before with a different body; a repeat must "
+        "be the same request.",
+        "Send a new clientRequestId for a new request, or repeat the first one exactly."),
     # --- the service
     "CONFLICT": ProblemType(
         "The request conflicts with the current state",

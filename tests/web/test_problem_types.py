@@ -58,7 +58,9 @@ def _codes_in(tree: ast.AST) -> set[str]:
 
 
 def codes_the_api_can_return() -> set[str]:
-    found = set(_REASONS.values()) | {_reason(599)}  # a status without a name of its own
+    from app.cfd.desk import KIND_OF  # the desk's refusal codes, some named by constants the scan cannot follow
+
+    found = set(_REASONS.values()) | {_reason(599)} | set(KIND_OF)  # 599: a status without a name of its own
     for folder in ("web", "actors", "app"):
         for path in (ROOT / folder).rglob("*.py"):
             found |= _codes_in(ast.parse(path.read_text(), str(path)))

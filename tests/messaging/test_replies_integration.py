@@ -30,8 +30,8 @@ async def router(redis_url: str) -> AsyncIterator[ReplyRouter]:
     await client.aclose()
 
 
-def reply(correlation_id: str, status: int, **body: object) -> Reply:
-    return Reply(msg_id=uuid.uuid4().hex, correlation_id=correlation_id, status=status, body=dict(body))
+def reply(correlation_id: str, answer: str, **body: object) -> Reply:
+    return Reply(msg_id=uuid.uuid4().hex, correlation_id=correlation_id, answer=answer, body=dict(body))
 
 
 async def post(redis_url: str, stream: str, *payloads: bytes) -> None:
@@ -60,17 +60,17 @@ async def test_each_ask_gets_the_reply_to_its_own_command_in_any_order(router: R
     waiting = [asyncio.create_task(router.ask(mbox, m, timeout=5)) for m in sent]
     assert await commands(redis_url, mbox, 3) == sent  # sent in one pipeline, in order
     await post(redis_url, router.stream,
-               encode(reply(sent[2].msg_id, 409, code="C")),
+               encode(reply(sent[2].msg_id, "REJECTED", code="C")),
                b"not a message",                                       # undecodable: passed over
                encode(PriceTick(msg_id="p", symbol="X", price=Decimal(1), bid=Decimal(1), ask=Decimal(1),
                                 ts=1, seq=1)),                          # not a Reply: passed over
-               encode(reply("nobody-asked", 500)),                     # unknown correlation: passed over
-               encode(reply(sent[0].msg_id, 202, orderId=0)),
-               encode(reply(sent[1].msg_id, 202, orderId=1)))
+               encode(reply("nobody-asked", "REJECTED")),                     # unknown correlation: passed over
+               encode(reply(sent[0].msg_id, "ACCEPTED", orderId=0)),
+               encode(reply(sent[1].msg_id, "ACCEPTED", orderId=1)))
     got = await asyncio.gather(*waiting)
-    assert [(r.correlation_id, r.status, r.body) for r in got] == [
-        (sent[0].msg_id, 202, {"orderId": 0}), (sent[1].msg_id, 202, {"orderId": 1}),
-        (sent[2].msg_id, 409, {"code": "C"})]
+    assert [(r.correlation_id, r.answer, r.body) for r in got] == [
+        (sent[0].msg_id, "ACCEPTED", {"orderId": 0}), (sent[1].msg_id, "ACCEPTED", {"orderId": 1}),
+        (sent[2].msg_id, "REJECTED", {"code": "C"})]
     assert router._futures == {}
 
 
@@ -79,10 +79,10 @@ async def test_a_second_reply_to_the_same_command_is_ignored(router: ReplyRouter
     cmd = SubmitOrder(msg_id=router.new_id(), order_id=1, user_id=1)
     waiting = asyncio.create_task(router.ask(mbox, cmd, timeout=5))
     await commands(redis_url, mbox, 1)
-    await post(redis_url, router.stream, encode(reply(cmd.msg_id, 202, first=True)),
-               encode(reply(cmd.msg_id, 503, first=False)))
+    await post(redis_url, router.stream, encode(reply(cmd.msg_id, "ACCEPTED", first=True)),
+               encode(reply(cmd.msg_id, "REJECTED", first=False)))
     answer = await waiting
-    assert (answer.status, answer.body) == (202, {"first": True})
+    assert (answer.answer, answer.body) == ("ACCEPTED", {"first": True})
 
 
 async def test_an_unanswered_ask_times_out_and_is_forgotten(router: ReplyRouter, redis_url: str) -> None:
@@ -91,14 +91,14 @@ async def test_an_unanswered_ask_times_out_and_is_forgotten(router: ReplyRouter,
     with pytest.raises(TimeoutError):
         await router.ask(mbox, cmd, timeout=0.2)
     assert router._futures == {}
-    await post(redis_url, router.stream, encode(reply(cmd.msg_id, 202)))  # too late: nobody is waiting
+    await post(redis_url, router.stream, encode(reply(cmd.msg_id, "ACCEPTED")))  # too late: nobody is waiting
     await asyncio.sleep(0.1)
     assert router._futures == {}
 
 
 async def test_replies_written_before_start_are_not_delivered_again(redis_url: str) -> None:
     stream = f"t{uuid.uuid4().hex[:8]}:reply"
-    await post(redis_url, stream, encode(reply("old", 202)))
+    await post(redis_url, stream, encode(reply("old", "ACCEPTED")))
     r = ReplyRouter(redis_url, stream)
     await r.start()
     try:
@@ -106,8 +106,8 @@ async def test_replies_written_before_start_are_not_delivered_again(redis_url: s
         r._futures["old"] = fut
         await asyncio.sleep(0.2)
         assert not fut.done()
-        await post(redis_url, stream, encode(reply("old", 201)))
-        assert (await asyncio.wait_for(fut, 5)).status == 201
+        await post(redis_url, stream, encode(reply("old", "CREATED")))
+        assert (await asyncio.wait_for(fut, 5)).answer == "CREATED"
     finally:
         await r.stop()
         client = aioredis.Redis.from_url(redis_url)

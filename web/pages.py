@@ -27,6 +27,7 @@ from web.sign_in import check_credentials, create_user, end_session, sign_in
 
 if TYPE_CHECKING:
     from app.persistence.models import User
+    from app.security.tokens import Claims
 
 routes = web.RouteTableDef()
 _NEXT = re.compile(r"/(trade/[A-Z0-9]{2,20}|account)")
@@ -76,10 +77,17 @@ def _error(exc: Problem | SchemaError) -> tuple[str, int, str | None]:
 
 
 async def _current_user(request: web.Request) -> User | None:
+    signed_in = await _session_and_user(request)
+    return None if signed_in is None else signed_in[1]
+
+
+async def _session_and_user(request: web.Request) -> tuple[Claims, User] | None:
+    """The browser's live session and its user, or None (pages then redirect to the login form)."""
     claims = await session_user(request)
     if claims is None:
         return None
-    return await in_db(request, user_by_id, claims.user_id)
+    user = await in_db(request, user_by_id, claims.user_id)
+    return None if user is None else (claims, user)
 
 
 async def _signed_in(request: web.Request, user: User, location: str) -> web.Response:
@@ -153,19 +161,19 @@ async def logout(request: web.Request) -> web.Response:
 @routes.get("/trade/{symbol}")
 async def terminal(request: web.Request) -> web.Response:
     symbol = request.match_info["symbol"]
-    user = await _current_user(request)
-    if user is None:
+    signed_in = await _session_and_user(request)
+    if signed_in is None:
         return _redirect(f"/login?next=/trade/{symbol}" if _NEXT.fullmatch(f"/trade/{symbol}") else "/login")
+    claims, user = signed_in
     specs = request.app[RUNTIME].specs
     if symbol not in specs:
         return await _render(request, "not_found.html", {"what": f"There is no market called {symbol[:40]}.",
                                                          "user_email": user.email}, 404)
     settings = request.app[SETTINGS]
-    claims = await session_user(request)
     return await _render(request, "terminal.html", {
         "user_email": user.email, "symbol": symbol, "spec": specs[symbol], "symbols": list(specs),
         "intervals": list(INTERVALS), "cfd_mmr": settings.cfd_mmr, "fee_rate": settings.fee_rate,
-        "session_expires_ms": claims.exp * 1000 if claims else 0})
+        "session_expires_ms": claims.exp * 1000})
 
 
 async def _account(request: web.Request, user: User, status: int = 200, **extra: Any) -> web.Response:

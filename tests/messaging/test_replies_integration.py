@@ -91,8 +91,12 @@ async def test_an_unanswered_ask_times_out_and_is_forgotten(router: ReplyRouter,
     with pytest.raises(TimeoutError):
         await router.ask(mbox, cmd, timeout=0.2)
     assert router._futures == {}
-    await post(redis_url, router.stream, encode(reply(cmd.msg_id, "ACCEPTED")))  # too late: nobody is waiting
-    await asyncio.sleep(0.1)
+    later = SubmitOrder(msg_id=router.new_id(), order_id=2, user_id=1)
+    waiting = asyncio.create_task(router.ask(mbox, later, timeout=5))
+    await commands(redis_url, mbox, 2)
+    await post(redis_url, router.stream, encode(reply(cmd.msg_id, "ACCEPTED")),  # too late: nobody is waiting
+               encode(reply(later.msg_id, "ACCEPTED")))
+    await waiting  # replies are read in order: the late one has been seen and passed over
     assert router._futures == {}
 
 

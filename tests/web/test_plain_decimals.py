@@ -30,7 +30,8 @@ from tests.web.test_stop_orders import Market
 
 PLAIN = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]*[1-9])?")
 LOOKS_NUMERIC = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?(inf|infinity|s?nan)", re.I)
-NUMBER_IN_TEXT = re.compile(r"(?<![\w.])-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?(?!\w|\.[0-9])")
+# A number standing alone: not part of a word, a hyphen-joined token ("…-9e28-…") or a masked key ("••••9e28").
+NUMBER_IN_TEXT = re.compile(r"(?<![\w.•])(?<!\w-)-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?(?!\w|\.[0-9]|-\w)")
 AMOUNT_WORDS = ("price", "qty", "quantity", "amount", "free", "locked", "balance", "pnl", "fee", "margin",
                 "commission", "notional", "payout", "equity", "leverage", "bid", "ask", "volume", "size",
                 "open24h", "high24h", "low24h", "change")

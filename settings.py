@@ -74,6 +74,10 @@ class Settings:
     # PRICE_FEED=binance: the combined market stream, and how long a silent symbol stays fresh.
     binance_stream_url: str = "wss://stream.testnet.binance.vision"
     binance_stale_ms: int = 5000
+    # API keys for bots (issue 11): how many live keys a user may hold, and how often a key's
+    # "last used" is written at most (a new address is written at once).
+    api_keys_per_user: int = 20
+    api_key_touch_seconds: int = 60
 
     @property
     def local_shards(self) -> tuple[int, ...]:
@@ -242,4 +246,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         cfd_snapshot_every=_int(env, "CFD_SNAPSHOT_EVERY", D.cfd_snapshot_every, 10, 10_000_000),
         cfd_starting_margin=_decimal(env.get("CFD_STARTING_MARGIN") or str(D.cfd_starting_margin),
                                      "CFD_STARTING_MARGIN"),
+        api_keys_per_user=_int(env, "API_KEYS_PER_USER", D.api_keys_per_user, 1, 20),
+        api_key_touch_seconds=_int(env, "API_KEY_TOUCH_SECONDS", D.api_key_touch_seconds, 1, 3600),
     )

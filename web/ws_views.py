@@ -17,8 +17,8 @@ from app.domain.candles import INTERVALS
 from app.queries import snapshot
 from app.schemas import SchemaError, parse_client_frame
 from app.security.tokens import Claims
-from web.app_keys import GUARD, HUB, MARKET_DATA, REDIS, RUNTIME, SETTINGS, WS_SLOTS
-from web.auth import require_user
+from web.app_keys import HUB, MARKET_DATA, REDIS, RUNTIME, SETTINGS, WS_SLOTS
+from web.auth import check_alive, require_user
 from web.auth_guard import SessionEnded
 from web.plumbing import in_db
 from web.problems import Problem
@@ -55,7 +55,7 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
     user_id, version, sid, exp = raw.decode().split(":")
     claims = Claims(int(user_id), int(version), sid, int(exp))
     try:  # the session may have ended since the ticket was issued
-        await request.app[GUARD].check(claims)
+        await check_alive(request, claims)
     except SessionEnded:
         raise Problem(401, "this session has ended; sign in again", code="UNAUTHORIZED") from None
     async with request.app[WS_SLOTS].hold(claims.user_id):  # 429 before the upgrade when the user is at the cap

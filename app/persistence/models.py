@@ -228,3 +228,28 @@ class Inbox(BaseModel):
 
 ALL_MODELS = [User, UserSession, ExchangeKey, Order, Fill, LedgerRow, Balance, Position, ExchangeBalance,
               CfdAccount, CfdPosition, CfdCursor, Outbox, Inbox]
+
+
+# --- API keys for bots (issue 11) ------------------------------------------------------------------
+
+class ApiKey(BaseModel):
+    """A bot's API key: found by the SHA-256 of the key (never stored itself); its secret sealed by
+    the vault, bound to the user and this row's id; `revoked_at` kept for the record."""
+
+    id = IdField()
+    user_id = IntegerField(index=True)
+    key_hash = CharField(max_length=64, unique=True)
+    key_last4 = CharField(max_length=4)
+    secret_enc = BlobField()
+    label = CharField(max_length=64)
+    permissions = CharField(max_length=32)  # comma-separated, from app.api_keys.PERMISSIONS
+    ip_allowlist = TextField(default="")  # comma-separated networks; empty: any address
+    created_at = BigIntegerField(default=now_ms)
+    expires_at = BigIntegerField(null=True)
+    revoked_at = BigIntegerField(null=True)
+    last_used_at = BigIntegerField(null=True)
+    last_used_ip = CharField(max_length=64, null=True)
+    seen_ips = TextField(default="")  # the latest addresses it was used from, comma-separated
+
+
+ALL_MODELS.append(ApiKey)

@@ -25,6 +25,10 @@ class Claims:
     token_version: int
     sid: str
     exp: int  # epoch seconds
+    # A request signed with an API key (web/api_key_auth.py): the key and what it may do. None for a
+    # session token, which holds every scope.
+    key_id: int | None = None
+    permissions: frozenset[str] | None = None
 
 
 def issue(secret: str, user_id: int, token_version: int, ttl_s: int, now: float | None = None, *,

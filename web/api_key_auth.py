@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from app.api_keys import (
-    SignedRequestError,
     address_allowed,
     key_id_of_sid,
     key_lookup_hash,
@@ -37,6 +36,7 @@ from app.persistence.api_keys import KeyRow, key_by_hash, key_by_id, touch_key
 from app.security.tokens import Claims
 from app.security.vault import Vault, VaultError
 from settings import Network
+from web.problems import Problem
 
 log = logging.getLogger("troupe.security")
 
@@ -188,26 +188,29 @@ def _touch_and_note(user_id: int, key_id: int, ip: str, at: int) -> None:
         note_key_event("api_key_used_from_new_address", user_id, key_id, ip)
 
 
-def _refused(code: str, detail: str, field: str | None = None) -> SignedRequestError:
-    return SignedRequestError(401, code, detail, field)
+_CHALLENGE = {"WWW-Authenticate": API_KEY_HEADER}
 
 
 async def verify_signed(cache: ApiKeyCache, uses: KeyUse, request: web.Request, api_key: str,
                         address: str) -> Claims:
-    """The claims of a correctly signed request from an allowed address, or SignedRequestError."""
+    """The claims of a correctly signed request from an allowed address; otherwise a 401 problem
+    (SignedRequestError for a malformed request)."""
     entry = await cache.by_key(api_key) if 0 < len(api_key) <= 128 else None
     now = now_ms()
     if entry is None or (entry.expires_at is not None and now >= entry.expires_at):
-        raise _refused("UNAUTHORIZED", "the API key is unknown, revoked or expired")
+        raise Problem(401, "the API key is unknown, revoked or expired", code="UNAUTHORIZED", headers=_CHALLENGE)
     params = signed_params(request.rel_url.raw_query_string, await request.read())
     if not within_recv_window(params.timestamp, params.recv_window, now):
-        raise _refused("OUTSIDE_RECV_WINDOW", f"timestamp is outside recvWindow ({params.recv_window} ms) of the "
-                       f"server's clock ({now}); sync the clock or widen recvWindow (at most 60000)", "timestamp")
+        raise Problem(401, f"timestamp is outside recvWindow ({params.recv_window} ms) of the server's clock "
+                      f"({now}); sync the clock or widen recvWindow (at most 60000)", code="OUTSIDE_RECV_WINDOW",
+                      field="timestamp", headers=_CHALLENGE)
     if not signature_ok(entry.secret, params.payload, params.signature):
-        raise _refused("INVALID_SIGNATURE", "signature does not match: HMAC-SHA256 with the secret key over the "
-                       "query string before &signature= followed by the raw body, as hex", "signature")
+        raise Problem(401, "signature does not match: HMAC-SHA256 with the secret key over the query string "
+                      "before &signature= followed by the raw body, as hex", code="INVALID_SIGNATURE",
+                      field="signature", headers=_CHALLENGE)
     if not address_allowed(address, entry.allowlist):
-        raise _refused("ADDRESS_NOT_ALLOWED", "this API key is not allowed from this address (its IP allow-list)")
+        raise Problem(401, "this API key is not allowed from this address (its IP allow-list)",
+                      code="ADDRESS_NOT_ALLOWED", headers=_CHALLENGE)
     uses.note(entry, address)
     return entry.claims
 

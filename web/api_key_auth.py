@@ -164,8 +164,9 @@ class KeyUse:
         if ip in entry.touched_ips and now - entry.touched_at < self._every_s:
             return
         entry.touched_at = now
-        if len(entry.touched_ips) < 64:
-            entry.touched_ips.add(ip)
+        if len(entry.touched_ips) >= 64:  # bounded: a key used from very many addresses forgets older ones
+            entry.touched_ips.clear()
+        entry.touched_ips.add(ip)
         claims = entry.claims
         assert claims.key_id is not None
         task = asyncio.create_task(self._write(claims.user_id, claims.key_id, ip))

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from peewee import JOIN
+from peewee import JOIN, SqliteDatabase
 
-from app.persistence.db import write_transaction
+from app.persistence.db import db, write_transaction
 from app.persistence.models import ApiKey, User, now_ms
 
 SEEN_IPS_KEPT = 20
@@ -55,6 +55,8 @@ def create_key(user_id: int, key_hash: str, last4: str, label: str, permissions:
                expires_at: int | None, seal: Callable[[int], bytes], max_keys: int) -> int:
     """Insert a key and seal its secret with its new id; refuses past `max_keys` live keys."""
     with write_transaction():
+        if not isinstance(db.obj, SqliteDatabase):  # SQLite has one writer; PostgreSQL queues on the user's row
+            User.select(User.id).where(User.id == user_id).for_update().execute()
         live = ApiKey.select().where((ApiKey.user_id == user_id) & ApiKey.revoked_at.is_null()).count()
         if live >= max_keys:
             raise TooManyKeys(max_keys)

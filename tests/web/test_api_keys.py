@@ -252,3 +252,13 @@ async def test_a_key_opens_a_websocket_that_closes_when_the_key_is_revoked(clien
     await other.send({"type": "ping"})
     assert (await other.wait_for(lambda m: m["type"] == "pong"))["type"] == "pong"
     await _problem(await signed_call(client, "POST", "/api/ws-ticket", key), 401, "UNAUTHORIZED")
+
+
+async def test_concurrent_creations_never_pass_the_cap(db_client: Any) -> None:
+    client = db_client
+    token, _ = await register(client)
+    answers = await asyncio.gather(*(client.post("/api/account/api-keys", headers=auth(token),
+                                                 json={"label": f"k{i}", "permissions": ["read"]})
+                                     for i in range(26)))
+    assert sorted(r.status for r in answers) == [201] * 20 + [409] * 6
+    assert len((await (await client.get("/api/account/api-keys", headers=auth(token))).json())["apiKeys"]) == 20

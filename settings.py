@@ -9,12 +9,15 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent
+FROZEN = bool(getattr(sys, "frozen", False))  # running as the PyInstaller binary (`make binary`)
+# Templates, static files and browser libraries: beside this file from source, in the bundle when frozen.
+BASE_DIR = Path(getattr(sys, "_MEIPASS", "")).resolve() if FROZEN else Path(__file__).resolve().parent
 DEFAULT_SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT")
 DEFAULT_WALLET = "USDT=10000,BTC=1,ETH=10,SOL=100,BNB=10"
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -86,6 +89,16 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'troupe.db').resolve()}"
+
+
+def default_data_dir(env: Mapping[str, str], frozen: bool = FROZEN) -> Path:
+    """DATA_DIR unset: `./data` from a source checkout; the user's data directory for the binary,
+    which may be started from any folder ($XDG_DATA_HOME/troupe, else ~/.local/share/troupe)."""
+    if not frozen:
+        return Path("./data")
+    xdg = env.get("XDG_DATA_HOME", "")
+    base = Path(xdg) if xdg.startswith("/") else Path(env.get("HOME") or Path.home()) / ".local" / "share"
+    return base / "troupe"
 
 
 D = Settings()  # every default, written once: load_settings falls back to these
@@ -201,7 +214,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         host=env.get("HOST") or D.host,
         port=_int(env, "PORT", D.port, 0, 65535),
-        data_dir=Path(env["DATA_DIR"]) if env.get("DATA_DIR") else D.data_dir,
+        data_dir=Path(env["DATA_DIR"]) if env.get("DATA_DIR") else default_data_dir(env),
         database_url=db_url,
         redis_url=redis_url,
         jwt_secret=jwt_secret,

@@ -52,10 +52,10 @@ async def _serve(prepared: Prepared) -> int:
     await runner.setup()
     for sock in prepared.sockets:  # bound and listening since the pre-flight: nobody took the port meanwhile
         await web.SockSite(runner, sock).start()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # before the line below: a supervisor may signal at once
+        loop.add_signal_handler(sig, stop.set)
     port = runner.addresses[0][1]
     print(f"Troupe is running at http://{settings.host}:{port}/  (Ctrl+C to stop)", flush=True)
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     logging.getLogger("troupe").info("shutting down")
     await runner.cleanup()

@@ -126,6 +126,12 @@ def wait_gone(pid: int, timeout: float) -> None:
         os.close(pidfd)
 
 
+def unpacked(before: set[str]) -> None:
+    """A one-file build would leave `_MEIxxxxxx` in the temp folder; the one-folder build none."""
+    if new := {p.name for p in Path(tempfile.gettempdir()).glob("_MEI*")} - before:
+        raise Failed(f"unpacked temp folders left behind: {sorted(new)}")
+
+
 def port_closed(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) != 0
@@ -205,8 +211,7 @@ def main(dist: Path) -> int:
             raise Failed("left running after SIGKILL: " + "; ".join(left))
         if not port_closed(port):
             raise Failed(f"port {port} still accepts connections after SIGKILL")
-        if new := {p.name for p in Path(tempfile.gettempdir()).glob("_MEI*")} - temp_before:
-            raise Failed(f"unpacked temp folders left behind: {sorted(new)}")
+        unpacked(temp_before)
         say("SIGKILL: no troupe or redis-server of that folder left, port closed, no temp folder")
 
         took = binary.start(noexec_tmp=False)
@@ -225,6 +230,7 @@ def main(dist: Path) -> int:
             raise Failed(f"SIGTERM: exit status {code}")
         if left := binary.leftovers():
             raise Failed("left running after SIGTERM: " + "; ".join(left))
+        unpacked(temp_before)  # this run had the real /tmp
         say("stopped cleanly on SIGTERM: passed")
         return 0
     except BaseException:

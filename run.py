@@ -1,6 +1,6 @@
 """Troupe's entry point: `python run.py [serve|user|check] …` from source; the binary's too (troupe.spec).
 
-The command line is app/cli.py; `serve` (the default) is server.py, imported only when it runs.
+The command line is app/cli.py; `serve` (the default) is web/server.py, imported only when it runs.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from settings import Settings
 
 
 def _serve(settings: Settings) -> int:
-    from server import serve
+    from web.server import serve
 
     return serve(settings)
 

@@ -70,7 +70,7 @@ class Node:
         self.jwt_secret, master_key = resolve_secrets(s.data_dir, s.jwt_secret, s.master_key)
         self.vault = Vault(master_key)
         if not s.redis_url:
-            raise ConfigError("REDIS_URL is not resolved: run.py's pre-flight starts the bundled Redis and sets it")
+            raise ConfigError("REDIS_URL is not resolved: the pre-flight starts the bundled Redis and sets it")
         self.redis_url = s.redis_url
         init_database(s.resolved_database_url)
         specs = build_specs(s.symbols)

@@ -1,6 +1,6 @@
 """create_app: the HTTP side of a node, on top of actors/node.py (secrets, database, actors).
 
-Redis is already there when this runs: `settings.redis_url` names it (run.py's pre-flight starts the
+Redis is already there when this runs: `settings.redis_url` names it (app/preflight.py starts the
 bundled server when REDIS_URL is unset). Start-up order (cleanup runs in reverse): the node
 (secrets -> database -> supervised actors), then the reply router, the session guard and the routes.
 """

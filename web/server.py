@@ -1,6 +1,6 @@
 """Serving Troupe: the pre-flight, then the HTTP node (aiohttp on top of the actors) or, for
 ROLE=executor, the actors alone. The composition root of `troupe serve` (app/cli.py parses, run.py
-wires the two); it sits beside settings.py because app/ may not import the web layer it starts."""
+wires the two); it lives at the web edge because app/ may not import the web layer it starts."""
 
 from __future__ import annotations
 

@@ -40,7 +40,6 @@ from app.messaging.streams import REPLY_MAXLEN, Delivery
 from app.money import ZERO
 from app.persistence.db import write_transaction
 from app.persistence.exchange import exchange_key, replace_exchange_balances, users_with_keys
-from app.persistence.ledger import balance_json
 from app.persistence.orders import (
     mark_list_unsent,
     mark_sent,
@@ -307,7 +306,7 @@ class BinanceExecutor(Executor):
             return
         now = now_ms()
         rows = translate.balances_of(account)
-        events = [balance_update(user_id, f"account:{now}", [balance_json(*row) for row in rows])]
+        events = [balance_update(user_id, f"account:{now}", rows)]
         with write_transaction():
             replace_exchange_balances(user_id, rows, now)
             rows = self._outbox(events)

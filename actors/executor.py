@@ -10,8 +10,9 @@ keeps the balances and positions it has read in memory; a rollback drops that ca
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from actors.base import MailboxActor
 from actors.relay import OutboxRelay
@@ -23,23 +24,22 @@ from app.domain.execution import OrderView, Outcome
 from app.domain.ledger import house_of_shard, user_free
 from app.domain.orders import OPEN, OrderStatus, OrderType
 from app.domain.positions import Position as PositionState
+from app.events import Balance, BalancesChanged, OrderUpdated, PositionsChanged, UserEvent, order_fill, order_record
 from app.faults import crash_point
 from app.messages import CancelOrder, CfdRequest, EventBatch, Message, PriceTick, SubmitOrder, decode, encode
 from app.messaging.names import shard_of
 from app.messaging.streams import REPLY_MAXLEN, Delivery
-from app.money import to_str
 from app.persistence.db import db, write_transaction
-from app.persistence.ledger import BalanceCache, user_balances
+from app.persistence.ledger import BalanceCache, balance_rows
 from app.persistence.orders import apply_outcome, order_by_id, order_list, order_view, resting_orders
 from app.persistence.outbox import inbox_add, outbox_add
-from app.render import fill_json, order_json
 
 if TYPE_CHECKING:
     from app.persistence.models import Order
 
 log = logging.getLogger(__name__)
 
-Event = dict[str, Any]
+Event = UserEvent
 
 
 LEASE_MS = 15_000
@@ -228,7 +228,7 @@ class Executor(MailboxActor):
         if not events:
             return []
         first = events[0]
-        batch = EventBatch(msg_id=f"events:{first['kind']}:{first['cause']}", events=events)
+        batch = EventBatch(msg_id=f"events:{first.KIND}:{first.cause}", events=events)
         return outbox_add(self.name, [(self.runtime.names.events, batch)])
 
     def on_dead_letter(self, delivery: Delivery) -> None:
@@ -324,26 +324,18 @@ class Executor(MailboxActor):
             self.resting.pop(row.id, None)
         uid = view.user_id
         cause = f"{row.id}:{row.version}"
-        order = order_json(row)
-        order["fills"] = [fill_json(f) for f in outcome.fills]  # the fills of this update
-        events.append({"user_id": uid, "kind": "ORDER_UPDATE", "cause": cause, "data": order})
+        events.append(OrderUpdated(uid, cause, order_record(row), tuple(order_fill(f) for f in outcome.fills)))
         if outcome.entries:
-            events.append(balance_update(uid, cause, [b for b in user_balances(uid, self.balances)
-                                                      if b["asset"] in outcome.touched_assets]))
+            events.append(balance_update(uid, cause, [b for b in balance_rows(uid, self.balances)
+                                                      if b[0] in outcome.touched_assets]))
         if positions:
-            events.append({"user_id": uid, "kind": "POSITION_UPDATE", "cause": cause,
-                           "data": {"positions": [_position(p) for p in positions]}})
+            events.append(PositionsChanged(uid, cause, tuple(positions)))
 
 
 def _no_fault(name: str) -> None:
     """Crash points count command batches only, not the steady stream of ticks."""
 
 
-def balance_update(user_id: int, cause: str, balances: list[dict[str, str]]) -> Event:
-    """The one BALANCE_UPDATE event of both venues; rows come from `balance_json`, so amounts are `to_str` text."""
-    return {"user_id": user_id, "kind": "BALANCE_UPDATE", "cause": cause, "data": {"balances": balances}}
-
-
-def _position(p: PositionState) -> dict[str, Any]:
-    return {"asset": p.asset, "quantity": to_str(p.quantity), "avgEntryPrice": to_str(p.avg_entry),
-            "realizedPnl": to_str(p.realized_pnl)}
+def balance_update(user_id: int, cause: str, balances: Iterable[tuple[str, Decimal, Decimal]]) -> BalancesChanged:
+    """The one BALANCE_UPDATE event of both venues, from (asset, free, locked) rows."""
+    return BalancesChanged(user_id, cause, tuple(Balance(*row) for row in balances))

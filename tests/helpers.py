@@ -217,3 +217,61 @@ class ServerProcess:
         with suppress(Exception):
             if self.proc and self.proc.poll() is None:
                 self.proc.kill()
+
+
+# --- user events: one of each kind with every field set, and the sparse ones (the codec's and the
+# renderers' tests share them) ---------------------------------------------------------------------
+
+def _sample_events() -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    from app.cfd.rules import Direction
+    from app.cfd.rules import Position as CfdPosition
+    from app.domain.orders import OrderStatus, OrderType, Side, TimeInForce
+    from app.domain.positions import Position
+    from app.events import (
+        Balance,
+        BalancesChanged,
+        CfdChanged,
+        OrderFill,
+        OrderRecord,
+        OrderUpdated,
+        PositionsChanged,
+    )
+
+    many = Decimal("12345678901234567890.123456789012345678")
+    order = OrderRecord(
+        id=2**40, client_order_id="c-1", symbol="BTCUSDT", side=Side.SELL, type=OrderType.STOP_LOSS_LIMIT,
+        time_in_force=TimeInForce.GTC, price=Decimal("67250.01"), quantity=Decimal("0.50000000"),
+        quote_order_qty=Decimal("0.00000001"), executed_qty=Decimal("0.25"), cumm_quote_qty=many,
+        status=OrderStatus.PARTIALLY_FILLED, reject_reason="why not", stop_price=Decimal("67000.00000000"),
+        trailing_delta=250, triggered=True, order_list_id=2**40, created_at=1_700_000_000_000,
+        updated_at=1_700_000_000_001, version=3)
+    bare = OrderRecord(
+        id=1, client_order_id="web-x", symbol="ETHUSDT", side=Side.BUY, type=OrderType.MARKET, time_in_force=None,
+        price=None, quantity=None, quote_order_qty=Decimal("100"), executed_qty=Decimal(0),
+        cumm_quote_qty=Decimal(0), status=OrderStatus.REJECTED, reject_reason=None, stop_price=None,
+        trailing_delta=None, triggered=False, order_list_id=None, created_at=1, updated_at=2, version=1)
+    fill = OrderFill(7, Decimal("67250.01"), Decimal("0.00000001"), Decimal("0.0000000000001"), "BNB")
+    cfd = CfdPosition(id=12, user_id=9, symbol="BTCUSDT", direction=Direction.LONG, margin=Decimal("100.12345678"),
+                      leverage=Decimal("12.5"), entry=Decimal("67250.00"), qty=Decimal("0.0186"),
+                      liquidation=Decimal("62000.5"), stop_loss=Decimal("60000"), take_profit=None,
+                      opened_at=1_700_000_000_000)
+    every = (
+        OrderUpdated(9, "12:3", order, (fill, fill)),
+        BalancesChanged(9, "12:3", (Balance("BTC", Decimal("0.0000001"), Decimal("100.00000000")),
+                                    Balance("USDT", many, Decimal(0)))),
+        PositionsChanged(9, "12:3", (Position("BTC", Decimal("0.5"), Decimal("67250.01"), Decimal("-3.2")),)),
+        CfdChanged(9, "cfd:0:4", event="OPENED", account_balance=Decimal("1000.5"), cmd_id="u9:open-1",
+                   position=cfd, exit_price=Decimal("1"), pnl=Decimal("-2"), fee=Decimal("0.05"),
+                   amount=Decimal("3"), payout=Decimal("4"), balance=Decimal("899.95"), reason="r", field="f",
+                   code="NO_FUNDS"),
+    )
+    sparse = (
+        OrderUpdated(1, "1:1", bare),
+        BalancesChanged(1, "account:1", ()),
+        PositionsChanged(1, "1:1", ()),
+        CfdChanged(1, "cfd:0:refused:m", event="REJECTED", account_balance=Decimal(0)),
+    )
+    return every, sparse
+
+
+EVERY_EVENT, SPARSE_EVENTS = _sample_events()

@@ -1,7 +1,7 @@
 """The WebSocket endpoint: the ticket, the upgrade, the snapshot and the client protocol.
 
 The long-lived JWT never appears in a URL: clients trade it for a 30-second single-use ticket.
-Frames and the hub that pushes events are in web/ws_hub.py.
+The hub that pushes events is web/ws_hub.py; every frame is rendered by web/ws_render.py.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from web.plumbing import in_db
 from web.problems import Problem
 from web.ratelimit import ticket_rate_limit
 from web.session import origin_ok
-from web.ws_hub import Connection, dumps_frame, error_frame, price_frame, status_frame
+from web.ws_hub import Connection
+from web.ws_render import dumps_frame, error_frame, price_frame, snapshot_frame, status_frame
 
 routes = web.RouteTableDef()
 
@@ -75,8 +76,8 @@ async def _serve(request: web.Request, claims: Claims) -> web.WebSocketResponse:
         marks = await request.app[MARKET_DATA].marks()
         snap = await in_db(request, snapshot, conn.user_id, marks, request.app[SETTINGS].exchange)
         for position in snap["cfdPositions"]:
-            conn.track_cfd({"event": "OPENED", "position": position})
-        await ws.send_str(dumps_frame({"type": "SNAPSHOT", **snap}))
+            conn.track_open_cfd(position)
+        await ws.send_str(snapshot_frame(snap))
         sender = asyncio.create_task(conn.pump())
         async for msg in ws:
             if msg.type is not WSMsgType.TEXT:

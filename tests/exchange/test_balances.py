@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from actors.executor import balance_update
 from app.exchange.translate import balances_of
+from app.execution.user_events import balance_update
 from app.persistence.ledger import balance_json
 
 

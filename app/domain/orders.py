@@ -79,12 +79,6 @@ class IllegalTransition(Exception):
         self.order_id, self.old, self.new = order_id, old, new
 
 
-def check_transition(order_id: int, old: OrderStatus, new: OrderStatus) -> None:
-    """Raise IllegalTransition unless `old -> new` is allowed."""
-    if not can_transition(old, new):
-        raise IllegalTransition(order_id, old, new)
-
-
 class OrderRejected(Exception):
     """The order cannot be accepted: `kind` says why in general (the web edge answers by it), `code` is the
     machine-readable reason, the message is for people."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from actors.executor import balance_update
 from app.events import Balance, BalancesChanged
 from app.exchange.translate import balances_of
+from app.execution.user_events import balance_update
 from app.persistence.ledger import balance_json
 from web.ws_render import event_frame
 

@@ -18,7 +18,7 @@ from app.accounts import key_last4, remove_exchange_key, replace_exchange_key
 from app.domain.candles import INTERVALS
 from app.persistence.users import user_by_id
 from app.schemas import SchemaError, parse_exchange_key, parse_login, parse_register, refuse_lone_surrogates
-from web.app_keys import RUNTIME, SETTINGS, VAULT
+from web.app_keys import GUARD, RUNTIME, SETTINGS, VAULT
 from web.auth import session_user
 from web.plumbing import in_db
 from web.problems import Problem
@@ -170,10 +170,11 @@ async def terminal(request: web.Request) -> web.Response:
         return await _render(request, "not_found.html", {"what": f"There is no market called {symbol[:40]}.",
                                                          "user_email": user.email}, 404)
     settings = request.app[SETTINGS]
+    state = await request.app[GUARD].check(claims)  # from memory: session_user has just checked it
     return await _render(request, "terminal.html", {
         "user_email": user.email, "symbol": symbol, "spec": specs[symbol], "symbols": list(specs),
         "intervals": list(INTERVALS), "cfd_mmr": settings.cfd_mmr, "fee_rate": settings.fee_rate,
-        "session_expires_ms": claims.exp * 1000})
+        "session_expires_ms": state.expires_at, "access_expires_ms": claims.exp * 1000})
 
 
 async def _account(request: web.Request, user: User, status: int = 200, **extra: Any) -> web.Response:

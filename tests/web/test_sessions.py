@@ -162,7 +162,8 @@ async def test_a_new_token_version_ends_older_tokens(client: Any) -> None:
 
 @pytest.fixture
 async def short_cache_client(aiohttp_client: Any, tmp_path: Path, sqlite_url: str, redis_url: str) -> Any:
-    settings = make_settings(tmp_path, sqlite_url, redis_url, auth_cache_seconds=1, jwt_ttl_seconds=3)
+    settings = make_settings(tmp_path, sqlite_url, redis_url, auth_cache_seconds=1,
+                             access_ttl_seconds=3, session_max_days=3 / 86400)
     async for c in running_app(aiohttp_client, settings):
         yield c
 
@@ -176,11 +177,11 @@ async def test_a_deleted_account_is_refused_even_when_deleted_by_hand(short_cach
     await _eventually_401(lambda: _status(client, "POST", "/api/trading/orders", auth(token)), limit)
 
 
-async def test_a_websocket_closes_when_its_token_expires(short_cache_client: Any) -> None:
+async def test_a_websocket_closes_when_its_session_expires(short_cache_client: Any) -> None:
     client = short_cache_client
     token, _ = await register(client)
     ws = await open_ws(client, token)
-    ttl = client.app[SETTINGS].jwt_ttl_seconds
+    ttl = client.app[SETTINGS].session_max_days * 86400
     assert "expired" in await _closed_for_session(ws, within_s=ttl + 2)
 
 

@@ -64,7 +64,7 @@ async def refresh(request: web.Request) -> web.Response:
     token = None
     if request.body_exists:
         token = only_fields(await read_json(request), "refreshToken").get("refreshToken")
-        if token is not None and (type(token) is not str or not 0 < len(token) <= 100):
+        if token is not None and (type(token) is not str or not 0 < len(token) <= 512):
             raise SchemaError("refreshToken must be the string POST /auth/login returned", "refreshToken")
     if token is not None:
         return web.json_response(_tokens(await renew(request, token)))
@@ -73,7 +73,7 @@ async def refresh(request: web.Request) -> web.Response:
         raise Problem(401, "send refreshToken (or, from a page, the refresh cookie)", code="UNAUTHORIZED",
                       headers={"WWW-Authenticate": "Bearer"})
     check_csrf(request, None)
-    issued = await renew(request, cookie[:100])
+    issued = await renew(request, cookie[:512])
     response = web.json_response({"expiresAt": issued.access_expires_ms,
                                   "sessionExpiresAt": issued.session_expires_ms})
     set_session(request, response, issued)

@@ -38,7 +38,7 @@ def session_json(row: SessionRow, current_sid: str) -> dict[str, Any]:
 def event_json(event: activity.Event) -> dict[str, Any]:
     detail = dict(event.detail)
     new_address = detail.pop("new_address", None) == "true"
-    return {"id": event.id, "kind": event.kind, "at": event.created_at, "ip": event.ip,
+    return {"id": event.id, "kind": event.kind, "time": event.created_at, "ip": event.ip,
             "userAgent": event.user_agent, "newAddress": new_address, "detail": detail}
 
 

@@ -177,7 +177,7 @@ async def test_the_activity_flags_a_new_address_and_pages_newest_first(client: A
     assert first["newAddress"] is True and latest["newAddress"] is False and failed["newAddress"] is False
     assert latest["userAgent"] == "Troupe-Test/1" and failed["userAgent"] == "curl/8"
     assert all(e["ip"] == "127.0.0.1" for e in events)
-    assert latest["id"] > failed["id"] > first["id"] and latest["at"] >= first["at"]
+    assert latest["id"] > failed["id"] > first["id"] and latest["time"] >= first["time"]
     assert other not in str(events) and [e["kind"] for e in (await _events(client, b1["token"]))["events"]] == [
         "sign_in"]
 

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
 SESSION_COOKIE = "troupe_session"
 REFRESH_COOKIE = "troupe_refresh"
-REFRESH_PATH = "/auth"  # the refresh token rides only on /auth/refresh, /auth/logout...
+REFRESH_PATH = "/auth"  # the refresh token rides only on /auth/refresh, /auth/resume, /auth/logout...
+RENEWABLE_COOKIE = "troupe_renewable"  # no secret: tells pages the browser holds a refresh cookie
 CSRF_COOKIE = "troupe_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf"
@@ -83,8 +84,11 @@ def set_session(request: web.Request, response: web.StreamResponse, issued: Issu
                         httponly=True, samesite="Strict", secure=_secure(request), path="/")
     response.set_cookie(REFRESH_COOKIE, issued.refresh, max_age=session_left,
                         httponly=True, samesite="Strict", secure=_secure(request), path=REFRESH_PATH)
+    response.set_cookie(RENEWABLE_COOKIE, "1", max_age=session_left, httponly=True, samesite="Strict",
+                        secure=_secure(request), path="/")
 
 
 def clear_session(response: web.StreamResponse) -> None:
     response.del_cookie(SESSION_COOKIE, path="/")
     response.del_cookie(REFRESH_COOKIE, path=REFRESH_PATH)
+    response.del_cookie(RENEWABLE_COOKIE, path="/")

@@ -32,7 +32,7 @@ from tests.helpers import (
 from web.app_keys import GUARD, RUNTIME, SETTINGS
 from web.ws_hub import SESSION_ENDED
 
-PUBLIC = ("/auth/register", "/auth/login", "/api/market/")
+PUBLIC = ("/auth/register", "/auth/login", "/api/market/", "/auth/resume")  # resume: a page (redirects)
 
 
 def _authenticated_routes(client: Any) -> list[tuple[str, str]]:

@@ -150,3 +150,39 @@ async def test_the_browser_renews_with_its_refresh_cookie_and_the_csrf_token(cli
     assert (await _refresh(client, old_refresh)).status == 401
     assert (await client.get("/api/trading/balances")).status == 401
     assert (await client.post("/auth/refresh", headers={"X-CSRF-Token": csrf})).status == 401
+
+
+async def test_a_page_opened_after_the_access_token_expired_renews_the_session(client: Any) -> None:
+    form = await client.get("/register")
+    await client.post("/register", data={"csrf": _csrf(await form.text()), "email": new_email(),
+                                         "password": PASSWORD}, allow_redirects=False)
+    jar = client.session.cookie_jar
+    refresh_before = next(c.value for c in jar if c.key == "troupe_refresh")
+    # What the browser does when the access cookie's Max-Age has passed (a tab opened next morning).
+    jar.clear(lambda c: c.key == "troupe_session")
+    page = await client.get("/trade/BTCUSDT", allow_redirects=False)
+    assert (page.status, page.headers["Location"]) == (303, "/auth/resume?next=/trade/BTCUSDT")
+    resumed = await client.get(page.headers["Location"], allow_redirects=False)
+    assert (resumed.status, resumed.headers["Location"]) == (303, "/trade/BTCUSDT")
+    assert next(c.value for c in jar if c.key == "troupe_refresh") != refresh_before
+    assert (await client.get("/trade/BTCUSDT", allow_redirects=False)).status == 200
+
+    # Signed out: no way back without the password.
+    html = await (await client.get("/trade/BTCUSDT")).text()
+    meta = re.search(r'name="csrf-token" content="([^"]+)"', html)
+    assert meta
+    await client.post("/logout", data={"csrf": meta.group(1)}, allow_redirects=False)
+    gone = await client.get("/trade/BTCUSDT", allow_redirects=False)
+    assert (gone.status, gone.headers["Location"]) == (303, "/login?next=/trade/BTCUSDT")
+
+
+async def test_resuming_without_a_live_refresh_cookie_leads_to_the_login_form(client: Any) -> None:
+    plain = await client.get("/auth/resume?next=/account", allow_redirects=False)
+    assert (plain.status, plain.headers["Location"]) == (303, "/login?next=/account")
+    odd = await client.get("/auth/resume?next=https://evil.example/", allow_redirects=False)
+    assert odd.headers["Location"] == "/login?next=/trade/BTCUSDT"  # never another site
+    client.session.cookie_jar.update_cookies({"troupe_refresh": "not-a-token", "troupe_renewable": "1"})
+    dead = await client.get("/auth/resume?next=/account", allow_redirects=False)
+    assert (dead.status, dead.headers["Location"]) == (303, "/login?next=/account")
+    cleared = {c.split("=", 1)[0] for c in dead.headers.getall("Set-Cookie") if "Max-Age=0" in c}
+    assert {"troupe_session", "troupe_refresh", "troupe_renewable"} <= cleared

@@ -8,10 +8,14 @@ import base64
 import json
 import re
 import time
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from app.persistence.models import RefreshToken, UserSession
 from app.security.tokens import refresh_hash
+from tests.apps import make_settings, running_app
 from tests.helpers import PASSWORD, auth, closed_for_session, login, new_email, open_ws
 from web.app_keys import GUARD, SETTINGS
 
@@ -186,3 +190,28 @@ async def test_resuming_without_a_live_refresh_cookie_leads_to_the_login_form(cl
     assert (dead.status, dead.headers["Location"]) == (303, "/login?next=/account")
     cleared = {c.split("=", 1)[0] for c in dead.headers.getall("Set-Cookie") if "Max-Age=0" in c}
     assert {"troupe_session", "troupe_refresh", "troupe_renewable"} <= cleared
+
+
+@pytest.fixture
+async def db_client(aiohttp_client: Any, tmp_path: Path, database_url: str, redis_url: str) -> Any:
+    async for c in running_app(aiohttp_client, make_settings(tmp_path, database_url, redis_url)):
+        yield c
+
+
+async def test_rotation_reuse_and_the_account_routes_on_both_databases(db_client: Any) -> None:
+    client = db_client
+    body, email = await _register(client)
+    other = await login(client, email)
+    renewed = await (await _refresh(client, body["refreshToken"])).json()
+    again = await (await _refresh(client, renewed["refreshToken"])).json()
+    listed = (await (await client.get("/api/account/sessions", headers=auth(again["token"]))).json())["sessions"]
+    assert len(listed) == 2 and listed[0]["current"], "the one renewed last comes first"
+    assert listed[0]["lastSeenAt"] >= listed[0]["createdAt"]
+    assert (await _refresh(client, body["refreshToken"])).status == 401  # reuse: that session ends
+    assert (await client.get("/auth/me", headers=auth(again["token"]))).status == 401
+    changed = await client.post("/api/account/password", headers=auth(other["token"]),
+                                json={"currentPassword": PASSWORD, "newPassword": "yet another passphrase"})
+    assert changed.status == 200 and (await changed.json())["revokedSessions"] == 0
+    kinds = [e["kind"] for e in (await (await client.get("/api/account/activity", headers=auth(other["token"])))
+                                 .json())["events"]]
+    assert kinds == ["password_changed", "refresh_reuse", "sign_in", "sign_in"]

@@ -20,6 +20,7 @@ from app.persistence.users import user_by_id
 from app.schemas import SchemaError, parse_exchange_key, parse_login, parse_register, refuse_lone_surrogates
 from web.app_keys import GUARD, RUNTIME, SETTINGS, VAULT
 from web.auth import session_user
+from web.auth_guard import SessionEnded
 from web.plumbing import in_db
 from web.problems import Problem
 from web.session import (
@@ -209,7 +210,10 @@ async def terminal(request: web.Request) -> web.Response:
         return await _render(request, "not_found.html", {"what": f"There is no market called {symbol[:40]}.",
                                                          "user_email": user.email}, 404)
     settings = request.app[SETTINGS]
-    state = await request.app[GUARD].check(claims)  # from memory: session_user has just checked it
+    try:
+        state = await request.app[GUARD].check(claims)  # from memory: session_user has just checked it
+    except SessionEnded:  # ended in between, on another node
+        return _sign_in_first(request, f"/trade/{symbol}")
     return await _render(request, "terminal.html", {
         "user_email": user.email, "symbol": symbol, "spec": specs[symbol], "symbols": list(specs),
         "intervals": list(INTERVALS), "cfd_mmr": settings.cfd_mmr, "fee_rate": settings.fee_rate,

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup run test lint bench clean browser
+.PHONY: setup run test lint bench clean browser binary
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -35,8 +35,25 @@ lint: setup
 test: setup browser lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The single binary: dist/troupe/troupe with its dist/troupe/_internal (one folder: see troupe.spec for
+# why not one file). The build prints its time, its size and the newest glibc symbol it needs.
+$(VENV)/.build-installed: $(VENV)/.installed requirements-build.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-build.txt
+	@touch $@
+
+binary: setup $(VENV)/.build-installed
+	@command -v objdump >/dev/null || { echo "==> installing binutils (objdump) for the glibc report"; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q binutils; }
+	@echo "==> building dist/troupe with PyInstaller (one folder)"
+	@start=$$(date +%s); \
+	$(PY) -m PyInstaller --noconfirm --clean --log-level WARN --distpath dist --workpath build troupe.spec && \
+	echo "==> built dist/troupe in $$(( $$(date +%s) - start )) s: $$(du -sh dist/troupe | cut -f1) on disk"
+	@echo "==> it needs glibc >= $$(find dist/troupe -type f \( -name '*.so*' -o -perm -u+x \) \
+		-exec objdump -T {} + 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1 | cut -d_ -f2)" \
+		"(built on: $$(ldd --version | head -1))"
+
 bench: setup
 	$(PY) bench/order_path.py
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache build dist

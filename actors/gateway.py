@@ -23,8 +23,6 @@ from app.domain.orders import (
     OrderRequest,
     OrderStatus,
     OrderType,
-    Side,
-    TimeInForce,
     check_request,
 )
 from app.faults import crash_point
@@ -127,7 +125,7 @@ class Gateway(MailboxActor):
         self.producer.send_raw_many((stream, encode(r), REPLY_MAXLEN) for stream, r in self._reply(msg, reply))
 
     def _handle(self, msg: Message) -> Handled:
-        crash_point("gateway.command", getattr(msg, "client_order_id", ""))
+        crash_point("gateway.command", msg.order.client_order_id if isinstance(msg, PlaceOrder) else "")
         if isinstance(msg, PlaceOrder):
             return self._place(msg)
         if isinstance(msg, RequestCancel):
@@ -138,17 +136,12 @@ class Gateway(MailboxActor):
         raise OrderRejected(RejectionKind.INVALID, "BAD_REQUEST", "unexpected message")
 
     def _place(self, msg: PlaceOrder) -> Handled:
-        spec = self.runtime.specs.get(msg.symbol)
+        spec = self.runtime.specs.get(msg.order.symbol)
         if spec is None:
-            raise OrderRejected(RejectionKind.INVALID, "UNKNOWN_SYMBOL", f"symbol {msg.symbol} is not traded here; "
-                                f"choose one of {', '.join(self.runtime.specs)}")
-        req = check_request(OrderRequest(
-            client_order_id=msg.client_order_id, symbol=msg.symbol, side=Side(msg.side), type=OrderType(msg.type),
-            quantity=msg.quantity, quote_order_qty=msg.quote_order_qty, price=msg.price,
-            time_in_force=TimeInForce(msg.time_in_force) if msg.time_in_force else None,
-            stop_price=msg.stop_price, trailing_delta=msg.trailing_delta,
-        ), spec)
-        existing = order_by_client_id(msg.user_id, msg.client_order_id)
+            raise OrderRejected(RejectionKind.INVALID, "UNKNOWN_SYMBOL", f"symbol {msg.order.symbol} is not traded "
+                                f"here; choose one of {', '.join(self.runtime.specs)}")
+        req = check_request(msg.order, spec)
+        existing = order_by_client_id(msg.user_id, req.client_order_id)
         if existing is not None:
             return self._repeat(existing, req)
         if req.type is OrderType.MARKET and self._stale(req.symbol):
@@ -175,20 +168,20 @@ class Gateway(MailboxActor):
         return Answer.ACCEPTED, body, [(stream, submit)]
 
     def _place_oco(self, msg: PlaceOco) -> Handled:
-        spec = self.runtime.specs.get(msg.symbol)
+        req = msg.oco
+        spec = self.runtime.specs.get(req.symbol)
         if spec is None:
-            raise OrderRejected(RejectionKind.INVALID, "UNKNOWN_SYMBOL", f"symbol {msg.symbol} is not traded here; "
+            raise OrderRejected(RejectionKind.INVALID, "UNKNOWN_SYMBOL", f"symbol {req.symbol} is not traded here; "
                                 f"choose one of {', '.join(self.runtime.specs)}")
-        legs = oco.leg_requests(msg.list_client_order_id, msg.symbol, Side(msg.side), msg.quantity, msg.price,
-                                msg.stop_price, msg.tp_stop_price, msg.stop_limit_price,
-                                TimeInForce(msg.stop_limit_time_in_force) if msg.stop_limit_time_in_force else None,
-                                msg.trailing_delta, spec)
+        legs = oco.leg_requests(req.list_client_order_id, req.symbol, req.side, req.quantity, req.price,
+                                req.stop_price, req.tp_stop_price, req.stop_limit_price,
+                                req.stop_limit_time_in_force, req.trailing_delta, spec)
         existing = [order_by_client_id(msg.user_id, leg.client_order_id) for leg in legs]
         if any(e is not None for e in existing):
             rows = [e for e in existing if e is not None]
             for row, leg in zip(rows, legs, strict=False):
                 self._repeat(row, leg)  # the same list again: same answer; different fields: a conflict
-            return Answer.OK, _list_body(msg.list_client_order_id, rows), []
+            return Answer.OK, _list_body(req.list_client_order_id, rows), []
         if count_open_orders(msg.user_id) + 2 > self.runtime.settings.max_open_orders:
             raise OrderRejected(RejectionKind.TOO_MANY_OPEN_ORDERS, "TOO_MANY_ORDERS",
                                 f"at most {self.runtime.settings.max_open_orders} open orders "
@@ -209,7 +202,7 @@ class Gateway(MailboxActor):
         stream = self.runtime.names.executor(shard_of(msg.user_id, self.runtime.settings.executor_shards))
         submit = SubmitOrder(msg_id=f"submit:{ids[0]}", order_id=ids[0], user_id=msg.user_id)
         rows = [r for r in (order_by_id(i) for i in ids) if r is not None]
-        return Answer.ACCEPTED, _list_body(msg.list_client_order_id, rows), [(stream, submit)]
+        return Answer.ACCEPTED, _list_body(req.list_client_order_id, rows), [(stream, submit)]
 
     def _stale(self, symbol: str) -> bool:
         """Whether the live feed marked `symbol` stale. "Fresh" is cached for 100 ms (the common case

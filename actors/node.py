@@ -11,12 +11,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from actors.binance_executor import BinanceExecutor
-from actors.binance_feed import BinancePriceFeed
 from actors.broadcaster import Broadcaster
-from actors.executor import Executor
+from actors.executor import Executor, venue_for
 from actors.gateway import Gateway
-from actors.price_feed import PriceFeed
+from actors.price_feed import PriceFeed, source_for
 from actors.runtime import Runtime
 from actors.supervisor import ChildSpec, Supervisor
 from app.domain.symbols import build_specs
@@ -37,12 +35,11 @@ def child_specs(runtime: Runtime) -> list[ChildSpec]:
     settings = runtime.settings
     specs: list[ChildSpec] = []
     if settings.role in ("all", "web"):
-        feed = BinancePriceFeed if settings.price_feed == "binance" else PriceFeed
-        specs.append(ChildSpec("price-feed", lambda: feed.start(runtime)))
+        specs.append(ChildSpec("price-feed", lambda: PriceFeed.start(runtime, source_for(runtime))))
     if settings.role in ("all", "executor"):
-        executor = BinanceExecutor if settings.exchange == "binance" else Executor
-        for shard in settings.local_shards:
-            specs.append(ChildSpec(f"executor-{shard}", lambda shard=shard: executor.start(runtime, shard)))
+        for shard in settings.local_shards:  # a restart gets a fresh venue, as it gets a fresh actor
+            specs.append(ChildSpec(f"executor-{shard}",
+                                   lambda shard=shard: Executor.start(runtime, shard, venue_for(runtime, shard))))
     if settings.role in ("all", "web"):
         specs.append(ChildSpec("broadcaster", lambda: Broadcaster.start(runtime)))
         specs.append(ChildSpec("gateway", lambda: Gateway.start(runtime)))
@@ -70,7 +67,7 @@ class Node:
         self.jwt_secret, master_key = resolve_secrets(s.data_dir, s.jwt_secret, s.master_key)
         self.vault = Vault(master_key)
         if not s.redis_url:
-            raise ConfigError("REDIS_URL is not resolved: run.py's pre-flight starts the bundled Redis and sets it")
+            raise ConfigError("REDIS_URL is not resolved: the pre-flight starts the bundled Redis and sets it")
         self.redis_url = s.redis_url
         init_database(s.resolved_database_url)
         specs = build_specs(s.symbols)

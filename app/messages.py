@@ -1,22 +1,37 @@
 """Every message that crosses an actor mailbox, and the versioned JSON codec that carries it.
 
-Messages are immutable dataclasses. On the wire a message is
-`{"v": 1, "t": "<TypeName>", "d": {...}}` with Decimals as exact strings, so an actor in another
-process decodes exactly what was sent.
+Messages are immutable dataclasses of typed values: Decimals, enums, and frozen records nested in them
+(an `OrderRequest`, the user events of app/events.py). On the wire a message is
+`{"v": 2, "t": "<TypeName>", "d": {...}}`: Decimals as exact strings, enums as their values, records as
+objects of their fields, and each user event as an object tagged with its `kind`. Decoding follows the
+type hints, so an actor in another process gets back exactly what was sent, types included.
+
+Version 1 (before typed commands and events) is still read: an entry written by the old code may wait in
+a stream or an outbox row at upgrade time, so its `PlaceOrder`, `PlaceOco` and `EventBatch` (whose events
+were rendered JSON) are translated into today's types; every other v1 message has today's shape. Writers
+always write v2, so a node running the old code cannot read a new node's entries: upgrade all nodes of a
+split deployment together (the durable state, the database and the outbox, carries over).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
+import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
 
 from app.domain.answers import Answer, RejectionKind
+from app.domain.oco import OcoRequest
+from app.domain.orders import OrderRequest
+from app.events import USER_EVENTS, UserEvent
 
-CODEC_VERSION = 1
+CODEC_VERSION = 2
+READS_VERSIONS = (1, 2)
 
 
 class CodecError(ValueError):
@@ -43,36 +58,20 @@ def message(cls: _M) -> _M:
 
 @message
 class PlaceOrder(Message):
+    """An order as the web edge parsed it; the Gateway checks it against the symbol's filters."""
+
     reply_to: str
     user_id: int
-    client_order_id: str
-    symbol: str
-    side: str
-    type: str
-    quantity: Decimal | None = None
-    quote_order_qty: Decimal | None = None
-    price: Decimal | None = None
-    time_in_force: str | None = None
-    stop_price: Decimal | None = None
-    trailing_delta: int | None = None
+    order: OrderRequest
 
 
 @message
 class PlaceOco(Message):
-    """An OCO list: a take-profit leg at `price` (stop: `tp_stop_price`) and a stop-loss leg."""
+    """An OCO list: a take-profit leg at `oco.price` (stop: `tp_stop_price`) and a stop-loss leg."""
 
     reply_to: str
     user_id: int
-    list_client_order_id: str
-    symbol: str
-    side: str
-    quantity: Decimal
-    price: Decimal
-    stop_price: Decimal | None = None
-    tp_stop_price: Decimal | None = None
-    stop_limit_price: Decimal | None = None
-    stop_limit_time_in_force: str | None = None
-    trailing_delta: int | None = None
+    oco: OcoRequest
 
 
 @message
@@ -171,15 +170,30 @@ class MarketStatus(Message):
 class EventBatch(Message):
     """All user events one executor transaction produced: one stream entry instead of many."""
 
-    events: list[dict[str, Any]]  # each {"user_id": int, "kind": str, "data": {...}}
+    events: list[UserEvent]
 
 
-def _default(obj: object) -> str:
+# --- the codec -------------------------------------------------------------------------------
+
+def _default(obj: object) -> Any:
     if isinstance(obj, Decimal):
         if not obj.is_finite():
             raise CodecError("non-finite Decimal in a message")
         return format(obj, "f")
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    names = _FIELD_NAMES.get(type(obj))
+    if names is None and dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        names = _FIELD_NAMES[type(obj)] = tuple(f.name for f in fields(obj))
+    if names is not None:
+        data = {name: getattr(obj, name) for name in names}
+        if isinstance(obj, UserEvent):
+            return {"kind": obj.KIND, **data}
+        return data
     raise TypeError(f"cannot encode {type(obj).__name__}")
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def encode(msg: Message) -> bytes:
@@ -188,24 +202,78 @@ def encode(msg: Message) -> bytes:
                       separators=(",", ":")).encode()
 
 
-_HINTS: dict[type[Message], dict[str, Any]] = {}
+Convert = Callable[[Any], Any]
+_RECORDS: dict[type, Convert] = {}
 
 
-def _hints(cls: type[Message]) -> dict[str, Any]:
-    hints = _HINTS.get(cls)
-    if hints is None:
-        hints = _HINTS[cls] = typing.get_type_hints(cls)
-    return hints
-
-
-def _convert(value: Any, hint: Any) -> Any:
-    if value is None:
-        return None
-    if hint is Decimal or (typing.get_origin(hint) is not None and Decimal in typing.get_args(hint)):
-        if not isinstance(value, str):
-            raise CodecError("Decimal fields travel as strings")
-        return Decimal(value)
+def _identity(value: Any) -> Any:
     return value
+
+
+def _decimal(value: Any) -> Decimal:
+    if not isinstance(value, str):
+        raise CodecError("Decimal fields travel as strings")
+    return Decimal(value)
+
+
+def _converter(hint: Any) -> Convert:
+    """How a JSON value becomes a value of type `hint` (built once per type)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Decimal:
+        return _decimal
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return hint
+    if isinstance(hint, type) and issubclass(hint, UserEvent):
+        return _user_event
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return _record(hint)
+    if origin in (typing.Union, types.UnionType):
+        members = [a for a in args if a is not type(None)]
+        inner = _converter(members[0]) if len(members) == 1 else _identity
+        if inner is _identity:
+            return _identity
+        return lambda value: None if value is None else inner(value)
+    if origin in (list, tuple) and args:
+        item = _converter(args[0])
+        made: type = list if origin is list else tuple
+
+        def sequence(value: Any) -> Any:
+            if not isinstance(value, list):
+                raise CodecError("a sequence travels as a JSON list")
+            return made(item(v) for v in value) if item is not _identity else made(value)
+        return sequence
+    return _identity
+
+
+def _record(cls: type) -> Convert:
+    """Decoder of a dataclass (a message, a record inside one) from its JSON object."""
+    found = _RECORDS.get(cls)
+    if found is not None:
+        return found
+    convert: dict[str, Convert] = {}
+
+    def record(value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise CodecError(f"{cls.__name__} travels as a JSON object")
+        try:
+            return cls(**{k: convert[k](v) for k, v in value.items()})
+        except KeyError as exc:
+            raise CodecError(f"unknown field {exc} of {cls.__name__}") from None
+
+    _RECORDS[cls] = record  # before the fields: a record may (indirectly) contain itself
+    hints = typing.get_type_hints(cls)
+    convert.update((f.name, _converter(hints[f.name])) for f in fields(cls))
+    return record
+
+
+def _user_event(value: Any) -> UserEvent:
+    if not isinstance(value, dict):
+        raise CodecError("a user event travels as a JSON object")
+    data = dict(value)
+    cls = USER_EVENTS.get(data.pop("kind", None))
+    if cls is None:
+        raise CodecError(f"unknown user event {value.get('kind')!r}")
+    return typing.cast(UserEvent, _record(cls)(data))
 
 
 def decode(raw: bytes | str) -> Message:
@@ -214,13 +282,79 @@ def decode(raw: bytes | str) -> Message:
         version, name, data = env["v"], env["t"], env["d"]
     except (ValueError, KeyError, TypeError) as exc:
         raise CodecError(f"malformed envelope: {exc}") from exc
-    if version != CODEC_VERSION:
+    if version not in READS_VERSIONS:
         raise CodecError(f"unsupported codec version {version!r}")
     cls = REGISTRY.get(name)
     if cls is None:
         raise CodecError(f"unknown message type {name!r}")
-    hints = _hints(cls)
     try:
-        return cls(**{k: _convert(v, hints[k]) for k, v in data.items()})
-    except (KeyError, TypeError, ArithmeticError) as exc:
+        if version == 1 and name in _FROM_V1:
+            data = _FROM_V1[name](data)
+        return typing.cast(Message, _record(cls)(data))
+    except CodecError as exc:
         raise CodecError(f"bad {name}: {exc}") from exc
+    except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
+        raise CodecError(f"bad {name}: {exc}") from exc
+
+
+# --- version 1 -------------------------------------------------------------------------------
+
+_ORDER_REQUEST = ("client_order_id", "symbol", "side", "type", "quantity", "quote_order_qty", "price",
+                  "time_in_force", "stop_price", "trailing_delta")
+_OCO_REQUEST = ("list_client_order_id", "symbol", "side", "quantity", "price", "stop_price", "tp_stop_price",
+                "stop_limit_price", "stop_limit_time_in_force", "trailing_delta")
+
+
+def _command_v1(key: str, moved: tuple[str, ...]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A v1 command carried the request's fields flat; v2 nests them under `key`."""
+    def upgrade(data: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in data.items() if k not in moved}
+        out[key] = {k: data[k] for k in moved if k in data}
+        return out
+    return upgrade
+
+
+def _event_v1(event: dict[str, Any]) -> dict[str, Any]:
+    """A v1 user event (`{user_id, kind, cause, data}`, data rendered as the frame shows it) as a v2 one."""
+    kind, d = event["kind"], event["data"]
+    out: dict[str, Any] = {"kind": kind, "user_id": event["user_id"], "cause": event.get("cause", "")}
+    if kind == "ORDER_UPDATE":
+        out["order"] = {
+            "id": d["orderId"], "client_order_id": d["clientOrderId"], "symbol": d["symbol"], "side": d["side"],
+            "type": d["type"], "time_in_force": d["timeInForce"], "price": d["price"], "quantity": d["origQty"],
+            "quote_order_qty": d["quoteOrderQty"], "executed_qty": d["executedQty"],
+            "cumm_quote_qty": d["cummulativeQuoteQty"], "status": d["status"], "reject_reason": d["rejectReason"],
+            "stop_price": d["stopPrice"], "trailing_delta": d["trailingDelta"], "triggered": d["triggered"],
+            "order_list_id": None if d["orderListId"] == -1 else d["orderListId"], "created_at": d["time"],
+            "updated_at": d["updateTime"], "version": d["version"]}
+        out["fills"] = [{"seq": f["seq"], "price": f["price"], "qty": f["qty"], "commission": f["commission"],
+                         "commission_asset": f["commissionAsset"]} for f in d["fills"]]
+    elif kind == "BALANCE_UPDATE":
+        out["balances"] = [{"asset": b["asset"], "free": b["free"], "locked": b["locked"]} for b in d["balances"]]
+    elif kind == "POSITION_UPDATE":
+        out["positions"] = [{"asset": p["asset"], "quantity": p["quantity"], "avg_entry": p["avgEntryPrice"],
+                             "realized_pnl": p["realizedPnl"]} for p in d["positions"]]
+    elif kind == "CFD_UPDATE":
+        out.update(event=d["event"], account_balance=d["account"]["balance"])
+        for key, name in (("cmdId", "cmd_id"), ("exitPrice", "exit_price"), ("pnl", "pnl"), ("fee", "fee"),
+                          ("amount", "amount"), ("payout", "payout"), ("balance", "balance"), ("reason", "reason"),
+                          ("field", "field"), ("code", "code")):
+            if key in d:
+                out[name] = d[key]
+        p = d.get("position")
+        if p is not None:
+            out["position"] = {
+                "id": p["id"], "user_id": event["user_id"], "symbol": p["symbol"], "direction": p["direction"],
+                "margin": p["margin"], "leverage": p["leverage"], "entry": p["entryPrice"], "qty": p["quantity"],
+                "liquidation": p["liquidationPrice"], "stop_loss": p["stopLossPrice"],
+                "take_profit": p["takeProfitPrice"], "opened_at": p["openedAt"]}
+    else:
+        raise CodecError(f"unknown v1 user event {kind!r}")
+    return out
+
+
+_FROM_V1: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "PlaceOrder": _command_v1("order", _ORDER_REQUEST),
+    "PlaceOco": _command_v1("oco", _OCO_REQUEST),
+    "EventBatch": lambda data: {**data, "events": [_event_v1(e) for e in data["events"]]},
+}

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from app.cfd.queries import open_cfd_positions
-from app.domain.orders import OPEN, OrderStatus
+from app.domain.orders import CANCELABLE
 from app.persistence.exchange import exchange_balances
 from app.persistence.ledger import balance_json, user_balances
 from app.persistence.orders import fills_of, order_by_id, user_orders
@@ -17,7 +17,7 @@ from app.render import order_json, position_json
 def list_orders(user_id: int, status: str | None, symbol: str | None, limit: int,
                 before_id: int | None) -> dict[str, Any]:
     if status == "OPEN":
-        statuses = [OrderStatus.PENDING.value, OrderStatus.UNKNOWN.value, *(s.value for s in OPEN)]
+        statuses = [s.value for s in CANCELABLE]
     else:
         statuses = [status] if status else None
     rows = user_orders(user_id, statuses, symbol, limit + 1, before_id)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from app.domain.oco import OcoRequest
 from app.domain.orders import OrderRequest, OrderType, Side, TimeInForce
 from app.money import ASSET_SCALE, MoneyFormatError, parse_amount, to_str
 
@@ -158,21 +159,7 @@ _OCO_FIELDS = {"symbol", "side", "quantity", "price", "takeProfitStopPrice", "st
                "stopLimitTimeInForce", "trailingDelta", "listClientOrderId"}
 
 
-@dataclass(frozen=True, slots=True)
-class OcoBody:
-    list_client_order_id: str | None
-    symbol: str
-    side: Side
-    quantity: Decimal
-    price: Decimal
-    stop_price: Decimal | None
-    tp_stop_price: Decimal | None
-    stop_limit_price: Decimal | None
-    stop_limit_time_in_force: TimeInForce | None
-    trailing_delta: int | None
-
-
-def parse_oco(data: Any) -> OcoBody:
+def parse_oco(data: Any, default_list_id: str) -> OcoRequest:
     body = _object(data, _OCO_FIELDS, {"symbol", "side", "quantity", "price"})
     symbol = _string(body, "symbol", r"[A-Z0-9]{2,20}", "must be an upper-case symbol such as BTCUSDT")
     lcid = _string(body, "listClientOrderId", LIST_CLIENT_ORDER_ID, "must be 1-32 characters of A-Z a-z 0-9 _ -",
@@ -181,9 +168,9 @@ def parse_oco(data: Any) -> OcoBody:
     if quantity is None or price is None:
         raise SchemaError("quantity and price (the take-profit price) are required", "quantity" if quantity is None
                           else "price")
-    return OcoBody(lcid, str(symbol), _enum(body, "side", Side), quantity, price, _amount(body, "stopPrice"),
-                   _amount(body, "takeProfitStopPrice"), _amount(body, "stopLimitPrice"),
-                   _enum(body, "stopLimitTimeInForce", TimeInForce, optional=True), _bps(body, "trailingDelta"))
+    return OcoRequest(lcid or default_list_id, str(symbol), _enum(body, "side", Side), quantity, price,
+                      _amount(body, "stopPrice"), _amount(body, "takeProfitStopPrice"), _amount(body, "stopLimitPrice"),
+                      _enum(body, "stopLimitTimeInForce", TimeInForce, optional=True), _bps(body, "trailingDelta"))
 
 
 def _bps(body: dict[str, Any], key: str) -> int | None:

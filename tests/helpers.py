@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -217,6 +217,91 @@ class ServerProcess:
         with suppress(Exception):
             if self.proc and self.proc.poll() is None:
                 self.proc.kill()
+
+
+# --- user events: one of each kind with every field set, and the sparse ones (the codec's and the
+# renderers' tests share them) ---------------------------------------------------------------------
+
+def _sample_events() -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    from app.cfd.rules import Direction
+    from app.cfd.rules import Position as CfdPosition
+    from app.domain.orders import OrderStatus, OrderType, Side, TimeInForce
+    from app.domain.positions import Position
+    from app.events import (
+        Balance,
+        BalancesChanged,
+        CfdChanged,
+        OrderFill,
+        OrderRecord,
+        OrderUpdated,
+        PositionsChanged,
+    )
+
+    many = Decimal("12345678901234567890.123456789012345678")
+    order = OrderRecord(
+        id=2**40, client_order_id="c-1", symbol="BTCUSDT", side=Side.SELL, type=OrderType.STOP_LOSS_LIMIT,
+        time_in_force=TimeInForce.GTC, price=Decimal("67250.01"), quantity=Decimal("0.50000000"),
+        quote_order_qty=Decimal("0.00000001"), executed_qty=Decimal("0.25"), cumm_quote_qty=many,
+        status=OrderStatus.PARTIALLY_FILLED, reject_reason="why not", stop_price=Decimal("67000.00000000"),
+        trailing_delta=250, triggered=True, order_list_id=2**40, created_at=1_700_000_000_000,
+        updated_at=1_700_000_000_001, version=3)
+    bare = OrderRecord(
+        id=1, client_order_id="web-x", symbol="ETHUSDT", side=Side.BUY, type=OrderType.MARKET, time_in_force=None,
+        price=None, quantity=None, quote_order_qty=Decimal("100"), executed_qty=Decimal(0),
+        cumm_quote_qty=Decimal(0), status=OrderStatus.REJECTED, reject_reason=None, stop_price=None,
+        trailing_delta=None, triggered=False, order_list_id=None, created_at=1, updated_at=2, version=1)
+    fill = OrderFill(7, Decimal("67250.01"), Decimal("0.00000001"), Decimal("0.0000000000001"), "BNB")
+    cfd = CfdPosition(id=12, user_id=9, symbol="BTCUSDT", direction=Direction.LONG, margin=Decimal("100.12345678"),
+                      leverage=Decimal("12.5"), entry=Decimal("67250.00"), qty=Decimal("0.0186"),
+                      liquidation=Decimal("62000.5"), stop_loss=Decimal("60000"), take_profit=None,
+                      opened_at=1_700_000_000_000)
+    every = (
+        OrderUpdated(9, "12:3", order, (fill, fill)),
+        BalancesChanged(9, "12:3", (Balance("BTC", Decimal("0.0000001"), Decimal("100.00000000")),
+                                    Balance("USDT", many, Decimal(0)))),
+        PositionsChanged(9, "12:3", (Position("BTC", Decimal("0.5"), Decimal("67250.01"), Decimal("-3.2")),)),
+        CfdChanged(9, "cfd:0:4", event="OPENED", account_balance=Decimal("1000.5"), cmd_id="u9:open-1",
+                   position=cfd, exit_price=Decimal("1"), pnl=Decimal("-2"), fee=Decimal("0.05"),
+                   amount=Decimal("3"), payout=Decimal("4"), balance=Decimal("899.95"), reason="r", field="f",
+                   code="NO_FUNDS"),
+    )
+    sparse = (
+        OrderUpdated(1, "1:1", bare),
+        BalancesChanged(1, "account:1", ()),
+        PositionsChanged(1, "1:1", ()),
+        CfdChanged(1, "cfd:0:refused:m", event="REJECTED", account_balance=Decimal(0)),
+    )
+    return every, sparse
+
+
+EVERY_EVENT, SPARSE_EVENTS = _sample_events()
+
+
+async def login(session: Any, email: str, password: str = PASSWORD, headers: dict[str, str] | None = None
+                ) -> dict[str, Any]:
+    """Sign in through the real endpoint (another session of the same account); returns the body."""
+    resp = await session.post("/auth/login", json={"email": email, "password": password}, headers=headers)
+    assert resp.status == 200, await resp.text()
+    body: dict[str, Any] = await resp.json()
+    return body
+
+
+async def eventually_401(check: Callable[[], Awaitable[int]], within_s: float) -> None:
+    """Poll `check` (a request's status) until it answers 401, failing after `within_s`."""
+    deadline = time.monotonic() + within_s
+    while (status := await check()) != 401:
+        assert time.monotonic() < deadline, f"still {status} after {within_s} s"
+        await asyncio.sleep(0.05)
+
+
+async def closed_for_session(ws: Any, within_s: float = 2.0) -> str:
+    """The socket is closed by the server with 4001 (session ended) within `within_s`; returns the reason."""
+    async with asyncio.timeout(within_s):
+        while True:
+            msg = await ws.ws.receive()
+            if msg.type is not aiohttp.WSMsgType.TEXT:
+                assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 4001), msg
+                return str(msg.extra or "")
 
 
 # --- API keys (issue 11) ---------------------------------------------------------------------------

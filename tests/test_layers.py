@@ -156,3 +156,27 @@ def test_actors_and_the_app_layer_import_nothing_from_the_web_layer() -> None:
              for line, imported in _imports(tree)
              if _within(imported, ("web",)) or (name.startswith("actors/") and _within(imported, WEB_SHAPES))]
     assert not found, "the web edge imports the actors and the app layer, never the other way:\n" + "\n".join(found)
+
+
+# User events travel typed (app/events.py) and are rendered at the edge (web/ws_render.py): neither the
+# actors nor the executor's core (app/execution) render them. What still renders inside an actor is the
+# REST body of a command's reply: the Gateway's answer to a cancel, the desk's answers to its commands.
+RENDERERS = ("app.render", "app.cfd.render")
+REPLY_RENDERERS = {"actors/gateway.py": {"app.render.order_json"},
+                   "app/cfd/desk.py": {"app.cfd.render.reply_json", "app.cfd.render.cfd_position_json"}}
+
+
+def test_actors_publish_typed_events_and_only_the_edge_renders_them() -> None:
+    checked = [*_modules("actors"), *_modules("app/execution"),
+               *((name, tree) for name, tree in _modules("app/cfd") if name == "app/cfd/desk.py")]
+    found = [f"{name}:{line}: imports {imported}" for name, tree in checked for line, imported in _imports(tree)
+             if _within(imported, RENDERERS) and imported not in REPLY_RENDERERS.get(name, set())]
+    assert not found, ("build a typed event (app/events.py) and let web/ws_render.py render it:\n"
+                       + "\n".join(found))
+
+
+def test_the_events_are_domain_values() -> None:
+    tree = ast.parse((ROOT / "app/events.py").read_text())
+    found = [f"app/events.py:{line}: imports {imported}" for line, imported in _imports(tree)
+             if not _within(imported, {"app.domain", "app.cfd.rules", "app.cfd.inputs", *DOMAIN_MAY_IMPORT})]
+    assert not found, "app/events.py holds values, no I/O and no rendering:\n" + "\n".join(found)

@@ -32,6 +32,7 @@ from app.api_keys import (
 )
 from app.clock import now_ms
 from app.messaging.auth_notices import AuthNotice
+from app.persistence import activity
 from app.persistence.api_keys import KeyRow, key_by_hash, key_by_id, touch_key
 from app.security.tokens import Claims
 from app.security.vault import Vault, VaultError
@@ -47,12 +48,9 @@ Loader = Callable[[str | int], Awaitable[KeyRow | None]]
 
 
 def note_key_event(kind: str, user_id: int, key_id: int, ip: str | None) -> None:
-    """One security event of an API key: created, used from a new address, revoked.
-
-    Called on a database thread. For now one INFO line (never the key or its secret); at the merge
-    with the sessions work it also becomes a row of the activity log (`activity.record`).
-    """
-    log.info("security event %s: user %s, API key %s, address %s", kind, user_id, key_id, ip or "-")
+    """One security event of an API key (`key_created`, `key_used_from_new_address`, `key_revoked`):
+    a row of the user's activity log and one INFO line, never the key or its secret. On a database thread."""
+    activity.record(user_id, kind, ip=ip, user_agent=None, detail={"keyId": str(key_id)})
 
 
 def seal_secret(vault: Vault, secret: str, user_id: int, key_id: int) -> bytes:
@@ -186,7 +184,7 @@ class KeyUse:
 
 def _touch_and_note(user_id: int, key_id: int, ip: str, at: int) -> None:
     if touch_key(key_id, ip, at):
-        note_key_event("api_key_used_from_new_address", user_id, key_id, ip)
+        note_key_event("key_used_from_new_address", user_id, key_id, ip)
 
 
 _CHALLENGE = {"WWW-Authenticate": API_KEY_HEADER}

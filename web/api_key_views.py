@@ -46,14 +46,14 @@ def _create(vault: Vault, user_id: int, req: KeyRequest, api_key: str, secret: s
     key_id = create_key(user_id, key_lookup_hash(api_key), api_key[-4:], req.label, permissions,
                         allowlist_text(req.ip_allowlist), req.expires_at,
                         lambda kid: seal_secret(vault, secret, user_id, kid), max_keys)
-    note_key_event("api_key_created", user_id, key_id, ip)
+    note_key_event("key_created", user_id, key_id, ip)
     return next(k for k in list_keys(user_id) if k.id == key_id)
 
 
 def _revoke(user_id: int, key_id: int, ip: str) -> bool:
     if not revoke_key(user_id, key_id):
         return False
-    note_key_event("api_key_revoked", user_id, key_id, ip)
+    note_key_event("key_revoked", user_id, key_id, ip)
     return True
 
 

@@ -1,6 +1,6 @@
 """create_app: the HTTP side of a node, on top of actors/node.py (secrets, database, actors).
 
-Redis is already there when this runs: `settings.redis_url` names it (run.py's pre-flight starts the
+Redis is already there when this runs: `settings.redis_url` names it (app/preflight.py starts the
 bundled server when REDIS_URL is unset). Start-up order (cleanup runs in reverse): the node
 (secrets -> database -> supervised actors), then the reply router, the session guard and the routes.
 """
@@ -29,6 +29,7 @@ from app.persistence.sessions import session_state
 from app.security.tokens import TokenCache
 from settings import BASE_DIR, Settings
 from web import (
+    account_sessions_views,
     account_views,
     api_key_views,
     auth_views,
@@ -119,8 +120,8 @@ def create_app(settings: Settings, on_fatal: Callable[[str], None] | None = None
     app[HUB] = WsHub()
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(BASE_DIR / "templates"), autoescape=True,
                          filters={"dec": to_str})
-    for module in (auth_views, account_views, api_key_views, trading_views, cfd_views, market_views, ws_views, health,
-                   pages, vendor, problem_types):
+    for module in (auth_views, account_views, account_sessions_views, api_key_views, trading_views, cfd_views,
+                   market_views, ws_views, health, pages, vendor, problem_types):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", BASE_DIR / "static", name="static")
     vendor.check_installed()

@@ -21,10 +21,11 @@ async def require_user(request: web.Request, scope: str = "read") -> Claims:
     """The caller's claims from `Authorization: Bearer`, from the session cookie (CSRF-checked), or
     from a request signed with an API key (`X-MBX-APIKEY`).
 
-    The token must be genuine and unexpired, and its session alive: not signed out, its account
-    neither disabled nor deleted (web/auth_guard.py answers that from memory). A session holds every
-    `scope`; a key must hold the route's `scope` and the one its method and path imply
-    (app/api_keys.scope_for), so a route that forgot to declare one is still guarded.
+    `scope` ("read", "trade", "cfd", "account") is what the route needs. The token must be genuine
+    and unexpired, and its session alive: not signed out, its account neither disabled nor deleted
+    (web/auth_guard.py answers that from memory). A session token holds every scope; a key must hold
+    the route's `scope` and the one its method and path imply (app/api_keys.scope_for), so a route
+    that forgot to declare one is still guarded. No key ever holds "account".
     """
     assert scope in SCOPES, scope
     api_key = request.headers.get(API_KEY_HEADER)
@@ -84,10 +85,10 @@ async def _verify_key(request: web.Request, api_key: str, scope: str) -> Claims:
     return claims
 
 
-async def check_alive(request: web.Request, claims: Claims) -> None:
-    """Raise SessionEnded unless the session (or API key) `claims` came from is still alive."""
+async def alive_until(request: web.Request, claims: Claims) -> float:
+    """When the session (or API key) `claims` came from ends (epoch s); SessionEnded if it has."""
     if key_id_of_sid(claims.sid) is not None:
         if not await key_alive(request.app[API_KEYS], claims):
             raise SessionEnded(claims.sid)
-        return
-    await request.app[GUARD].check(claims)
+        return float(claims.exp)
+    return (await request.app[GUARD].check(claims)).expires_at / 1000

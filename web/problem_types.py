@@ -73,6 +73,11 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         "Wrong e-mail or password",
         "No account has this e-mail and password. Which of the two is wrong is not said, on purpose.",
         "Check both and try again; after repeated failures, wait before retrying."),
+    "WRONG_PASSWORD": ProblemType(
+        "The current password is not right",
+        "Changing the password needs the current one, and what was sent is not it. Each wrong try counts "
+        "against the same limits as a wrong password at sign-in.",
+        "Type the current password again; after repeated failures, wait before retrying."),
     "ACCOUNT_DISABLED": ProblemType(
         "This account is disabled",
         "The e-mail and password are right, but an operator has disabled the account: every session of it "

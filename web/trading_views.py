@@ -43,14 +43,9 @@ async def place_order(request: web.Request) -> web.Response:
     await order_rate_limit(request, claims.user_id)
     body = await read_json(request)
     req = parse_order(body, default_client_id="web-" + secrets.token_urlsafe(18))
-    replies = request.app[REPLIES]
-    msg = PlaceOrder(
-        msg_id=replies.new_id(), reply_to=request.app[RUNTIME].names.reply(request.app[SETTINGS].node_name),
-        user_id=claims.user_id, client_order_id=req.client_order_id, symbol=req.symbol, side=req.side.value,
-        type=req.type.value, quantity=req.quantity, quote_order_qty=req.quote_order_qty, price=req.price,
-        time_in_force=req.time_in_force.value if req.time_in_force else None,
-        stop_price=req.stop_price, trailing_delta=req.trailing_delta,
-    )
+    msg = PlaceOrder(msg_id=request.app[REPLIES].new_id(),
+                     reply_to=request.app[RUNTIME].names.reply(request.app[SETTINGS].node_name),
+                     user_id=claims.user_id, order=req)
     return await _command(request, msg, req.client_order_id)
 
 
@@ -59,17 +54,11 @@ async def place_oco(request: web.Request) -> web.Response:
     """An OCO list: a take-profit leg and a stop-loss leg; exactly one of them executes."""
     claims = await require_user(request, scope="trade")
     await order_rate_limit(request, claims.user_id)
-    body = parse_oco(await read_json(request))
-    replies = request.app[REPLIES]
-    lcid = body.list_client_order_id or "oco-" + secrets.token_urlsafe(12)
-    msg = PlaceOco(
-        msg_id=replies.new_id(), reply_to=request.app[RUNTIME].names.reply(request.app[SETTINGS].node_name),
-        user_id=claims.user_id, list_client_order_id=lcid, symbol=body.symbol, side=body.side.value,
-        quantity=body.quantity, price=body.price, stop_price=body.stop_price, tp_stop_price=body.tp_stop_price,
-        stop_limit_price=body.stop_limit_price,
-        stop_limit_time_in_force=body.stop_limit_time_in_force.value if body.stop_limit_time_in_force else None,
-        trailing_delta=body.trailing_delta)
-    return await _command(request, msg, lcid)
+    req = parse_oco(await read_json(request), default_list_id="oco-" + secrets.token_urlsafe(12))
+    msg = PlaceOco(msg_id=request.app[REPLIES].new_id(),
+                   reply_to=request.app[RUNTIME].names.reply(request.app[SETTINGS].node_name),
+                   user_id=claims.user_id, oco=req)
+    return await _command(request, msg, req.list_client_order_id)
 
 
 @routes.delete("/api/trading/orders/{order_id}")

@@ -1,4 +1,7 @@
-"""/static/vendor: the browser libraries installed by npm from package-lock.json (never a CDN)."""
+"""/static/vendor: the browser libraries installed by npm from package-lock.json (never a CDN).
+
+The binary carries the same files at the same paths under its bundle (`settings.BASE_DIR` is the
+bundle's folder when frozen; troupe.spec copies exactly the files listed in VENDOR)."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import logging
 
 from aiohttp import web
 
-from settings import BASE_DIR
+from settings import BASE_DIR, FROZEN
 
 log = logging.getLogger("troupe.web")
 routes = web.RouteTableDef()
@@ -21,8 +24,8 @@ VENDOR = {
 def check_installed() -> None:
     missing = [name for name, path in VENDOR.items() if not path.is_file()]
     if missing:
-        log.warning("browser libraries missing (%s): the terminal cannot draw; run `make setup` (npm ci)",
-                    ", ".join(missing))
+        fix = "rebuild it with `make binary`" if FROZEN else "run `make setup` (npm ci)"
+        log.warning("browser libraries missing (%s): the terminal cannot draw; %s", ", ".join(missing), fix)
 
 
 @routes.get("/static/vendor/{name}")

@@ -1,15 +1,14 @@
-"""The hub that fans events out to this node's browsers, its connections, and the frames they are sent.
+"""The hub that fans events out to this node's browsers, and its connections (the frames: web/ws_render.py).
 
 Each connection has a bounded send queue drained by its own task, so one stalled browser never
 delays the others; a connection whose queue fills up is closed (1013) and resyncs on reconnect.
 A socket lives no longer than its session: it is closed with code 4001 (SESSION_ENDED) when the
-token it was opened with expires, or as soon as its session or account is ended on any node.
+session reaches its end of life, or as soon as its session or account is ended on any node.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from decimal import Decimal
@@ -18,41 +17,17 @@ from typing import Any
 from aiohttp import WSCloseCode, web
 
 from app.cfd.rules import Direction, mark_and_upnl
+from app.events import CfdChanged
 from app.messages import CandleUpdate, EventBatch, MarketStatus, Message, PriceTick
 from app.messaging.auth_notices import AuthNotice
 from app.money import to_str
 from app.security.tokens import Claims
+from web.ws_render import candle_frame, event_frame, pnl_frame, price_frame, status_frame
 
 log = logging.getLogger("troupe.ws")
 
 SESSION_ENDED = 4001  # application close code: sign in again, do not reconnect with the old session
 MAX_QUEUE = 2000
-
-
-def dumps_frame(obj: dict[str, Any]) -> str:
-    """A frame as it goes on the wire: compact JSON."""
-    return json.dumps(obj, separators=(",", ":"))
-
-
-def error_frame(detail: str) -> str:
-    return dumps_frame({"type": "ERROR", "detail": detail})
-
-
-def price_frame(tick: PriceTick) -> str:
-    return dumps_frame({"type": "PRICE_UPDATE", "symbol": tick.symbol, "price": to_str(tick.price),
-                        "bid": to_str(tick.bid), "ask": to_str(tick.ask), "ts": tick.ts})
-
-
-def status_frame(symbol: str, stale: bool, since: int) -> str:
-    return dumps_frame({"type": "MARKET_STATUS", "symbol": symbol, "stale": stale, "since": since})
-
-
-def event_frame(kind: str, payload: dict[str, Any]) -> str:
-    """A user event as sent to browsers; an order's own type travels as `orderType`."""
-    data = dict(payload)
-    if "type" in data:
-        data["orderType"] = data.pop("type")
-    return dumps_frame({"type": kind, **data, "ts": data.get("updateTime")})
 
 
 class Connection:
@@ -70,15 +45,20 @@ class Connection:
         self.cfd_pnl_ms = 0
         self.cfd_pushed_at: dict[str, float] = {}
 
-    def track_cfd(self, event: dict[str, Any]) -> None:
-        position = event.get("position")
-        if not isinstance(position, dict):
+    def track_cfd(self, change: CfdChanged) -> None:
+        """Follow the user's open CFD positions from the desk's events, for the live PnL pushes."""
+        p = change.position
+        if p is None:
             return
-        if event.get("event") in ("OPENED", "UPDATED"):
-            self.cfd[int(position["id"])] = (position["symbol"], Direction(position["direction"]),
-                                             Decimal(position["entryPrice"]), Decimal(position["quantity"]))
+        if change.event in ("OPENED", "UPDATED"):
+            self.cfd[p.id] = (p.symbol, p.direction, p.entry, p.qty)
         else:
-            self.cfd.pop(int(position["id"]), None)
+            self.cfd.pop(p.id, None)
+
+    def track_open_cfd(self, position: dict[str, Any]) -> None:
+        """An open position of the SNAPSHOT (its REST JSON)."""
+        self.cfd[int(position["id"])] = (position["symbol"], Direction(position["direction"]),
+                                         Decimal(position["entryPrice"]), Decimal(position["quantity"]))
 
     def pnl_frame(self, tick: PriceTick) -> str | None:
         """Live PnL of this user's open CFD positions on `tick`'s symbol, at most every cfd_pnl_ms."""
@@ -87,12 +67,11 @@ class Connection:
         if not mine or (now - self.cfd_pushed_at.get(tick.symbol, 0.0)) * 1000 < self.cfd_pnl_ms:
             return None
         self.cfd_pushed_at[tick.symbol] = now
-        rows = []
+        rows: list[dict[str, str | int]] = []
         for pid, direction, entry, qty in sorted(mine):
             mark, upnl = mark_and_upnl(direction, entry, qty, tick.bid, tick.ask)
             rows.append({"id": pid, "markPrice": to_str(mark), "unrealizedPnl": to_str(upnl)})
-        return dumps_frame({"type": "CFD_UPDATE", "event": "PNL", "symbol": tick.symbol, "positions": rows,
-                            "ts": tick.ts})
+        return pnl_frame(tick.symbol, rows, tick.ts)
 
     async def pump(self) -> None:
         while (frame := await self.queue.get()) is not None:
@@ -148,9 +127,8 @@ class WsHub:
                     if msg.symbol in conn.symbols and conn.interval in msg.candles:
                         frame = frames.get(conn.interval)
                         if frame is None:
-                            frame = frames[conn.interval] = dumps_frame({
-                                "type": "CANDLE_UPDATE", "symbol": msg.symbol, "interval": conn.interval,
-                                "candle": msg.candles[conn.interval]})
+                            frame = frames[conn.interval] = candle_frame(msg.symbol, conn.interval,
+                                                                         msg.candles[conn.interval])
                         self._offer(conn, frame)
             elif isinstance(msg, MarketStatus):
                 frame = status_frame(msg.symbol, msg.stale, msg.since)
@@ -159,12 +137,12 @@ class WsHub:
                         self._offer(conn, frame)
             elif isinstance(msg, EventBatch):
                 for event in msg.events:
-                    conns = self.by_user.get(event["user_id"])
+                    conns = self.by_user.get(event.user_id)
                     if conns:
-                        frame = event_frame(event["kind"], event["data"])
+                        frame = event_frame(event)
                         for conn in conns:
-                            if event["kind"] == "CFD_UPDATE":
-                                conn.track_cfd(event["data"])
+                            if isinstance(event, CfdChanged):
+                                conn.track_cfd(event)
                             self._offer(conn, frame)
 
     def end_sessions(self, notice: AuthNotice) -> None:

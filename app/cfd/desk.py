@@ -34,12 +34,13 @@ from app.cfd.inputs import (
 )
 from app.cfd.journal import recover
 from app.cfd.queries import cfd_position
-from app.cfd.render import cfd_position_json, position_json, reply_json, update_json
+from app.cfd.render import cfd_position_json, reply_json
 from app.cfd.rules import DUPLICATE, CfdError, Direction
 from app.clock import now_ms
 from app.domain.answers import Answer, RejectionKind
 from app.domain.ledger import transfer, user_free
 from app.domain.symbols import SymbolSpec
+from app.events import CfdChanged
 from app.messages import CfdRequest, PriceTick, Reply
 from app.money import to_str
 from app.persistence import cfd_projection
@@ -200,9 +201,9 @@ class CfdDesk:
         return ClosePosition(cid, uid, int(p["positionId"]))
 
     # ---- the database side (inside the Executor's transaction)
-    def persist(self, batch: DeskBatch, balances: BalanceCache) -> list[dict[str, Any]]:
+    def persist(self, batch: DeskBatch, balances: BalanceCache) -> list[CfdChanged]:
         """Ledger, projections and the cursor for `batch`; returns the user events to publish."""
-        events: list[dict[str, Any]] = []
+        events: list[CfdChanged] = []
         now = now_ms()
         for seq, _, produced in batch.results:
             for ev in produced:
@@ -213,9 +214,8 @@ class CfdDesk:
             cfd_projection.set_cursor(self.shard, batch.results[-1][0])
         return events
 
-    def _update(self, ev: Event, cause: str) -> dict[str, Any]:
-        data = update_json(ev, self.engine.balances.get(ev.user_id, Decimal(0)))
-        return {"user_id": ev.user_id, "kind": "CFD_UPDATE", "cause": cause, "data": data}
+    def _update(self, ev: Event, cause: str) -> CfdChanged:
+        return CfdChanged.of(ev, cause, self.engine.balances.get(ev.user_id, Decimal(0)))
 
     def _persist_event(self, ev: Event, balances: BalanceCache, now: int) -> None:
         uid = ev.user_id
@@ -231,13 +231,12 @@ class CfdDesk:
             post_entries([entry], now, balances)
         elif ev.kind in ("OPENED", "UPDATED"):
             pos = ev.data["position"]
-            row = position_json(pos)
             fields = {"user_id": uid, "symbol": pos.symbol, "direction": pos.direction.value, "margin": pos.margin,
                       "leverage": pos.leverage, "entry_price": pos.entry, "quantity": pos.qty,
                       "liquidation_price": pos.liquidation, "stop_loss": pos.stop_loss,
                       "take_profit": pos.take_profit, "status": "OPEN"}
             if ev.kind == "OPENED":
-                cfd_projection.insert_opened(row["id"], ev.data["cmdId"], ev.data["fee"], now, **fields)
+                cfd_projection.insert_opened(pos.id, ev.data["cmdId"], ev.data["fee"], now, **fields)
             else:
                 cfd_projection.update_stops(pos.id, pos.stop_loss, pos.take_profit)
         elif ev.kind in CLOSE_KINDS:

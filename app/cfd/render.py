@@ -1,5 +1,6 @@
 """The CFD desk's JSON: positions (live ones from the engine, and rows of the database projection) and
-events, as REST bodies and WebSocket `CFD_UPDATE` frames show them. Amounts become text here only."""
+events, as REST bodies and WebSocket `CFD_UPDATE` frames show them (the frames: `changed_json`, called at
+the edge by web/ws_render.py). Amounts become text here only."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any, Protocol
 
 from app.cfd.inputs import Event
 from app.cfd.rules import Direction, Position, mark_and_upnl
+from app.events import CfdChanged
 from app.money import to_str, to_str_or_none
 
 
@@ -54,13 +56,31 @@ def event_json(event: Event) -> dict[str, Any]:
     return out
 
 
-def update_json(event: Event, balance: Decimal) -> dict[str, Any]:
-    """The data of a `CFD_UPDATE` user event (the WebSocket frame): the event, and the account's balance
+_CHANGED_FIELDS = (("cmdId", "cmd_id"), ("position", "position"), ("exitPrice", "exit_price"), ("pnl", "pnl"),
+                   ("fee", "fee"), ("amount", "amount"), ("payout", "payout"), ("balance", "balance"),
+                   ("reason", "reason"), ("field", "field"), ("code", "code"))
+
+
+def changed_json(change: CfdChanged) -> dict[str, Any]:
+    """The data of a `CFD_UPDATE` user event (the WebSocket frame): the engine event's fields (in the
+    engine's order; a refusal always names its field, null or not), its kind, and the account's balance
     after the batch."""
-    data = event_json(event)
-    data["event"] = event.kind
-    data["account"] = {"balance": to_str(balance)}
-    return data
+    out: dict[str, Any] = {}
+    for key, name in _CHANGED_FIELDS:
+        value = getattr(change, name)
+        if value is None:
+            if key == "field" and change.event == "REJECTED":
+                out[key] = None
+            continue
+        if isinstance(value, Position):
+            out[key] = position_json(value)
+        elif isinstance(value, Decimal):
+            out[key] = to_str(value)
+        else:
+            out[key] = value
+    out["event"] = change.event
+    out["account"] = {"balance": to_str(change.account_balance)}
+    return out
 
 
 def reply_json(event: Event) -> dict[str, Any]:

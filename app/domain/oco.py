@@ -10,7 +10,7 @@ canceled first and hands its reservation over, all in the same transaction.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from app.domain import execution, triggers
@@ -32,6 +32,22 @@ from app.domain.orders import (
 )
 from app.domain.symbols import SymbolSpec
 from app.money import ZERO, debit, to_str
+
+
+@dataclass(frozen=True, slots=True)
+class OcoRequest:
+    """An OCO list as the client asked for it (parsed, typed; not yet checked against the symbol's filters)."""
+
+    list_client_order_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    price: Decimal  # the take-profit leg's price
+    stop_price: Decimal | None = None
+    tp_stop_price: Decimal | None = None
+    stop_limit_price: Decimal | None = None
+    stop_limit_time_in_force: TimeInForce | None = None
+    trailing_delta: int | None = None
 
 
 def leg_types(take_profit_stop: Decimal | None, stop_loss_limit: Decimal | None) -> tuple[OrderType, OrderType]:

@@ -50,13 +50,16 @@ class OrderStatus(StrEnum):
 
 
 TERMINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED})
+# Working at the venue: resting on the simulated book, or live at the exchange.
 OPEN = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
-CANCELABLE = frozenset({OrderStatus.PENDING, OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, OrderStatus.UNKNOWN})
+# Not terminal: may still execute, so a cancel has work to do; the API's status=OPEN and MAX_OPEN_ORDERS count these.
+CANCELABLE = frozenset(OrderStatus) - TERMINAL
 
 _ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.PENDING: frozenset(OrderStatus) - {OrderStatus.PENDING},
-    OrderStatus.NEW: frozenset({OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED, OrderStatus.CANCELED,
-                                OrderStatus.EXPIRED}),
+    # An open order may change without changing status: a trailing stop's extreme moves, a trigger fires.
+    OrderStatus.NEW: frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED,
+                                OrderStatus.CANCELED, OrderStatus.EXPIRED}),
     OrderStatus.PARTIALLY_FILLED: frozenset({OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED,
                                              OrderStatus.CANCELED, OrderStatus.EXPIRED}),
     OrderStatus.UNKNOWN: frozenset(OrderStatus) - {OrderStatus.PENDING},
@@ -66,6 +69,14 @@ _ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
 def can_transition(old: OrderStatus, new: OrderStatus) -> bool:
     """Statuses only move forward; a terminal order never changes again."""
     return new in _ALLOWED.get(old, frozenset())
+
+
+class IllegalTransition(Exception):
+    """An outcome would move an order backwards (or change a terminal one): a bug, never applied."""
+
+    def __init__(self, order_id: int, old: OrderStatus, new: OrderStatus) -> None:
+        super().__init__(f"order {order_id}: {old} -> {new} is not a legal status change")
+        self.order_id, self.old, self.new = order_id, old, new
 
 
 class OrderRejected(Exception):

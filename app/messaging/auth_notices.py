@@ -59,10 +59,11 @@ async def publish(client: aioredis.Redis, channel: str, notice: AuthNotice) -> N
     await client.publish(channel, notice.encode())
 
 
-def publish_sync(redis_url: str, channel: str, notice: AuthNotice) -> None:
-    """For tools outside the web process (an operator's CLI disabling an account)."""
+def publish_sync(redis_url: str, channel: str, notice: AuthNotice) -> int:
+    """For tools outside the web process (an operator's CLI disabling an account): how many
+    subscribers (web processes) received it."""
     client = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
     try:
-        client.publish(channel, notice.encode())
+        return int(client.publish(channel, notice.encode()))
     finally:
         client.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from app.persistence.models import ExchangeBalance, ExchangeKey
+from app.persistence.orders import of_shard
 
 EXCHANGE = "binance"
 
@@ -26,8 +27,10 @@ def delete_exchange_key(user_id: int) -> bool:
                                            & (ExchangeKey.exchange == EXCHANGE)).execute())
 
 
-def users_with_keys() -> list[int]:
-    return [k.user_id for k in ExchangeKey.select(ExchangeKey.user_id).where(ExchangeKey.exchange == EXCHANGE)]
+def users_with_keys(shard: int, shards: int) -> list[int]:
+    """The users of one executor shard (`user_id % shards`) who stored exchange keys."""
+    return [k.user_id for k in ExchangeKey.select(ExchangeKey.user_id)
+            .where((ExchangeKey.exchange == EXCHANGE) & of_shard(ExchangeKey.user_id, shard, shards))]
 
 
 def replace_exchange_balances(user_id: int, rows: list[tuple[str, Decimal, Decimal]], now: int) -> None:

@@ -13,6 +13,7 @@ from app.domain.ledger import Entry, is_user_account, net_changes, user_free, us
 from app.money import ZERO, to_str
 from app.persistence import sql
 from app.persistence.models import Balance, LedgerRow
+from app.render import balance_json  # the one JSON of a balance; re-exported for the read side
 
 
 class LedgerError(RuntimeError):
@@ -78,13 +79,14 @@ def post_entries(entries: Iterable[Entry], now: int | None = None,
 
 
 def user_balances(user_id: int, cache: BalanceCache | None = None) -> list[dict[str, str]]:
+    return [balance_json(*row) for row in balance_rows(user_id, cache)]
+
+
+def balance_rows(user_id: int, cache: BalanceCache | None = None) -> list[tuple[str, Decimal, Decimal]]:
+    """(asset, free, locked) per asset the user holds, by asset."""
     cache = cache or BalanceCache()
     free, locked = cache.account(user_free(user_id)), cache.account(user_locked(user_id))
-    return [balance_json(a, free.get(a, ZERO), locked.get(a, ZERO)) for a in sorted(set(free) | set(locked))]
-
-
-def balance_json(asset: str, free: Decimal, locked: Decimal) -> dict[str, str]:
-    return {"asset": asset, "free": to_str(free), "locked": to_str(locked)}
+    return [(a, free.get(a, ZERO), locked.get(a, ZERO)) for a in sorted(set(free) | set(locked))]
 
 
 def ledger_sums() -> dict[tuple[str, str], Decimal]:

@@ -14,7 +14,7 @@ from peewee import fn
 
 from app.clock import now_ms
 from app.domain.execution import OrderView, Outcome
-from app.domain.orders import OPEN, OrderStatus, OrderType, Side, TimeInForce
+from app.domain.orders import CANCELABLE, OPEN, OrderStatus, OrderType, Side, TimeInForce
 from app.domain.positions import Position as PositionState
 from app.domain.positions import apply_fill
 from app.money import to_str
@@ -58,6 +58,11 @@ def order_list(list_id: int) -> list[Order]:
     return [r for r in (order_by_id(i) for i in order_list_ids(list_id)) if r is not None]
 
 
+def legs_of(row: Order) -> list[Order]:
+    """The orders a command on `row` acts on: `row` itself, or both legs of its OCO list (first leg first)."""
+    return [row] if row.order_list_id is None else order_list(row.order_list_id)
+
+
 def order_by_client_id(user_id: int, client_order_id: str) -> Order | None:
     row = sql.execute(f"{_SELECT_ORDER} WHERE user_id = ? AND client_order_id = ?",
                       (user_id, client_order_id)).fetchone()
@@ -80,7 +85,8 @@ def set_order_list_id(order_id: int, list_id: int) -> None:
 
 
 def count_open_orders(user_id: int) -> int:
-    open_states = [OrderStatus.PENDING.value, OrderStatus.NEW.value, OrderStatus.PARTIALLY_FILLED.value]
+    """The user's orders that are not terminal (`CANCELABLE`), as MAX_OPEN_ORDERS counts them."""
+    open_states = [s.value for s in CANCELABLE]
     return (Order.select(fn.COUNT(Order.id)).where((Order.user_id == user_id) & (Order.status.in_(open_states)))
             .scalar() or 0)
 
@@ -91,10 +97,19 @@ def pending_orders() -> list[tuple[int, int]]:
             Order.select(Order.id, Order.user_id).where(Order.status == OrderStatus.PENDING.value)]
 
 
-def resting_orders() -> list[Order]:
-    """Every open order that waits for a price (all but MARKET), of all shards."""
+def of_shard(user_id: Any, shard: int, shards: int) -> Any:
+    """`user_id` belongs to `shard` (`app.messaging.names.shard_of`), as a condition the database evaluates.
+
+    Spelled without `%` (peewee's `%` is LIKE, and psycopg reads it as a placeholder); ids are positive,
+    so integer division truncates the same way on SQLite and PostgreSQL.
+    """
+    return (user_id - (user_id / shards) * shards) == shard
+
+
+def resting_orders(shard: int, shards: int) -> list[Order]:
+    """The shard's open orders that wait for a price (all but MARKET)."""
     return list(Order.select().where(Order.status.in_([s.value for s in OPEN])
-                                     & (Order.type != OrderType.MARKET.value)))
+                                     & (Order.type != OrderType.MARKET.value) & of_shard(Order.user_id, shard, shards)))
 
 
 def user_orders(user_id: int, statuses: list[str] | None, symbol: str | None, limit: int,
@@ -133,11 +148,12 @@ def set_exchange_order_id(order_id: int, exchange_order_id: int) -> None:
     sql.execute('UPDATE "order" SET exchange_order_id = ? WHERE id = ?', (exchange_order_id, order_id))
 
 
-def watched_orders(statuses: list[str], pending_before: int) -> list[tuple[int, int]]:
-    """(id, user_id) of sent orders in `statuses`, and of PENDING ones created before `pending_before`."""
+def watched_orders(statuses: list[str], pending_before: int, shard: int, shards: int) -> list[int]:
+    """Ids of the shard's sent orders in `statuses`, and of its PENDING ones created before `pending_before`."""
     watched = (Order.status.in_(statuses) & Order.exchange_sent_at.is_null(False)) | (
         (Order.status == OrderStatus.PENDING.value) & (Order.created_at < pending_before))
-    return [(o.id, o.user_id) for o in Order.select(Order.id, Order.user_id).where(watched)]
+    ours = watched & of_shard(Order.user_id, shard, shards)
+    return [o.id for o in Order.select(Order.id).where(ours).order_by(Order.id)]
 
 
 # --- outcomes -------------------------------------------------------------------------------------

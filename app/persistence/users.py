@@ -23,3 +23,8 @@ def create_user(email: str, password_hash: str) -> User | None:
             return User.create(email=email, password_hash=password_hash)
     except IntegrityError:
         return None
+
+
+def all_users() -> list[User]:
+    """Every user, oldest first (the operator's `user list`)."""
+    return list(User.select(User.id, User.email, User.created_at, User.disabled_at).order_by(User.id))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
 from app.cfd.inputs import Event
-from app.cfd.render import cfd_position_json, reply_json, update_json
+from app.cfd.render import cfd_position_json, changed_json, reply_json
 from app.cfd.rules import Direction, Position, mark_and_upnl
+from app.events import CfdChanged
 from tests.cfd.support import D
 
 POSITION = Position(4, 7, "BTCUSDT", Direction.SHORT, D(100), D(10), D("100.5"), D("9.95024875"), D("109.95"))
@@ -30,6 +32,11 @@ def test_an_open_row_shows_the_mark_and_pnl_of_the_rules_and_a_closed_one_none()
     assert "markPrice" not in cfd_position_json(row()), "no price, no live PnL"
     closed = cfd_position_json(row(status="CLOSED", exit_price=D(99), pnl=D("14.9"), payout=D(114)), D(1), D(2))
     assert "unrealizedPnl" not in closed and closed["realizedPnl"] == "14.9" and closed["payout"] == "114"
+
+
+def update_json(event: Event, balance: Decimal) -> dict[str, Any]:
+    """The CFD_UPDATE frame's data of an engine event, through the typed user event the desk publishes."""
+    return changed_json(CfdChanged.of(event, "cfd:0:1", balance))
 
 
 def test_events_render_the_same_values_for_rest_and_websocket() -> None:

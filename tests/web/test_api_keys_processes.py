@@ -72,4 +72,4 @@ async def test_the_secret_is_in_no_file_no_redis_value_and_no_log(tmp_path: Path
         data = path.read_bytes()
         assert secret not in data and api_key not in data, path
     log = "".join(p.read_text() for p in server.data_dir.glob("server-*.log"))
-    assert "API key" in log and PASSWORD not in log
+    assert "key_created" in log and PASSWORD not in log

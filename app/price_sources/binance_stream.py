@@ -1,11 +1,11 @@
-"""BinancePriceFeed: PRICE_FEED=binance. Live trades, book tickers and 1m klines from Binance's
-combined stream, published exactly like the simulated feed's ticks and candles.
+"""BinanceStreamSource: PRICE_FEED=binance. Live trades, book tickers and 1m klines from Binance's
+combined stream, published by the PriceFeed exactly like the random walk's ticks and candles.
 
 A thread of its own runs the WebSocket (aiohttp answers Binance's pings with pongs): it reconnects
 with exponential backoff and full jitter, drops garbage (see app/exchange/market_stream.py), and
-hands the actor one batch per flush interval. Candle history comes from /api/v3/klines at start
-and again after every gap. A symbol silent for BINANCE_STALE_MS is marked stale: market orders are
-refused and browsers are told, until data flows again.
+hands the actor one batch per flush interval; the actor owns Redis. Candle history comes from
+/api/v3/klines at start and again after every gap. A symbol silent for BINANCE_STALE_MS is marked
+stale: market orders are refused and browsers are told, until data flows again.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import asyncio
 import logging
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -21,14 +22,14 @@ from typing import Any
 import aiohttp
 import httpx
 
-from actors.price_feed import PriceFeed, _dumps, now_ms
-from actors.runtime import Runtime
+from app.clock import now_ms
 from app.domain.candles import INTERVALS
+from app.domain.symbols import SymbolSpec
 from app.exchange.binance import BinanceClient, BinanceError
 from app.exchange.market_stream import Book, Kline, Shutdown, Trade, TradeFilter, candles_from_klines, parse_frame
 from app.exchange.market_stream import stream_path as make_stream_path
-from app.messages import MarketStatus, encode
-from app.messaging.streams import MARKET_MAXLEN
+from app.price_sources.port import Market
+from settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ HISTORY = 500
 
 
 @dataclass
-class _MarketBatch:
+class MarketBatch:
     """What the stream thread saw since its last flush, per symbol."""
 
     trades: dict[str, tuple[Decimal, Decimal, int]] = field(default_factory=dict)  # last price, volume, ts
@@ -47,37 +48,34 @@ class _MarketBatch:
     resync: bool = False  # reconnected after a gap: reload candle history
 
 
-class BinancePriceFeed(PriceFeed):
-    def __init__(self, runtime: Runtime) -> None:
-        super().__init__(runtime)
-        self.timer_interval_s = min(1.0, runtime.settings.binance_stale_ms / 4000)
+class BinanceStreamSource:
+    def __init__(self, settings: Settings, specs: dict[str, SymbolSpec]) -> None:
+        self.settings = settings
+        self.specs = specs
+        self.interval_s = min(1.0, settings.binance_stale_ms / 4000)
         self.books: dict[str, tuple[Decimal, Decimal]] = {}
         self.last_data: dict[str, int] = {}
         self.stale: dict[str, int] = {}
         self._stream: _StreamThread | None = None
 
-    def recover(self) -> None:
-        self._load_history()
+    def start(self, market: Market, tell: Callable[[Any], None]) -> None:
+        self._load_history(market)
         started = now_ms()
-        self.last_data = dict.fromkeys(self.runtime.specs, started)  # a grace period to connect
-        assert self.redis is not None
-        self.redis.delete(self.runtime.names.stale)
-        self._stream = _StreamThread(self.runtime.settings.binance_stream_url, list(self.runtime.specs),
-                                     self.actor_ref)
+        self.last_data = dict.fromkeys(self.specs, started)  # a grace period to connect
+        market.clear_stale()
+        self._stream = _StreamThread(self.settings.binance_stream_url, list(self.specs), tell)
         self._stream.start()
 
-    def on_stop(self) -> None:
+    def stop(self) -> None:
         if self._stream is not None:
             self._stream.stop()
-        super().on_stop()
 
-    def _load_history(self) -> None:
+    def _load_history(self, market: Market) -> None:
         """Replace each symbol's candle lists with Binance's klines (at start, and after a gap)."""
-        s = self.runtime.settings
-        assert self.redis is not None
+        s = self.settings
         with httpx.Client(timeout=s.binance_timeout_s) as http:
             client = BinanceClient(s.binance_api_url, "", "", http)
-            for symbol in self.runtime.specs:
+            for symbol in self.specs:
                 for interval in INTERVALS:
                     try:
                         candles = candles_from_klines(client.klines(symbol, interval, HISTORY))
@@ -85,77 +83,56 @@ class BinancePriceFeed(PriceFeed):
                         log.warning("binance feed: no %s %s history (%s); keeping what we have", symbol, interval,
                                     exc)
                         continue
-                    if not candles:
-                        continue
-                    key = self.runtime.names.candles(symbol, interval)
-                    pipe = self.redis.pipeline()
-                    pipe.delete(key)
-                    pipe.rpush(key, *(_dumps(c.to_json()) for c in candles))
-                    pipe.execute()
-                    self.candles[(symbol, interval)] = candles[-1]
-        log.info("binance feed: candle history loaded for %s", ", ".join(self.runtime.specs))
+                    if candles:
+                        market.replace_candles(symbol, interval, candles)
+        log.info("binance feed: candle history loaded for %s", ", ".join(self.specs))
 
-    def on_receive(self, message: Any) -> Any:
-        if isinstance(message, _MarketBatch):
-            return self._apply(message)
-        return super().on_receive(message)
-
-    def _apply(self, batch: _MarketBatch) -> None:
-        if batch.resync:
-            self._load_history()
-        self.books.update(batch.books)
-        assert self.redis is not None
-        pipe = self.redis.pipeline(transaction=False)
+    def on_message(self, message: Any, market: Market) -> bool:
+        if not isinstance(message, MarketBatch):
+            return False
+        if message.resync:
+            self._load_history(market)
+        self.books.update(message.books)
         now = now_ms()
-        for symbol in batch.books:
+        for symbol in message.books:
             self.last_data[symbol] = now
-        for symbol, (price, volume, ts) in batch.trades.items():
+        for symbol, (price, volume, ts) in message.trades.items():
             bid, ask = self.books.get(symbol, (price, price))
-            self.publish(pipe, symbol, price, min(bid, price), max(ask, price), volume, ts)
+            market.publish(symbol, price, min(bid, price), max(ask, price), volume, ts)
             self.last_data[symbol] = now
-        for kline in batch.closed_klines:  # Binance's closed 1m candle is the authority for that minute
-            if self.candles.get((kline.symbol, "1m")) is not None and self.candles[(kline.symbol, "1m")].t == \
-                    kline.candle.t:
-                self.candles[(kline.symbol, "1m")] = kline.candle
-                self.store_candle(pipe, kline.symbol, "1m", kline.candle, started=False)
+        for kline in message.closed_klines:  # Binance's closed 1m candle is the authority for that minute
+            market.close_candle(kline.symbol, "1m", kline.candle)
             self.last_data[kline.symbol] = now
-        self._update_staleness(pipe, now)
-        pipe.execute()
+        self._update_staleness(market, now)
+        return True
 
-    def on_timer(self) -> None:
+    def on_timer(self, market: Market) -> None:
         """No random walk here: only the staleness check."""
-        assert self.redis is not None
-        pipe = self.redis.pipeline(transaction=False)
-        self._update_staleness(pipe, now_ms())
-        pipe.execute()
+        self._update_staleness(market, now_ms())
 
-    def _update_staleness(self, pipe: Any, now: int) -> None:
-        limit = self.runtime.settings.binance_stale_ms
-        names = self.runtime.names
-        for symbol in self.runtime.specs:
+    def _update_staleness(self, market: Market, now: int) -> None:
+        limit = self.settings.binance_stale_ms
+        for symbol in self.specs:
             silent_since = self.last_data.get(symbol, now)
             stale = now - silent_since > limit
             if stale == (symbol in self.stale):
                 continue
             if stale:
                 self.stale[symbol] = silent_since
-                pipe.hset(names.stale, symbol, str(silent_since))
                 log.warning("binance feed: %s silent for %d ms: prices are STALE", symbol, now - silent_since)
             else:
                 self.stale.pop(symbol)
-                pipe.hdel(names.stale, symbol)
                 log.info("binance feed: %s data flowing again", symbol)
-            status = MarketStatus(msg_id=f"status:{symbol}:{now}", symbol=symbol, stale=stale, since=silent_since)
-            pipe.xadd(names.market, {"m": encode(status)}, maxlen=MARKET_MAXLEN, approximate=True)
+            market.set_stale(symbol, stale, silent_since, now)
 
 
 class _StreamThread:
     """The WebSocket client, on its own event loop; it only ever `tell`s the actor."""
 
-    def __init__(self, base_url: str, symbols: list[str], actor_ref: Any) -> None:
+    def __init__(self, base_url: str, symbols: list[str], tell: Callable[[Any], None]) -> None:
         self.url = base_url.rstrip("/") + make_stream_path(symbols)
         self.symbols = set(symbols)
-        self.actor_ref = actor_ref
+        self.tell = tell
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._run, name="binance-stream", daemon=True)
         self._stop = asyncio.Event()
@@ -184,7 +161,7 @@ class _StreamThread:
                                                   timeout=aiohttp.ClientWSTimeout(ws_close=5)) as ws:
                         log.info("binance feed: connected to %s", self.url.split("?")[0])
                         if connected_before:
-                            self.actor_ref.tell(_MarketBatch(resync=True))  # fill the gap in the candles
+                            self.tell(MarketBatch(resync=True))  # fill the gap in the candles
                         connected_before, attempt = True, 0
                         await self._read(ws)
                 except (aiohttp.ClientError, OSError, TimeoutError) as exc:
@@ -200,7 +177,7 @@ class _StreamThread:
                     pass
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        batch = _MarketBatch()
+        batch = MarketBatch()
         flush_at = self.loop.time() + FLUSH_S
         stop = asyncio.ensure_future(self._stop.wait())
         try:
@@ -224,13 +201,13 @@ class _StreamThread:
                     receive.cancel()
                 if self.loop.time() >= flush_at:
                     if batch.trades or batch.books or batch.closed_klines:
-                        self.actor_ref.tell(batch)
-                        batch = _MarketBatch()
+                        self.tell(batch)
+                        batch = MarketBatch()
                     flush_at = self.loop.time() + FLUSH_S
         finally:
             stop.cancel()
 
-    def _take(self, text: str, batch: _MarketBatch) -> bool:
+    def _take(self, text: str, batch: MarketBatch) -> bool:
         """Fold one frame into the batch; True when Binance announces a shutdown (reconnect now)."""
         try:
             event = parse_frame(text)

@@ -1,0 +1,199 @@
+"""What the operator's CLI does (app/cli.py only parses and prints): users and the `check` probes.
+
+Plain functions over Settings, no HTTP: they open the database through app/persistence, and reach
+running servers only through Redis (the sign-out channel), never through the web layer.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import redis
+from peewee import PeeweeException
+
+from app.accounts import EmailTaken, open_account
+from app.domain.symbols import build_specs
+from app.embedded_redis import EmbeddedRedis, redis_server_path
+from app.messages import PriceTick, decode
+from app.messaging.auth_notices import AuthNotice, publish_sync
+from app.messaging.names import Names
+from app.messaging.streams import connect_once
+from app.persistence.db import db, probe_database
+from app.persistence.schema import init_database
+from app.persistence.sessions import disable_user
+from app.persistence.users import all_users, user_by_email
+from app.preflight import one_line, redact
+from app.schemas import EMAIL
+from app.security.keystore import resolve_secrets
+from app.security.passwords import check_policy, hash_password
+from app.security.vault import Vault
+from settings import Settings
+
+PROBE_TIMEOUT_S = 3
+DISABLED_REASON = "account disabled"
+
+
+class AdminError(Exception):
+    """The command cannot be done; the message says why, in one line (exit status 1)."""
+
+
+@dataclass(frozen=True, slots=True)
+class UserSummary:
+    id: int
+    email: str
+    created_at: int  # epoch ms
+    disabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Disabled:
+    user_id: int
+    was_enabled: bool  # False: it was disabled already (its sessions are ended again all the same)
+    notified: int | None  # web processes that received the notice; None: no Redis reached
+    redis_error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def redis_url_of(settings: Settings) -> str:
+    """REDIS_URL, or the socket of the bundled server a running `troupe serve` on DATA_DIR has."""
+    return settings.redis_url or EmbeddedRedis(settings.data_dir).url
+
+
+def _sqlite_path(settings: Settings) -> Path | None:
+    url = settings.resolved_database_url
+    return Path(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else None
+
+
+def _open(settings: Settings, create: bool) -> None:
+    """Bind the database (creating missing tables); an absent SQLite file is created only if `create`."""
+    path = _sqlite_path(settings)
+    if path is not None and not path.exists():
+        if not create:
+            raise AdminError(f"no database yet at {path} (DATA_DIR {settings.data_dir}): nothing to show or change")
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        init_database(settings.resolved_database_url)
+    except (PeeweeException, OSError) as exc:
+        raise AdminError(f"database {redact(settings.resolved_database_url)}: {one_line(exc)}") from None
+
+
+def _close() -> None:
+    if db.obj is not None and not db.is_closed():
+        db.close()
+
+
+def _marks(settings: Settings) -> dict[str, Decimal]:
+    """The latest price per base asset, if a server's PriceFeed left any in Redis (else none: zero)."""
+    specs = build_specs(settings.symbols)
+    client = connect_once(redis_url_of(settings), PROBE_TIMEOUT_S)
+    try:
+        raw = client.hgetall(Names(settings.stream_prefix).prices)
+    except (redis.RedisError, OSError):
+        return {}
+    finally:
+        client.close()
+    ticks = [decode(value) for value in raw.values()]
+    return {specs[t.symbol].base: t.price for t in ticks if isinstance(t, PriceTick) and t.symbol in specs}
+
+
+def create_user(settings: Settings, email: str, password: str) -> UserSummary:
+    """Open an account with the starting wallet, as registering does; raises AdminError."""
+    email = email.strip().lower()
+    if not re.fullmatch(EMAIL, email):
+        raise AdminError(f"{email!r} is not an e-mail address")
+    check_policy(password)  # PasswordPolicyError names the rule
+    hashed = hash_password(password, settings.bcrypt_rounds)
+    _, master_key = resolve_secrets(settings.data_dir, settings.jwt_secret, settings.master_key)
+    _open(settings, create=True)
+    try:
+        user = open_account(email, hashed, settings.starting_wallet, _marks(settings), Vault(master_key), None, None)
+    except EmailTaken:
+        raise AdminError(f"{email} is taken") from None
+    finally:
+        _close()
+    return UserSummary(int(user.id), user.email, int(user.created_at), False)
+
+
+def list_users(settings: Settings) -> list[UserSummary]:
+    _open(settings, create=False)
+    try:
+        return [UserSummary(int(u.id), u.email, int(u.created_at), u.disabled_at is not None) for u in all_users()]
+    finally:
+        _close()
+
+
+def disable_account(settings: Settings, email: str) -> Disabled:
+    """Disable the account and end its sessions in the database, then tell every running web
+    process at once (the notice web/auth_guard.py listens for), so none keeps a cached session."""
+    email = email.strip().lower()
+    _open(settings, create=False)
+    try:
+        user = user_by_email(email)
+        if user is None:
+            raise AdminError(f"no user {email}")
+        user_id = int(user.id)
+        was_enabled = disable_user(user_id)
+    finally:
+        _close()
+    url = redis_url_of(settings)
+    try:
+        notified = publish_sync(url, Names(settings.stream_prefix).auth_notices,
+                                AuthNotice(user_id=user_id, reason=DISABLED_REASON))
+    except (redis.RedisError, OSError) as exc:
+        return Disabled(user_id, was_enabled, None, f"Redis {redact(url)}: {one_line(exc)}")
+    return Disabled(user_id, was_enabled, notified)
+
+
+def check(settings: Settings) -> list[Check]:
+    """One probe per line: DATA_DIR, the database, Redis. Nothing is created or started."""
+    return [_check_data_dir(settings.data_dir), _check_database(settings), _check_redis(settings)]
+
+
+def _check_data_dir(path: Path) -> Check:
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return Check("data dir", False, f"DATA_DIR {path}: {existing} is not writable")
+    return Check("data dir", True, f"{path.resolve()} " + ("writable" if existing == path else "(created at start)"))
+
+
+def _check_database(settings: Settings) -> Check:
+    url = settings.resolved_database_url
+    path = _sqlite_path(settings)
+    if path is not None and not path.exists():
+        return Check("database", True, f"{redact(url)} (the SQLite file is created at start)")
+    try:
+        probe_database(url, PROBE_TIMEOUT_S)
+    except (PeeweeException, OSError, ValueError) as exc:
+        return Check("database", False, f"DATABASE_URL {redact(url)}: {one_line(exc)}")
+    return Check("database", True, f"{redact(url)} answers")
+
+
+def _check_redis(settings: Settings) -> Check:
+    url = redis_url_of(settings)
+    client = connect_once(url, PROBE_TIMEOUT_S)
+    try:
+        client.ping()
+        version = client.info("server").get("redis_version", "?")
+    except (redis.RedisError, OSError, ValueError) as exc:
+        if settings.redis_url:
+            return Check("redis", False, f"REDIS_URL {redact(url)}: {one_line(exc)}")
+        server = redis_server_path()
+        if not os.access(server, os.X_OK):
+            return Check("redis", False, f"REDIS_URL unset and the bundled redis-server is missing at {server}")
+        return Check("redis", True, f"bundled redis-server {server} (not running: started by `serve`)")
+    finally:
+        client.close()
+    where = redact(url) if settings.redis_url else f"bundled, at {EmbeddedRedis(settings.data_dir).socket}"
+    return Check("redis", True, f"Redis {version} answers ({where})")

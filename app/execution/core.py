@@ -1,0 +1,178 @@
+"""ExecutorCore: the executor's logic without a thread, a mailbox or Redis.
+
+It takes its collaborators in its constructor (the venue, the symbols, the outbox's stream and a
+`publish` callback for rows committed outside a batch) and talks to the database only through the
+repositories of `app/persistence/`. The Executor actor (`actors/executor.py`) owns one and feeds it
+commands, ticks and timer calls; tests drive it with a fake venue.
+
+`_apply` is the only place an outcome becomes rows (fills, ledger, position, the order) and
+events, and it refuses a status change the order status machine does not allow.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from app.domain.execution import Outcome
+from app.domain.ledger import user_free
+from app.domain.orders import IllegalTransition, OrderStatus, can_transition
+from app.domain.positions import Position as PositionState
+from app.domain.symbols import SymbolSpec
+from app.execution.user_events import Event, balance_update, events_for
+from app.execution.venue import Venue
+from app.messages import CancelOrder, EventBatch, PriceTick, SubmitOrder
+from app.persistence.db import db, write_transaction
+from app.persistence.exchange import replace_exchange_balances
+from app.persistence.ledger import BalanceCache
+from app.persistence.orders import apply_outcome, order_by_id, order_view, set_exchange_order_id
+from app.persistence.outbox import inbox_add, outbox_add
+
+if TYPE_CHECKING:
+    from app.persistence.models import Order
+
+log = logging.getLogger(__name__)
+
+OutboxRow = tuple[str, str, bytes]  # (id, stream, payload), as the outbox relay publishes it
+
+
+class ExecutorCore:
+    """One shard's executor: routes commands and quotes to its venue and applies what the venue reports."""
+
+    def __init__(self, name: str, venue: Venue, specs: Mapping[str, SymbolSpec], events_stream: str,
+                 publish: Callable[[list[OutboxRow]], None],
+                 command_fault: Callable[[str], None] = lambda point: None) -> None:
+        self.name = name
+        self.venue = venue
+        self.specs = specs
+        self.events_stream = events_stream
+        self.publish = publish  # rows committed outside a batch (a non-atomic venue, a dead letter)
+        self.command_fault = command_fault  # a named crash point inside a command's savepoint
+        self.balances = BalanceCache()  # single writer: what it read stays true until a rollback
+        self.positions: dict[tuple[int, str], PositionState] = {}
+        self.events: list[Event] = []  # the open batch's events (an atomic venue reports into them)
+
+    # --- the Engine a venue reports to -------------------------------------------------------------
+    def order(self, row: Order, outcome: Outcome, exchange_order_id: int | None = None) -> None:
+        if self.venue.atomic:
+            self._apply(row, outcome, self.events, exchange_order_id)
+            return
+        events: list[Event] = []
+        with write_transaction():
+            self._apply(row, outcome, events, exchange_order_id)
+            rows = self.outbox(events)
+        self.publish(rows)
+
+    def exchange_balances(self, user_id: int, rows: list[tuple[str, Decimal, Decimal]], at: int) -> None:
+        events: list[Event] = [balance_update(user_id, f"account:{at}", rows)]
+        if self.venue.atomic:
+            replace_exchange_balances(user_id, rows, at)
+            self.events += events
+            return
+        with write_transaction():
+            replace_exchange_balances(user_id, rows, at)
+            out = self.outbox(events)
+        self.publish(out)
+
+    def free(self, user_id: int) -> Mapping[str, Decimal]:
+        return self.balances.account(user_free(user_id))
+
+    # --- batches -----------------------------------------------------------------------------------
+    def begin(self) -> list[Event]:
+        """Start a batch; its events collect in the returned list (the caller adds its own, e.g. the desk's)."""
+        self.events = []
+        return self.events
+
+    def command(self, msg: SubmitOrder | CancelOrder) -> bool:
+        """Run one command; False: it failed (or is not finished) and must be delivered again.
+
+        With an atomic venue this runs inside the batch's transaction, in a savepoint together with
+        its inbox row, so a redelivered command is skipped. Otherwise the venue's steps commit one
+        by one and each is idempotent by the order's state.
+        """
+        if not self.venue.atomic:
+            try:
+                return self._run(msg)
+            except Exception:
+                log.exception("%s: %s %s failed; it will be retried", self.name, type(msg).__name__, msg.msg_id)
+                return False
+        mark = len(self.events)
+        try:
+            with db.atomic():
+                if inbox_add(self.name, msg.msg_id):  # False: its effect is already committed
+                    self.command_fault("executor.command")
+                    self._run(msg)
+            return True
+        except Exception:
+            log.exception("%s: %s %s failed; it will be retried", self.name, type(msg).__name__, msg.msg_id)
+            del self.events[mark:]
+            self.balances.clear()
+            self.positions.clear()
+            return False
+
+    def _run(self, msg: SubmitOrder | CancelOrder) -> bool:
+        row = order_by_id(msg.order_id, msg.user_id)
+        if row is None:
+            log.warning("%s: %s for unknown order %s", self.name, type(msg).__name__, msg.order_id)
+            return True
+        if isinstance(msg, SubmitOrder):
+            return self.venue.submit(row, self)
+        return self.venue.cancel(row, self)
+
+    def quiet(self, ticks: list[PriceTick]) -> bool:
+        """Fold ticks that move no order into the venue's quotes; False as soon as one would move one."""
+        return all(self.venue.quiet_quote(tick) for tick in ticks)
+
+    def quote(self, tick: PriceTick) -> None:
+        """A tick inside the batch's transaction: the venue fills, triggers or trails what it reaches."""
+        self.venue.on_quote(tick, self)
+
+    def outbox(self, events: list[Event]) -> list[OutboxRow]:
+        """The events as one outbox row (in the caller's transaction), for the relay after commit."""
+        if not events:
+            return []
+        first = events[0]
+        batch = EventBatch(msg_id=f"events:{first.KIND}:{first.cause}", events=events)
+        return outbox_add(self.name, [(self.events_stream, batch)])
+
+    def forget(self) -> None:
+        """After a rollback, in-memory state may be ahead of the database: reload it lazily."""
+        self.balances.clear()
+        self.positions.clear()
+        self.venue.reset()
+
+    # --- outside batches ---------------------------------------------------------------------------
+    def reconcile(self) -> None:
+        self.venue.reconcile(self)
+
+    def dead_letter(self, msg: SubmitOrder | CancelOrder) -> None:
+        """A command failed too often: if the venue says so, reject its order so its funds are released."""
+        reason = self.venue.give_up(msg)
+        if reason is None or not isinstance(msg, SubmitOrder):
+            return
+        events: list[Event] = []
+        with write_transaction():
+            row = order_by_id(msg.order_id)
+            if row is None or row.status != OrderStatus.PENDING.value:
+                return
+            view = order_view(row)
+            self._apply(row, Outcome(OrderStatus.REJECTED, view.executed_qty, view.cumm_quote_qty, view.locked,
+                                     reason=reason), events)
+            rows = self.outbox(events)
+        self.publish(rows)
+
+    # --- the one place outcomes become rows and events ---------------------------------------------
+    def _apply(self, row: Order, outcome: Outcome, events: list[Event], exchange_order_id: int | None = None) -> None:
+        old = OrderStatus(row.status)
+        if not can_transition(old, outcome.status):
+            log.error("%s: refusing to move order %s from %s to %s", self.name, row.id, old, outcome.status)
+            raise IllegalTransition(row.id, old, outcome.status)
+        view = order_view(row)
+        positions = apply_outcome(row, view, outcome, self.specs[view.symbol].base, self.balances, self.positions)
+        if exchange_order_id is not None:
+            set_exchange_order_id(row.id, exchange_order_id)
+            row.exchange_order_id = exchange_order_id
+        self.venue.track(row)
+        events += events_for(row, outcome, positions, self.balances)

@@ -1,0 +1,53 @@
+"""The order status machine and the one definition of "open" and "cancelable" (app/domain/orders.py)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from app.domain.orders import (
+    CANCELABLE,
+    OPEN,
+    TERMINAL,
+    IllegalTransition,
+    OrderStatus,
+    can_transition,
+)
+
+S = OrderStatus
+
+
+def test_the_sets_partition_the_statuses() -> None:
+    assert OPEN == {S.NEW, S.PARTIALLY_FILLED}
+    assert CANCELABLE == {S.PENDING, S.NEW, S.PARTIALLY_FILLED, S.UNKNOWN}
+    assert CANCELABLE | TERMINAL == set(OrderStatus) and not CANCELABLE & TERMINAL
+    assert OPEN < CANCELABLE
+
+
+@pytest.mark.parametrize(("old", "new"), list(itertools.product(OrderStatus, OrderStatus)))
+def test_every_transition_follows_the_rules(old: OrderStatus, new: OrderStatus) -> None:
+    """Terminal never changes; nothing returns to PENDING; an open order never goes back to
+    NEW after a fill, nor to UNKNOWN or REJECTED (those are for orders not yet working)."""
+    if old in TERMINAL or new is S.PENDING:
+        expected = False
+    elif old in (S.PENDING, S.UNKNOWN):
+        expected = True
+    elif old is S.NEW:
+        expected = new in {S.NEW, S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED}
+    else:
+        assert old is S.PARTIALLY_FILLED
+        expected = new in {S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED}
+    assert can_transition(old, new) is expected
+
+
+def test_an_open_order_may_change_without_changing_status() -> None:
+    """A trailing stop's extreme moving, or a *_LIMIT trigger firing, is NEW -> NEW."""
+    assert can_transition(S.NEW, S.NEW)
+    assert can_transition(S.PARTIALLY_FILLED, S.PARTIALLY_FILLED)
+
+
+def test_an_illegal_transition_names_the_order_and_both_statuses() -> None:
+    refused = IllegalTransition(7, S.FILLED, S.CANCELED)
+    assert (refused.order_id, refused.old, refused.new) == (7, S.FILLED, S.CANCELED)
+    assert "order 7" in str(refused) and "FILLED -> CANCELED" in str(refused)

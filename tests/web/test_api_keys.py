@@ -262,3 +262,16 @@ async def test_concurrent_creations_never_pass_the_cap(db_client: Any) -> None:
                                      for i in range(26)))
     assert sorted(r.status for r in answers) == [201] * 20 + [409] * 6
     assert len((await (await client.get("/api/account/api-keys", headers=auth(token))).json())["apiKeys"]) == 20
+
+
+async def test_a_keys_life_is_in_the_security_activity(client: Any) -> None:
+    token, _ = await register(client)
+    key = await new_api_key(client, token, ["read"])
+    assert (await signed_call(client, "GET", "/api/trading/balances", key)).status == 200
+    await client.app[API_KEY_USES].drain()
+    assert (await client.delete(f"/api/account/api-keys/{key['id']}", headers=auth(token))).status == 204
+    events = (await (await client.get("/api/account/activity", headers=auth(token))).json())["events"]
+    kinds = [e["kind"] for e in events if e["kind"].startswith("key_")]
+    assert kinds == ["key_revoked", "key_used_from_new_address", "key_created"]  # newest first
+    assert all(e["ip"] == "127.0.0.1" for e in events if e["kind"].startswith("key_"))
+    assert key["secretKey"] not in json.dumps(events) and key["apiKey"] not in json.dumps(events)

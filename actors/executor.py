@@ -16,25 +16,42 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
 
 from actors.base import MailboxActor
 from actors.relay import OutboxRelay
 from actors.runtime import Runtime
-from app.cfd.desk import CfdDesk, DeskBatch, reply_for
-from app.domain.answers import RejectionKind
+from app.cfd.desk import NO_PRICE_TO_CLOSE, CfdDesk, DeskBatch, reply_for
+from app.clock import now_ms
+from app.domain.answers import Answer, RejectionKind
 from app.domain.ledger import house_of_shard
+from app.domain.reset import reset_account_of
 from app.execution.binance import BinanceVenue
 from app.execution.core import ExecutorCore, OutboxRow
+from app.execution.equity import EquityRecorder
 from app.execution.simulated import SimulatedVenue
 from app.execution.venue import Venue
 from app.faults import crash_point
-from app.messages import CancelOrder, CfdRequest, PriceTick, Reply, SubmitOrder, decode, encode
+from app.history import reset_json
+from app.messages import CancelOrder, CfdRequest, PriceTick, Reply, ResetAccount, SubmitOrder, decode, encode
 from app.messaging.streams import REPLY_MAXLEN, Delivery
-from app.persistence.db import write_transaction
+from app.money import ZERO
+from app.persistence.db import db, write_transaction
+from app.persistence.equity import add_points, add_reset, reset_by_key, reset_count
 
 log = logging.getLogger(__name__)
 
 LEASE_MS = 15_000
+
+
+@dataclass(frozen=True, slots=True)
+class ResetPlan:
+    """A reset not done yet, numbered in its batch; `before`: the user's equity before anything of it."""
+
+    number: int
+    tag: str  # u<user>r<number>: the ids of its desk inputs and ledger entries
+    before: Decimal
 
 
 class ShardTaken(RuntimeError):
@@ -76,6 +93,7 @@ class Executor(MailboxActor):
         self.core = ExecutorCore(self.name, self.venue, self.runtime.specs, self.runtime.names.events,
                                  self.relay.publish, command_fault=crash_point)
         self.venue.start(self._latest_ticks() if self.venue.market_data else [])
+        self.equity = EquityRecorder(self.runtime.specs, self.shard, self.runtime.settings.executor_shards)
         if self.venue.atomic:
             self.desk = CfdDesk(self.runtime.settings, self.runtime.specs, self.shard)
             self._desk_catch_up()
@@ -108,6 +126,20 @@ class Executor(MailboxActor):
             return
         self.redis.set(key, me, px=LEASE_MS)
         self.core.reconcile()
+        self._record_minute()
+
+    def _record_minute(self) -> None:
+        """Once per clock minute, every account's equity point, in a transaction of its own (atomic venues:
+        with EXCHANGE=binance the balances are the exchange's, which the curve does not follow yet)."""
+        now = now_ms()
+        if not self.venue.atomic or not self.equity.due(now):
+            return
+        try:
+            self.equity.see(self._latest_ticks())  # the marks of a quiet market too
+            with write_transaction():
+                add_points(self.equity.minute_points(now))
+        except Exception:
+            log.exception("%s: could not record the minute's equity points; next minute again", self.name)
 
     def on_stop(self) -> None:
         if self.desk is not None:
@@ -144,6 +176,10 @@ class Executor(MailboxActor):
                 reply = Reply.rejected(msg.msg_id, RejectionKind.CONFLICT, "CFD_UNAVAILABLE",
                                        "the CFD desk runs with EXCHANGE=simulator")
                 self.producer.send_raw_many([(msg.reply_to, encode(reply), REPLY_MAXLEN)])
+            elif isinstance(msg, ResetAccount):
+                reply = Reply.rejected(msg.msg_id, RejectionKind.CONFLICT, "RESET_UNAVAILABLE",
+                                       "an account can be reset with EXCHANGE=simulator only")
+                self.producer.send_raw_many([(msg.reply_to, encode(reply), REPLY_MAXLEN)])
             elif isinstance(msg, (SubmitOrder, CancelOrder)):
                 finished = self.core.command(msg)
             (done if finished else failed).append(d)
@@ -173,21 +209,28 @@ class Executor(MailboxActor):
         failed: list[Delivery] = []
         requests = [d.message for d in deliveries if isinstance(d.message, CfdRequest)]
         ticks = [d.message for d in deliveries if isinstance(d.message, PriceTick)]
+        resets = [d.message for d in deliveries if isinstance(d.message, ResetAccount)]
         for tick in ticks:
             self.desk.on_tick(tick)
-        has_commands = bool(requests) or any(isinstance(d.message, (SubmitOrder, CancelOrder)) for d in deliveries)
+        self.equity.see(ticks)
+        has_commands = bool(requests) or bool(resets) or any(isinstance(d.message, (SubmitOrder, CancelOrder))
+                                                             for d in deliveries)
         desk_ticks = any(self.desk.needs_tick(s) for s in self.desk.pending_ticks)
         if not has_commands and not desk_ticks and self.core.quiet(ticks):
             self.consumer.ack(deliveries)  # prices moved, no resting order reacts: nothing to write
             return
         cfd_batch = DeskBatch()
         rows: list[OutboxRow] = []
+        reset_replies: list[tuple[str, Reply]] = []
         fault: Callable[[str], None] = crash_point if has_commands else _no_fault
         try:
             with write_transaction():
                 self.relay.forget_published()
                 events = self.core.begin()
-                cfd_batch = self.desk.run(requests, self.core.balances)  # journaled before anything sees it
+                plans = self._plan_resets(resets)
+                cfd_batch = self.desk.run(requests, self.core.balances,  # journaled before anything sees it
+                                          [(m.user_id, plans[m.request_key].tag) for m in resets
+                                           if m.request_key in plans])
                 events += self.desk.persist(cfd_batch, self.core.balances)
                 for d in deliveries:
                     msg = d.message
@@ -195,6 +238,13 @@ class Executor(MailboxActor):
                         self.core.quote(msg)
                     elif isinstance(msg, (SubmitOrder, CancelOrder)) and not self.core.command(msg):
                         failed.append(d)
+                    elif isinstance(msg, ResetAccount):
+                        reply = self._reset(msg, plans.get(msg.request_key), cfd_batch)
+                        if reply is None:
+                            failed.append(d)
+                        else:
+                            reset_replies.append((msg.reply_to, reply))
+                self._record_fills()
                 rows = self.core.outbox(events)
                 fault("executor.inside_tx")
         except BaseException:
@@ -202,6 +252,8 @@ class Executor(MailboxActor):
             raise
         fault("executor.after_commit")
         self._reply_cfd(requests, cfd_batch)
+        if reset_replies:
+            self.producer.send_raw_many((to, encode(r), REPLY_MAXLEN) for to, r in reset_replies)
         # Everything but the commands that failed is done (market data included); those stay pending.
         self.consumer.ack(d for d in deliveries if d not in failed)
         if failed:
@@ -210,6 +262,60 @@ class Executor(MailboxActor):
         fault("executor.after_ack")
         self.relay.publish(rows)
         self.desk.maybe_snapshot()
+
+    # --- equity points and resets (inside the batch's transaction) -------------------------------------
+    def _equity(self, user_id: int) -> Decimal:
+        assert self.desk is not None
+        return self.equity.equity_of(user_id, self.core.balances, user_id in self.desk.engine.balances)
+
+    def _record_fills(self) -> None:
+        """A point for every user with a fill in this batch (one per user per batch)."""
+        if self.core.filled:
+            now = now_ms()
+            add_points([(uid, now, self._equity(uid), ZERO, "FILL") for uid in sorted(self.core.filled)])
+
+    def _plan_resets(self, resets: list[ResetAccount]) -> dict[str, ResetPlan]:
+        """Number each reset not done yet (its `account_reset` row is its dedupe) and take the equity it
+        starts from, before the desk closes anything."""
+        plans: dict[str, ResetPlan] = {}
+        numbers: dict[int, int] = {}
+        for msg in resets:
+            if msg.request_key in plans or reset_by_key(msg.request_key) is not None:
+                continue
+            uid = msg.user_id
+            number = numbers[uid] = (numbers.get(uid) or reset_count(uid)) + 1
+            plans[msg.request_key] = ResetPlan(number, f"u{uid}r{number}", self._equity(uid))
+        return plans
+
+    def _reset(self, msg: ResetAccount, plan: ResetPlan | None, cfd_batch: DeskBatch) -> Reply | None:
+        """The spot part of a reset, in a savepoint after the desk's part; None: it failed, deliver it again."""
+        done = reset_by_key(msg.request_key)
+        if done is not None or plan is None:  # done before (a retry, a redelivery, a repeat in this batch)
+            assert done is not None
+            return Reply.ok(msg.msg_id, Answer.OK, reset_json(done, repeated=True))
+        closed = cfd_batch.closed_by_reset.get(plan.tag, 0)
+        if closed == NO_PRICE_TO_CLOSE:
+            return Reply.rejected(msg.msg_id, RejectionKind.STALE_PRICES, "STALE_PRICES",
+                                  "a CFD position's symbol has no price yet, so it cannot be closed; try again")
+        mark = len(self.core.events)
+        uid = msg.user_id
+        try:
+            with db.atomic():
+                swept_from = self._equity(uid)  # after the desk's closes: their fees are trading, not the reset
+                canceled = self.core.reset(uid, plan.tag, self.runtime.settings.starting_wallet,
+                                           reset_account_of(self.shard), self.equity.marks())
+                now = now_ms()
+                after = self._equity(uid)
+                row = add_reset(uid, plan.number, msg.request_key, now, plan.before, after, canceled, closed)
+                add_points([(uid, now, after, after - swept_from, "RESET")])
+                crash_point("executor.reset")
+        except Exception:
+            log.exception("%s: reset %s failed; it will be retried", self.name, msg.request_key)
+            del self.core.events[mark:]
+            self.core.balances.clear()
+            self.core.positions.clear()
+            return None
+        return Reply.ok(msg.msg_id, Answer.OK, reset_json(row))
 
     def _reply_cfd(self, requests: list[CfdRequest], batch: DeskBatch) -> None:
         replies = [(req.reply_to, encode(reply_for(req, batch)), REPLY_MAXLEN) for req in requests]

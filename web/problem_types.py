@@ -160,6 +160,16 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         "A desk request with this clientRequestId took effect before with a different body; a repeat must "
         "be the same request.",
         "Send a new clientRequestId for a new request, or repeat the first one exactly."),
+    "WRONG_PASSWORD": ProblemType(
+        "The password is wrong",
+        "An account action (such as a reset) asks for the account's password again, and this is not it. "
+        "Nothing was done; the failure counts against the sign-in limits.",
+        "Send the account's current password; after repeated failures, wait before retrying."),
+    "RESET_UNAVAILABLE": ProblemType(
+        "Accounts cannot be reset here",
+        "A reset gives the starting wallet afresh, which only the simulated exchange can do; this Troupe "
+        "trades on Binance (EXCHANGE=binance).",
+        "Manage the exchange account at the exchange."),
     # --- the service
     "CONFLICT": ProblemType(
         "The request conflicts with the current state",

@@ -13,7 +13,7 @@ import csv
 import io
 import re
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -40,6 +40,7 @@ routes = web.RouteTableDef()
 EXPORT_PAGE = 1000  # rows read per database round trip while an export streams
 MAX_SPAN_MS = 10 * 366 * DAY_MS
 PNL_DAYS = 30  # the daily PnL's default range
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 # --- query parameters ----------------------------------------------------------------------------------
@@ -56,7 +57,7 @@ def parse_time(value: str | None, name: str) -> int | None:
                       code="BAD_REQUEST", field=name) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1000)
+    return (parsed - _EPOCH) // timedelta(milliseconds=1)  # exact: no float on the way
 
 
 def _range(request: web.Request) -> tuple[int | None, int | None]:

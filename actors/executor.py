@@ -253,6 +253,7 @@ class Executor(MailboxActor):
         fault("executor.after_commit")
         self._reply_cfd(requests, cfd_batch)
         if reset_replies:
+            crash_point("executor.reset_committed")  # committed, not answered: a retry must find it done
             self.producer.send_raw_many((to, encode(r), REPLY_MAXLEN) for to, r in reset_replies)
         # Everything but the commands that failed is done (market data included); those stay pending.
         self.consumer.ack(d for d in deliveries if d not in failed)

@@ -21,11 +21,10 @@ from aiohttp import web
 
 from app.credentials import WrongCredentials, check_password
 from app.history import CFD, DAY_MS, FILLS, INTERVALS, ORDERS, Export, auto_interval, day_start
-from app.messages import ResetAccount
-from app.messaging.names import shard_of
 from app.money import to_str
 from app.persistence.users import user_by_id
 from app.queries import current_valuation, equity_curve, export_page, list_fills, pnl_daily
+from app.reset import reset_request
 from app.schemas import CLIENT_ORDER_ID, parse_int_param
 from web.actor_calls import ask_actor
 from web.app_keys import CPU_POOL, MARKET_DATA, REPLIES, RUNTIME, SETTINGS
@@ -208,11 +207,10 @@ async def reset(request: web.Request) -> web.Response:
         raise Problem(401, "this session has ended; sign in again", code="UNAUTHORIZED")
     await _check_password(request, user.email, password)
     await order_rate_limit(request, claims.user_id)
-    settings, runtime = request.app[SETTINGS], request.app[RUNTIME]
+    settings, names = request.app[SETTINGS], request.app[RUNTIME].names
     request_id = request_id or secrets.token_urlsafe(18)
-    msg = ResetAccount(msg_id=request.app[REPLIES].new_id(), reply_to=runtime.names.reply(settings.node_name),
-                       user_id=claims.user_id, request_key=f"u{claims.user_id}:{request_id}")
-    stream = runtime.names.executor(shard_of(claims.user_id, settings.executor_shards))
+    stream, msg = reset_request(names, settings.executor_shards, claims.user_id, request_id,
+                                names.reply(settings.node_name), request.app[REPLIES].new_id())
     return await ask_actor(request, stream, msg, "executor",
                            f"; retry with clientRequestId {request_id} to find out without resetting twice")
 

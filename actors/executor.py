@@ -138,6 +138,7 @@ class Executor(MailboxActor):
             self.equity.see(self._latest_ticks())  # the marks of a quiet market too
             with write_transaction():
                 add_points(self.equity.minute_points(now))
+                self.equity.thin(now)
         except Exception:
             log.exception("%s: could not record the minute's equity points; next minute again", self.name)
 

@@ -4,8 +4,9 @@ The Executor shard is its accounts' single writer, so it knows their balances (i
 and sees every price tick; it records each user's equity (`app/history.valuation`: spot balances at
 marks plus CFD equity) once per clock minute on its timer, in a transaction of its own, and after any
 batch that filled one of the user's orders, in that batch's transaction (at most one point per user
-per batch). CFD equity comes from the desk's projection, which the batch has already brought up to date,
-and is read only for users the desk knows.
+per batch). Points older than a week are thinned to one per user per hour (and every reset's), so
+long ranges stay cheap to store and to read. CFD equity comes from the desk's projection, which the
+batch has already brought up to date, and is read only for users the desk knows.
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ from app.history import MINUTE_MS, QUOTE_ASSET, CfdHolding, holdings_of, valuati
 from app.messages import PriceTick
 from app.money import ZERO
 from app.persistence.cfd_projection import cfd_balance, open_positions
-from app.persistence.equity import PointRow, shard_cfd, shard_spot_balances
+from app.persistence.equity import PointRow, shard_cfd, shard_spot_balances, thin_points
 from app.persistence.ledger import BalanceCache, balance_rows
 from app.persistence.models import CfdPosition
+
+HOUR_MS = 60 * MINUTE_MS
+KEEP_MINUTES_MS = 7 * 24 * HOUR_MS  # points stay as recorded for a week, then one per hour
 
 
 def holding(row: CfdPosition) -> CfdHolding:
@@ -34,6 +38,7 @@ class EquityRecorder:
         self.shard, self.shards = shard, shards
         self.latest: dict[str, PriceTick] = {}
         self.minute = -1  # the clock minute last recorded
+        self.thinned_hour = -1
 
     def see(self, ticks: Iterable[PriceTick]) -> None:
         """Keep the newest tick per symbol (an older one never moves a mark back)."""
@@ -58,6 +63,14 @@ class EquityRecorder:
 
     def due(self, now: int) -> bool:
         return now // MINUTE_MS != self.minute
+
+    def thin(self, now: int) -> int:
+        """Once an hour: points older than KEEP_MINUTES_MS are thinned to the last of each hour (and every
+        reset's), so the table grows with hours, not fills; newer ones stay as recorded."""
+        if now // HOUR_MS == self.thinned_hour:
+            return 0
+        self.thinned_hour = now // HOUR_MS
+        return thin_points(self.shard, self.shards, now - KEEP_MINUTES_MS, HOUR_MS)
 
     def minute_points(self, now: int) -> list[PointRow]:
         """Every user of the shard with a balance or a desk account, from the database (two queries)."""

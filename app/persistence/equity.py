@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
+from peewee import fn
+
 from app.history import Point
 from app.money import ZERO, to_str
 from app.persistence import sql
@@ -85,3 +87,13 @@ def add_reset(user_id: int, number: int, request_key: str, at: int, equity_befor
 def resets_of(user_id: int) -> list[AccountReset]:
     """A user's resets, oldest first."""
     return list(AccountReset.select().where(AccountReset.user_id == user_id).order_by(AccountReset.number))
+
+
+def thin_points(shard: int, shards: int, before: int, bucket_ms: int) -> int:
+    """Keep, of the shard's points older than `before`, the last of each user's `bucket_ms` bucket and every
+    reset's (their flows say what was not PnL); delete the others. Returns how many went."""
+    old = (EquityPoint.at < before) & of_shard(EquityPoint.user_id, shard, shards)
+    kept = (EquityPoint.select(fn.MAX(EquityPoint.id)).where(old)
+            .group_by(EquityPoint.user_id, EquityPoint.at / bucket_ms))
+    return int(EquityPoint.delete().where(old & (EquityPoint.reason != "RESET") & EquityPoint.id.not_in(kept))
+               .execute())

@@ -20,6 +20,7 @@ from tests.apps import make_settings, running_app
 from tests.helpers import PASSWORD, auth, dec, open_ws, register
 from tests.invariants import check_ledger, check_orders
 from tests.scripted_market import Market
+from tests.venues import open_venue
 
 WALLET = (("USDT", Decimal(10000)), ("BTC", Decimal(1)))
 
@@ -204,4 +205,26 @@ async def test_reset_cancels_closes_gives_a_fresh_wallet_and_keeps_history(
         assert epochs[before_fill["orderId"]] == 0 and epochs[after_fill["orderId"]] == 1, "history marked"
         days = (await _get(client, "/api/account/pnl/daily", token))["days"]
         assert dec(days[-1]["pnl"]) == dec(days[-1]["close"]) - dec(days[-1]["open"]) - dec(days[-1]["flows"])
+        await ws.close()
+
+
+async def test_wrong_reset_passwords_count_against_the_login_limits(make_client: Any) -> None:
+    client = await make_client(login_failures_per_min=2)
+    token, _ = await register(client)
+    for _ in range(2):
+        wrong = await client.post("/api/account/reset", headers=auth(token), json={"password": "guess"})
+        assert wrong.status == 403 and (await wrong.json())["field"] == "password"
+    limited = await client.post("/api/account/reset", headers=auth(token), json={"password": PASSWORD})
+    assert limited.status == 429, "even the right password waits once the failures budget is spent"
+    unauthenticated = await client.post("/api/account/reset", json={"password": PASSWORD})
+    assert unauthenticated.status == 401
+    assert (await client.get("/api/trading/fills.csv")).status == 401
+
+
+async def test_with_binance_an_account_cannot_be_reset(aiohttp_client: Any, tmp_path: Path, sqlite_url: str,
+                                                       redis_url: str) -> None:
+    async for venue in open_venue("binance", aiohttp_client, tmp_path, sqlite_url, redis_url):
+        token, ws, _ = await venue.trader()
+        resp = await venue.client.post("/api/account/reset", headers=auth(token), json={"password": PASSWORD})
+        assert resp.status == 409 and (await resp.json())["code"] == "RESET_UNAVAILABLE"
         await ws.close()

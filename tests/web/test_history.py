@@ -180,6 +180,14 @@ async def test_reset_cancels_closes_gives_a_fresh_wallet_and_keeps_history(
         assert (await _get(client, f"/api/trading/orders/{resting}", token))["status"] == "CANCELED"
         closed = await _get(client, f"/api/cfd/positions/{position}", token)
         assert closed["status"] == "CLOSED"
+        resp = await client.get("/api/cfd/history.csv", headers=auth(token))
+        assert resp.headers["Content-Disposition"].startswith('attachment; filename="troupe-cfd-')
+        [row] = list(csv.DictReader(io.StringIO(await resp.text())))
+        for key, value in closed.items():
+            if key in row:
+                expected = "" if value is None else iso_time(value) if key in ("openedAt", "closedAt") else str(value)
+                assert row[key] == expected, key
+        assert row["epoch"] == "0" and Decimal(row["exitPrice"]) > 0
         assert await _balances(client, token) == {"USDT": (Decimal(10000), Decimal(0)),
                                                   "BTC": (Decimal(1), Decimal(0))}
         account = await _get(client, "/api/cfd/account", token)

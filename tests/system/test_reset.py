@@ -7,6 +7,9 @@ the same command to the running server's executor.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +17,17 @@ import aiohttp
 import pytest
 
 from app.persistence.models import AccountReset, EquityPoint
-from tests.helpers import PASSWORD, ServerProcess, auth, new_email
+from tests.helpers import PASSWORD, ROOT, ServerProcess, auth, new_email
 from tests.invariants import server_books
-from tests.system.test_cli import _clean_env, troupe
 
 pytestmark = pytest.mark.crash
+
+
+def troupe(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The CLI as an operator runs it, with no Troupe setting in the environment but --data-dir."""
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    return subprocess.run([sys.executable, str(ROOT / "run.py"), *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
 
 
 async def _reset(session: aiohttp.ClientSession, token: str) -> tuple[int | None, dict[str, Any]]:
@@ -56,8 +65,7 @@ async def test_a_reset_killed_midway_happens_once(tmp_path: Path, fault: str) ->
             assert body["reset"]["number"] == 1 and body["reset"]["canceledOrders"] in (0, 1)
             balances = await (await session.get("/api/trading/balances", headers=auth(token))).json()
             assert {b["asset"]: (b["free"], b["locked"]) for b in balances["balances"]}["USDT"] == ("10000", "0")
-        cli = await asyncio.to_thread(troupe, "account", "reset", email, "--data-dir", str(data), cwd=tmp_path,
-                                      env=_clean_env())
+        cli = await asyncio.to_thread(troupe, "account", "reset", email, "--data-dir", str(data), cwd=tmp_path)
         assert cli.returncode == 0, cli.stderr
         assert "reset #2:" in cli.stdout and "0 order(s) canceled" in cli.stdout, cli.stdout
     finally:
@@ -65,6 +73,5 @@ async def test_a_reset_killed_midway_happens_once(tmp_path: Path, fault: str) ->
     with server_books(data):
         assert AccountReset.select().count() == 2
         assert EquityPoint.select().where(EquityPoint.reason == "RESET").count() == 2
-    unknown = troupe("account", "reset", "nobody@example.com", "--data-dir", str(data), cwd=tmp_path,
-                     env=_clean_env())
+    unknown = troupe("account", "reset", "nobody@example.com", "--data-dir", str(data), cwd=tmp_path)
     assert (unknown.returncode, unknown.stderr.strip()) == (1, "troupe: no user nobody@example.com")

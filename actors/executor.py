@@ -16,42 +16,31 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 
 from actors.base import MailboxActor
 from actors.relay import OutboxRelay
 from actors.runtime import Runtime
-from app.cfd.desk import NO_PRICE_TO_CLOSE, CfdDesk, DeskBatch, reply_for
+from app.cfd.desk import CfdDesk, DeskBatch, reply_for
 from app.clock import now_ms
-from app.domain.answers import Answer, RejectionKind
+from app.domain.answers import RejectionKind
 from app.domain.ledger import house_of_shard
-from app.domain.reset import reset_account_of
+from app.execution import account_reset
 from app.execution.binance import BinanceVenue
 from app.execution.core import ExecutorCore, OutboxRow
 from app.execution.equity import EquityRecorder
 from app.execution.simulated import SimulatedVenue
 from app.execution.venue import Venue
 from app.faults import crash_point
-from app.history import reset_json
 from app.messages import CancelOrder, CfdRequest, PriceTick, Reply, ResetAccount, SubmitOrder, decode, encode
 from app.messaging.streams import REPLY_MAXLEN, Delivery
 from app.money import ZERO
-from app.persistence.db import db, write_transaction
-from app.persistence.equity import add_points, add_reset, reset_by_key, reset_count
+from app.persistence.db import write_transaction
+from app.persistence.equity import add_points
 
 log = logging.getLogger(__name__)
 
 LEASE_MS = 15_000
-
-
-@dataclass(frozen=True, slots=True)
-class ResetPlan:
-    """A reset not done yet, numbered in its batch; `before`: the user's equity before anything of it."""
-
-    number: int
-    tag: str  # u<user>r<number>: the ids of its desk inputs and ledger entries
-    before: Decimal
 
 
 class ShardTaken(RuntimeError):
@@ -228,7 +217,7 @@ class Executor(MailboxActor):
             with write_transaction():
                 self.relay.forget_published()
                 events = self.core.begin()
-                plans = self._plan_resets(resets)
+                plans = account_reset.plan(resets, self._equity)
                 cfd_batch = self.desk.run(requests, self.core.balances,  # journaled before anything sees it
                                           [(m.user_id, plans[m.request_key].tag) for m in resets
                                            if m.request_key in plans])
@@ -240,7 +229,11 @@ class Executor(MailboxActor):
                     elif isinstance(msg, (SubmitOrder, CancelOrder)) and not self.core.command(msg):
                         failed.append(d)
                     elif isinstance(msg, ResetAccount):
-                        reply = self._reset(msg, plans.get(msg.request_key), cfd_batch)
+                        planned = plans.get(msg.request_key)
+                        closed = cfd_batch.closed_by_reset.get(planned.tag, 0) if planned else 0
+                        reply = account_reset.apply(msg, planned, closed, self.core, self._equity,
+                                                    self.runtime.settings.starting_wallet, self.equity.marks(),
+                                                    self.shard)
                         if reply is None:
                             failed.append(d)
                         else:
@@ -275,49 +268,6 @@ class Executor(MailboxActor):
         if self.core.filled:
             now = now_ms()
             add_points([(uid, now, self._equity(uid), ZERO, "FILL") for uid in sorted(self.core.filled)])
-
-    def _plan_resets(self, resets: list[ResetAccount]) -> dict[str, ResetPlan]:
-        """Number each reset not done yet (its `account_reset` row is its dedupe) and take the equity it
-        starts from, before the desk closes anything."""
-        plans: dict[str, ResetPlan] = {}
-        numbers: dict[int, int] = {}
-        for msg in resets:
-            if msg.request_key in plans or reset_by_key(msg.request_key) is not None:
-                continue
-            uid = msg.user_id
-            number = numbers[uid] = (numbers.get(uid) or reset_count(uid)) + 1
-            plans[msg.request_key] = ResetPlan(number, f"u{uid}r{number}", self._equity(uid))
-        return plans
-
-    def _reset(self, msg: ResetAccount, plan: ResetPlan | None, cfd_batch: DeskBatch) -> Reply | None:
-        """The spot part of a reset, in a savepoint after the desk's part; None: it failed, deliver it again."""
-        done = reset_by_key(msg.request_key)
-        if done is not None or plan is None:  # done before (a retry, a redelivery, a repeat in this batch)
-            assert done is not None
-            return Reply.ok(msg.msg_id, Answer.OK, reset_json(done, repeated=True))
-        closed = cfd_batch.closed_by_reset.get(plan.tag, 0)
-        if closed == NO_PRICE_TO_CLOSE:
-            return Reply.rejected(msg.msg_id, RejectionKind.STALE_PRICES, "STALE_PRICES",
-                                  "a CFD position's symbol has no price yet, so it cannot be closed; try again")
-        mark = len(self.core.events)
-        uid = msg.user_id
-        try:
-            with db.atomic():
-                swept_from = self._equity(uid)  # after the desk's closes: their fees are trading, not the reset
-                canceled = self.core.reset(uid, plan.tag, self.runtime.settings.starting_wallet,
-                                           reset_account_of(self.shard), self.equity.marks())
-                now = now_ms()
-                after = self._equity(uid)
-                row = add_reset(uid, plan.number, msg.request_key, now, plan.before, after, canceled, closed)
-                add_points([(uid, now, after, after - swept_from, "RESET")])
-                crash_point("executor.reset")
-        except Exception:
-            log.exception("%s: reset %s failed; it will be retried", self.name, msg.request_key)
-            del self.core.events[mark:]
-            self.core.balances.clear()
-            self.core.positions.clear()
-            return None
-        return Reply.ok(msg.msg_id, Answer.OK, reset_json(row))
 
     def _reply_cfd(self, requests: list[CfdRequest], batch: DeskBatch) -> None:
         replies = [(req.reply_to, encode(reply_for(req, batch)), REPLY_MAXLEN) for req in requests]

@@ -136,6 +136,8 @@ async def test_equity_points_are_spot_balances_at_marks_plus_cfd_equity(aiohttp_
         upnl = ((Decimal("65999.5") - entry) * qty).quantize(Decimal("0.00000001"))  # a long closes at the bid
         assert dec(point["equity"]) == spot + dec(account["balance"]) + dec(position["margin"]) + upnl
 
+        everything = await _get(client, "/api/account/equity?from=0", token)
+        assert everything["interval"] == "1d" and everything["points"][-1] == curve["points"][-1]
         days = (await _get(client, "/api/account/pnl/daily", token))["days"]
         assert len(days) == 1 and dec(days[0]["flows"]) == 0
         assert dec(days[0]["pnl"]) == dec(days[0]["close"]) - dec(days[0]["open"])

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -275,3 +275,30 @@ def _sample_events() -> tuple[tuple[Any, ...], tuple[Any, ...]]:
 
 
 EVERY_EVENT, SPARSE_EVENTS = _sample_events()
+
+
+async def login(session: Any, email: str, password: str = PASSWORD, headers: dict[str, str] | None = None
+                ) -> dict[str, Any]:
+    """Sign in through the real endpoint (another session of the same account); returns the body."""
+    resp = await session.post("/auth/login", json={"email": email, "password": password}, headers=headers)
+    assert resp.status == 200, await resp.text()
+    body: dict[str, Any] = await resp.json()
+    return body
+
+
+async def eventually_401(check: Callable[[], Awaitable[int]], within_s: float) -> None:
+    """Poll `check` (a request's status) until it answers 401, failing after `within_s`."""
+    deadline = time.monotonic() + within_s
+    while (status := await check()) != 401:
+        assert time.monotonic() < deadline, f"still {status} after {within_s} s"
+        await asyncio.sleep(0.05)
+
+
+async def closed_for_session(ws: Any, within_s: float = 2.0) -> str:
+    """The socket is closed by the server with 4001 (session ended) within `within_s`; returns the reason."""
+    async with asyncio.timeout(within_s):
+        while True:
+            msg = await ws.ws.receive()
+            if msg.type is not aiohttp.WSMsgType.TEXT:
+                assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 4001), msg
+                return str(msg.extra or "")

@@ -12,8 +12,11 @@ from web.problems import Problem
 from web.session import SAFE_METHODS, SESSION_COOKIE, check_csrf
 
 
-async def require_user(request: web.Request) -> Claims:
+async def require_user(request: web.Request, scope: str = "read") -> Claims:
     """The caller's claims from `Authorization: Bearer`, or from the session cookie (CSRF-checked).
+
+    `scope` ("read", "trade", "cfd", "account") is what the route needs; a session token holds every
+    scope (API keys, which never hold "account", are checked against it).
 
     The token must be genuine and unexpired, and its session alive: not signed out, its account
     neither disabled nor deleted (web/auth_guard.py answers that from memory).

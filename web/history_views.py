@@ -78,7 +78,7 @@ def _symbol(request: web.Request) -> str | None:
 # --- fills and exports -----------------------------------------------------------------------------------
 @routes.get("/api/trading/fills")
 async def fills(request: web.Request) -> web.Response:
-    claims = await require_user(request)
+    claims = await require_user(request, scope="read")
     limit = parse_int_param(request.query.get("limit"), "limit", 100, 1, 1000)
     before = parse_int_param(request.query.get("cursor"), "cursor", 0, 0, 10**12)
     symbol, (start, end) = _symbol(request), _range(request)
@@ -88,7 +88,7 @@ async def fills(request: web.Request) -> web.Response:
 
 async def _export(request: web.Request, export: Export) -> web.StreamResponse:
     """Every row the filters select, newest first, as CSV: the API's JSON rows, cell for cell."""
-    claims = await require_user(request)
+    claims = await require_user(request, scope="read")
     symbol, (start, end) = _symbol(request), _range(request)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     response = web.StreamResponse(headers={
@@ -134,7 +134,7 @@ async def cfd_csv(request: web.Request) -> web.StreamResponse:
 async def equity(request: web.Request) -> web.Response:
     """The recorded curve over [from, to) (default: the last day; `from=0`: all of it), at `interval` (default:
     the finest that keeps it at 1000 points or fewer), the resets, and the equity now at the latest prices."""
-    claims = await require_user(request)
+    claims = await require_user(request, scope="read")
     start, end = _range(request)
     now = now_ms()
     end = end if end is not None else now + 1
@@ -155,7 +155,7 @@ async def equity(request: web.Request) -> web.Response:
 @routes.get("/api/account/pnl/daily")
 async def pnl(request: web.Request) -> web.Response:
     """PnL per UTC day, `from`/`to` as YYYY-MM-DD (inclusive; default: the last 30 days)."""
-    claims = await require_user(request)
+    claims = await require_user(request, scope="read")
     today = now_ms() // DAY_MS * DAY_MS
     start = _day(request.query.get("from"), "from", today - (PNL_DAYS - 1) * DAY_MS)
     end = _day(request.query.get("to"), "to", today) + DAY_MS
@@ -195,7 +195,7 @@ def _reset_body(body: Any) -> tuple[str, str | None]:
 async def reset(request: web.Request) -> web.Response:
     """Start over: open orders canceled, CFD positions closed at market, the starting wallet given afresh.
     The same `clientRequestId` again answers with the reset it made (`repeated`), never a second one."""
-    claims = await require_user(request)  # scope: account (when require_user takes a scope)
+    claims = await require_user(request, scope="account")
     password, request_id = _reset_body(await read_json(request))
     user = await in_db(request, user_by_id, claims.user_id)
     if user is None:

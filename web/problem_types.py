@@ -73,6 +73,11 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         "Wrong e-mail or password",
         "No account has this e-mail and password. Which of the two is wrong is not said, on purpose.",
         "Check both and try again; after repeated failures, wait before retrying."),
+    "WRONG_PASSWORD": ProblemType(
+        "The current password is not right",
+        "Changing the password, or resetting the account, needs the current one, and what was sent is not "
+        "it; nothing was done. Each wrong try counts against the same limits as a wrong password at sign-in.",
+        "Type the current password again; after repeated failures, wait before retrying."),
     "ACCOUNT_DISABLED": ProblemType(
         "This account is disabled",
         "The e-mail and password are right, but an operator has disabled the account: every session of it "
@@ -160,11 +165,6 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         "A desk request with this clientRequestId took effect before with a different body; a repeat must "
         "be the same request.",
         "Send a new clientRequestId for a new request, or repeat the first one exactly."),
-    "WRONG_PASSWORD": ProblemType(
-        "The password is wrong",
-        "An account action (such as a reset) asks for the account's password again, and this is not it. "
-        "Nothing was done; the failure counts against the sign-in limits.",
-        "Send the account's current password; after repeated failures, wait before retrying."),
     "RESET_UNAVAILABLE": ProblemType(
         "Accounts cannot be reset here",
         "A reset gives the starting wallet afresh, which only the simulated exchange can do; this Troupe "

@@ -265,4 +265,44 @@ class AccountReset(BaseModel):
 
 
 ALL_MODELS = [User, UserSession, ExchangeKey, Order, Fill, LedgerRow, Balance, Position, ExchangeBalance,
-              CfdAccount, CfdPosition, CfdCursor, Outbox, Inbox, EquityPoint, AccountReset]
+              CfdAccount, CfdPosition, CfdCursor, Outbox, Inbox]
+
+
+# --- Sessions that renew, and the security activity log (issue 11) ---------------------------------
+
+
+class RefreshToken(BaseModel):
+    """One refresh token of a session, by the SHA-256 of its text (the token itself is never stored).
+
+    Each renewal marks the token used and issues the next; a used token presented again is a stolen
+    copy (or a stolen original), and ends its session.
+    """
+
+    token_hash = CharField(max_length=64, primary_key=True)
+    sid = CharField(max_length=32, index=True)
+    user_id = IntegerField()
+    created_at = BigIntegerField(default=now_ms)  # the session's last renewal, when this is its newest token
+    used_at = BigIntegerField(null=True)
+
+    class Meta:
+        table_name = "refresh_token"
+
+
+class SecurityEvent(BaseModel):
+    """A row of a user's security activity: sign-ins, renewals gone wrong, sign-outs, password changes."""
+
+    id = IdField()
+    user_id = IntegerField(null=True)  # None: a failed sign-in for an e-mail no account has
+    kind = CharField(max_length=32)
+    created_at = BigIntegerField(default=now_ms)
+    ip = CharField(max_length=64, null=True)
+    user_agent = CharField(max_length=256, null=True)
+    detail = TextField(null=True)  # a JSON object of short strings
+
+    class Meta:
+        table_name = "security_event"
+        indexes = ((("user_id", "id"), False),)
+
+
+ALL_MODELS += [RefreshToken, SecurityEvent]
+ALL_MODELS += [EquityPoint, AccountReset]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.cfd import rules
@@ -54,6 +54,7 @@ def test_equity_is_spot_at_marks_plus_cfd_equity_exactly() -> None:
     assert value.total == spot + value.cfd
 
 
+@settings(deadline=None)  # a shared, loaded machine: no per-example time limit
 @given(st.dictionaries(st.sampled_from(["USDT", "BTC", "ETH", "SOL"]), amounts),
        st.dictionaries(st.sampled_from(["BTC", "ETH", "SOL"]), prices))
 def test_spot_value_is_the_exact_sum_of_amount_times_mark(holdings: dict[str, Decimal],
@@ -109,6 +110,7 @@ def test_epochs_count_the_resets_at_or_before_a_moment() -> None:
     assert [epoch_of(t, [100, 200]) for t in (50, 100, 150, 200, 250)] == [0, 1, 1, 2, 2]
 
 
+@settings(deadline=None)
 @given(st.dictionaries(st.sampled_from(["USDT", "BTC", "ETH", "XRP"]), amounts), st.integers(1, 10**6))
 def test_reset_entries_balance_per_asset_and_leave_exactly_the_starting_wallet(free: dict[str, Decimal],
                                                                                user_id: int) -> None:

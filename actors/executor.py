@@ -16,21 +16,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from decimal import Decimal
 
 from actors.base import MailboxActor
 from actors.relay import OutboxRelay
 from actors.runtime import Runtime
 from app.cfd.desk import CfdDesk, DeskBatch, reply_for
+from app.clock import now_ms
 from app.domain.answers import RejectionKind
 from app.domain.ledger import house_of_shard
+from app.execution import account_reset
 from app.execution.binance import BinanceVenue
 from app.execution.core import ExecutorCore, OutboxRow
+from app.execution.equity import EquityRecorder
 from app.execution.simulated import SimulatedVenue
 from app.execution.venue import Venue
 from app.faults import crash_point
-from app.messages import CancelOrder, CfdRequest, PriceTick, Reply, SubmitOrder, decode, encode
+from app.messages import CancelOrder, CfdRequest, PriceTick, Reply, ResetAccount, SubmitOrder, decode, encode
 from app.messaging.streams import REPLY_MAXLEN, Delivery
+from app.money import ZERO
 from app.persistence.db import write_transaction
+from app.persistence.equity import add_points
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +82,7 @@ class Executor(MailboxActor):
         self.core = ExecutorCore(self.name, self.venue, self.runtime.specs, self.runtime.names.events,
                                  self.relay.publish, command_fault=crash_point)
         self.venue.start(self._latest_ticks() if self.venue.market_data else [])
+        self.equity = EquityRecorder(self.runtime.specs, self.shard, self.runtime.settings.executor_shards)
         if self.venue.atomic:
             self.desk = CfdDesk(self.runtime.settings, self.runtime.specs, self.shard)
             self._desk_catch_up()
@@ -108,6 +115,21 @@ class Executor(MailboxActor):
             return
         self.redis.set(key, me, px=LEASE_MS)
         self.core.reconcile()
+        self._record_minute()
+
+    def _record_minute(self) -> None:
+        """Once per clock minute, every account's equity point, in a transaction of its own (atomic venues:
+        with EXCHANGE=binance the balances are the exchange's, which the curve does not follow yet)."""
+        now = now_ms()
+        if not self.venue.atomic or not self.equity.due(now):
+            return
+        try:
+            self.equity.see(self._latest_ticks())  # the marks of a quiet market too
+            with write_transaction():
+                add_points(self.equity.minute_points(now))
+                self.equity.thin(now)
+        except Exception:
+            log.exception("%s: could not record the minute's equity points; next minute again", self.name)
 
     def on_stop(self) -> None:
         if self.desk is not None:
@@ -144,6 +166,10 @@ class Executor(MailboxActor):
                 reply = Reply.rejected(msg.msg_id, RejectionKind.CONFLICT, "CFD_UNAVAILABLE",
                                        "the CFD desk runs with EXCHANGE=simulator")
                 self.producer.send_raw_many([(msg.reply_to, encode(reply), REPLY_MAXLEN)])
+            elif isinstance(msg, ResetAccount):
+                reply = Reply.rejected(msg.msg_id, RejectionKind.CONFLICT, "RESET_UNAVAILABLE",
+                                       "an account can be reset with EXCHANGE=simulator only")
+                self.producer.send_raw_many([(msg.reply_to, encode(reply), REPLY_MAXLEN)])
             elif isinstance(msg, (SubmitOrder, CancelOrder)):
                 finished = self.core.command(msg)
             (done if finished else failed).append(d)
@@ -173,21 +199,28 @@ class Executor(MailboxActor):
         failed: list[Delivery] = []
         requests = [d.message for d in deliveries if isinstance(d.message, CfdRequest)]
         ticks = [d.message for d in deliveries if isinstance(d.message, PriceTick)]
+        resets = [d.message for d in deliveries if isinstance(d.message, ResetAccount)]
         for tick in ticks:
             self.desk.on_tick(tick)
-        has_commands = bool(requests) or any(isinstance(d.message, (SubmitOrder, CancelOrder)) for d in deliveries)
+        self.equity.see(ticks)
+        has_commands = bool(requests) or bool(resets) or any(isinstance(d.message, (SubmitOrder, CancelOrder))
+                                                             for d in deliveries)
         desk_ticks = any(self.desk.needs_tick(s) for s in self.desk.pending_ticks)
         if not has_commands and not desk_ticks and self.core.quiet(ticks):
             self.consumer.ack(deliveries)  # prices moved, no resting order reacts: nothing to write
             return
         cfd_batch = DeskBatch()
         rows: list[OutboxRow] = []
+        reset_replies: list[tuple[str, Reply]] = []
         fault: Callable[[str], None] = crash_point if has_commands else _no_fault
         try:
             with write_transaction():
                 self.relay.forget_published()
                 events = self.core.begin()
-                cfd_batch = self.desk.run(requests, self.core.balances)  # journaled before anything sees it
+                plans = account_reset.plan(resets, self._equity)
+                cfd_batch = self.desk.run(requests, self.core.balances,  # journaled before anything sees it
+                                          [(m.user_id, plans[m.request_key].tag) for m in resets
+                                           if m.request_key in plans])
                 events += self.desk.persist(cfd_batch, self.core.balances)
                 for d in deliveries:
                     msg = d.message
@@ -195,6 +228,17 @@ class Executor(MailboxActor):
                         self.core.quote(msg)
                     elif isinstance(msg, (SubmitOrder, CancelOrder)) and not self.core.command(msg):
                         failed.append(d)
+                    elif isinstance(msg, ResetAccount):
+                        planned = plans.get(msg.request_key)
+                        closed = cfd_batch.closed_by_reset.get(planned.tag, 0) if planned else 0
+                        reply = account_reset.apply(msg, planned, closed, self.core, self._equity,
+                                                    self.runtime.settings.starting_wallet, self.equity.marks(),
+                                                    self.shard)
+                        if reply is None:
+                            failed.append(d)
+                        else:
+                            reset_replies.append((msg.reply_to, reply))
+                self._record_fills()
                 rows = self.core.outbox(events)
                 fault("executor.inside_tx")
         except BaseException:
@@ -202,6 +246,9 @@ class Executor(MailboxActor):
             raise
         fault("executor.after_commit")
         self._reply_cfd(requests, cfd_batch)
+        if reset_replies:
+            crash_point("executor.reset_committed")  # committed, not answered: a retry must find it done
+            self.producer.send_raw_many((to, encode(r), REPLY_MAXLEN) for to, r in reset_replies)
         # Everything but the commands that failed is done (market data included); those stay pending.
         self.consumer.ack(d for d in deliveries if d not in failed)
         if failed:
@@ -210,6 +257,17 @@ class Executor(MailboxActor):
         fault("executor.after_ack")
         self.relay.publish(rows)
         self.desk.maybe_snapshot()
+
+    # --- equity points and resets (inside the batch's transaction) -------------------------------------
+    def _equity(self, user_id: int) -> Decimal:
+        assert self.desk is not None
+        return self.equity.equity_of(user_id, self.core.balances, user_id in self.desk.engine.balances)
+
+    def _record_fills(self) -> None:
+        """A point for every user with a fill in this batch (one per user per batch)."""
+        if self.core.filled:
+            now = now_ms()
+            add_points([(uid, now, self._equity(uid), ZERO, "FILL") for uid in sorted(self.core.filled)])
 
     def _reply_cfd(self, requests: list[CfdRequest], batch: DeskBatch) -> None:
         replies = [(req.reply_to, encode(reply_for(req, batch)), REPLY_MAXLEN) for req in requests]

@@ -1,4 +1,5 @@
-"""What the operator's CLI does (app/cli.py only parses and prints): users and the `check` probes.
+"""What the operator's CLI does (app/cli.py only parses and prints): users, account resets and the `check`
+probes.
 
 Plain functions over Settings, no HTTP: they open the database through app/persistence, and reach
 running servers only through Redis (the sign-out channel), never through the web layer.
@@ -16,6 +17,7 @@ import redis
 from peewee import PeeweeException
 
 from app.accounts import EmailTaken, open_account
+from app.domain.answers import Answer
 from app.domain.symbols import build_specs
 from app.embedded_redis import EmbeddedRedis, redis_server_path
 from app.messages import PriceTick, decode
@@ -27,6 +29,7 @@ from app.persistence.schema import init_database
 from app.persistence.sessions import disable_user
 from app.persistence.users import all_users, user_by_email
 from app.preflight import one_line, redact
+from app.reset import ask_reset
 from app.schemas import EMAIL
 from app.security.keystore import resolve_secrets
 from app.security.passwords import check_policy, hash_password
@@ -34,6 +37,7 @@ from app.security.vault import Vault
 from settings import Settings
 
 PROBE_TIMEOUT_S = 3
+RESET_TIMEOUT_S = 30.0
 DISABLED_REASON = "account disabled"
 
 
@@ -55,6 +59,18 @@ class Disabled:
     was_enabled: bool  # False: it was disabled already (its sessions are ended again all the same)
     notified: int | None  # web processes that received the notice; None: no Redis reached
     redis_error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ResetDone:
+    user_id: int
+    request_id: str
+    number: int  # the account's n-th reset
+    canceled_orders: int
+    closed_positions: int
+    equity_before: str  # USDT, plain decimal text
+    equity_after: str
+    repeated: bool  # this request id had reset the account before: nothing was done again
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +168,44 @@ def disable_account(settings: Settings, email: str) -> Disabled:
     except (redis.RedisError, OSError) as exc:
         return Disabled(user_id, was_enabled, None, f"Redis {redact(url)}: {one_line(exc)}")
     return Disabled(user_id, was_enabled, notified)
+
+
+def reset_account(settings: Settings, email: str, request_id: str | None = None,
+                  timeout_s: float = RESET_TIMEOUT_S) -> ResetDone:
+    """Reset the account the way `POST /api/account/reset` does (`app/reset.py`): a command to its
+    executor shard in a running server, answered once committed; the same `request_id` again resets
+    nothing more. Raises AdminError (no such user, no answer in time, refused)."""
+    email = email.strip().lower()
+    if settings.exchange == "binance":
+        raise AdminError("an account can be reset with EXCHANGE=simulator only")
+    _open(settings, create=False)
+    try:
+        user = user_by_email(email)
+        if user is None:
+            raise AdminError(f"no user {email}")
+        user_id = int(user.id)
+    finally:
+        _close()
+    request_id = request_id or f"cli-{os.urandom(8).hex()}"
+    url = redis_url_of(settings)
+    client = connect_once(url, PROBE_TIMEOUT_S)
+    try:
+        reply = ask_reset(client, Names(settings.stream_prefix), settings.executor_shards, user_id, request_id,
+                          timeout_s)
+    except (redis.RedisError, OSError) as exc:
+        raise AdminError(f"Redis {redact(url)}: {one_line(exc)}") from None
+    finally:
+        client.close()
+    if reply is None:
+        raise AdminError(f"no executor answered within {timeout_s:g} s (is `troupe serve` running?); the reset "
+                         f"waits in its mailbox and happens once when it runs; run again with --request-id "
+                         f"{request_id} to see its result without resetting twice")
+    if reply.answer == Answer.REJECTED:
+        raise AdminError(f"reset refused: {reply.message}")
+    body = reply.body["reset"]
+    return ResetDone(user_id, request_id, int(body["number"]), int(body["canceledOrders"]),
+                     int(body["closedPositions"]), str(body["equityBefore"]), str(body["equityAfter"]),
+                     bool(reply.body.get("repeated")))
 
 
 def check(settings: Settings) -> list[Check]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ Serve = Callable[[Settings], int]
 # Flag (argparse dest) -> the environment variable it overrides.
 STORAGE_FLAGS = {"data_dir": "DATA_DIR", "database_url": "DATABASE_URL", "redis_url": "REDIS_URL"}
 SERVER_FLAGS = {"host": "HOST", "port": "PORT", "exchange": "EXCHANGE", "log_level": "LOG_LEVEL"}
-COMMANDS = ("serve", "user", "check")
+COMMANDS = ("serve", "user", "account", "check")
 EPILOG = "Every setting is also an environment variable (see the README); a flag wins over it."
 
 
@@ -74,6 +75,19 @@ def build_parser() -> argparse.ArgumentParser:
                     "through Redis) drop them and close its WebSockets at once.", epilog=EPILOG)
     disable.add_argument("email")
 
+    account = commands.add_parser("account", help="reset an account",
+                                  description="Act on a user's trading account in a running server.")
+    accounts = account.add_subparsers(dest="action", metavar="ACTION", title="actions", required=True)
+    reset = accounts.add_parser(
+        "reset", parents=[storage], help="start an account over: orders canceled, positions closed, a fresh wallet",
+        description="Reset an account as POST /api/account/reset does: its open orders are canceled, its CFD "
+                    "positions closed at market, and its wallet swept and given STARTING_WALLET afresh, as "
+                    "ledger entries (nothing is deleted). The server's executor does it (reached through "
+                    "Redis); the same --request-id again resets nothing more.", epilog=EPILOG)
+    reset.add_argument("email")
+    reset.add_argument("--request-id", metavar="ID", type=_request_id,
+                       help="1-36 characters of A-Z a-z 0-9 _ -: repeat a reset's id to learn its result")
+
     commands.add_parser("check", parents=[storage, server], help="validate settings, reach the database and Redis",
                         description="Validate the settings and reach the database and Redis, one line each; "
                                     "exit status 1 if any fails (2 for a bad setting).", epilog=EPILOG)
@@ -118,6 +132,8 @@ def main(argv: Sequence[str], serve: Serve) -> int:
     try:
         if args.command == "check":
             return _check(settings)
+        if args.command == "account":
+            return _account_reset(settings, args.email, args.request_id)
         if args.action == "create":
             return _user_create(settings, args.email, _password(args.password_stdin))
         if args.action == "list":
@@ -173,6 +189,23 @@ def _user_disable(settings: Settings, email: str) -> int:
               f"({done.redis_error}): servers that are not running will see it when they start")
     else:
         print(f"user {done.user_id} {state} sessions ended; {done.notified} web process(es) told")
+    return 0
+
+
+def _request_id(value: str) -> str:
+    if not re.fullmatch(r"[a-zA-Z0-9_-]{1,36}", value):
+        raise argparse.ArgumentTypeError("must be 1-36 characters of A-Z a-z 0-9 _ -")
+    return value
+
+
+def _account_reset(settings: Settings, email: str, request_id: str | None) -> int:
+    from app.admin import reset_account
+
+    done = reset_account(settings, email, request_id)
+    again = " (this request id had done it before: nothing more was reset)" if done.repeated else ""
+    print(f"user {done.user_id} reset #{done.number}{again}: {done.canceled_orders} order(s) canceled, "
+          f"{done.closed_positions} CFD position(s) closed; equity {done.equity_before} -> {done.equity_after} USDT "
+          f"(request id {done.request_id})")
     return 0
 
 

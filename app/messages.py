@@ -123,6 +123,18 @@ class CfdRequest(Message):
     params: dict[str, Any]
 
 
+@message
+class ResetAccount(Message):
+    """Start the account over (web or CLI -> the user's Executor shard): cancel its open orders, close its CFD
+    positions at market, sweep its wallet and give the starting wallet afresh, as ledger entries. The
+    password was checked by the sender. `request_key` (`u<user>:<clientRequestId>`) makes a retry apply once;
+    `msg_id` is the correlation id of the reply."""
+
+    reply_to: str
+    user_id: int
+    request_key: str
+
+
 # --- Gateway -> Executor shard --------------------------------------------------------------
 
 @message

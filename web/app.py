@@ -35,6 +35,7 @@ from web import (
     auth_views,
     cfd_views,
     health,
+    history_views,
     market_views,
     pages,
     problem_types,
@@ -120,8 +121,8 @@ def create_app(settings: Settings, on_fatal: Callable[[str], None] | None = None
     app[HUB] = WsHub()
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(BASE_DIR / "templates"), autoescape=True,
                          filters={"dec": to_str})
-    for module in (auth_views, account_views, account_sessions_views, api_key_views, trading_views, cfd_views,
-                   market_views, ws_views, health, pages, vendor, problem_types):
+    for module in (auth_views, account_views, account_sessions_views, api_key_views, history_views, trading_views,
+                   cfd_views, market_views, ws_views, health, pages, vendor, problem_types):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", BASE_DIR / "static", name="static")
     vendor.check_installed()

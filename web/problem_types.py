@@ -75,8 +75,8 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         "Check both and try again; after repeated failures, wait before retrying."),
     "WRONG_PASSWORD": ProblemType(
         "The current password is not right",
-        "Changing the password needs the current one, and what was sent is not it. Each wrong try counts "
-        "against the same limits as a wrong password at sign-in.",
+        "Changing the password, or resetting the account, needs the current one, and what was sent is not "
+        "it; nothing was done. Each wrong try counts against the same limits as a wrong password at sign-in.",
         "Type the current password again; after repeated failures, wait before retrying."),
     "ACCOUNT_DISABLED": ProblemType(
         "This account is disabled",
@@ -191,6 +191,11 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         "A desk request with this clientRequestId took effect before with a different body; a repeat must "
         "be the same request.",
         "Send a new clientRequestId for a new request, or repeat the first one exactly."),
+    "RESET_UNAVAILABLE": ProblemType(
+        "Accounts cannot be reset here",
+        "A reset gives the starting wallet afresh, which only the simulated exchange can do; this Troupe "
+        "trades on Binance (EXCHANGE=binance).",
+        "Manage the exchange account at the exchange."),
     # --- the service
     "CONFLICT": ProblemType(
         "The request conflicts with the current state",

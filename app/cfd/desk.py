@@ -14,6 +14,7 @@ the database once: the engine is deterministic, so replaying it yields the same 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -56,6 +57,9 @@ KIND_OF = {"NOT_OPEN": RejectionKind.NOT_FOUND, "NO_FUNDS": RejectionKind.NO_FUN
            "NO_PRICE": RejectionKind.STALE_PRICES}
 
 
+NO_PRICE_TO_CLOSE = -1  # a reset's desk part could not run: a position's symbol has no price yet
+
+
 @dataclass
 class DeskBatch:
     """What the desk did with one batch: the inputs that took effect (numbered, journaled, written to the
@@ -63,6 +67,7 @@ class DeskBatch:
 
     results: list[Result] = field(default_factory=list)
     refused: dict[str, Event] = field(default_factory=dict)  # request msg_id -> its REJECTED event
+    closed_by_reset: dict[str, int] = field(default_factory=dict)  # reset tag -> positions closed, or NO_PRICE_TO_CLOSE
 
 
 def bridge_of(shard: int) -> str:
@@ -127,12 +132,14 @@ class CfdDesk:
     def needs_tick(self, symbol: str) -> bool:
         return self.engine.has_open(symbol)
 
-    def run(self, requests: list[CfdRequest], balances: BalanceCache) -> DeskBatch:
+    def run(self, requests: list[CfdRequest], balances: BalanceCache,
+            resets: Sequence[tuple[int, str]] = ()) -> DeskBatch:
         """Offer this batch's inputs to the engine, then journal those that took effect (one fsync)
-        before the database, a reply or a snapshot can see them. A refused request takes no number."""
+        before the database, a reply or a snapshot can see them. A refused request takes no number.
+        `resets` (user, tag) are account resets: their desk part comes after the requests."""
         batch = DeskBatch()
         for symbol, tick in list(self.pending_ticks.items()):
-            if self.engine.has_open(symbol) or requests:
+            if self.engine.has_open(symbol) or requests or resets:
                 self._offer(tick, batch)
                 del self.pending_ticks[symbol]
         to_spot: dict[int, Decimal] = {}  # user -> USDT this batch's transfers moved to (+) or from (-) spot
@@ -152,6 +159,8 @@ class CfdDesk:
             elif seq is not None and isinstance(command, (Deposit, Withdraw)):
                 moved = command.amount if isinstance(command, Withdraw) else -command.amount
                 to_spot[req.user_id] = to_spot.get(req.user_id, Decimal(0)) + moved
+        for user_id, tag in resets:
+            batch.closed_by_reset[tag] = self._reset(user_id, tag, batch)
         try:
             self.journal.append((seq, item) for seq, item, _ in batch.results)
         except Exception:
@@ -176,6 +185,28 @@ class CfdDesk:
         grant = f"grant:{user_id}"
         if amount > 0 and grant not in self.engine.applied:
             self._offer(Deposit(grant, user_id, amount), batch)
+
+    def _reset(self, user_id: int, tag: str, batch: DeskBatch) -> int:
+        """An account reset's desk part, as ordinary journaled inputs (ids `<tag>:...`), so recovery replays
+        it like any command: close the user's positions at market, move its free margin to the spot wallet
+        (which the reset then sweeps), and grant the starting margin again. A user who never used the desk
+        has nothing here (its first command grants as usual); a part already journaled is not done twice."""
+        regrant, withdraw = f"grant:{user_id}:{tag}", f"{tag}:withdraw"
+        if f"grant:{user_id}" not in self.engine.applied or regrant in self.engine.applied \
+                or withdraw in self.engine.applied:
+            return 0
+        mine = sorted((p for p in self.engine.positions.all() if p.user_id == user_id), key=lambda p: p.id)
+        if any(p.symbol not in self.engine.quotes for p in mine):
+            return NO_PRICE_TO_CLOSE  # checked before anything changes: the engine never runs ahead of its journal
+        for p in mine:
+            self._offer(ClosePosition(f"{tag}:close-{p.id}", user_id, p.id), batch)
+        closed = len(mine)
+        margin = self.engine.balances.get(user_id, Decimal(0))
+        if margin > 0:
+            self._offer(Withdraw(withdraw, user_id, margin), batch)
+        if self.settings.cfd_starting_margin > 0:
+            self._offer(Deposit(regrant, user_id, self.settings.cfd_starting_margin), batch)
+        return closed
 
     @staticmethod
     def _check_spot(command: Command, balances: BalanceCache, pending: Decimal) -> None:

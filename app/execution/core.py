@@ -17,24 +17,29 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from app.domain.execution import Outcome
-from app.domain.ledger import user_free
-from app.domain.orders import IllegalTransition, OrderStatus, can_transition
+from app.domain.ledger import user_free, user_locked
+from app.domain.orders import CANCELABLE, IllegalTransition, OrderStatus, can_transition
 from app.domain.positions import Position as PositionState
+from app.domain.reset import reset_entries
 from app.domain.symbols import SymbolSpec
+from app.events import PositionsChanged
 from app.execution.user_events import Event, balance_update, events_for
 from app.execution.venue import Venue
 from app.messages import CancelOrder, EventBatch, PriceTick, SubmitOrder
+from app.money import ZERO
 from app.persistence.db import db, write_transaction
 from app.persistence.exchange import replace_exchange_balances
-from app.persistence.ledger import BalanceCache
-from app.persistence.orders import apply_outcome, order_by_id, order_view, set_exchange_order_id
+from app.persistence.ledger import BalanceCache, LedgerError, balance_rows, post_entries
+from app.persistence.orders import apply_outcome, order_by_id, order_view, set_exchange_order_id, user_orders
 from app.persistence.outbox import inbox_add, outbox_add
+from app.persistence.positions import save_position, user_positions
 
 if TYPE_CHECKING:
     from app.persistence.models import Order
 
 log = logging.getLogger(__name__)
 
+MAX_RESET_ORDERS = 100_000  # far above MAX_OPEN_ORDERS: a reset cancels every open order
 OutboxRow = tuple[str, str, bytes]  # (id, stream, payload), as the outbox relay publishes it
 
 
@@ -53,6 +58,7 @@ class ExecutorCore:
         self.balances = BalanceCache()  # single writer: what it read stays true until a rollback
         self.positions: dict[tuple[int, str], PositionState] = {}
         self.events: list[Event] = []  # the open batch's events (an atomic venue reports into them)
+        self.filled: set[int] = set()  # users with a fill in the open batch (their equity is recorded after it)
 
     # --- the Engine a venue reports to -------------------------------------------------------------
     def order(self, row: Order, outcome: Outcome, exchange_order_id: int | None = None) -> None:
@@ -83,6 +89,7 @@ class ExecutorCore:
     def begin(self) -> list[Event]:
         """Start a batch; its events collect in the returned list (the caller adds its own, e.g. the desk's)."""
         self.events = []
+        self.filled = set()
         return self.events
 
     def command(self, msg: SubmitOrder | CancelOrder) -> bool:
@@ -175,4 +182,33 @@ class ExecutorCore:
             set_exchange_order_id(row.id, exchange_order_id)
             row.exchange_order_id = exchange_order_id
         self.venue.track(row)
+        if outcome.fills:
+            self.filled.add(row.user_id)
         events += events_for(row, outcome, positions, self.balances)
+
+    # --- an account reset (inside the batch's transaction; atomic venues only) ---------------------
+    def reset(self, user_id: int, tag: str, wallet: tuple[tuple[str, Decimal], ...], reset_account: str,
+              marks: Mapping[str, Decimal]) -> int:
+        """Cancel the user's open orders (releasing what they lock), sweep its wallet to `reset_account` and
+        deposit `wallet` from it (`app/domain/reset.py`), and start its spot positions over at `marks`, as
+        opening an account does. Returns how many orders it canceled."""
+        open_orders = user_orders(user_id, [s.value for s in CANCELABLE], None, MAX_RESET_ORDERS, None)
+        for row in open_orders:  # an OCO's second leg finds itself canceled with the first: nothing twice
+            self.venue.cancel(row, self)
+        free, locked = self.balances.account(user_free(user_id)), self.balances.account(user_locked(user_id))
+        if any(locked.values()):
+            raise LedgerError(f"user {user_id} still has locked funds after canceling its orders: {locked}")
+        cause = f"reset:{tag}"
+        post_entries(reset_entries(user_id, tag, reset_account, dict(free), wallet), None, self.balances)
+        held = dict(wallet)
+        moved = []
+        for asset in sorted(set(user_positions(user_id)) | {a for a, q in wallet if a != "USDT" and q > 0}):
+            qty = held.get(asset, ZERO)
+            pos = PositionState(asset, qty, marks.get(asset, ZERO) if qty > 0 else ZERO, ZERO)
+            save_position(user_id, pos)
+            self.positions[(user_id, asset)] = pos
+            moved.append(pos)
+        self.events.append(balance_update(user_id, cause, balance_rows(user_id, self.balances)))
+        if moved:
+            self.events.append(PositionsChanged(user_id, cause, tuple(moved)))
+        return len(open_orders)

@@ -226,6 +226,44 @@ class Inbox(BaseModel):
         primary_key = CompositeKey("consumer", "msg_id")
 
 
+class EquityPoint(BaseModel):
+    """A user's total equity in USDT at a moment (spot balances at marks plus CFD equity), recorded by the
+    user's executor shard every minute, after a batch that filled one of its orders, and at a reset.
+
+    `flow` is equity that came from outside trading (a reset's fresh wallet minus what it swept): not PnL.
+    """
+
+    id = IdField()
+    user_id = IntegerField()
+    at = BigIntegerField()
+    equity = MoneyField()
+    flow = MoneyField()
+    reason = CharField(max_length=8)  # MINUTE FILL RESET
+
+    class Meta:
+        table_name = "equity_point"
+        indexes = ((("user_id", "at"), False),)
+
+
+class AccountReset(BaseModel):
+    """An account reset (orders canceled, CFD positions closed, wallet swept and given afresh), written in
+    the transaction that did it: the row is also the command's dedupe (its `request_key` is unique)."""
+
+    id = IdField()
+    user_id = IntegerField()
+    number = IntegerField()  # 1 for the user's first reset
+    request_key = CharField(max_length=80, unique=True)  # u<user>:<clientRequestId>
+    at = BigIntegerField()
+    equity_before = MoneyField()
+    equity_after = MoneyField()
+    canceled_orders = IntegerField()
+    closed_positions = IntegerField()
+
+    class Meta:
+        table_name = "account_reset"
+        indexes = ((("user_id", "number"), True),)
+
+
 ALL_MODELS = [User, UserSession, ExchangeKey, Order, Fill, LedgerRow, Balance, Position, ExchangeBalance,
               CfdAccount, CfdPosition, CfdCursor, Outbox, Inbox]
 
@@ -292,3 +330,4 @@ class ApiKey(BaseModel):
 
 
 ALL_MODELS.append(ApiKey)
+ALL_MODELS += [EquityPoint, AccountReset]

@@ -24,7 +24,8 @@ from settings import default_data_dir, load_settings
 from tests.helpers import PASSWORD, ROOT, ServerProcess, auth, new_email, open_ws, server_env
 from web.ws_hub import SESSION_ENDED
 
-HELP_ARGS = [[], ["serve"], ["user"], ["user", "create"], ["user", "list"], ["user", "disable"], ["check"]]
+HELP_ARGS = [[], ["serve"], ["user"], ["user", "create"], ["user", "list"], ["user", "disable"], ["account"],
+             ["account", "reset"], ["check"]]
 
 
 def troupe(*args: str, cwd: Path, env: dict[str, str] | None = None, stdin: str | None = None,

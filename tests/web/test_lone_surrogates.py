@@ -39,6 +39,7 @@ JSON_ROUTES: list[tuple[str, str, dict[str, Any], str]] = [
     ("POST", "/api/account/password", {"currentPassword": PASSWORD, "newPassword": "a new passphrase"},
      "newPassword"),
     ("POST", "/api/account/api-keys", {"label": "bot", "permissions": ["read"]}, "label"),
+    ("POST", "/api/account/reset", {"password": PASSWORD, "clientRequestId": "r1"}, "clientRequestId"),
 ]
 
 

@@ -3,6 +3,7 @@ tape of anonymised prints that the candles add up, maker and taker fees, and the
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
@@ -129,7 +130,7 @@ async def test_book_frames_number_every_change_and_channels_are_opt_in(make_clie
     frames = []
     while len(frames) < 5:
         frames.append(await ws.wait_for(book_after(ws, frames[-1]["u"] if frames else snapshot["u"])))
-    for a, b in zip(frames, frames[1:], strict=False):
+    for a, b in itertools.pairwise(frames):
         assert b["U"] == a["u"] + 1 and b["u"] >= b["U"], "contiguous, increasing update ids"
     assert all(len(f["bids"]) == len(f["asks"]) == 20 for f in frames)
     plain = await open_ws(client, token)

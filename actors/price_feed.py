@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 
 KEEP_CANDLES = 1000
 REMEMBER_FILLS = 100_000  # fill keys remembered against a relay's duplicate within a run
+BOOK_TICK_S = 0.1  # a book the users' fills changed is published within this (coalesced: at most this often)
 
 
 def source_for(runtime: Runtime) -> PriceSource:
@@ -68,7 +70,11 @@ class PriceFeed(MailboxActor):
             streams.append(names.events)
         super().__init__(runtime, "price-feed", streams)
         self.source = source
-        self.timer_interval_s = source.interval_s
+        # The timer runs every `source.interval_s / n` (at most BOOK_TICK_S): each time it publishes the
+        # books fills changed, and every n-th time it is the source's timer (the walk's next step).
+        self.source_every = max(1, math.ceil(source.interval_s / BOOK_TICK_S - 1e-9))
+        self.timer_interval_s = source.interval_s / self.source_every
+        self.timers = 0
         self.candles: dict[tuple[str, str], Candle] = {}  # the current candle of each symbol and interval
         self.seq = 0
         self._pipe: redis.client.Pipeline | None = None
@@ -134,7 +140,7 @@ class PriceFeed(MailboxActor):
         if last_entry is not None:
             self.folded_up_to = last_entry
             self._pipeline().set(self.runtime.names.market_folded, f"{last_entry[0]}-{last_entry[1]}")
-        self._flush()
+        self._flush(tick_books=False)  # the books go out with the next timer: fills coalesce into one tick
         self.consumer.ack(deliveries)
 
     def _fold(self, event: OrderUpdated, now: int, prints: dict[str, list[Print]]) -> None:
@@ -158,7 +164,9 @@ class PriceFeed(MailboxActor):
 
     def on_timer(self) -> None:
         self._pipe = None  # nothing half-written by a call that failed is ever sent
-        self.source.on_timer(self)
+        self.timers += 1
+        if self.timers % self.source_every == 0:
+            self.source.on_timer(self)
         self._flush()
 
     def on_receive(self, message: Any) -> Any:
@@ -278,13 +286,14 @@ class PriceFeed(MailboxActor):
             self._pipe = self.redis.pipeline(transaction=True)
         return self._pipe
 
-    def _flush(self) -> None:
+    def _flush(self, tick_books: bool = True) -> None:
         """Tick the books that changed without a trade, then send what was queued: one MULTI, one round trip."""
-        for symbol in sorted(self.dirty):
-            last = self.last.get(symbol)
-            if last is not None:
-                self._tick(symbol, last.price, last.bid, last.ask, max(last.ts, now_ms()))
-        self.dirty.clear()
+        if tick_books:
+            for symbol in sorted(self.dirty):
+                last = self.last.get(symbol)
+                if last is not None:  # no book goes out before the symbol's first price
+                    self._tick(symbol, last.price, last.bid, last.ask, max(last.ts, now_ms()))
+            self.dirty.clear()
         pipe, self._pipe = self._pipe, None
         if pipe is not None:
             pipe.execute()

@@ -17,7 +17,7 @@ from tests.scripted_market import Market
 
 D = Decimal
 MakeClient = Callable[..., Awaitable[Any]]
-STILL = {"tick_interval_ms": 10_000, "book_refill_ms": 3_600_000}  # the walk and the refill hold still
+STILL = {"tick_interval_ms": 10_000, "book_refill_ms": 10**12}  # the walk and the refill hold still
 
 
 def levels(rows: list[list[str]]) -> tuple[Level, ...]:

@@ -27,7 +27,7 @@ async def client(aiohttp_client: Any, tmp_path: Path, sqlite_url: str, redis_url
                  fake: FakeBinance) -> AsyncIterator[Any]:
     settings = make_settings(tmp_path, sqlite_url, redis_url, price_feed="binance", exchange="simulator",
                              binance_api_url=fake.url, binance_stream_url=fake.stream_url, binance_stale_ms=60_000,
-                             binance_timeout_s=2, book_refill_ms=3_600_000)
+                             binance_timeout_s=2, book_refill_ms=10**12)  # no refill while the test runs
     async for c in running_app(aiohttp_client, settings):
         yield c
 

@@ -84,6 +84,7 @@ class PriceFeed(MailboxActor):
         self.last: dict[str, PriceTick] = {}
         self.dirty: set[str] = set()  # symbols whose book changed since their last tick
         self.folded: dict[str, list[str]] = {}  # fills taken into a book since its last tick
+        self.unprinted: dict[str, list[Print]] = {}  # the users' fills' prints, written with the next timer
         self.seen: OrderedDict[str, None] = OrderedDict()
         self.folded_up_to = (0, 0)
 
@@ -122,7 +123,6 @@ class PriceFeed(MailboxActor):
         assert self.consumer is not None
         self._pipe = None
         now = now_ms()
-        prints: dict[str, list[Print]] = {}
         last_entry = None
         for d in deliveries:
             if d.stream != self.runtime.names.events:
@@ -134,16 +134,16 @@ class PriceFeed(MailboxActor):
             if isinstance(d.message, EventBatch):
                 for event in d.message.events:
                     if isinstance(event, OrderUpdated) and event.fills:
-                        self._fold(event, now, prints)
-        for symbol, batch in prints.items():
-            self._print(symbol, batch)
+                        self._fold(event, now)
         if last_entry is not None:
             self.folded_up_to = last_entry
             self._pipeline().set(self.runtime.names.market_folded, f"{last_entry[0]}-{last_entry[1]}")
-        self._flush(tick_books=False)  # the books go out with the next timer: fills coalesce into one tick
+        # The books and prints go out with the next timer (at most BOOK_TICK_S later): however many orders
+        # fill meanwhile, the market topic gets one tick, one candle update and one print batch per symbol.
+        self._flush(tick_books=False)
         self.consumer.ack(deliveries)
 
-    def _fold(self, event: OrderUpdated, now: int, prints: dict[str, list[Print]]) -> None:
+    def _fold(self, event: OrderUpdated, now: int) -> None:
         """A user's fills: off the book, onto the tape (who traded is not printed)."""
         order = event.order
         book, symbol_tape = self.books.get(order.symbol), self.tapes.get(order.symbol)
@@ -158,7 +158,8 @@ class PriceFeed(MailboxActor):
                 self.seen.popitem(last=False)
             book.fold(order.side, fill.price, fill.qty, now)
             buyer_maker = (order.side is Side.BUY) == fill.maker
-            prints.setdefault(order.symbol, []).append(symbol_tape.record(fill.price, fill.qty, buyer_maker, now))
+            self.unprinted.setdefault(order.symbol, []).append(
+                symbol_tape.record(fill.price, fill.qty, buyer_maker, now))
             self.folded.setdefault(order.symbol, []).append(key)
             self.dirty.add(order.symbol)
 
@@ -240,6 +241,7 @@ class PriceFeed(MailboxActor):
 
     def _print(self, symbol: str, prints: list[Print]) -> None:
         """Prints onto the tape and into every interval's candles: a candle's volume is the sum of its prints."""
+        prints = self.unprinted.pop(symbol, []) + prints  # in the order of their ids
         if not prints:
             return
         pipe, names = self._pipeline(), self.runtime.names
@@ -289,6 +291,8 @@ class PriceFeed(MailboxActor):
     def _flush(self, tick_books: bool = True) -> None:
         """Tick the books that changed without a trade, then send what was queued: one MULTI, one round trip."""
         if tick_books:
+            for symbol in sorted(self.unprinted):
+                self._print(symbol, [])
             for symbol in sorted(self.dirty):
                 last = self.last.get(symbol)
                 if last is not None:  # no book goes out before the symbol's first price

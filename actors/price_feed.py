@@ -86,7 +86,7 @@ class PriceFeed(MailboxActor):
         self.folded: dict[str, list[str]] = {}  # fills taken into a book since its last tick
         self.unprinted: dict[str, list[Print]] = {}  # the users' fills' prints, written with the next timer
         self.seen: OrderedDict[str, None] = OrderedDict()
-        self.folded_up_to = (0, 0)
+        self.folded_up_to = self._written_up_to = (0, 0)
 
     def recover(self) -> None:
         latest = self.latest()
@@ -112,7 +112,7 @@ class PriceFeed(MailboxActor):
             else:
                 self.tapes[symbol] = Tape()
         raw = self.redis.get(names.market_folded)
-        self.folded_up_to = _entry_id(raw.decode()) if raw else (0, 0)
+        self.folded_up_to = self._written_up_to = _entry_id(raw.decode()) if raw else (0, 0)
 
     def on_stop(self) -> None:
         self.source.stop()
@@ -137,10 +137,9 @@ class PriceFeed(MailboxActor):
                         self._fold(event, now)
         if last_entry is not None:
             self.folded_up_to = last_entry
-            self._pipeline().set(self.runtime.names.market_folded, f"{last_entry[0]}-{last_entry[1]}")
-        # The books and prints go out with the next timer (at most BOOK_TICK_S later): however many orders
-        # fill meanwhile, the market topic gets one tick, one candle update and one print batch per symbol.
-        self._flush(tick_books=False)
+        # The books, prints and the mark go out with the next timer (at most BOOK_TICK_S later): however
+        # many orders fill meanwhile, the market topic gets one tick, one candle update and one print
+        # batch per symbol, and reading the fills costs no write.
         self.consumer.ack(deliveries)
 
     def _fold(self, event: OrderUpdated, now: int) -> None:
@@ -291,6 +290,9 @@ class PriceFeed(MailboxActor):
     def _flush(self, tick_books: bool = True) -> None:
         """Tick the books that changed without a trade, then send what was queued: one MULTI, one round trip."""
         if tick_books:
+            if self.folded_up_to != self._written_up_to:
+                self._written_up_to = self.folded_up_to
+                self._pipeline().set(self.runtime.names.market_folded, "{}-{}".format(*self.folded_up_to))
             for symbol in sorted(self.unprinted):
                 self._print(symbol, [])
             for symbol in sorted(self.dirty):

@@ -32,7 +32,7 @@ from actors.runtime import Runtime
 from app.clock import now_ms
 from app.domain import tape
 from app.domain.book import Level, MarketBook
-from app.domain.candles import INTERVALS, Candle
+from app.domain.candles import INTERVALS, Candle, open_time
 from app.domain.orders import Side
 from app.domain.tape import KEEP_PRINTS, Print, Tape
 from app.events import OrderUpdated
@@ -85,6 +85,7 @@ class PriceFeed(MailboxActor):
         self.dirty: set[str] = set()  # symbols whose book changed since their last tick
         self.folded: dict[str, list[str]] = {}  # fills taken into a book since its last tick
         self.unprinted: dict[str, list[Print]] = {}  # the users' fills' prints, written with the next timer
+        self.paper: dict[tuple[str, str, int], Candle] = {}  # the users' prints per 1m period (for closed klines)
         self.seen: OrderedDict[str, None] = OrderedDict()
         self.folded_up_to = self._written_up_to = (0, 0)
 
@@ -157,8 +158,11 @@ class PriceFeed(MailboxActor):
                 self.seen.popitem(last=False)
             book.fold(order.side, fill.price, fill.qty, now)
             buyer_maker = (order.side is Side.BUY) == fill.maker
-            self.unprinted.setdefault(order.symbol, []).append(
-                symbol_tape.record(fill.price, fill.qty, buyer_maker, now))
+            printed = symbol_tape.record(fill.price, fill.qty, buyer_maker, now)
+            self.unprinted.setdefault(order.symbol, []).append(printed)
+            if self.runtime.settings.price_feed == "binance":  # Binance's closed klines lack our fills
+                key = (order.symbol, "1m", open_time(printed.ts, INTERVALS["1m"]))
+                self.paper[key] = tape.fold(self.paper.get(key), INTERVALS["1m"], [printed])[-1]
             self.folded.setdefault(order.symbol, []).append(key)
             self.dirty.add(order.symbol)
 
@@ -262,7 +266,12 @@ class PriceFeed(MailboxActor):
         pipe.xadd(names.market, {"m": encode(trades)}, maxlen=MARKET_MAXLEN, approximate=True)
 
     def close_candle(self, symbol: str, interval: str, candle: Candle) -> None:
+        """The exchange's closed candle replaces ours, with our users' paper fills of that period added in."""
         current = self.candles.get((symbol, interval))
+        paper = self.paper.pop((symbol, interval, candle.t), None)
+        for key in [k for k in self.paper if k[:2] == (symbol, interval) and k[2] < candle.t]:
+            del self.paper[key]
+        candle = tape.with_paper(candle, paper)
         if current is not None and current.t == candle.t:
             self.candles[(symbol, interval)] = candle
             self._store_candle(symbol, interval, candle, started=False)

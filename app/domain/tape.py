@@ -9,7 +9,7 @@ its time and a candle's volume is exactly the sum of its prints (`candle_volumes
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from app.domain.candles import Candle, apply_tick, open_time
@@ -70,3 +70,11 @@ def candle_volumes(prints: Iterable[Print], interval_ms: int) -> dict[int, Decim
         t = open_time(p.ts, interval_ms)
         out[t] = out.get(t, ZERO) + p.qty
     return out
+
+
+def with_paper(closed: Candle, paper: Candle | None) -> Candle:
+    """An exchange's closed candle with the period's paper prints (our users' fills, which its own
+    trades do not include) folded in, so the candle stays the sum of the tape's prints."""
+    if paper is None:
+        return closed
+    return replace(closed, v=closed.v + paper.v, h=max(closed.h, paper.h), l=min(closed.l, paper.l))

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.domain import tape
-from app.domain.candles import INTERVALS
+from app.domain.candles import INTERVALS, Candle
 from app.domain.tape import Print, Tape
 
 D = Decimal
@@ -41,3 +41,11 @@ def test_every_candle_volume_is_the_sum_of_its_prints(steps: list[tuple[int, Dec
             candles[candle.t] = candle.v
             current = candle
     assert candles == tape.candle_volumes(prints, ms)
+
+
+def test_an_exchange_s_closed_candle_gets_the_paper_prints_of_its_period() -> None:
+    closed = Candle(60_000, D("10"), D("12"), D("9"), D("11"), D("1.5"))
+    (paper,) = tape.fold(None, 60_000, [Print(1, D("12.5"), D("0.25"), True, 61_000),
+                                        Print(2, D("8.5"), D("0.05"), False, 62_000)])
+    assert tape.with_paper(closed, paper) == Candle(60_000, D("10"), D("12.5"), D("8.5"), D("11"), D("1.80"))
+    assert tape.with_paper(closed, None) == closed

@@ -45,7 +45,10 @@ class Settings:
     # Less common knobs, documented in the README as well.
     node_name: str = "node-1"
     stream_prefix: str = "troupe"
-    jwt_ttl_seconds: int = 3600
+    # Sign-in sessions (issue 11): short access tokens renewed by rotating refresh tokens.
+    access_ttl_seconds: int = 900  # an access token's lifetime (JWT_TTL_SECONDS: deprecated alias)
+    session_max_days: float = 30.0  # a session's absolute lifetime, however often it is renewed
+    session_idle_hours: float = 24.0  # a session not renewed for this long is over
     auth_cache_seconds: int = 30  # how long a web process trusts what it read of a session
     bcrypt_rounds: int = 12
     starting_wallet: tuple[tuple[str, Decimal], ...] = tuple(
@@ -81,6 +84,10 @@ class Settings:
     # PRICE_FEED=binance: the combined market stream, and how long a silent symbol stays fresh.
     binance_stream_url: str = "wss://stream.testnet.binance.vision"
     binance_stale_ms: int = 5000
+    # API keys for bots (issue 11): how many live keys a user may hold, and how often a key's
+    # "last used" is written at most (a new address is written at once).
+    api_keys_per_user: int = 20
+    api_key_touch_seconds: int = 60
 
     @property
     def local_shards(self) -> tuple[int, ...]:
@@ -174,6 +181,24 @@ def _wallet(raw: str) -> tuple[tuple[str, Decimal], ...]:
     return tuple(items)
 
 
+def _access_ttl(env: Mapping[str, str]) -> int:
+    """ACCESS_TTL_SECONDS, or its deprecated older name JWT_TTL_SECONDS when only that is set."""
+    if not env.get("ACCESS_TTL_SECONDS") and env.get("JWT_TTL_SECONDS"):
+        return _int(env, "JWT_TTL_SECONDS", D.access_ttl_seconds, 60, 86400)
+    return _int(env, "ACCESS_TTL_SECONDS", D.access_ttl_seconds, 60, 86400)
+
+
+def _span(env: Mapping[str, str], name: str, default: float, unit_s: int, most: int) -> float:
+    """A duration in days or hours; fractions allowed (0.5), at least one minute, at most `most` units."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    value = _decimal(raw, name)
+    if not 60 <= value * unit_s or value > most:
+        raise ConfigError(f"{name} must be between {Decimal(60) / unit_s:.4f} (one minute) and {most}, got {raw}")
+    return float(value)
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from the environment; raise ConfigError with one clear message."""
     env = os.environ if env is None else env
@@ -235,7 +260,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_level=level,
         node_name=node,
         stream_prefix=prefix,
-        jwt_ttl_seconds=_int(env, "JWT_TTL_SECONDS", D.jwt_ttl_seconds, 60, 86400),
+        access_ttl_seconds=_access_ttl(env),
+        session_max_days=_span(env, "SESSION_MAX_DAYS", D.session_max_days, 86400, 365),
+        session_idle_hours=_span(env, "SESSION_IDLE_HOURS", D.session_idle_hours, 3600, 8760),
         auth_cache_seconds=_int(env, "AUTH_CACHE_SECONDS", D.auth_cache_seconds, 1, 3600),
         bcrypt_rounds=_int(env, "BCRYPT_ROUNDS", D.bcrypt_rounds, 4, 16),
         starting_wallet=_wallet(env["STARTING_WALLET"]) if env.get("STARTING_WALLET") else D.starting_wallet,
@@ -267,4 +294,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         cfd_snapshot_every=_int(env, "CFD_SNAPSHOT_EVERY", D.cfd_snapshot_every, 10, 10_000_000),
         cfd_starting_margin=_decimal(env.get("CFD_STARTING_MARGIN") or str(D.cfd_starting_margin),
                                      "CFD_STARTING_MARGIN"),
+        api_keys_per_user=_int(env, "API_KEYS_PER_USER", D.api_keys_per_user, 1, 20),
+        api_key_touch_seconds=_int(env, "API_KEY_TOUCH_SECONDS", D.api_key_touch_seconds, 1, 3600),
     )

@@ -6,6 +6,9 @@ from the 202 answer to the FILLED event on the user's WebSocket. The ceiling is 
 no-op POST answered by bench/ceiling.py, a bare aiohttp process that verifies the same kind of
 JWT and parses the body as strictly as Troupe does, measured on this machine in the same run.
 
+With `--auth apikey` every user's requests (orders and the WebSocket ticket) are signed with an
+API key instead (X-MBX-APIKEY, timestamp, HMAC-SHA256 signature), as a bot would send them.
+
 Prints progress to stderr and, as its last line on stdout, one JSON object.
 """
 
@@ -27,6 +30,8 @@ from typing import Any
 import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from app.api_keys import sign  # noqa: E402  (the one way a client computes a signature)
 
 
 def log(msg: str) -> None:
@@ -58,13 +63,31 @@ class User:
     def __init__(self, session: aiohttp.ClientSession, token: str) -> None:
         self.session = session
         self.headers = {"Authorization": f"Bearer {token}"}
+        self.key: tuple[str, str] | None = None  # --auth apikey: (apiKey, secretKey)
         self.waiting: dict[int, tuple[float, asyncio.Future[float]]] = {}
         self.early: dict[int, float] = {}
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.reader: asyncio.Task[None] | None = None
 
+    async def use_api_key(self) -> None:
+        resp = await self.session.post("/api/account/api-keys", headers=self.headers,
+                                       json={"label": "bench", "permissions": ["read", "trade"]})
+        body = await resp.json()
+        self.key = (body["apiKey"], body["secretKey"])
+
+    async def post(self, path: str, body: dict[str, Any] | None) -> aiohttp.ClientResponse:
+        """A POST with the bearer token, or signed with the user's API key."""
+        data = b"" if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        if self.key is None:
+            return await self.session.post(path, data=data or None, headers={**headers, **self.headers})
+        query = f"timestamp={int(time.time() * 1000)}"
+        signature = sign(self.key[1], query.encode() + data)
+        return await self.session.post(f"{path}?{query}&signature={signature}", data=data or None,
+                                       headers={**headers, "X-MBX-APIKEY": self.key[0]})
+
     async def connect(self) -> None:
-        ticket = (await (await self.session.post("/api/ws-ticket", headers=self.headers)).json())["ticket"]
+        ticket = (await (await self.post("/api/ws-ticket", None)).json())["ticket"]
         self.ws = await self.session.ws_connect(f"/ws?ticket={ticket}")
         self.reader = asyncio.create_task(self._read())
 
@@ -86,7 +109,7 @@ class User:
     async def order(self, i: int) -> tuple[float, str]:
         side = "BUY" if i % 2 == 0 else "SELL"
         body = {"symbol": "BTCUSDT", "side": side, "type": "MARKET", "quantity": "0.001"}
-        resp = await self.session.post("/api/trading/orders", json=body, headers=self.headers)
+        resp = await self.post("/api/trading/orders", body)
         accepted = time.perf_counter()
         if resp.status != 202:
             return -1.0, f"http {resp.status}"
@@ -149,6 +172,8 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
             return User(session, (await resp.json())["token"])
 
         users = await asyncio.gather(*(register() for _ in range(args.users)))
+        if args.auth == "apikey":
+            await asyncio.gather(*(u.use_api_key() for u in users))
         await asyncio.gather(*(u.connect() for u in users))
         latencies: list[float] = []
         errors: dict[str, int] = {}
@@ -192,6 +217,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         "orders": count,
         "errors": errors,
         "users": args.users,
+        "auth": args.auth,
         "inflight_per_user": args.inflight,
         "seconds": args.seconds,
         "mean_ms": round(statistics.fmean(latencies) * 1000, 2) if latencies else None,
@@ -208,6 +234,8 @@ def main() -> None:
     parser.add_argument("--shards", type=int, default=2)
     parser.add_argument("--split", action="store_true",
                         help="run the executors in a second process (ROLE=web + ROLE=executor)")
+    parser.add_argument("--auth", choices=("bearer", "apikey"), default="bearer",
+                        help="authenticate orders with the bearer token, or sign them with an API key")
     args = parser.parse_args()
     try:
         import uvloop

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -275,3 +275,60 @@ def _sample_events() -> tuple[tuple[Any, ...], tuple[Any, ...]]:
 
 
 EVERY_EVENT, SPARSE_EVENTS = _sample_events()
+
+
+async def login(session: Any, email: str, password: str = PASSWORD, headers: dict[str, str] | None = None
+                ) -> dict[str, Any]:
+    """Sign in through the real endpoint (another session of the same account); returns the body."""
+    resp = await session.post("/auth/login", json={"email": email, "password": password}, headers=headers)
+    assert resp.status == 200, await resp.text()
+    body: dict[str, Any] = await resp.json()
+    return body
+
+
+async def eventually_401(check: Callable[[], Awaitable[int]], within_s: float) -> None:
+    """Poll `check` (a request's status) until it answers 401, failing after `within_s`."""
+    deadline = time.monotonic() + within_s
+    while (status := await check()) != 401:
+        assert time.monotonic() < deadline, f"still {status} after {within_s} s"
+        await asyncio.sleep(0.05)
+
+
+async def closed_for_session(ws: Any, within_s: float = 2.0) -> str:
+    """The socket is closed by the server with 4001 (session ended) within `within_s`; returns the reason."""
+    async with asyncio.timeout(within_s):
+        while True:
+            msg = await ws.ws.receive()
+            if msg.type is not aiohttp.WSMsgType.TEXT:
+                assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 4001), msg
+                return str(msg.extra or "")
+
+
+# --- API keys (issue 11) ---------------------------------------------------------------------------
+
+def signed(api_key: str, secret: str, query: str = "", body: bytes = b"", *, timestamp: int | None = None,
+           recv_window: int | None = None) -> tuple[str, dict[str, str]]:
+    """The `?query&timestamp=..&signature=..` suffix and headers of a request signed as Binance signs."""
+    from app.api_keys import sign
+    stamp = int(time.time() * 1000) if timestamp is None else timestamp
+    params = "&".join(p for p in (query, f"timestamp={stamp}",
+                                  f"recvWindow={recv_window}" if recv_window is not None else "") if p)
+    return f"?{params}&signature={sign(secret, params.encode() + body)}", {"X-MBX-APIKEY": api_key}
+
+
+async def new_api_key(session: Any, token: str, permissions: list[str], **extra: Any) -> dict[str, Any]:
+    """Create an API key through the real endpoint; the answer holds apiKey and secretKey."""
+    resp = await session.post("/api/account/api-keys", headers=auth(token),
+                              json={"label": "bot", "permissions": permissions, **extra})
+    assert resp.status == 201, await resp.text()
+    return dict(await resp.json())
+
+
+async def signed_call(session: Any, method: str, path: str, key: dict[str, Any], json_body: Any = None,
+                      query: str = "", **sign_options: Any) -> Any:
+    """One signed request; a JSON body is signed as the exact bytes sent."""
+    body = b"" if json_body is None else json.dumps(json_body).encode()
+    suffix, headers = signed(key["apiKey"], key["secretKey"], query, body, **sign_options)
+    if body:
+        headers["Content-Type"] = "application/json"
+    return await session.request(method, path + suffix, headers=headers, data=body or None)

@@ -99,3 +99,20 @@ def test_every_setting_is_in_the_readme_configuration_table() -> None:
 def test_the_defaults_are_written_once() -> None:
     """An empty environment gives exactly the dataclass's defaults (load_settings reads them from it)."""
     assert load_settings({}) == Settings()
+
+
+def test_session_lifetimes_and_the_access_token_ttl_with_its_deprecated_name() -> None:
+    s = load_settings({})
+    assert (s.access_ttl_seconds, s.session_max_days, s.session_idle_hours) == (900, 30, 24)
+    assert load_settings({"JWT_TTL_SECONDS": "120"}).access_ttl_seconds == 120  # the older name still works
+    assert load_settings({"JWT_TTL_SECONDS": "120", "ACCESS_TTL_SECONDS": "300"}).access_ttl_seconds == 300
+    tight = load_settings({"SESSION_MAX_DAYS": "0.5", "SESSION_IDLE_HOURS": "0.25"})
+    assert (tight.session_max_days, tight.session_idle_hours) == (0.5, 0.25)
+    for env, variable in (({"ACCESS_TTL_SECONDS": "30"}, "ACCESS_TTL_SECONDS"),
+                          ({"JWT_TTL_SECONDS": "x"}, "JWT_TTL_SECONDS"),
+                          ({"SESSION_MAX_DAYS": "0.0001"}, "SESSION_MAX_DAYS"),
+                          ({"SESSION_MAX_DAYS": "366"}, "SESSION_MAX_DAYS"),
+                          ({"SESSION_IDLE_HOURS": "-1"}, "SESSION_IDLE_HOURS"),
+                          ({"SESSION_IDLE_HOURS": "1e3"}, "SESSION_IDLE_HOURS")):
+        with pytest.raises(ConfigError, match=variable):
+            load_settings(env)

@@ -24,13 +24,13 @@ def key_json(last4: str | None) -> dict[str, object]:
 
 @routes.get("/api/account/exchange-key")
 async def get_key(request: web.Request) -> web.Response:
-    claims = await require_user(request)
+    claims = await require_user(request, scope="account")
     return web.json_response(key_json(await in_db(request, key_last4, claims.user_id)))
 
 
 @routes.put("/api/account/exchange-key")
 async def put_key(request: web.Request) -> web.Response:
-    claims = await require_user(request)
+    claims = await require_user(request, scope="account")
     api_key, secret = parse_exchange_key(await read_json(request))
     await in_db(request, replace_exchange_key, request.app[VAULT], claims.user_id, api_key, secret)
     return web.json_response(key_json(api_key[-4:]))
@@ -38,7 +38,7 @@ async def put_key(request: web.Request) -> web.Response:
 
 @routes.delete("/api/account/exchange-key")
 async def delete_key(request: web.Request) -> web.Response:
-    claims = await require_user(request)
+    claims = await require_user(request, scope="account")
     if not await in_db(request, remove_exchange_key, claims.user_id):
         raise Problem(404, "there are no exchange keys to remove", code="NOT_FOUND")
     return web.Response(status=204)

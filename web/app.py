@@ -29,7 +29,9 @@ from app.persistence.sessions import session_state
 from app.security.tokens import TokenCache
 from settings import BASE_DIR, Settings
 from web import (
+    account_sessions_views,
     account_views,
+    api_key_views,
     auth_views,
     cfd_views,
     health,
@@ -40,7 +42,10 @@ from web import (
     vendor,
     ws_views,
 )
+from web.api_key_auth import ApiKeyCache, KeyUse, load_key_row
 from web.app_keys import (
+    API_KEY_USES,
+    API_KEYS,
     CPU_POOL,
     DB_POOL,
     GUARD,
@@ -115,8 +120,8 @@ def create_app(settings: Settings, on_fatal: Callable[[str], None] | None = None
     app[HUB] = WsHub()
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(BASE_DIR / "templates"), autoescape=True,
                          filters={"dec": to_str})
-    for module in (auth_views, account_views, trading_views, cfd_views, market_views, ws_views, health, pages, vendor,
-                   problem_types):
+    for module in (auth_views, account_views, account_sessions_views, api_key_views, trading_views, cfd_views,
+                   market_views, ws_views, health, pages, vendor, problem_types):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", BASE_DIR / "static", name="static")
     vendor.check_installed()
@@ -167,12 +172,19 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         guard = AuthGuard(node.redis_url, node.runtime.names.auth_notices,
                           lambda sid: in_pool(app[DB_POOL], session_state, sid), hub.end_sessions,
                           settings.auth_cache_seconds)
+        app[API_KEYS] = ApiKeyCache(lambda which: in_pool(app[DB_POOL], load_key_row, which), node.vault,
+                                    settings.auth_cache_seconds)
+        app[API_KEY_USES] = KeyUse(lambda fn, *args: in_pool(app[DB_POOL], fn, *args),
+                                   settings.api_key_touch_seconds)
+        guard.listeners.append(app[API_KEYS].on_notice)
         await guard.start()
         app[GUARD] = guard
         yield
     finally:
         if guard is not None:
             await guard.stop()
+        if API_KEY_USES in app:
+            await app[API_KEY_USES].drain()
         if renewer is not None:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from app.security.tokens import TokenCache
     from app.security.vault import Vault
     from settings import Settings
+    from web.api_key_auth import ApiKeyCache, KeyUse
     from web.auth_guard import AuthGuard
     from web.ratelimit import Limiter
     from web.ws_hub import WsHub
@@ -26,6 +27,8 @@ SECRETS: web.AppKey[dict[str, str]] = web.AppKey("secrets")  # {"jwt": ...}
 VAULT: web.AppKey[Vault] = web.AppKey("vault")
 TOKENS: web.AppKey[TokenCache] = web.AppKey("tokens")
 GUARD: web.AppKey[AuthGuard] = web.AppKey("guard")
+API_KEYS: web.AppKey[ApiKeyCache] = web.AppKey("api_keys")
+API_KEY_USES: web.AppKey[KeyUse] = web.AppKey("api_key_uses")
 REDIS: web.AppKey[aioredis.Redis] = web.AppKey("redis")
 MARKET_DATA: web.AppKey[MarketData] = web.AppKey("market_data")
 REPLIES: web.AppKey[ReplyRouter] = web.AppKey("replies")

@@ -46,6 +46,8 @@ class AuthGuard:
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
         self.loads = 0  # database reads so far (observability; tests check the cache works)
+        # Other caches of credentials (web/api_key_auth.py): told every notice, or None for "forget all".
+        self.listeners: list[Callable[[AuthNotice | None], None]] = []
 
     # --- checking -------------------------------------------------------------------------------
 
@@ -98,6 +100,8 @@ class AuthGuard:
             for sid in [s for s, (state, _) in self._cache.items() if state.user_id == notice.user_id]:
                 del self._cache[sid]
         self._on_notice(notice)
+        for listener in self.listeners:
+            listener(notice)
 
     # --- the subscription -------------------------------------------------------------------------
 
@@ -122,6 +126,8 @@ class AuthGuard:
                     if self._subscribed.is_set():  # a gap in the subscription: notices may be lost
                         self._epoch += 1
                         self._cache.clear()
+                        for listener in self.listeners:
+                            listener(None)
                         log.info("auth notices: subscription restored; session cache cleared")
                     self._subscribed.set()
                     backoff = 0.05
@@ -134,6 +140,8 @@ class AuthGuard:
                 log.warning("auth notices: subscription lost (%s); retrying in %.1f s", exc, backoff)
                 self._epoch += 1
                 self._cache.clear()
+                for listener in self.listeners:
+                    listener(None)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
             finally:

@@ -49,14 +49,14 @@ async def _ask(request: web.Request, user_id: int, action: str, params: dict[str
 
 @routes.post("/api/cfd/transfer")
 async def transfer(request: web.Request) -> web.Response:
-    claims = await require_user(request)
+    claims = await require_user(request, scope="cfd")
     request_id, params = parse_cfd_transfer(await read_json(request))
     return await _ask(request, claims.user_id, "TRANSFER", params, request_id)
 
 
 @routes.post("/api/cfd/positions")
 async def open_position(request: web.Request) -> web.Response:
-    claims = await require_user(request)
+    claims = await require_user(request, scope="cfd")
     request_id, params = parse_cfd_open(await read_json(request))
     if params["symbol"] not in request.app[RUNTIME].specs:
         raise Problem(400, f"symbol must be one of {', '.join(request.app[RUNTIME].specs)}", field="symbol")
@@ -85,7 +85,7 @@ async def get_position(request: web.Request) -> web.Response:
 
 @routes.patch("/api/cfd/positions/{position_id}")
 async def amend_position(request: web.Request) -> web.Response:
-    claims = await require_user(request)
+    claims = await require_user(request, scope="cfd")
     pid = _position_id(request)
     params = parse_cfd_amend(await read_json(request))
     return await _ask(request, claims.user_id, "AMEND", {**params, "positionId": pid})
@@ -93,7 +93,7 @@ async def amend_position(request: web.Request) -> web.Response:
 
 @routes.delete("/api/cfd/positions/{position_id}")
 async def close_position(request: web.Request) -> web.Response:
-    claims = await require_user(request)
+    claims = await require_user(request, scope="cfd")
     pid = _position_id(request)
     # Closing a position is one intent however often it is asked for: a retry never closes anything else.
     return await _ask(request, claims.user_id, "CLOSE", {"positionId": pid}, f"close-{pid}")

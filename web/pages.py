@@ -18,12 +18,22 @@ from app.accounts import key_last4, remove_exchange_key, replace_exchange_key
 from app.domain.candles import INTERVALS
 from app.persistence.users import user_by_id
 from app.schemas import SchemaError, parse_exchange_key, parse_login, parse_register, refuse_lone_surrogates
-from web.app_keys import RUNTIME, SETTINGS, VAULT
+from web.app_keys import GUARD, RUNTIME, SETTINGS, VAULT
 from web.auth import session_user
+from web.auth_guard import SessionEnded
 from web.plumbing import in_db
 from web.problems import Problem
-from web.session import CSRF_FIELD, check_csrf, clear_session, csrf_token, remember_csrf, set_session
-from web.sign_in import check_credentials, create_user, end_session, sign_in
+from web.session import (
+    CSRF_FIELD,
+    REFRESH_COOKIE,
+    RENEWABLE_COOKIE,
+    check_csrf,
+    clear_session,
+    csrf_token,
+    remember_csrf,
+    set_session,
+)
+from web.sign_in import check_credentials, create_user, end_session, renew, sign_in
 
 if TYPE_CHECKING:
     from app.persistence.models import User
@@ -88,6 +98,36 @@ async def _session_and_user(request: web.Request) -> tuple[Claims, User] | None:
         return None
     user = await in_db(request, user_by_id, claims.user_id)
     return None if user is None else (claims, user)
+
+
+def _sign_in_first(request: web.Request, path: str) -> web.Response:
+    """A page that needs a session: renew it when the browser holds one (its access token has only
+    expired, as after a closed tab), otherwise the login form, coming back here afterwards."""
+    wanted = f"?next={path}" if _NEXT.fullmatch(path) else ""
+    if request.cookies.get(RENEWABLE_COOKIE):
+        return _redirect(f"/auth/resume{wanted}")
+    return _redirect(f"/login{wanted}")
+
+
+@routes.get("/auth/resume")
+async def resume(request: web.Request) -> web.Response:
+    """Renew the browser's session with its refresh cookie (sent only to /auth) and go on to `next`.
+
+    Another site's link gets here without the SameSite=Strict cookies: nothing is renewed or cleared.
+    """
+    location = _next_path(request, request.query.get("next"))
+    refresh = request.cookies.get(REFRESH_COOKIE)
+    if refresh:
+        try:
+            issued = await renew(request, refresh[:512])
+        except Problem:
+            response = _redirect(f"/login?next={location}")
+            clear_session(response)  # this browser's session is over
+            return response
+        response = _redirect(location)
+        set_session(request, response, issued)
+        return response
+    return _redirect(f"/login?next={location}")
 
 
 async def _signed_in(request: web.Request, user: User, location: str) -> web.Response:
@@ -163,17 +203,21 @@ async def terminal(request: web.Request) -> web.Response:
     symbol = request.match_info["symbol"]
     signed_in = await _session_and_user(request)
     if signed_in is None:
-        return _redirect(f"/login?next=/trade/{symbol}" if _NEXT.fullmatch(f"/trade/{symbol}") else "/login")
+        return _sign_in_first(request, f"/trade/{symbol}")
     claims, user = signed_in
     specs = request.app[RUNTIME].specs
     if symbol not in specs:
         return await _render(request, "not_found.html", {"what": f"There is no market called {symbol[:40]}.",
                                                          "user_email": user.email}, 404)
     settings = request.app[SETTINGS]
+    try:
+        state = await request.app[GUARD].check(claims)  # from memory: session_user has just checked it
+    except SessionEnded:  # ended in between, on another node
+        return _sign_in_first(request, f"/trade/{symbol}")
     return await _render(request, "terminal.html", {
         "user_email": user.email, "symbol": symbol, "spec": specs[symbol], "symbols": list(specs),
         "intervals": list(INTERVALS), "cfd_mmr": settings.cfd_mmr, "fee_rate": settings.fee_rate,
-        "session_expires_ms": claims.exp * 1000})
+        "session_expires_ms": state.expires_at, "access_expires_ms": claims.exp * 1000})
 
 
 async def _account(request: web.Request, user: User, status: int = 200, **extra: Any) -> web.Response:
@@ -185,7 +229,7 @@ async def _account(request: web.Request, user: User, status: int = 200, **extra:
 async def account(request: web.Request) -> web.Response:
     user = await _current_user(request)
     if user is None:
-        return _redirect("/login?next=/account")
+        return _sign_in_first(request, "/account")
     return await _account(request, user, saved=request.query.get("saved"))
 
 
@@ -215,7 +259,7 @@ async def _account_form(request: web.Request,
     """A signed-in, CSRF-checked account form; errors show on the page, success redirects (PRG)."""
     user = await _current_user(request)
     if user is None:
-        return _redirect("/login?next=/account")
+        return _sign_in_first(request, "/account")
     try:
         saved = await action(request, user, await _form(request))
     except (Problem, SchemaError) as exc:

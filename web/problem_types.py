@@ -73,6 +73,11 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         "Wrong e-mail or password",
         "No account has this e-mail and password. Which of the two is wrong is not said, on purpose.",
         "Check both and try again; after repeated failures, wait before retrying."),
+    "WRONG_PASSWORD": ProblemType(
+        "The current password is not right",
+        "Changing the password needs the current one, and what was sent is not it. Each wrong try counts "
+        "against the same limits as a wrong password at sign-in.",
+        "Type the current password again; after repeated failures, wait before retrying."),
     "ACCOUNT_DISABLED": ProblemType(
         "This account is disabled",
         "The e-mail and password are right, but an operator has disabled the account: every session of it "
@@ -95,6 +100,32 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         "Too many requests",
         "A rate limit was reached; 'Retry-After' says how many seconds to wait.",
         "Wait that long, then retry."),
+    # --- API keys (signed requests, issue 11)
+    "INVALID_SIGNATURE": ProblemType(
+        "The request's signature does not match",
+        "A request with X-MBX-APIKEY must end its query string with signature=<hex HMAC-SHA256>, computed "
+        "with the key's secret over the query string before '&signature=' followed by the raw body, as "
+        "Binance's signed endpoints do.",
+        "Sign exactly the bytes you send (the query string as encoded, then the body) with the secret key."),
+    "OUTSIDE_RECV_WINDOW": ProblemType(
+        "The signed request is too old or from the future",
+        "'timestamp' (epoch ms) must be at most one second ahead of the server's clock and no older than "
+        "'recvWindow' (default 5000 ms, at most 60000).",
+        "Synchronise the client's clock, sign the request just before sending it, or widen recvWindow."),
+    "ADDRESS_NOT_ALLOWED": ProblemType(
+        "This API key is not allowed from this address",
+        "The key has an IP allow-list and the request came from an address outside it.",
+        "Send from an allowed address, or create a key whose allow-list includes this one."),
+    "MISSING_PERMISSION": ProblemType(
+        "The API key lacks a permission",
+        "The request is signed correctly, but the key does not hold the permission it needs ('detail' names "
+        "it): reading needs 'read', placing or cancelling orders 'trade', the CFD desk 'cfd'. Managing keys, "
+        "sessions or the password ('account') is never allowed to a key.",
+        "Create a key with the permission named, or sign in with the password for account management."),
+    "TOO_MANY_API_KEYS": ProblemType(
+        "Too many API keys",
+        "A user may hold at most API_KEYS_PER_USER live keys (20 by default).",
+        "Revoke a key you no longer use (DELETE /api/account/api-keys/{id}), then create the new one."),
     # --- orders
     "FILTER_FAILURE": ProblemType(
         "The order breaks a symbol filter",

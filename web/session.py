@@ -1,4 +1,5 @@
-"""Browser sessions: the JWT in an HttpOnly SameSite=Strict cookie, and CSRF checks for it.
+"""Browser sessions: the access JWT in an HttpOnly SameSite=Strict cookie, the refresh token in
+another one that only `/auth` paths receive, and CSRF checks for both.
 
 A cookie rides along on any request the browser makes, so every state change authenticated by the
 cookie must also prove it came from one of our pages: the page carries a CSRF token (double-submit:
@@ -10,14 +11,23 @@ Bearer-token clients are not exposed to CSRF and need neither.
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
+import time
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from web.app_keys import SETTINGS
 from web.problems import Problem
 
+if TYPE_CHECKING:
+    from web.sign_in import Issued
+
 SESSION_COOKIE = "troupe_session"
+REFRESH_COOKIE = "troupe_refresh"
+REFRESH_PATH = "/auth"  # the refresh token rides only on /auth/refresh, /auth/resume, /auth/logout...
+RENEWABLE_COOKIE = "troupe_renewable"  # no secret: tells pages the browser holds a refresh cookie
 CSRF_COOKIE = "troupe_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf"
@@ -65,11 +75,20 @@ def check_csrf(request: web.Request, submitted: str | None) -> None:
         raise Problem(403, f"missing or wrong CSRF token: reload the page (scripts send {CSRF_HEADER})", code="CSRF")
 
 
-def set_session(request: web.Request, response: web.StreamResponse, token: str) -> None:
-    max_age = request.app[SETTINGS].jwt_ttl_seconds
-    response.set_cookie(SESSION_COOKIE, token, max_age=max_age, httponly=True, samesite="Strict",
+def set_session(request: web.Request, response: web.StreamResponse, issued: Issued) -> None:
+    """The access token (a cookie living as long as the token) and the refresh token (as long as the session)."""
+    now_s = time.time()
+    session_left = max(1, math.ceil(issued.session_expires_ms / 1000 - now_s))
+    access_left = min(request.app[SETTINGS].access_ttl_seconds, session_left)
+    response.set_cookie(SESSION_COOKIE, issued.access, max_age=access_left,
+                        httponly=True, samesite="Strict", secure=_secure(request), path="/")
+    response.set_cookie(REFRESH_COOKIE, issued.refresh, max_age=session_left,
+                        httponly=True, samesite="Strict", secure=_secure(request), path=REFRESH_PATH)
+    response.set_cookie(RENEWABLE_COOKIE, "1", max_age=session_left, httponly=True, samesite="Strict",
                         secure=_secure(request), path="/")
 
 
 def clear_session(response: web.StreamResponse) -> None:
     response.del_cookie(SESSION_COOKIE, path="/")
+    response.del_cookie(REFRESH_COOKIE, path=REFRESH_PATH)
+    response.del_cookie(RENEWABLE_COOKIE, path="/")

@@ -39,7 +39,7 @@ async def _command(request: web.Request, msg: PlaceOrder | PlaceOco | RequestCan
 
 @routes.post("/api/trading/orders")
 async def place_order(request: web.Request) -> web.Response:
-    claims = await require_user(request)
+    claims = await require_user(request, scope="trade")
     await order_rate_limit(request, claims.user_id)
     body = await read_json(request)
     req = parse_order(body, default_client_id="web-" + secrets.token_urlsafe(18))
@@ -52,7 +52,7 @@ async def place_order(request: web.Request) -> web.Response:
 @routes.post("/api/trading/orderList/oco")
 async def place_oco(request: web.Request) -> web.Response:
     """An OCO list: a take-profit leg and a stop-loss leg; exactly one of them executes."""
-    claims = await require_user(request)
+    claims = await require_user(request, scope="trade")
     await order_rate_limit(request, claims.user_id)
     req = parse_oco(await read_json(request), default_list_id="oco-" + secrets.token_urlsafe(12))
     msg = PlaceOco(msg_id=request.app[REPLIES].new_id(),
@@ -63,7 +63,7 @@ async def place_oco(request: web.Request) -> web.Response:
 
 @routes.delete("/api/trading/orders/{order_id}")
 async def cancel_order(request: web.Request) -> web.Response:
-    claims = await require_user(request)
+    claims = await require_user(request, scope="trade")
     await order_rate_limit(request, claims.user_id)
     order_id = _order_id(request)
     msg = RequestCancel(msg_id=request.app[REPLIES].new_id(),

@@ -3,7 +3,7 @@
 Each connection has a bounded send queue drained by its own task, so one stalled browser never
 delays the others; a connection whose queue fills up is closed (1013) and resyncs on reconnect.
 A socket lives no longer than its session: it is closed with code 4001 (SESSION_ENDED) when the
-token it was opened with expires, or as soon as its session or account is ended on any node.
+session reaches its end of life, or as soon as its session or account is ended on any node.
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ from app.domain.candles import INTERVALS
 from app.queries import snapshot
 from app.schemas import SchemaError, parse_client_frame
 from app.security.tokens import Claims
-from web.app_keys import GUARD, HUB, MARKET_DATA, REDIS, RUNTIME, SETTINGS, WS_SLOTS
-from web.auth import require_user
+from web.app_keys import HUB, MARKET_DATA, REDIS, RUNTIME, SETTINGS, WS_SLOTS
+from web.auth import alive_until, require_user
 from web.auth_guard import SessionEnded
 from web.plumbing import in_db
 from web.problems import Problem
@@ -59,22 +59,22 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
     user_id, version, sid, exp = raw.decode().split(":")
     claims = Claims(int(user_id), int(version), sid, int(exp))
     try:  # the session may have ended since the ticket was issued
-        await request.app[GUARD].check(claims)
+        ends_at = await alive_until(request, claims)
     except SessionEnded:
         raise Problem(401, "this session has ended; sign in again", code="UNAUTHORIZED") from None
     async with request.app[WS_SLOTS].hold(claims.user_id):  # 429 before the upgrade when the user is at the cap
-        return await _serve(request, claims)
+        return await _serve(request, claims, ends_at)
 
 
-async def _serve(request: web.Request, claims: Claims) -> web.WebSocketResponse:
-    """The upgraded connection: the snapshot, then events and the client's messages until it closes."""
+async def _serve(request: web.Request, claims: Claims, ends_at: float) -> web.WebSocketResponse:
+    """`ends_at`: the session's own end (epoch s), not its short access token's: renewals keep it open."""
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=16 * 1024)
     await ws.prepare(request)
     conn = Connection(ws, claims)
     hub = request.app[HUB]
     hub.add(conn)  # events queue up from now on; the snapshot goes out first
     sender: asyncio.Task[None] | None = None
-    expiry = asyncio.get_running_loop().call_later(max(0.0, claims.exp - time.time()), conn.end, "session expired")
+    expiry = asyncio.get_running_loop().call_later(max(0.0, ends_at - time.time()), conn.end, "session expired")
     try:
         marks = await request.app[MARKET_DATA].marks()
         snap = await in_db(request, snapshot, conn.user_id, marks, request.app[SETTINGS].exchange)

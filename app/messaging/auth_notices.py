@@ -13,14 +13,22 @@ from dataclasses import dataclass
 import redis
 import redis.asyncio as aioredis
 
+from app.api_keys import key_id_of_sid, key_sid
+
 
 @dataclass(frozen=True, slots=True)
 class AuthNotice:
-    """Exactly one of `sid` (one session ended) or `user_id` (every session of the account)."""
+    """Exactly one of `sid` (one session, or one API key, ended) or `user_id` (every session of the account)."""
 
     sid: str | None = None
     user_id: int | None = None
     reason: str = "signed out"
+
+    @property
+    def key_id(self) -> int | None:
+        """The API key this notice revokes: a key's notice names its pseudo-session (app/api_keys.key_sid),
+        so the session cache and the WebSocket hub treat it like any session that ended."""
+        return key_id_of_sid(self.sid)
 
     def encode(self) -> str:
         return json.dumps({"sid": self.sid, "user": self.user_id, "reason": self.reason}, separators=(",", ":"))
@@ -40,6 +48,11 @@ def decode(raw: bytes | str) -> AuthNotice | None:
     if user is not None and (not isinstance(user, int) or isinstance(user, bool)):
         return None
     return AuthNotice(sid, user, reason[:100])
+
+
+def key_revoked(key_id: int) -> AuthNotice:
+    """The notice that an API key was revoked: every process drops it and closes its WebSockets."""
+    return AuthNotice(sid=key_sid(key_id), reason="API key revoked")
 
 
 async def publish(client: aioredis.Redis, channel: str, notice: AuthNotice) -> None:

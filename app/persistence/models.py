@@ -228,3 +228,67 @@ class Inbox(BaseModel):
 
 ALL_MODELS = [User, UserSession, ExchangeKey, Order, Fill, LedgerRow, Balance, Position, ExchangeBalance,
               CfdAccount, CfdPosition, CfdCursor, Outbox, Inbox]
+
+
+# --- Sessions that renew, and the security activity log (issue 11) ---------------------------------
+
+
+class RefreshToken(BaseModel):
+    """One refresh token of a session, by the SHA-256 of its text (the token itself is never stored).
+
+    Each renewal marks the token used and issues the next; a used token presented again is a stolen
+    copy (or a stolen original), and ends its session.
+    """
+
+    token_hash = CharField(max_length=64, primary_key=True)
+    sid = CharField(max_length=32, index=True)
+    user_id = IntegerField()
+    created_at = BigIntegerField(default=now_ms)  # the session's last renewal, when this is its newest token
+    used_at = BigIntegerField(null=True)
+
+    class Meta:
+        table_name = "refresh_token"
+
+
+class SecurityEvent(BaseModel):
+    """A row of a user's security activity: sign-ins, renewals gone wrong, sign-outs, password changes."""
+
+    id = IdField()
+    user_id = IntegerField(null=True)  # None: a failed sign-in for an e-mail no account has
+    kind = CharField(max_length=32)
+    created_at = BigIntegerField(default=now_ms)
+    ip = CharField(max_length=64, null=True)
+    user_agent = CharField(max_length=256, null=True)
+    detail = TextField(null=True)  # a JSON object of short strings
+
+    class Meta:
+        table_name = "security_event"
+        indexes = ((("user_id", "id"), False),)
+
+
+ALL_MODELS += [RefreshToken, SecurityEvent]
+
+
+# --- API keys for bots (issue 11) ------------------------------------------------------------------
+
+class ApiKey(BaseModel):
+    """A bot's API key: found by the SHA-256 of the key (never stored itself); its secret sealed by
+    the vault, bound to the user and this row's id; `revoked_at` kept for the record."""
+
+    id = IdField()
+    user_id = IntegerField(index=True)
+    key_hash = CharField(max_length=64, unique=True)
+    key_last4 = CharField(max_length=4)
+    secret_enc = BlobField()
+    label = CharField(max_length=64)
+    permissions = CharField(max_length=32)  # comma-separated, from app.api_keys.PERMISSIONS
+    ip_allowlist = TextField(default="")  # comma-separated networks; empty: any address
+    created_at = BigIntegerField(default=now_ms)
+    expires_at = BigIntegerField(null=True)
+    revoked_at = BigIntegerField(null=True)
+    last_used_at = BigIntegerField(null=True)
+    last_used_ip = CharField(max_length=64, null=True)
+    seen_ips = TextField(default="")  # the latest addresses it was used from, comma-separated
+
+
+ALL_MODELS.append(ApiKey)

@@ -6,6 +6,8 @@ the session store (web/auth_guard.py) says whether that session is still alive.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import time
 from dataclasses import dataclass
 
@@ -25,6 +27,10 @@ class Claims:
     token_version: int
     sid: str
     exp: int  # epoch seconds
+    # A request signed with an API key (web/api_key_auth.py): the key and what it may do. None for a
+    # session token, which holds every scope.
+    key_id: int | None = None
+    permissions: frozenset[str] | None = None
 
 
 def issue(secret: str, user_id: int, token_version: int, ttl_s: int, now: float | None = None, *,
@@ -33,6 +39,16 @@ def issue(secret: str, user_id: int, token_version: int, ttl_s: int, now: float 
     payload = {"sub": str(user_id), "ver": token_version, "sid": sid, "iat": int(now), "nbf": int(now),
                "exp": int(now) + ttl_s, "iss": ISSUER, "aud": AUDIENCE}
     return jwt.encode(payload, secret, algorithm="HS256")
+
+
+def new_refresh_token() -> str:
+    """An opaque refresh token: 256 random bits, so a plain SHA-256 of it is a safe thing to store."""
+    return secrets.token_urlsafe(32)
+
+
+def refresh_hash(token: str) -> str:
+    """What the database keeps of a refresh token (a stolen database yields no usable token)."""
+    return hashlib.sha256(token.encode(errors="surrogatepass")).hexdigest()
 
 
 class TokenCache:

@@ -1,6 +1,10 @@
 // Same-origin JSON calls authenticated by the session cookie; state changes carry the CSRF token.
-// A 401 means the session is over: the page is told (it says so and keeps what was typed); it is
-// never navigated away from, which would drop what the trader was doing.
+// A 401 first renews the access token and sends the very same request once more (an order keeps its
+// clientOrderId, so the retry cannot place it twice); a 401 that renewing cannot cure means the
+// session is over: the page is told (it says so and keeps what was typed); it is never navigated
+// away from, which would drop what the trader was doing.
+import { renewSession } from "./session.js";
+
 const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 const unauthorizedListeners = new Set();
 
@@ -18,7 +22,7 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(method, path, body) {
+export async function api(method, path, body, retried = false) {
   const headers = { Accept: "application/json" };
   if (method !== "GET") headers["X-CSRF-Token"] = csrf;
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -30,6 +34,7 @@ export async function api(method, path, body) {
     throw new ApiError(0, { detail: "the server cannot be reached; check the connection and retry" });
   }
   if (response.status === 401) {
+    if (!retried && await renewSession() === "renewed") return api(method, path, body, true);
     for (const listener of unauthorizedListeners) listener();
   }
   const text = await response.text();

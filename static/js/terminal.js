@@ -31,7 +31,8 @@ if (!root.dataset.intervals.split(",").includes(state.interval)) state.interval 
 
 const toast = toaster($("toasts"));
 const session = new Session({
-  expiresAt: Number(root.dataset.sessionExpires) || 0, notice: $("session-notice"),
+  expiresAt: Number(root.dataset.sessionExpires) || 0, accessExpiresAt: Number(root.dataset.accessExpires) || 0,
+  notice: $("session-notice"),
   onEnded: signedOut, onRefused: keepDraft,
 });
 const chart = new CandleChart($("chart"), decimalsOf(spec.tickSize), Number(spec.tickSize));

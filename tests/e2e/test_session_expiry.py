@@ -11,12 +11,12 @@ from playwright.async_api import Page, Request, expect
 from tests.e2e.conftest import NewContext, screenshot
 from tests.e2e.test_terminal import register, sign_in
 
-TTL_S = 60  # the shortest JWT_TTL_SECONDS settings.py allows
+TTL_S = 60  # about the shortest SESSION_MAX_DAYS settings.py allows (0.0007 days: 60.48 s)
 
 
 @pytest.fixture(scope="module")
 def server_env() -> dict[str, str]:
-    return {"JWT_TTL_SECONDS": str(TTL_S)}
+    return {"SESSION_MAX_DAYS": "0.0007", "ACCESS_TTL_SECONDS": str(TTL_S)}
 
 
 async def _both_themes(page: Page, name: str) -> None:

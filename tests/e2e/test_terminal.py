@@ -39,10 +39,10 @@ async def register(page: Page, email: str | None = None) -> str:
     return email
 
 
-async def sign_in(page: Page, email: str) -> None:
+async def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
     """Fill the login form already on the page; lands on the BTCUSDT terminal, connected."""
     await page.get_by_label("E-mail").fill(email)
-    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_label("Password").fill(password)
     await page.get_by_role("button", name="Log in").click()
     await expect(page).to_have_url(f"{_origin(page)}/trade/BTCUSDT")
     await expect(page.get_by_role("status").filter(has_text="Live")).to_be_visible()

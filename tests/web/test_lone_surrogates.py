@@ -34,6 +34,11 @@ JSON_ROUTES: list[tuple[str, str, dict[str, Any], str]] = [
      "direction"),
     ("PATCH", "/api/cfd/positions/{position_id}", {"stopLossPrice": "1000"}, "stopLossPrice"),
     ("PUT", "/api/account/exchange-key", {"apiKey": "A" * 20, "secretKey": "B" * 20}, "apiKey"),
+    ("POST", "/auth/refresh", {"refreshToken": "r" * 43}, "refreshToken"),
+    ("POST", "/auth/logout-all", {"keepCurrent": True}, "keepCurrent"),
+    ("POST", "/api/account/password", {"currentPassword": PASSWORD, "newPassword": "a new passphrase"},
+     "newPassword"),
+    ("POST", "/api/account/api-keys", {"label": "bot", "permissions": ["read"]}, "label"),
 ]
 
 

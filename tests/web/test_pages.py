@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 from typing import Any
 
 from app.persistence.models import ExchangeKey, Order
@@ -75,7 +76,11 @@ async def test_session_cookie_flags(client: Any) -> None:
     session = [c for c in resp.headers.getall("Set-Cookie") if c.startswith("troupe_session=")]
     assert len(session) == 1
     assert "HttpOnly" in session[0] and "SameSite=Strict" in session[0] and "Path=/" in session[0]
-    assert "Max-Age=3600" in session[0]
+    assert "Max-Age=900" in session[0]  # ACCESS_TTL_SECONDS; the refresh cookie lasts the session, on /auth only
+    refresh = [c for c in resp.headers.getall("Set-Cookie") if c.startswith("troupe_refresh=")]
+    assert len(refresh) == 1
+    assert "HttpOnly" in refresh[0] and "SameSite=Strict" in refresh[0] and "Path=/auth" in refresh[0]
+    assert f"Max-Age={30 * 86400}" in refresh[0] or f"Max-Age={30 * 86400 - 1}" in refresh[0]
 
 
 async def test_forms_without_the_csrf_token_change_nothing(client: Any) -> None:
@@ -238,10 +243,16 @@ async def test_signed_in_pages_show_the_user_in_the_top_bar(client: Any) -> None
 
 
 async def test_the_terminal_carries_when_its_session_expires(client: Any) -> None:
-    """The terminal warns before the session ends: it needs the session token's expiry (epoch ms)."""
+    """The terminal renews its access token before it expires and warns before the session itself
+    ends: it needs both (epoch ms); the session ends SESSION_MAX_DAYS after the sign-in."""
+    before_ms = int(time.time() * 1000)
     await _sign_up(client)
     cookie = next(c for c in client.session.cookie_jar if c.key == "troupe_session").value
     payload = cookie.split(".")[1]
     exp = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["exp"]
     html = await (await client.get("/trade/BTCUSDT")).text()
-    assert f'data-session-expires="{exp * 1000}"' in html
+    assert f'data-access-expires="{exp * 1000}"' in html
+    found = re.search(r'data-session-expires="([0-9]+)"', html)
+    assert found
+    max_ms = 30 * 86400_000
+    assert before_ms + max_ms <= int(found.group(1)) <= int(time.time() * 1000) + max_ms

@@ -38,7 +38,8 @@ AMOUNT_WORDS = ("price", "qty", "quantity", "amount", "free", "locked", "balance
 CANDLE_KEYS = {"o", "h", "l", "c", "v"}
 # JSON numbers are fine here and nowhere else: identifiers, times, versions, counts, basis points.
 INTEGER_KEYS = {"id", "orderId", "orderListId", "seq", "version", "time", "updateTime", "ts", "t", "openedAt",
-                "closedAt", "createdAt", "since", "expiresIn", "nextCursor", "trailingDelta", "status"}
+                "closedAt", "createdAt", "since", "expiresIn", "nextCursor", "trailingDelta", "status",
+                "expiresAt", "sessionExpiresAt", "lastSeenAt", "revoked", "revokedSessions"}
 # Strings that may consist of digits without being amounts.
 OPAQUE_KEYS = {"apiKeyLast4", "clientOrderId", "listClientOrderId", "ticket", "token", "email", "cmdId"}
 SENTENCE_KEYS = {"detail", "rejectReason", "reason"}

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +19,20 @@ from app.messaging.auth_notices import AuthNotice, publish_sync
 from app.persistence.models import User
 from app.persistence.sessions import disable_user
 from tests.apps import make_settings, running_app
-from tests.helpers import PASSWORD, ServerProcess, auth, new_email, open_ws, register
+from tests.helpers import (
+    PASSWORD,
+    ServerProcess,
+    auth,
+    closed_for_session,
+    eventually_401,
+    new_email,
+    open_ws,
+    register,
+)
 from web.app_keys import GUARD, RUNTIME, SETTINGS
 from web.ws_hub import SESSION_ENDED
 
-PUBLIC = ("/auth/register", "/auth/login", "/api/market/")
+PUBLIC = ("/auth/register", "/auth/login", "/api/market/", "/auth/resume")  # resume: a page (redirects)
 
 
 def _authenticated_routes(client: Any) -> list[tuple[str, str]]:
@@ -44,23 +52,6 @@ async def _status(client: Any, method: str, path: str, headers: dict[str, str]) 
     return resp.status
 
 
-async def _eventually_401(check: Callable[[], Awaitable[int]], within_s: float) -> None:
-    deadline = time.monotonic() + within_s
-    while (status := await check()) != 401:
-        assert time.monotonic() < deadline, f"still {status} after {within_s} s"
-        await asyncio.sleep(0.05)
-
-
-async def _closed_for_session(ws: Any, within_s: float = 2.0) -> str:
-    """The socket is closed by the server with SESSION_ENDED within `within_s`; returns the reason."""
-    async with asyncio.timeout(within_s):
-        while True:
-            msg = await ws.ws.receive()
-            if msg.type is not aiohttp.WSMsgType.TEXT:
-                assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, SESSION_ENDED), msg
-                return str(msg.extra or "")
-
-
 async def test_logout_ends_the_session_on_every_endpoint_and_closes_its_sockets(client: Any) -> None:
     token, _ = await register(client)
     other, _ = await register(client)  # another session of another user, untouched
@@ -70,7 +61,7 @@ async def test_logout_ends_the_session_on_every_endpoint_and_closes_its_sockets(
     ws = await open_ws(client, token)
     resp = await client.post("/auth/logout", headers=auth(token))
     assert resp.status == 204
-    reason = await _closed_for_session(ws)
+    reason = await closed_for_session(ws)
     assert "signed out" in reason
     for method, path in routes:
         assert await _status(client, method, path, auth(token)) == 401, (method, path)
@@ -145,9 +136,9 @@ async def test_a_disabled_account_is_signed_out_everywhere(client: Any) -> None:
     assert disable_user(user["id"])  # what an operator's tool does: the database, then the notice
     runtime = client.app[RUNTIME]
     publish_sync(runtime.redis_url, runtime.names.auth_notices, AuthNotice(user_id=user["id"], reason="disabled"))
-    assert "disabled" in await _closed_for_session(ws)
+    assert "disabled" in await closed_for_session(ws)
     for t in (token, second["token"]):
-        await _eventually_401(lambda t=t: _status(client, "GET", "/api/trading/balances", auth(t)), 2)
+        await eventually_401(lambda t=t: _status(client, "GET", "/api/trading/balances", auth(t)), 2)
     login = await client.post("/auth/login", json={"email": user["email"], "password": PASSWORD})
     assert login.status == 403 and (await login.json())["code"] == "ACCOUNT_DISABLED"
 
@@ -157,12 +148,13 @@ async def test_a_new_token_version_ends_older_tokens(client: Any) -> None:
     User.update(token_version=User.token_version + 1).where(User.id == user["id"]).execute()
     runtime = client.app[RUNTIME]
     publish_sync(runtime.redis_url, runtime.names.auth_notices, AuthNotice(user_id=user["id"]))
-    await _eventually_401(lambda: _status(client, "GET", "/auth/me", auth(token)), 2)
+    await eventually_401(lambda: _status(client, "GET", "/auth/me", auth(token)), 2)
 
 
 @pytest.fixture
 async def short_cache_client(aiohttp_client: Any, tmp_path: Path, sqlite_url: str, redis_url: str) -> Any:
-    settings = make_settings(tmp_path, sqlite_url, redis_url, auth_cache_seconds=1, jwt_ttl_seconds=3)
+    settings = make_settings(tmp_path, sqlite_url, redis_url, auth_cache_seconds=1,
+                             access_ttl_seconds=3, session_max_days=3 / 86400)
     async for c in running_app(aiohttp_client, settings):
         yield c
 
@@ -173,15 +165,15 @@ async def test_a_deleted_account_is_refused_even_when_deleted_by_hand(short_cach
     assert (await client.get("/api/trading/balances", headers=auth(token))).status == 200
     User.delete().where(User.id == user["id"]).execute()  # behind Troupe's back: no notice at all
     limit = client.app[SETTINGS].auth_cache_seconds + 1
-    await _eventually_401(lambda: _status(client, "POST", "/api/trading/orders", auth(token)), limit)
+    await eventually_401(lambda: _status(client, "POST", "/api/trading/orders", auth(token)), limit)
 
 
-async def test_a_websocket_closes_when_its_token_expires(short_cache_client: Any) -> None:
+async def test_a_websocket_closes_when_its_session_expires(short_cache_client: Any) -> None:
     client = short_cache_client
     token, _ = await register(client)
     ws = await open_ws(client, token)
-    ttl = client.app[SETTINGS].jwt_ttl_seconds
-    assert "expired" in await _closed_for_session(ws, within_s=ttl + 2)
+    ttl = client.app[SETTINGS].session_max_days * 86400
+    assert "expired" in await closed_for_session(ws, within_s=ttl + 2)
 
 
 async def test_a_sign_out_on_one_node_reaches_the_other(tmp_path: Path, redis_url: str) -> None:
@@ -199,8 +191,8 @@ async def test_a_sign_out_on_one_node_reaches_the_other(tmp_path: Path, redis_ur
             assert (await on_b.get("/auth/me", headers=auth(token))).status == 200
             ws = await open_ws(on_b, token)
             assert (await on_a.post("/auth/logout", headers=auth(token))).status == 204
-            await _closed_for_session(ws)
-            await _eventually_401(lambda: _status(on_b, "GET", "/auth/me", auth(token)), 2)
+            await closed_for_session(ws)
+            await eventually_401(lambda: _status(on_b, "GET", "/auth/me", auth(token)), 2)
     finally:
         b.stop()
         a.stop()

@@ -8,12 +8,15 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
+import redis
+
 from app.domain import book
 from app.domain.book import Level
 from app.domain.candles import INTERVALS
 from app.domain.orders import Side
 from tests.helpers import WsClient, auth, open_ws, register
 from tests.scripted_market import Market
+from web.app_keys import RUNTIME
 
 D = Decimal
 MakeClient = Callable[..., Awaitable[Any]]
@@ -163,3 +166,29 @@ async def test_a_resting_order_pays_maker_and_a_taker_pays_taker(make_client: Ma
     market.tick("63900")
     maker = await ws.order_status(order_id, {"FILLED"})
     assert [(D(f["price"]), D(f["commission"])) for f in maker["fills"]] == [(D("64000"), D("0.000002"))]
+
+
+async def test_a_fill_announced_twice_is_folded_once(make_client: MakeClient) -> None:
+    """The outbox relay may publish an event batch again (a crash after publishing, before deleting the row):
+    the book and the tape take each fill in once."""
+    client = await make_client(**STILL)
+    token, ws = await trader(client)
+    bids = levels((await depth(client))["bids"])
+    first = await sell(client, token, ws, "0.1")
+    runtime = client.server.app[RUNTIME]
+    r = redis.Redis.from_url(runtime.redis_url)
+    try:
+        entries = r.xrange(runtime.names.events)
+        announced = [fields for _, fields in entries if b'"fills":[{' in fields[b"m"]]
+        assert announced, "the fill's event batch is on topic:events"
+        r.xadd(runtime.names.events, announced[-1])  # the relay's duplicate
+    finally:
+        r.close()
+    barrier = await sell(client, token, ws, "0.05")  # the feed reads in order: the duplicate comes before it
+    assert [D(f["price"]) for f in first + barrier] == [bids[0].price, bids[0].price]
+    printed = await ws.wait_for(lambda m: m["type"] == "TRADE" and any(p["qty"] == "0.05" for p in m["trades"]))
+    after = ws.seen.index(printed)
+    update = await ws.wait_for(lambda m: m["type"] == "BOOK_UPDATE" and ws.seen.index(m) > after)
+    assert levels(update["bids"])[0] == Level(bids[0].price, D("0.25")), "0.4 less 0.1 and 0.05, once each"
+    tape = (await (await client.get("/api/market/trades?symbol=BTCUSDT&limit=1000")).json())["trades"]
+    assert [p["qty"] for p in tape if D(p["price"]) == bids[0].price] == ["0.1", "0.05"]

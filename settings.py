@@ -54,6 +54,10 @@ class Settings:
     starting_wallet: tuple[tuple[str, Decimal], ...] = tuple(
         (asset, Decimal(amount)) for asset, _, amount in (item.partition("=") for item in DEFAULT_WALLET.split(",")))
     fee_rate: Decimal = Decimal("0.001")
+    # The market model: maker/taker fees of spot fills (each defaults to FEE_RATE), the book's refill.
+    fee_maker_rate: Decimal = Decimal("0.001")
+    fee_taker_rate: Decimal = Decimal("0.001")
+    book_refill_ms: int = 2000  # liquidity a fill took comes back at one touch size (level_qty) per this
     tick_interval_ms: int = 250
     price_seed: int = 42
     order_rate_per_s: int = 50
@@ -236,6 +240,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         shard_ids = tuple(sorted({int(p) for p in parts}))
     if fee >= 1:
         raise ConfigError("FEE_RATE must be below 1 (0.001 is 0.1 %)")
+    maker = _decimal(env.get("FEE_MAKER_RATE") or str(fee), "FEE_MAKER_RATE")
+    taker = _decimal(env.get("FEE_TAKER_RATE") or str(fee), "FEE_TAKER_RATE")
+    for name, rate in (("FEE_MAKER_RATE", maker), ("FEE_TAKER_RATE", taker)):
+        if not 0 <= rate < 1:
+            raise ConfigError(f"{name} must be at least 0 and below 1 (0.001 is 0.1 %)")
     return Settings(
         host=env.get("HOST") or D.host,
         port=_int(env, "PORT", D.port, 0, 65535),
@@ -258,6 +267,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         bcrypt_rounds=_int(env, "BCRYPT_ROUNDS", D.bcrypt_rounds, 4, 16),
         starting_wallet=_wallet(env["STARTING_WALLET"]) if env.get("STARTING_WALLET") else D.starting_wallet,
         fee_rate=fee,
+        fee_maker_rate=maker,
+        fee_taker_rate=taker,
+        book_refill_ms=_int(env, "BOOK_REFILL_MS", D.book_refill_ms, 1, 3_600_000),
         tick_interval_ms=_int(env, "TICK_INTERVAL_MS", D.tick_interval_ms, 20, 10000),
         price_seed=_int(env, "PRICE_SEED", D.price_seed, 0, 2**31 - 1),
         order_rate_per_s=_int(env, "ORDER_RATE_PER_S", D.order_rate_per_s, 1, 1_000_000),

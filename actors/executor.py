@@ -24,6 +24,7 @@ from actors.runtime import Runtime
 from app.cfd.desk import CfdDesk, DeskBatch, reply_for
 from app.clock import now_ms
 from app.domain.answers import RejectionKind
+from app.domain.execution import Fees
 from app.domain.ledger import house_of_shard
 from app.execution import account_reset
 from app.execution.binance import BinanceVenue
@@ -58,7 +59,8 @@ def venue_for(runtime: Runtime, shard: int) -> Venue:
     s = runtime.settings
     if s.exchange == "binance":
         return BinanceVenue(s, runtime.specs, runtime.vault, shard, f"executor-{shard}")
-    return SimulatedVenue(runtime.specs, s.fee_rate, house_of_shard(shard), shard, s.executor_shards)
+    return SimulatedVenue(runtime.specs, Fees(s.fee_maker_rate, s.fee_taker_rate), house_of_shard(shard), shard,
+                          s.executor_shards)
 
 
 class Executor(MailboxActor):

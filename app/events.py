@@ -53,6 +53,7 @@ class OrderFill:
     qty: Decimal
     commission: Decimal
     commission_asset: str
+    maker: bool = False  # a resting order's fill; the market tape shows the taker's side from it
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +77,8 @@ def order_record(row: Any) -> OrderRecord:
 
 def order_fill(fill: Any) -> OrderFill:
     """A fill row or `FillRecord`, as the user sees it."""
-    return OrderFill(fill.seq, fill.price, fill.qty, fill.commission, fill.commission_asset)
+    return OrderFill(fill.seq, fill.price, fill.qty, fill.commission, fill.commission_asset,
+                     bool(getattr(fill, "maker", False)))
 
 
 # --- the events --------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The latest market data as the PriceFeed left it in Redis: ticks, marks, silent symbols.
+"""The latest market data as the PriceFeed left it in Redis: ticks, marks, silent symbols, books, the tape.
 
 Read by the API, the WebSocket and registration alike, so it lives here rather than in a views
 module; it is given the process's `redis.asyncio` client, never the aiohttp application.
@@ -6,8 +6,10 @@ module; it is given the process's `redis.asyncio` client, never the aiohttp appl
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -38,3 +40,15 @@ class MarketData:
     async def marks(self) -> dict[str, Decimal]:
         """Latest price per base asset (BTC, ETH, ...)."""
         return {self.specs[s].base: t.price for s, t in (await self.latest_ticks()).items()}
+
+    async def depth(self, symbol: str, limit: int) -> dict[str, Any] | None:
+        """The symbol's published book, `limit` levels a side (None: nothing published yet)."""
+        raw = await self.redis.get(self.names.book(symbol))
+        if raw is None:
+            return None
+        book = json.loads(raw)
+        return {"lastUpdateId": book["lastUpdateId"], "bids": book["bids"][:limit], "asks": book["asks"][:limit]}
+
+    async def trades(self, symbol: str, limit: int) -> list[dict[str, Any]]:
+        """The latest `limit` prints of the tape, oldest first."""
+        return [json.loads(raw) for raw in await self.redis.lrange(self.names.tape(symbol), -limit, -1)]

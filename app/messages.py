@@ -28,6 +28,7 @@ from typing import Any
 from app.domain.answers import Answer, RejectionKind
 from app.domain.oco import OcoRequest
 from app.domain.orders import OrderRequest
+from app.domain.tape import Print
 from app.events import USER_EVENTS, UserEvent
 
 CODEC_VERSION = 2
@@ -153,18 +154,43 @@ class CancelOrder(Message):
 
 @message
 class PriceTick(Message):
+    """The last price and the touch; on `topic:market` also the book (app/domain/book.py `MarketBook`).
+
+    `bids`/`asks` are the published levels, best first, as (price, quantity); the update ids
+    `book_first`..`book_id` are those this book covers (Binance's U/u; `book_first > book_id`: no
+    change). `folded` names the users' fills (`<orderId>:<seq>`) the book took in since the
+    previous tick, so an executor shard stops counting them itself. The `prices` hash keeps the
+    tick without its book.
+    """
+
     symbol: str
     price: Decimal
     bid: Decimal
     ask: Decimal
     ts: int
     seq: int
+    bids: tuple[tuple[Decimal, Decimal], ...] = ()
+    asks: tuple[tuple[Decimal, Decimal], ...] = ()
+    book_first: int = 0
+    book_id: int = 0
+    folded: tuple[str, ...] = ()
 
 
 @message
 class CandleUpdate(Message):
     symbol: str
     candles: dict[str, dict[str, Any]]  # interval -> the open candle
+
+
+@message
+class TradePrints(Message):
+    """Prints for the public tape, in order: the market's trades and the users' fills, anonymised.
+
+    Ids increase per symbol and the tape's time never goes back (app/domain/tape.py).
+    """
+
+    symbol: str
+    prints: tuple[Print, ...]
 
 
 @message

@@ -235,9 +235,11 @@ class ClientFrame:
     symbols: tuple[str, ...]
     interval: str | None
     cfd_pnl_ms: int | None
+    channels: tuple[str, ...] = ()  # extra market channels to subscribe to: "book", "trades"
 
 
-_FRAME_FIELDS = {"type", "symbols", "interval", "cfdPnlMs"}
+_FRAME_FIELDS = {"type", "symbols", "interval", "cfdPnlMs", "channels"}
+CHANNELS = ("book", "trades")
 MAX_CFD_PNL_MS = 60_000
 
 
@@ -260,7 +262,10 @@ def parse_client_frame(text: str) -> ClientFrame:
     if pnl_ms is not None and not (isinstance(pnl_ms, _Number) and re.fullmatch(r"[0-9]{1,5}", pnl_ms)
                                    and int(pnl_ms) <= MAX_CFD_PNL_MS):
         raise SchemaError(f"cfdPnlMs must be a whole number of milliseconds, 0-{MAX_CFD_PNL_MS}", "cfdPnlMs")
-    return ClientFrame(kind, tuple(symbols), interval, None if pnl_ms is None else int(pnl_ms))
+    channels = body.get("channels", [])
+    if not isinstance(channels, list) or not all(isinstance(c, str) and c in CHANNELS for c in channels):
+        raise SchemaError(f"channels must be a list drawn from {', '.join(CHANNELS)}", "channels")
+    return ClientFrame(kind, tuple(symbols), interval, None if pnl_ms is None else int(pnl_ms), tuple(channels))
 
 
 # --- responses ----------------------------------------------------------------------------------

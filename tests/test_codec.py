@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from app.domain.oco import OcoRequest
 from app.domain.orders import OrderRequest, OrderType, Side, TimeInForce
+from app.domain.tape import Print
 from app.messages import (
     CODEC_VERSION,
     REGISTRY,
@@ -29,6 +30,7 @@ from app.messages import (
     RequestCancel,
     ResetAccount,
     SubmitOrder,
+    TradePrints,
     decode,
     encode,
 )
@@ -70,7 +72,10 @@ FULL: list[Message] = [
     SubmitOrder(msg_id="m6", order_id=9, user_id=4),
     CancelOrder(msg_id="m7", order_id=9, user_id=4),
     PriceTick(msg_id="m8", symbol="BTCUSDT", price=MANY, bid=TINY, ask=Decimal("67250.02"), ts=1_700_000_000_000,
-              seq=2**62),
+              seq=2**62, bids=((TINY, MANY),), asks=((Decimal("67250.02"), Decimal("0.4")),), book_first=7,
+              book_id=2**40, folded=("12:1", "12:2")),
+    TradePrints(msg_id="m12", symbol="BTCUSDT", prints=(Print(2**40, MANY, TINY, True, 1_700_000_000_000),
+                                                         Print(2**40 + 1, TINY, MANY, False, 1_700_000_000_001))),
     CandleUpdate(msg_id="m9", symbol="BTCUSDT", candles={"1m": {"t": 60_000, "o": "1", "h": "2", "l": "0.5",
                                                                 "c": "1.5", "v": "12.00000001"}}),
     MarketStatus(msg_id="m10", symbol="SOLUSDT", stale=True, since=1_700_000_000_000),

@@ -28,6 +28,8 @@ def test_defaults_are_the_embedded_offline_setup() -> None:
     ({"MASTER_KEY": "xyz"}, "MASTER_KEY"), ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
     ({"EXECUTOR_SHARDS": "0"}, "EXECUTOR_SHARDS"), ({"STARTING_WALLET": "USDT=lots"}, "STARTING_WALLET"),
     ({"FEE_RATE": "1.5"}, "FEE_RATE"), ({"ROLE": "gateway"}, "ROLE"),
+    ({"FEE_MAKER_RATE": "1"}, "FEE_MAKER_RATE"), ({"FEE_TAKER_RATE": "-0.1"}, "FEE_TAKER_RATE"),
+    ({"BOOK_REFILL_MS": "0"}, "BOOK_REFILL_MS"),
     ({"EXECUTOR_SHARDS": "2", "EXECUTOR_SHARD_IDS": "2"}, "EXECUTOR_SHARD_IDS"),
     ({"EXECUTOR_SHARD_IDS": "a"}, "EXECUTOR_SHARD_IDS"),
     ({"TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"}, "TRUSTED_PROXIES"), ({"WS_MAX_PER_USER": "0"}, "WS_MAX_PER_USER"),
@@ -36,6 +38,13 @@ def test_defaults_are_the_embedded_offline_setup() -> None:
 def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> None:
     with pytest.raises(ConfigError, match=variable):
         load_settings(env)
+
+
+def test_maker_and_taker_fees_default_to_fee_rate() -> None:
+    s = load_settings({"FEE_RATE": "0.002"})
+    assert (s.fee_maker_rate, s.fee_taker_rate) == (Decimal("0.002"), Decimal("0.002"))
+    s = load_settings({"FEE_RATE": "0.002", "FEE_MAKER_RATE": "0", "FEE_TAKER_RATE": "0.0015"})
+    assert (s.fee_rate, s.fee_maker_rate, s.fee_taker_rate) == (Decimal("0.002"), Decimal(0), Decimal("0.0015"))
 
 
 def test_trusted_proxies_are_addresses_or_networks_and_none_by_default() -> None:

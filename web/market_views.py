@@ -1,5 +1,5 @@
-"""/api/market: symbols and their filters, tickers, candles. Market data is read from Redis
-(the latest ticks through app/market_data.py)."""
+"""/api/market: symbols and their filters, tickers, candles, the book's depth and the trade tape.
+Market data is read from Redis (the latest ticks, books and prints through app/market_data.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from typing import Any
 
 from aiohttp import web
 
+from app.domain.book import DEPTH, LEVELS
 from app.domain.candles import INTERVALS, Candle
+from app.domain.tape import KEEP_PRINTS
 from app.messages import PriceTick
 from app.money import to_str
 from app.schemas import parse_int_param
@@ -71,3 +73,24 @@ async def candles(request: web.Request) -> web.Response:
     raw = await request.app[REDIS].lrange(request.app[RUNTIME].names.candles(symbol, interval), -limit, -1)
     return web.json_response({"symbol": symbol, "interval": interval,
                               "candles": [json.loads(c) for c in raw]})
+
+
+@routes.get("/api/market/depth")
+async def depth(request: web.Request) -> web.Response:
+    """The symbol's order book, best first, as Binance's /api/v3/depth shapes it (plus the symbol)."""
+    symbol = _symbol(request, required=True)
+    assert symbol is not None
+    limit = parse_int_param(request.query.get("limit"), "limit", DEPTH, 1, LEVELS)
+    book = await request.app[MARKET_DATA].depth(symbol, limit)
+    if book is None:
+        raise Problem(503, "no book yet for this symbol", code="UNAVAILABLE")
+    return web.json_response({"symbol": symbol, **book})
+
+
+@routes.get("/api/market/trades")
+async def trades(request: web.Request) -> web.Response:
+    """The public tape: the latest prints, oldest first, as Binance's /api/v3/trades (users anonymised)."""
+    symbol = _symbol(request, required=True)
+    assert symbol is not None
+    limit = parse_int_param(request.query.get("limit"), "limit", 500, 1, KEEP_PRINTS)
+    return web.json_response({"symbol": symbol, "trades": await request.app[MARKET_DATA].trades(symbol, limit)})

@@ -18,11 +18,11 @@ from aiohttp import WSCloseCode, web
 
 from app.cfd.rules import Direction, mark_and_upnl
 from app.events import CfdChanged
-from app.messages import CandleUpdate, EventBatch, MarketStatus, Message, PriceTick
+from app.messages import CandleUpdate, EventBatch, MarketStatus, Message, PriceTick, TradePrints
 from app.messaging.auth_notices import AuthNotice
 from app.money import to_str
 from app.security.tokens import Claims
-from web.ws_render import candle_frame, event_frame, pnl_frame, price_frame, status_frame
+from web.ws_render import book_frame, candle_frame, event_frame, pnl_frame, price_frame, status_frame, trade_frame
 
 log = logging.getLogger("troupe.ws")
 
@@ -36,6 +36,8 @@ class Connection:
         self.user_id = claims.user_id
         self.sid = claims.sid
         self.symbols: set[str] = set()
+        self.book_symbols: set[str] = set()  # subscribed with the "book" channel
+        self.trade_symbols: set[str] = set()  # subscribed with the "trades" channel
         self.interval = "1m"
         self.queue: asyncio.Queue[str | None] = asyncio.Queue(MAX_QUEUE)
         self.closing = False
@@ -121,6 +123,18 @@ class WsHub:
                         self._offer(conn, frame)
                         if conn.cfd and (pnl := conn.pnl_frame(msg)) is not None:
                             self._offer(conn, pnl)
+                if msg.book_first <= msg.book_id and (msg.bids or msg.asks):
+                    book: str | None = None
+                    for conn in self.connections:
+                        if msg.symbol in conn.book_symbols:
+                            book = book or book_frame(msg)
+                            self._offer(conn, book)
+            elif isinstance(msg, TradePrints):
+                trades: str | None = None
+                for conn in self.connections:
+                    if msg.symbol in conn.trade_symbols:
+                        trades = trades or trade_frame(msg)
+                        self._offer(conn, trades)
             elif isinstance(msg, CandleUpdate):
                 frames: dict[str, str] = {}
                 for conn in self.connections:

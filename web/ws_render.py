@@ -1,5 +1,9 @@
 """The browser WebSocket's renderer: every frame the server sends, from the messages and events it is given.
 
+Market frames: `PRICE_UPDATE`, `CANDLE_UPDATE`, `MARKET_STATUS`, and for symbols subscribed with the
+`book` / `trades` channels `BOOK_UPDATE` (the whole book to `DEPTH` levels, best first, with the update
+ids `U`..`u` it covers; a page shows the one with the highest `u`) and `TRADE` (new tape prints).
+
 User events arrive typed (app/events.py); their order, balance and position JSON is the REST renderer's
 (app/render.py, app/cfd/render.py), so a live event and the SNAPSHOT a reconnecting page gets agree in
 shape. Another interface would add its own renderer beside this one.
@@ -12,8 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 from app.cfd.render import changed_json
+from app.domain.book import DEPTH
 from app.events import BalancesChanged, CfdChanged, OrderUpdated, PositionsChanged, UserEvent
-from app.messages import PriceTick
+from app.messages import PriceTick, TradePrints
 from app.money import to_str
 from app.render import balances_json, order_json, position_update_json
 
@@ -30,6 +35,23 @@ def error_frame(detail: str) -> str:
 def price_frame(tick: PriceTick) -> str:
     return dumps_frame({"type": "PRICE_UPDATE", "symbol": tick.symbol, "price": to_str(tick.price),
                         "bid": to_str(tick.bid), "ask": to_str(tick.ask), "ts": tick.ts})
+
+
+def book_frame(tick: PriceTick) -> str:
+    """The book a tick carries, as BOOK_UPDATE."""
+    return dumps_frame({"type": "BOOK_UPDATE", "symbol": tick.symbol, "U": tick.book_first, "u": tick.book_id,
+                        "bids": [[to_str(p), to_str(q)] for p, q in tick.bids[:DEPTH]],
+                        "asks": [[to_str(p), to_str(q)] for p, q in tick.asks[:DEPTH]], "ts": tick.ts})
+
+
+def book_snapshot_frame(symbol: str, book: dict[str, Any]) -> str:
+    """The stored book (app/market_data.py `depth`) as the first BOOK_UPDATE after subscribing."""
+    return dumps_frame({"type": "BOOK_UPDATE", "symbol": symbol, "U": book["lastUpdateId"],
+                        "u": book["lastUpdateId"], "bids": book["bids"], "asks": book["asks"], "ts": None})
+
+
+def trade_frame(msg: TradePrints) -> str:
+    return dumps_frame({"type": "TRADE", "symbol": msg.symbol, "trades": [p.to_json() for p in msg.prints]})
 
 
 def status_frame(symbol: str, stale: bool, since: int) -> str:

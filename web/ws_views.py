@@ -1,7 +1,9 @@
 """The WebSocket endpoint: the ticket, the upgrade, the snapshot and the client protocol.
 
 The long-lived JWT never appears in a URL: clients trade it for a 30-second single-use ticket.
-The hub that pushes events is web/ws_hub.py; every frame is rendered by web/ws_render.py.
+The hub that pushes events is web/ws_hub.py; every frame is rendered by web/ws_render.py. A subscription
+may add the `book` and `trades` channels for its symbols (BOOK_UPDATE, TRADE; the book's current state
+is sent at once).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 
 from aiohttp import WSMsgType, web
 
+from app.domain.book import DEPTH
 from app.domain.candles import INTERVALS
 from app.queries import snapshot
 from app.schemas import SchemaError, parse_client_frame
@@ -25,7 +28,7 @@ from web.problems import Problem
 from web.ratelimit import ticket_rate_limit
 from web.session import origin_ok
 from web.ws_hub import Connection
-from web.ws_render import dumps_frame, error_frame, price_frame, snapshot_frame, status_frame
+from web.ws_render import book_snapshot_frame, dumps_frame, error_frame, price_frame, snapshot_frame, status_frame
 
 routes = web.RouteTableDef()
 
@@ -118,6 +121,8 @@ async def _client_message(request: web.Request, conn: Connection, data: str) -> 
         return error_frame(f"symbols must be a list drawn from {', '.join(specs)}")
     if frame.type == "unsubscribe":
         conn.symbols.difference_update(symbols)
+        conn.book_symbols.difference_update(symbols)
+        conn.trade_symbols.difference_update(symbols)
         return dumps_frame({"type": "SUBSCRIPTIONS", "symbols": sorted(conn.symbols), "interval": conn.interval})
     interval = conn.interval if frame.interval is None else frame.interval
     if interval not in INTERVALS:
@@ -125,6 +130,10 @@ async def _client_message(request: web.Request, conn: Connection, data: str) -> 
     if len(conn.symbols | set(symbols)) > MAX_SUBSCRIPTIONS:
         return error_frame(f"at most {MAX_SUBSCRIPTIONS} symbols per connection")
     conn.symbols.update(symbols)
+    if "book" in frame.channels:
+        conn.book_symbols.update(symbols)
+    if "trades" in frame.channels:
+        conn.trade_symbols.update(symbols)
     conn.interval = interval
     conn.cfd_pnl_ms = conn.cfd_pnl_ms if frame.cfd_pnl_ms is None else frame.cfd_pnl_ms
     ticks = await request.app[MARKET_DATA].latest_ticks()
@@ -134,4 +143,6 @@ async def _client_message(request: web.Request, conn: Connection, data: str) -> 
             _offer_direct(conn, price_frame(ticks[s]))
         if s in stale:
             _offer_direct(conn, status_frame(s, True, stale[s]))
+        if "book" in frame.channels and (book := await request.app[MARKET_DATA].depth(s, DEPTH)) is not None:
+            _offer_direct(conn, book_snapshot_frame(s, book))
     return dumps_frame({"type": "SUBSCRIPTIONS", "symbols": sorted(conn.symbols), "interval": conn.interval})

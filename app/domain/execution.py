@@ -1,7 +1,9 @@
 """The simulated exchange's matching rules for spot orders, as pure functions.
 
 The executor actor loads an order and the account's free balances, calls one of `place`,
-`on_quote` or `cancel`, and persists the returned `Outcome` in one transaction.
+`on_quote` or `cancel`, and persists the returned `Outcome` in one transaction. A fill that takes
+liquidity (a market order, the part of a limit order that crosses when placed, a triggered order)
+pays the taker fee; a resting order's fill pays the maker fee (`Fees`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,18 @@ from app.domain.ledger import Entry, House, Posting, transfer, user_free, user_l
 from app.domain.orders import LIMIT_TYPES, OPEN, TRIGGERED_TYPES, OrderStatus, OrderType, Side, TimeInForce
 from app.domain.symbols import SymbolSpec
 from app.money import ZERO, credit, debit, to_str
+
+
+@dataclass(frozen=True, slots=True)
+class Fees:
+    """Commission rates: `maker` for a resting order's fills, `taker` for fills that take liquidity."""
+
+    maker: Decimal
+    taker: Decimal
+
+    @classmethod
+    def flat(cls, rate: Decimal) -> Fees:
+        return cls(rate, rate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +67,7 @@ class FillRecord:
     commission_asset: str
     net_base: Decimal  # base asset that changed hands for the user's position (after fees on a BUY)
     net_quote: Decimal  # quote paid (BUY, rounded up) or received after fees (SELL, rounded down)
+    maker: bool = False  # a resting order's fill (maker fee); False: it took liquidity
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +89,7 @@ def _reject(reason: str) -> Outcome:
 
 
 def _settle(order: OrderView, spec: SymbolSpec, fill: Fill, seq: int, fee_rate: Decimal,
-            source: str, house: House) -> tuple[FillRecord, Entry]:
+            source: str, house: House, maker: bool) -> tuple[FillRecord, Entry]:
     """Book one fill: the user pays from `source`, the house takes the other side and the fee."""
     uid = order.user_id
     if order.side is Side.BUY:
@@ -89,7 +104,7 @@ def _settle(order: OrderView, spec: SymbolSpec, fill: Fill, seq: int, fee_rate: 
         if commission:
             postings.append(Posting(house.fees, spec.base, commission, "fee"))
         record = FillRecord(seq, fill.price, fill.qty, fill.quote_qty, commission, spec.base,
-                            fill.qty - commission, cost)
+                            fill.qty - commission, cost, maker)
     else:
         proceeds = credit(fill.quote_qty)
         commission = debit(proceeds * fee_rate)
@@ -102,32 +117,33 @@ def _settle(order: OrderView, spec: SymbolSpec, fill: Fill, seq: int, fee_rate: 
         if commission:
             postings.append(Posting(house.fees, spec.quote, commission, "fee"))
         record = FillRecord(seq, fill.price, fill.qty, fill.quote_qty, commission, spec.quote,
-                            fill.qty, proceeds - commission)
+                            fill.qty, proceeds - commission, maker)
     return record, Entry("order", f"{order.id}/fill/{seq}", "trade", tuple(postings))
 
 
-def _settle_all(order: OrderView, spec: SymbolSpec, fills: list[Fill], fee_rate: Decimal,
-                source: str, house: House) -> tuple[list[FillRecord], list[Entry]]:
+def _settle_all(order: OrderView, spec: SymbolSpec, fills: list[Fill], fees: Fees,
+                source: str, house: House, maker: bool = False) -> tuple[list[FillRecord], list[Entry]]:
     records, entries = [], []
+    rate = fees.maker if maker else fees.taker
     for i, fill in enumerate(fills, start=order.fill_count + 1):
-        record, entry = _settle(order, spec, fill, i, fee_rate, source, house)
+        record, entry = _settle(order, spec, fill, i, rate, source, house, maker)
         records.append(record)
         entries.append(entry)
     return records, entries
 
 
 def place(order: OrderView, quote: Quote | None, spec: SymbolSpec, free: Mapping[str, Decimal],
-          fee_rate: Decimal, house: House) -> Outcome:
+          fees: Fees, house: House) -> Outcome:
     """Execute a PENDING order against the current quote and the account's free balances."""
     if quote is None:
         return _reject("no market price yet for this symbol; try again in a moment")
     if order.type is OrderType.MARKET:
-        return _place_market(order, quote, spec, free, fee_rate, house)
+        return _place_market(order, quote, spec, free, fees, house)
     if order.type in TRIGGERED_TYPES:
         return _place_trigger(order, quote, spec, free)
     if order.type is OrderType.LIMIT_MAKER and crosses(order, quote):
         return _reject("Order would immediately match and take.")
-    return _place_limit(order, quote, spec, free, fee_rate, house)
+    return _place_limit(order, quote, spec, free, fees, house)
 
 
 def _trigger_lock(order: OrderView, spec: SymbolSpec, quote: Quote) -> tuple[str, Decimal]:
@@ -157,7 +173,7 @@ def _place_trigger(order: OrderView, quote: Quote, spec: SymbolSpec, free: Mappi
 
 
 def _place_market(order: OrderView, quote: Quote, spec: SymbolSpec, free: Mapping[str, Decimal],
-                  fee_rate: Decimal, house: House) -> Outcome:
+                  fees: Fees, house: House) -> Outcome:
     levels = book.levels(quote, spec, order.side)
     fills = book.walk(levels, spec, order.side, qty=order.quantity, quote_qty=order.quote_order_qty)
     if not fills:
@@ -173,7 +189,7 @@ def _place_market(order: OrderView, quote: Quote, spec: SymbolSpec, free: Mappin
     if free.get(asset, ZERO) < need:
         return _reject(f"insufficient balance: needs {to_str(need)} {asset}, "
                               f"{to_str(free.get(asset, ZERO))} {asset} available")
-    records, entries = _settle_all(order, spec, fills, fee_rate, user_free(order.user_id), house)
+    records, entries = _settle_all(order, spec, fills, fees, user_free(order.user_id), house)
     complete = order.quantity is None or executed == order.quantity
     return Outcome(OrderStatus.FILLED if complete else OrderStatus.EXPIRED, executed, notional, ZERO,
                    tuple(records), tuple(entries), touched_assets=frozenset({spec.base, spec.quote}))
@@ -187,7 +203,7 @@ def _lock_amount(order: OrderView, spec: SymbolSpec) -> tuple[str, Decimal]:
 
 
 def _place_limit(order: OrderView, quote: Quote, spec: SymbolSpec, free: Mapping[str, Decimal],
-                 fee_rate: Decimal, house: House) -> Outcome:
+                 fees: Fees, house: House) -> Outcome:
     assert order.quantity is not None and order.price is not None
     asset, lock = _lock_amount(order, spec)
     if free.get(asset, ZERO) < lock:
@@ -203,7 +219,7 @@ def _place_limit(order: OrderView, quote: Quote, spec: SymbolSpec, free: Mapping
         return Outcome(OrderStatus.EXPIRED, ZERO, ZERO, ZERO, reason="IOC order found nothing to fill")
     uid = order.user_id
     entries = [transfer("order", f"{order.id}/lock", "lock", asset, lock, user_free(uid), user_locked(uid))]
-    records, fill_entries = _settle_all(order, spec, fills, fee_rate, user_locked(uid), house)
+    records, fill_entries = _settle_all(order, spec, fills, fees, user_locked(uid), house)
     entries += fill_entries
     locked = lock - sum((_locked_use(order, r) for r in records), ZERO)
     state = replace(order, executed_qty=executed, cumm_quote_qty=book.total_quote(fills), locked=locked,
@@ -240,7 +256,11 @@ def waiting_for_trigger(order: OrderView) -> bool:
 
 
 def crosses(order: OrderView, quote: Quote) -> bool:
+    """Whether the market reaches a limit order's price: the published book's best opposite level, else bid/ask."""
     assert order.price is not None
+    if quote.bids or quote.asks:
+        published = quote.asks if order.side is Side.BUY else quote.bids
+        return bool(published) and book.at_or_better(order.side, published[0].price, order.price)
     return quote.ask <= order.price if order.side is Side.BUY else quote.bid >= order.price
 
 
@@ -253,24 +273,28 @@ def reacts_to(order: OrderView, quote: Quote) -> bool:
     return crosses(order, quote)
 
 
-def on_quote(order: OrderView, quote: Quote, spec: SymbolSpec, fee_rate: Decimal, house: House,
+def on_quote(order: OrderView, quote: Quote, spec: SymbolSpec, fees: Fees, house: House,
              free: Mapping[str, Decimal] | None = None) -> Outcome | None:
     """Apply a new quote to a resting order; None if it changes nothing.
 
-    A working limit order the market crosses fills at its own price, at most the touch's depth
-    (`level_qty`) per quote, so a large order passes through PARTIALLY_FILLED. A waiting
-    stop/take-profit order trails or triggers (see app/domain/triggers.py).
+    A working limit order the market crosses fills at its own price (a maker fill), at most what the
+    book's best opposite level still offers per quote (`level_qty` on synthetic depth), so a large
+    order passes through PARTIALLY_FILLED while the book refills. A waiting stop/take-profit order
+    trails or triggers (see app/domain/triggers.py).
     """
     if order.status not in OPEN:
         return None
     if waiting_for_trigger(order):
-        return _on_trigger_quote(order, quote, spec, fee_rate, house, free or {})
+        return _on_trigger_quote(order, quote, spec, fees, house, free or {})
     if not crosses(order, quote):
         return None
     assert order.quantity is not None and order.price is not None
-    take = min(order.quantity - order.executed_qty, spec.level_qty)
-    records, entries = _settle_all(order, spec, [Fill(order.price, take)], fee_rate,
-                                   user_locked(order.user_id), house)
+    touch = next(book.levels(quote, spec, order.side), None)
+    if touch is None or not book.at_or_better(order.side, touch.price, order.price):
+        return None
+    take = min(order.quantity - order.executed_qty, touch.qty)
+    records, entries = _settle_all(order, spec, [Fill(order.price, take)], fees,
+                                   user_locked(order.user_id), house, maker=True)
     state = replace(order, executed_qty=order.executed_qty + take,
                     cumm_quote_qty=order.cumm_quote_qty + records[0].quote_qty,
                     locked=order.locked - _locked_use(order, records[0]),
@@ -279,7 +303,7 @@ def on_quote(order: OrderView, quote: Quote, spec: SymbolSpec, fee_rate: Decimal
     return _finish(state, spec, status, records, entries)
 
 
-def _on_trigger_quote(order: OrderView, quote: Quote, spec: SymbolSpec, fee_rate: Decimal, house: House,
+def _on_trigger_quote(order: OrderView, quote: Quote, spec: SymbolSpec, fees: Fees, house: House,
                       free: Mapping[str, Decimal]) -> Outcome | None:
     state = triggers.step(order.type, order.side, order.stop_price, order.trailing_delta, order.trail_extreme,
                           quote.last_price)
@@ -290,17 +314,17 @@ def _on_trigger_quote(order: OrderView, quote: Quote, spec: SymbolSpec, fee_rate
                        touched_assets=frozenset(), trail_extreme=state.extreme)
     fired = replace(order, triggered=True, trail_extreme=state.extreme)
     if order.type in LIMIT_TYPES:
-        return replace(_work_limit(fired, quote, spec, fee_rate, house), triggered=True,
+        return replace(_work_limit(fired, quote, spec, fees, house), triggered=True,
                        trail_extreme=state.extreme)
-    return replace(_fire_market(fired, quote, spec, free, fee_rate, house), triggered=True,
+    return replace(_fire_market(fired, quote, spec, free, fees, house), triggered=True,
                    trail_extreme=state.extreme)
 
 
-def _work_limit(order: OrderView, quote: Quote, spec: SymbolSpec, fee_rate: Decimal, house: House) -> Outcome:
+def _work_limit(order: OrderView, quote: Quote, spec: SymbolSpec, fees: Fees, house: House) -> Outcome:
     """A triggered *_LIMIT order: its lock stays, it takes what the book offers up to its price, then rests."""
     assert order.quantity is not None and order.price is not None
     fills = book.walk(book.levels(quote, spec, order.side), spec, order.side, qty=order.quantity, limit=order.price)
-    records, entries = _settle_all(order, spec, fills, fee_rate, user_locked(order.user_id), house)
+    records, entries = _settle_all(order, spec, fills, fees, user_locked(order.user_id), house)
     executed = book.total_qty(fills)
     state = replace(order, executed_qty=executed, cumm_quote_qty=book.total_quote(fills),
                     locked=order.locked - sum((_locked_use(order, r) for r in records), ZERO),
@@ -312,7 +336,7 @@ def _work_limit(order: OrderView, quote: Quote, spec: SymbolSpec, fee_rate: Deci
     return _finish(state, spec, status, list(records), list(entries))
 
 
-def _fire_market(order: OrderView, quote: Quote, spec: SymbolSpec, free: Mapping[str, Decimal], fee_rate: Decimal,
+def _fire_market(order: OrderView, quote: Quote, spec: SymbolSpec, free: Mapping[str, Decimal], fees: Fees,
                  house: House) -> Outcome:
     """A triggered STOP_LOSS / TAKE_PROFIT: release its reservation and execute at market, whatever
     the price has gapped to; if even then the account cannot pay, it expires."""
@@ -321,7 +345,7 @@ def _fire_market(order: OrderView, quote: Quote, spec: SymbolSpec, free: Mapping
     unlock = transfer("order", f"{order.id}/unlock", "unlock", asset, order.locked, user_locked(uid), user_free(uid))
     available = dict(free)
     available[asset] = available.get(asset, ZERO) + order.locked
-    result = _place_market(order, quote, spec, available, fee_rate, house)
+    result = _place_market(order, quote, spec, available, fees, house)
     touched = frozenset({spec.base, spec.quote})
     if result.status is OrderStatus.REJECTED:
         return Outcome(OrderStatus.EXPIRED, ZERO, ZERO, ZERO, (), (unlock,), reason=f"triggered, but {result.reason}",

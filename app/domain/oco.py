@@ -16,7 +16,7 @@ from decimal import Decimal
 from app.domain import execution, triggers
 from app.domain.answers import RejectionKind
 from app.domain.book import Quote
-from app.domain.execution import OrderView, Outcome
+from app.domain.execution import Fees, OrderView, Outcome
 from app.domain.ledger import Entry, House, transfer, user_free, user_locked
 from app.domain.orders import (
     LIMIT_TYPES,
@@ -138,13 +138,13 @@ def _executes(leg: OrderView, quote: Quote) -> bool:
     return execution.crosses(leg, quote)
 
 
-def on_quote(leg: OrderView, sibling: OrderView, quote: Quote, spec: SymbolSpec, fee_rate: Decimal, house: House,
+def on_quote(leg: OrderView, sibling: OrderView, quote: Quote, spec: SymbolSpec, fees: Fees, house: House,
              free: Mapping[str, Decimal]) -> list[tuple[OrderView, Outcome]]:
     """The outcomes to apply, in order, when `quote` reaches `leg` of a list."""
     if leg.status not in OPEN:
         return []
     if sibling.status not in OPEN or not _executes(leg, quote):
-        out = execution.on_quote(leg, quote, spec, fee_rate, house, free)
+        out = execution.on_quote(leg, quote, spec, fees, house, free)
         return [] if out is None else [(leg, out)]
     canceled = replace(execution.cancel(sibling, spec), status=OrderStatus.EXPIRED,  # as Binance reports it
                        reason="expired: the other order of its OCO list executed")
@@ -155,6 +155,6 @@ def on_quote(leg: OrderView, sibling: OrderView, quote: Quote, spec: SymbolSpec,
         uid = leg.user_id
         entries = (transfer("order", f"{leg.id}/lock", "lock", asset, handover, user_free(uid), user_locked(uid)),)
         leg = replace(leg, locked=leg.locked + handover)
-    out = execution.on_quote(leg, quote, spec, fee_rate, house, free)
+    out = execution.on_quote(leg, quote, spec, fees, house, free)
     assert out is not None, "a leg that executes always has an outcome"
     return [(sibling, canceled), (leg, replace(out, entries=(*entries, *out.entries)))]

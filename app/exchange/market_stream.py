@@ -6,6 +6,7 @@ is negative, or a trade older than the last one accepted for its symbol is dropp
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ class Trade:
     qty: Decimal
     ts: int
     trade_id: int
+    buyer_maker: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,16 @@ class Book:
     symbol: str
     bid: Decimal
     ask: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class PartialDepth:
+    """`<symbol>@depth20@100ms`: the top of the book, best first (the symbol comes from the stream's name)."""
+
+    symbol: str
+    last_update_id: int
+    bids: tuple[tuple[Decimal, Decimal], ...]
+    asks: tuple[tuple[Decimal, Decimal], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +55,12 @@ class Shutdown:
     pass
 
 
-Event = Trade | Book | Kline | Shutdown
+Event = Trade | Book | PartialDepth | Kline | Shutdown
+DEPTH_STREAM = "depth20@100ms"
 
 
 def stream_path(symbols: Iterable[str]) -> str:
-    names = [f"{s.lower()}@{kind}" for s in symbols for kind in ("trade", "bookTicker", "kline_1m")]
+    names = [f"{s.lower()}@{kind}" for s in symbols for kind in ("trade", "bookTicker", DEPTH_STREAM, "kline_1m")]
     return "/stream?streams=" + "/".join(names)
 
 
@@ -81,9 +94,13 @@ def parse_frame(text: str) -> Event | None:
     if not isinstance(data, dict):
         raise ValueError("frame data is not an object")
     kind = data.get("e")
+    stream = frame.get("stream")
     try:
+        if kind is None and isinstance(stream, str) and stream.endswith("@" + DEPTH_STREAM):
+            return _depth(stream.split("@", 1)[0].upper(), data)
         if kind == "trade":
-            return Trade(str(data["s"]), _price(data["p"]), _qty(data["q"]), int(data["T"]), int(data["t"]))
+            return Trade(str(data["s"]), _price(data["p"]), _qty(data["q"]), int(data["T"]), int(data["t"]),
+                         bool(data.get("m", False)))
         if kind == "kline":
             k = data["k"]
             candle = Candle(int(k["t"]), _price(k["o"]), _price(k["h"]), _price(k["l"]), _price(k["c"]), _qty(k["v"]))
@@ -95,9 +112,26 @@ def parse_frame(text: str) -> Event | None:
             if bid > ask:
                 raise ValueError("crossed book ticker")
             return Book(str(data["s"]), bid, ask)
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, IndexError) as exc:
         raise ValueError(f"malformed {kind or 'bookTicker'} event: {exc}") from None
     return None
+
+
+def _depth(symbol: str, data: dict[str, Any]) -> PartialDepth:
+    """A partial-depth payload: levels that are not positive prices and non-negative sizes, or a
+    crossed or unsorted book, are garbage."""
+    def side(rows: Any) -> tuple[tuple[Decimal, Decimal], ...]:
+        if not isinstance(rows, list):
+            raise ValueError("depth levels are not a list")
+        return tuple((_price(row[0]), _qty(row[1])) for row in rows)
+
+    bids, asks = side(data["bids"]), side(data["asks"])
+    if any(a[0] <= b[0] for a, b in itertools.pairwise(bids)) or \
+            any(a[0] >= b[0] for a, b in itertools.pairwise(asks)):
+        raise ValueError("depth levels out of order")
+    if bids and asks and bids[0][0] >= asks[0][0]:
+        raise ValueError("crossed depth")
+    return PartialDepth(symbol, int(data["lastUpdateId"]), bids, asks)
 
 
 class TradeFilter:

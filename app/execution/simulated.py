@@ -4,18 +4,26 @@
 No I/O of its own besides reading order rows: it is atomic, so everything it reports is applied in
 the batch's transaction. It keeps the latest quote per symbol and the shard's resting orders (open
 orders waiting for a price) in memory, so a tick that reaches no order costs no database work.
+
+The book is the PriceFeed's (one per symbol, published on each tick). Between two ticks the shard
+remembers what its own fills took (`pending`) and takes it off the published book itself, so two
+orders in a row walk deeper than one; it forgets a fill once a tick says the book took it in
+(`PriceTick.folded`), or after `PENDING_MS`. A tick without a book (an older feed, a test's scripted
+tick) gets synthetic depth around its bid/ask, which nothing consumes.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from app.domain import execution, oco
-from app.domain.book import Quote
-from app.domain.execution import OrderView
+from app.clock import now_ms
+from app.domain import book, execution, oco
+from app.domain.book import Level, Quote
+from app.domain.execution import Fees, OrderView, Outcome
 from app.domain.ledger import House
-from app.domain.orders import CANCELABLE, OPEN, OrderStatus, OrderType
+from app.domain.orders import CANCELABLE, OPEN, OrderStatus, OrderType, Side
 from app.domain.symbols import SymbolSpec
 from app.execution.venue import Engine
 from app.messages import CancelOrder, PriceTick, SubmitOrder
@@ -25,6 +33,7 @@ if TYPE_CHECKING:
     from app.persistence.models import Order
 
 REJECT_DEAD_LETTER = "internal error while executing; the order was not executed"
+PENDING_MS = 10_000  # a fill the feed has not confirmed by then is forgotten (its announcement was lost)
 
 
 class SimulatedVenue:
@@ -32,14 +41,16 @@ class SimulatedVenue:
     atomic = True
     timer_s: float | None = None
 
-    def __init__(self, specs: dict[str, SymbolSpec], fee_rate: Decimal, house: House, shard: int,
+    def __init__(self, specs: dict[str, SymbolSpec], fees: Fees, house: House, shard: int,
                  shards: int) -> None:
         self.specs = specs
-        self.fee_rate = fee_rate
+        self.fees = fees
         self.house = house
         self.shard, self.shards = shard, shards
         self.quotes: dict[str, Quote] = {}
         self.resting: dict[int, OrderView] = {}  # the shard's open orders that wait for a price, by id
+        # symbol -> fill key -> (taker side, price, qty, ms): this shard's fills the book has not taken in yet
+        self.pending: dict[str, dict[str, tuple[Side, Decimal, Decimal, int]]] = {}
 
     def start(self, ticks: list[PriceTick]) -> None:
         self.reset()
@@ -48,6 +59,7 @@ class SimulatedVenue:
 
     def reset(self) -> None:
         self.resting = {r.id: order_view(r) for r in resting_orders(self.shard, self.shards)}
+        self.pending.clear()  # after a rollback, some of them never happened
 
     # --- commands ----------------------------------------------------------------------------------
     def submit(self, row: Order, engine: Engine) -> bool:
@@ -58,8 +70,8 @@ class SimulatedVenue:
         if view.status is not OrderStatus.PENDING:
             return True  # already executed (a redelivery) or canceled before it ran
         outcome = execution.place(view, self.quotes.get(view.symbol), spec, engine.free(view.user_id),
-                                  self.fee_rate, self.house)
-        engine.order(row, outcome)
+                                  self.fees, self.house)
+        self._report(row, view, outcome, engine)
         return True
 
     def _submit_list(self, row: Order, engine: Engine) -> bool:
@@ -84,7 +96,7 @@ class SimulatedVenue:
 
     # --- quotes ------------------------------------------------------------------------------------
     def quiet_quote(self, tick: PriceTick) -> bool:
-        if self._reacting(tick.symbol, _quote(tick)):
+        if self._reacting(tick.symbol, self._view(tick)):
             return False
         self._accept(tick)
         return True
@@ -104,20 +116,53 @@ class SimulatedVenue:
                 legs = {r.id: r for r in legs_of(row)}
                 sibling = next((order_view(r) for i, r in legs.items() if i != view.id), None)
                 if sibling is not None:
-                    for leg, outcome in oco.on_quote(view, sibling, quote, spec, self.fee_rate, self.house, free):
-                        engine.order(legs[leg.id], outcome)
+                    for leg, outcome in oco.on_quote(view, sibling, self.quotes[view.symbol], spec, self.fees,
+                                                     self.house, free):
+                        self._report(legs[leg.id], leg, outcome, engine)
                     continue
-            outcome = execution.on_quote(view, quote, spec, self.fee_rate, self.house, free)
+            outcome = execution.on_quote(view, self.quotes[view.symbol], spec, self.fees, self.house, free)
             if outcome is not None:
-                engine.order(row, outcome)
+                self._report(row, view, outcome, engine)
 
     def _accept(self, tick: PriceTick) -> Quote | None:
         """Make `tick` the symbol's quote; None for an older tick, which never moves the market back."""
         previous = self.quotes.get(tick.symbol)
         if previous is not None and previous.ts > tick.ts:
             return None
-        quote = self.quotes[tick.symbol] = _quote(tick)
+        pending = self.pending.get(tick.symbol)
+        if pending:
+            for key in tick.folded:
+                pending.pop(key, None)
+            expired = now_ms() - PENDING_MS
+            for key in [k for k, (_, _, _, at) in pending.items() if at < expired]:
+                del pending[key]
+        quote = self.quotes[tick.symbol] = self._view(tick)
         return quote
+
+    def _view(self, tick: PriceTick) -> Quote:
+        """The tick's quote with its published book less this shard's fills the book has not taken in."""
+        quote = _quote(tick)
+        pending = self.pending.get(tick.symbol)
+        if not pending or not (quote.bids or quote.asks):
+            return quote
+        folded = set(tick.folded)
+        for key, (side, price, qty, _) in pending.items():
+            if key not in folded:
+                quote = _taken(quote, side, price, qty)
+        return quote
+
+    def _report(self, row: Order, view: OrderView, outcome: Outcome, engine: Engine) -> None:
+        """Report an outcome; its fills take liquidity off this shard's view of the book until the feed confirms."""
+        engine.order(row, outcome)
+        quote = self.quotes.get(view.symbol)
+        if not outcome.fills or quote is None or not (quote.bids or quote.asks):
+            return
+        pending = self.pending.setdefault(view.symbol, {})
+        at = now_ms()
+        for fill in outcome.fills:
+            pending[f"{view.id}:{fill.seq}"] = (view.side, fill.price, fill.qty, at)
+            quote = _taken(quote, view.side, fill.price, fill.qty)
+        self.quotes[view.symbol] = quote
 
     def _reacting(self, symbol: str, quote: Quote) -> list[OrderView]:
         """The resting orders this quote changes: limits it crosses, triggers it fires or trails."""
@@ -144,4 +189,14 @@ _RESTING = frozenset(s.value for s in OPEN)
 
 
 def _quote(tick: PriceTick) -> Quote:
-    return Quote(tick.bid, tick.ask, tick.ts, tick.price)
+    return Quote(tick.bid, tick.ask, tick.ts, tick.price, tuple(Level(p, q) for p, q in tick.bids),
+                 tuple(Level(p, q) for p, q in tick.asks))
+
+
+def _taken(quote: Quote, side: Side, price: Decimal, qty: Decimal) -> Quote:
+    """`quote` once a taker on `side` took `qty` at `price` or better (the rule the PriceFeed folds fills by)."""
+    if side is Side.BUY:
+        asks, _ = book.take(quote.asks, side, price, qty)
+        return replace(quote, asks=asks, ask=asks[0].price if asks else quote.ask)
+    bids, _ = book.take(quote.bids, side, price, qty)
+    return replace(quote, bids=bids, bid=bids[0].price if bids else quote.bid)

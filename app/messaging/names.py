@@ -46,6 +46,19 @@ class Names:
     def candles(self, symbol: str, interval: str) -> str:
         return f"{self.prefix}:candles:{symbol}:{interval}"
 
+    def book(self, symbol: str) -> str:
+        """String: the symbol's published book as JSON (lastUpdateId, bids, asks), for the depth API."""
+        return f"{self.prefix}:book:{symbol}"
+
+    @property
+    def market_folded(self) -> str:
+        """String: the last `topic:events` entry whose fills the PriceFeed took into its books and tape."""
+        return f"{self.prefix}:market:folded"
+
+    def tape(self, symbol: str) -> str:
+        """List: the symbol's latest trade prints as JSON, oldest first."""
+        return f"{self.prefix}:tape:{symbol}"
+
     def shard_lease(self, shard: int) -> str:
         """Held by the one node whose executor owns the shard (its accounts' single writer)."""
         return f"{self.prefix}:lease:executor:{shard}"

@@ -1,5 +1,7 @@
-"""BinanceStreamSource: PRICE_FEED=binance. Live trades, book tickers and 1m klines from Binance's
-combined stream, published by the PriceFeed exactly like the random walk's ticks and candles.
+"""BinanceStreamSource: PRICE_FEED=binance. Live trades, book tickers, the top 20 levels of the book
+(`<symbol>@depth20@100ms`) and 1m klines from Binance's combined stream, published by the PriceFeed
+exactly like the random walk's ticks and candles; every trade is a print on the tape, and the
+partial depth is the shape of the symbol's book (which paper fills consume, as on the simulator).
 
 A thread of its own runs the WebSocket (aiohttp answers Binance's pings with pongs): it reconnects
 with exponential backoff and full jitter, drops garbage (see app/exchange/market_stream.py), and
@@ -26,7 +28,16 @@ from app.clock import now_ms
 from app.domain.candles import INTERVALS
 from app.domain.symbols import SymbolSpec
 from app.exchange.binance import BinanceClient, BinanceError
-from app.exchange.market_stream import Book, Kline, Shutdown, Trade, TradeFilter, candles_from_klines, parse_frame
+from app.exchange.market_stream import (
+    Book,
+    Kline,
+    PartialDepth,
+    Shutdown,
+    Trade,
+    TradeFilter,
+    candles_from_klines,
+    parse_frame,
+)
 from app.exchange.market_stream import stream_path as make_stream_path
 from app.price_sources.port import Market
 from settings import Settings
@@ -43,7 +54,9 @@ class MarketBatch:
     """What the stream thread saw since its last flush, per symbol."""
 
     trades: dict[str, tuple[Decimal, Decimal, int]] = field(default_factory=dict)  # last price, volume, ts
+    prints: dict[str, list[tuple[Decimal, Decimal, bool, int]]] = field(default_factory=dict)  # each trade
     books: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
+    depths: dict[str, PartialDepth] = field(default_factory=dict)  # the latest partial depth
     closed_klines: list[Kline] = field(default_factory=list)
     resync: bool = False  # reconnected after a gap: reload candle history
 
@@ -96,9 +109,14 @@ class BinanceStreamSource:
         now = now_ms()
         for symbol in message.books:
             self.last_data[symbol] = now
+        for symbol, depth in message.depths.items():
+            market.depth(symbol, depth.bids, depth.asks)
+            if depth.bids and depth.asks:
+                self.books[symbol] = (depth.bids[0][0], depth.asks[0][0])
+            self.last_data[symbol] = now
         for symbol, (price, volume, ts) in message.trades.items():
             bid, ask = self.books.get(symbol, (price, price))
-            market.publish(symbol, price, min(bid, price), max(ask, price), volume, ts)
+            market.publish(symbol, price, min(bid, price), max(ask, price), volume, ts, message.prints.get(symbol))
             self.last_data[symbol] = now
         for kline in message.closed_klines:  # Binance's closed 1m candle is the authority for that minute
             market.close_candle(kline.symbol, "1m", kline.candle)
@@ -200,7 +218,7 @@ class _StreamThread:
                 else:
                     receive.cancel()
                 if self.loop.time() >= flush_at:
-                    if batch.trades or batch.books or batch.closed_klines:
+                    if batch.trades or batch.books or batch.depths or batch.closed_klines:
                         self.tell(batch)
                         batch = MarketBatch()
                     flush_at = self.loop.time() + FLUSH_S
@@ -224,8 +242,11 @@ class _StreamThread:
             previous = batch.trades.get(event.symbol)
             volume = event.qty + (previous[1] if previous else Decimal(0))
             batch.trades[event.symbol] = (event.price, volume, event.ts)
+            batch.prints.setdefault(event.symbol, []).append((event.price, event.qty, event.buyer_maker, event.ts))
         elif isinstance(event, Book) and event.symbol in self.symbols:
             batch.books[event.symbol] = (event.bid, event.ask)
+        elif isinstance(event, PartialDepth) and event.symbol in self.symbols:
+            batch.depths[event.symbol] = event
         elif isinstance(event, Kline) and event.symbol in self.symbols and event.closed:
             batch.closed_klines.append(event)
         return False

@@ -1,13 +1,14 @@
 """The PriceSource port: where prices come from, and what a source may write through the PriceFeed.
 
 The PriceFeed actor (`actors/price_feed.py`) owns Redis and publishes exactly one shape of market
-data (`PriceTick`, `CandleUpdate`, `MarketStatus` on `topic:market`, the `prices` and `stale`
-hashes, the candle lists) whatever the source, so nothing downstream knows which one runs.
+data (`PriceTick` with the book, `CandleUpdate`, `TradePrints`, `MarketStatus` on `topic:market`,
+the `prices` and `stale` hashes, the candle lists, the book and the tape) whatever the source, so
+nothing downstream knows which one runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -27,8 +28,18 @@ class Market(Protocol):
     def replace_candles(self, symbol: str, interval: str, candles: list[Candle]) -> None:
         """Make `candles` the whole history of a list (written at once)."""
 
-    def publish(self, symbol: str, price: Decimal, bid: Decimal, ask: Decimal, volume: Decimal, ts: int) -> None:
-        """A trade price and the book around it: a tick, and every interval's candle updated."""
+    def publish(self, symbol: str, price: Decimal, bid: Decimal, ask: Decimal, volume: Decimal, ts: int,
+                prints: Sequence[tuple[Decimal, Decimal, bool, int]] | None = None) -> None:
+        """A trade price and the touch around it: a tick, the tape and every interval's candle updated.
+
+        `prints` are the trades behind it, each (price, qty, buyer is maker, ms), summing to
+        `volume`; None: one trade of `volume` at `price`. Without the source's own depth
+        (`depth`), the book is synthetic depth around `bid`/`ask`.
+        """
+
+    def depth(self, symbol: str, bids: Sequence[tuple[Decimal, Decimal]],
+              asks: Sequence[tuple[Decimal, Decimal]]) -> None:
+        """The levels the exchange publishes (best first): from now on the symbol's book has their shape."""
 
     def close_candle(self, symbol: str, interval: str, candle: Candle) -> None:
         """An authoritative candle (Binance's closed kline) replaces ours if it is for our current period."""

@@ -6,12 +6,12 @@ from dataclasses import replace
 from decimal import Decimal
 
 from app.domain.book import Quote
-from app.domain.execution import OrderView, Outcome
+from app.domain.execution import Fees, OrderView, Outcome
 from app.domain.ledger import house_of_shard
 from app.domain.symbols import spec_for
 
 BTC = spec_for("BTCUSDT")
-FEE = Decimal("0.001")
+FEE = Fees.flat(Decimal("0.001"))
 HOUSE = house_of_shard(0)
 WALLET = {"USDT": Decimal("100000"), "BTC": Decimal("10")}
 D = Decimal

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from app.domain import execution
 from app.domain.book import Quote, levels, walk
-from app.domain.execution import OrderView
+from app.domain.execution import Fees, OrderView
 from app.domain.ledger import house_of_shard, user_free, user_locked
 from app.domain.orders import (
     OrderRejected,
@@ -28,7 +28,7 @@ from app.money import ZERO
 
 BTC = spec_for("BTCUSDT")
 QUOTE = Quote(Decimal("67000.00"), Decimal("67001.00"), 1)
-FEE = Decimal("0.001")
+FEE = Fees.flat(Decimal("0.001"))
 RICH = {"USDT": Decimal("1000000"), "BTC": Decimal("100")}
 HOUSE = house_of_shard(0)
 

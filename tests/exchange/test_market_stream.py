@@ -12,6 +12,7 @@ from app.domain.candles import Candle
 from app.exchange.market_stream import (
     Book,
     Kline,
+    PartialDepth,
     Shutdown,
     Trade,
     TradeFilter,
@@ -27,10 +28,31 @@ def frame(data: Any, stream: str = "btcusdt@trade") -> str:
     return json.dumps({"stream": stream, "data": data})
 
 
-def test_stream_path_names_three_streams_per_symbol() -> None:
+def test_stream_path_names_four_streams_per_symbol() -> None:
     assert stream_path(["BTCUSDT", "ETHUSDT"]) == (
-        "/stream?streams=btcusdt@trade/btcusdt@bookTicker/btcusdt@kline_1m"
-        "/ethusdt@trade/ethusdt@bookTicker/ethusdt@kline_1m")
+        "/stream?streams=btcusdt@trade/btcusdt@bookTicker/btcusdt@depth20@100ms/btcusdt@kline_1m"
+        "/ethusdt@trade/ethusdt@bookTicker/ethusdt@depth20@100ms/ethusdt@kline_1m")
+
+
+def test_partial_depth_takes_its_symbol_from_the_stream_name() -> None:
+    data = {"lastUpdateId": 160, "bids": [["0.0024", "10"], ["0.0023", "0"]], "asks": [["0.0026", "100"]]}
+    assert parse_frame(frame(data, "bnbbtc@depth20@100ms")) == PartialDepth(
+        "BNBBTC", 160, ((Decimal("0.0024"), Decimal("10")), (Decimal("0.0023"), Decimal("0"))),
+        ((Decimal("0.0026"), Decimal("100")),))
+
+
+@pytest.mark.parametrize("data", [
+    {"lastUpdateId": 1, "bids": [["2", "1"]], "asks": [["1", "1"]]},  # crossed
+    {"lastUpdateId": 1, "bids": [["1", "1"], ["2", "1"]], "asks": []},  # bids not best first
+    {"lastUpdateId": 1, "bids": [["-1", "1"]], "asks": []},
+    {"lastUpdateId": 1, "bids": [["1", "-1"]], "asks": []},
+    {"lastUpdateId": 1, "bids": [["1"]], "asks": []},
+    {"lastUpdateId": 1, "bids": "many", "asks": []},
+    {"bids": [], "asks": []},
+])
+def test_garbage_depth_is_refused(data: Any) -> None:
+    with pytest.raises(ValueError):
+        parse_frame(frame(data, "btcusdt@depth20@100ms"))
 
 
 KLINE = {"t": 1_700_000_040_000, "o": "67250.01000000", "h": "67260.5", "l": "67249.99", "c": "67255.12345678",

@@ -144,6 +144,7 @@ class FakeBinance:
         self.stream_connected = asyncio.Event()
         self.kline_requests: list[dict[str, str]] = []
         self._stream_trade_ids = itertools.count(1)
+        self._depth_ids = itertools.count(1)
 
     # --- set-up by tests ---------------------------------------------------------------------------
     def add_account(self, api_key: str, secret: str, balances: dict[str, str]) -> None:
@@ -252,6 +253,11 @@ class FakeBinance:
     async def push_book(self, symbol: str, bid: str, ask: str) -> None:
         await self._send(f"{symbol.lower()}@bookTicker", {"u": 1, "s": symbol, "b": bid, "B": "1", "a": ask,
                                                            "A": "1"})
+
+    async def push_depth(self, symbol: str, bids: list[tuple[str, str]], asks: list[tuple[str, str]]) -> None:
+        """`<symbol>@depth20@100ms`: the top levels, best first, as Binance's partial-depth stream sends them."""
+        await self._send(f"{symbol.lower()}@depth20@100ms", {
+            "lastUpdateId": next(self._depth_ids), "bids": [list(b) for b in bids], "asks": [list(a) for a in asks]})
 
     async def push_raw(self, symbol: str, text: str) -> None:
         await self._send(f"{symbol.lower()}@trade", text)

@@ -16,7 +16,7 @@ import pytest
 
 from app.domain import execution
 from app.domain.book import Quote
-from app.domain.execution import Outcome
+from app.domain.execution import Fees, Outcome
 from app.domain.ledger import HOUSE_GENESIS, house_of_shard, transfer, user_free
 from app.domain.orders import IllegalTransition, OrderStatus
 from app.domain.symbols import build_specs
@@ -116,7 +116,7 @@ def _core(venue: FakeVenue, published: list[list[OutboxRow]] | None = None) -> E
 
 
 def _fill(row: Any, core: ExecutorCore) -> Outcome:
-    return execution.place(order_view(row), QUOTE, SPECS["BTCUSDT"], core.free(1), Decimal("0.001"), HOUSE)
+    return execution.place(order_view(row), QUOTE, SPECS["BTCUSDT"], core.free(1), Fees.flat(Decimal("0.001")), HOUSE)
 
 
 def _status(event: UserEvent) -> OrderStatus:

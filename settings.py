@@ -77,6 +77,11 @@ class Settings:
     # PRICE_FEED=binance: the combined market stream, and how long a silent symbol stays fresh.
     binance_stream_url: str = "wss://stream.testnet.binance.vision"
     binance_stale_ms: int = 5000
+    # Operating it: metrics and logs.
+    metrics_token: str = field(default="", repr=False)  # set: /metrics wants Authorization: Bearer <it>
+    metrics_port: int = 0  # ROLE=executor: serve /metrics and /readyz on this port (0: none)
+    log_format: str = "text"  # text | json (one JSON object per line, for log collectors)
+    access_log: bool = False  # one line per HTTP request
 
     @property
     def local_shards(self) -> tuple[int, ...]:
@@ -211,6 +216,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         shard_ids = tuple(sorted({int(p) for p in parts}))
     if fee >= 1:
         raise ConfigError("FEE_RATE must be below 1 (0.001 is 0.1 %)")
+    metrics_token = env.get("METRICS_TOKEN", "")
+    if metrics_token and not re.fullmatch(r"[A-Za-z0-9._~+/=-]{16,200}", metrics_token):
+        raise ConfigError("METRICS_TOKEN must be 16 to 200 characters of letters, digits and ._~+/=- "
+                          "(a bearer token); unset it to leave /metrics open")
     return Settings(
         host=env.get("HOST") or D.host,
         port=_int(env, "PORT", D.port, 0, 65535),
@@ -255,4 +264,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         cfd_snapshot_every=_int(env, "CFD_SNAPSHOT_EVERY", D.cfd_snapshot_every, 10, 10_000_000),
         cfd_starting_margin=_decimal(env.get("CFD_STARTING_MARGIN") or str(D.cfd_starting_margin),
                                      "CFD_STARTING_MARGIN"),
+        metrics_token=metrics_token,
+        metrics_port=_int(env, "METRICS_PORT", D.metrics_port, 0, 65535),
+        log_format=_choice(env, "LOG_FORMAT", D.log_format, ("text", "json")),
+        access_log=_choice(env, "ACCESS_LOG", "on" if D.access_log else "off", ("on", "off")) == "on",
     )

@@ -15,11 +15,13 @@ entries acked. The CFD desk runs in that same transaction, so it exists only wit
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from actors.base import MailboxActor
 from actors.relay import OutboxRelay
 from actors.runtime import Runtime
+from app import metrics
 from app.cfd.desk import CfdDesk, DeskBatch, reply_for
 from app.domain.answers import RejectionKind
 from app.domain.ledger import house_of_shard
@@ -146,6 +148,7 @@ class Executor(MailboxActor):
                 self.producer.send_raw_many([(msg.reply_to, encode(reply), REPLY_MAXLEN)])
             elif isinstance(msg, (SubmitOrder, CancelOrder)):
                 finished = self.core.command(msg)
+                metrics.observe_hops({"submit_to_commit": time.time() - metrics.entry_ms(d.entry_id) / 1000})
             (done if finished else failed).append(d)
         self.consumer.ack(done)
         if failed:
@@ -183,6 +186,7 @@ class Executor(MailboxActor):
         cfd_batch = DeskBatch()
         rows: list[OutboxRow] = []
         fault: Callable[[str], None] = crash_point if has_commands else _no_fault
+        started = time.perf_counter()
         try:
             with write_transaction():
                 self.relay.forget_published()
@@ -201,6 +205,9 @@ class Executor(MailboxActor):
             self._forget_state()
             raise
         fault("executor.after_commit")
+        committed(self.name, started, [d for d in deliveries if isinstance(d.message, (SubmitOrder, CancelOrder))])
+        self.core.report_finished()
+        self.desk.report(cfd_batch)
         self._reply_cfd(requests, cfd_batch)
         # Everything but the commands that failed is done (market data included); those stay pending.
         self.consumer.ack(d for d in deliveries if d not in failed)
@@ -215,6 +222,15 @@ class Executor(MailboxActor):
         replies = [(req.reply_to, encode(reply_for(req, batch)), REPLY_MAXLEN) for req in requests]
         if replies:
             self.producer.send_raw_many(replies)
+
+
+def committed(actor: str, started: float, commands: list[Delivery]) -> None:
+    """A batch's transaction time, and each command's wait from its mailbox entry to this commit."""
+    now = time.perf_counter()
+    metrics.DB_COMMIT_SECONDS.labels(actor).observe(now - started)
+    wall = time.time()
+    for d in commands:
+        metrics.observe_hops({"submit_to_commit": wall - metrics.entry_ms(d.entry_id) / 1000})
 
 
 def _no_fault(name: str) -> None:

@@ -3,9 +3,8 @@ an order; METRICS_TOKEN protects it; the executor node's server (METRICS_PORT) a
 
 from __future__ import annotations
 
+import http.client
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -90,12 +89,14 @@ async def test_metrics_token_is_required_when_set(make_client: Callable[..., Awa
     assert ("troupe_ws_connections", ()) in samples
 
 
-def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+def _get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=5) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
+        conn.request("GET", path, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode()
+    finally:
+        conn.close()
 
 
 def test_executor_node_server_serves_metrics_and_readiness() -> None:
@@ -103,18 +104,18 @@ def test_executor_node_server_serves_metrics_and_readiness() -> None:
     server = MetricsServer("127.0.0.1", 0, TOKEN, lambda: ready[0])
     server.start()
     try:
-        base = f"http://127.0.0.1:{server.port}"
-        status, body = _get(base + "/metrics")
+        port = server.port
+        status, body = _get(port, "/metrics")
         assert status == 401 and json.loads(body)["code"] == "UNAUTHORIZED"
         metrics.ACTOR_RESTARTS.labels("executor-test").inc()
-        status, body = _get(base + "/metrics", {"Authorization": f"Bearer {TOKEN}"})
+        status, body = _get(port, "/metrics", {"Authorization": f"Bearer {TOKEN}"})
         assert status == 200
         assert value(parse(body), "troupe_actor_restarts_total", actor="executor-test") >= 1
-        assert _get(base + "/readyz")[0] == 200
+        assert _get(port, "/readyz")[0] == 200
         ready[0] = False
-        status, body = _get(base + "/readyz")
+        status, body = _get(port, "/readyz")
         assert status == 503 and json.loads(body)["status"] == "not ready"
-        assert _get(base + "/elsewhere")[0] == 404
+        assert _get(port, "/elsewhere")[0] == 404
     finally:
         server.stop()
 

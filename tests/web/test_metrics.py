@@ -8,25 +8,14 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from prometheus_client.parser import text_string_to_metric_families
-
 from app import metrics
+from tests.helpers import METRICS_TOKEN as TOKEN
+from tests.helpers import MetricSamples as Samples
 from tests.helpers import auth, open_ws, register
+from tests.helpers import metric_value as value
+from tests.helpers import parse_metrics as parse
 from web.app_keys import SETTINGS
 from web.metrics_views import MetricsServer
-
-TOKEN = "metrics-token-0123456789abcdef"
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-def parse(text: str) -> Samples:
-    """Every sample of a scrape, keyed by (name, sorted labels)."""
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
 async def scrape(client: Any, headers: dict[str, str] | None = None) -> Samples:

@@ -81,7 +81,7 @@ class Settings:
     metrics_token: str = field(default="", repr=False)  # set: /metrics wants Authorization: Bearer <it>
     metrics_port: int = 0  # ROLE=executor: serve /metrics and /readyz on this port (0: none)
     log_format: str = "text"  # text | json (one JSON object per line, for log collectors)
-    access_log: bool = False  # one line per HTTP request
+    access_log: bool = False  # one line per HTTP request (unset: on with LOG_LEVEL=DEBUG)
 
     @property
     def local_shards(self) -> tuple[int, ...]:
@@ -267,5 +267,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         metrics_token=metrics_token,
         metrics_port=_int(env, "METRICS_PORT", D.metrics_port, 0, 65535),
         log_format=_choice(env, "LOG_FORMAT", D.log_format, ("text", "json")),
-        access_log=_choice(env, "ACCESS_LOG", "on" if D.access_log else "off", ("on", "off")) == "on",
+        access_log=_choice(env, "ACCESS_LOG", "on" if level == "DEBUG" else "off", ("on", "off")) == "on",
     )

@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
+import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from app.logs import JsonFormatter, redact_url
+from settings import load_settings
 from tests.helpers import PASSWORD, ServerProcess, WsClient, auth, new_email
+from web.server import summary
 
 API_KEY, SECRET = "A" * 20 + "k3y9", "S" * 60 + "s3cr"
 NEW_KEY, NEW_SECRET = "B" * 20 + "n3w7", "T" * 60 + "n3ws"
@@ -102,6 +108,30 @@ async def test_a_session_logs_one_line_per_business_event_and_no_secret(tmp_path
     assert not [m for m in messages if re.search(r" (GET|POST|PUT|DELETE) /", m)]  # ACCESS_LOG is off by default
     for secret in _secrets(server.data_dir, seen):
         assert secret not in text
+
+
+def test_the_summary_line_masks_passwords(tmp_path: Path) -> None:
+    settings = replace(load_settings({}), data_dir=tmp_path, database_url="postgresql://troupe:pg-pass@db:5432/t",
+                       redis_url="redis://:redis-pass@cache:6379/0?ssl_cert_reqs=none", role="web")
+    line = summary(settings, False, ["price-feed", "broadcaster", "gateway"], "ready at http://0.0.0.0:8080/")
+    assert "database postgresql://troupe:***@db:5432/t" in line and "redis redis://:***@cache:6379/0," in line
+    assert "pg-pass" not in line and "redis-pass" not in line and "ROLE=web" in line
+    assert redact_url("sqlite:////srv/troupe.db") == "sqlite:////srv/troupe.db"
+    assert redact_url("postgresql://troupe@db/t") == "postgresql://troupe@db/t"
+
+
+def test_the_json_formatter_writes_one_line_per_record_even_with_a_traceback() -> None:
+    logger = logging.getLogger("troupe.test-json")
+    try:
+        raise ValueError("two\nlines")
+    except ValueError:
+        record = logger.makeRecord(logger.name, logging.ERROR, __file__, 1, "failed %s", ("once",),
+                                   sys.exc_info(), extra={"orderId": 7})
+    line = JsonFormatter().format(record)
+    assert "\n" not in line
+    out = json.loads(line)
+    assert out["message"] == "failed once" and out["level"] == "ERROR" and out["orderId"] == 7
+    assert "ValueError: two\nlines" in out["exc"]
 
 
 async def test_json_logs_are_one_object_per_line_and_the_access_log_hides_queries(tmp_path: Path) -> None:

@@ -63,6 +63,7 @@ class ExecutorCore:
             self._apply(row, outcome, self.events, exchange_order_id)
             return
         events: list[Event] = []
+        self.finished.clear()  # what a failed earlier attempt left was never committed
         with write_transaction():
             self._apply(row, outcome, events, exchange_order_id)
             rows = self.outbox(events)
@@ -160,6 +161,7 @@ class ExecutorCore:
         if reason is None or not isinstance(msg, SubmitOrder):
             return
         events: list[Event] = []
+        self.finished.clear()
         with write_transaction():
             row = order_by_id(msg.order_id)
             if row is None or row.status != OrderStatus.PENDING.value:

@@ -7,7 +7,7 @@ a web node serves it on its HTTP port (`/metrics`), an executor node on `METRICS
 incremented after the commit they count, so a rolled-back batch is never counted.
 
 Cluster-wide facts that live in Redis (mailbox lag and pending entries, price age) are sampled
-by the web node when it is scraped (`record_stream`, `record_price`), never per message.
+by the web node when it is scraped (`record_group`, `record_price`), never per message.
 """
 
 from __future__ import annotations

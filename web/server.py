@@ -102,8 +102,12 @@ def _run_headless(prepared: Prepared) -> int:
         where = "running headless"
         if settings.metrics_port:
             supervisor = node.supervisor
-            server = MetricsServer(settings.host, settings.metrics_port, settings.metrics_token,
-                                   lambda: supervisor.healthy)
+            try:
+                server = MetricsServer(settings.host, settings.metrics_port, settings.metrics_token,
+                                       lambda: supervisor.healthy)
+            except OSError as exc:
+                raise ConfigError(f"METRICS_PORT: cannot listen on {settings.host}:{settings.metrics_port} "
+                                  f"({exc.strerror or exc})") from exc
             server.start()
             where += f", metrics at http://{settings.host}:{server.port}/metrics"
         log.info("%s", summary(settings, prepared.bundled is not None, list(node.supervisor.status()), where))

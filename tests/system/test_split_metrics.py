@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import uuid
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from tests.helpers import METRICS_TOKEN as TOKEN
-from tests.helpers import ServerProcess, WsClient, auth, register
+from tests.helpers import ServerProcess, WsClient, auth, register, run_until_exit
 from tests.helpers import metric_value as value
 from tests.helpers import parse_metrics as parse
 
@@ -63,3 +64,15 @@ async def test_web_and_executor_nodes_each_serve_their_metrics(tmp_path: Path) -
         assert ("troupe_mailbox_pending", (("group", f"executor-{shard}"),
                                            ("stream", f"troupe:mbox:executor:{shard}"))) in web
     assert "metrics at http://127.0.0.1:" in executors.log_path.read_text()
+
+
+def test_an_executor_node_whose_metrics_port_is_taken_refuses_to_start(tmp_path: Path, redis_url: str) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = run_until_exit(tmp_path / "data", {"ROLE": "executor", "METRICS_PORT": str(port),
+                                                  "REDIS_URL": redis_url,
+                                                  "STREAM_PREFIX": f"t{uuid.uuid4().hex[:10]}"})
+    assert done.returncode == 2, done.stderr
+    assert f"METRICS_PORT: cannot listen on 127.0.0.1:{port}" in done.stderr

@@ -88,6 +88,11 @@ class Settings:
     # "last used" is written at most (a new address is written at once).
     api_keys_per_user: int = 20
     api_key_touch_seconds: int = 60
+    # Operating it: metrics and logs.
+    metrics_token: str = field(default="", repr=False)  # set: /metrics wants Authorization: Bearer <it>
+    metrics_port: int = 0  # ROLE=executor: serve /metrics and /readyz on this port (0: none)
+    log_format: str = "text"  # text | json (one JSON object per line, for log collectors)
+    access_log: bool = False  # one line per HTTP request (unset: on with LOG_LEVEL=DEBUG)
 
     @property
     def local_shards(self) -> tuple[int, ...]:
@@ -245,6 +250,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     for name, rate in (("FEE_MAKER_RATE", maker), ("FEE_TAKER_RATE", taker)):
         if not 0 <= rate < 1:
             raise ConfigError(f"{name} must be at least 0 and below 1 (0.001 is 0.1 %)")
+    metrics_token = env.get("METRICS_TOKEN", "")
+    if metrics_token and not re.fullmatch(r"[A-Za-z0-9._~+/=-]{16,200}", metrics_token):
+        raise ConfigError("METRICS_TOKEN must be 16 to 200 characters of letters, digits and ._~+/=- "
+                          "(a bearer token); unset it to leave /metrics open")
     return Settings(
         host=env.get("HOST") or D.host,
         port=_int(env, "PORT", D.port, 0, 65535),
@@ -296,4 +305,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                                      "CFD_STARTING_MARGIN"),
         api_keys_per_user=_int(env, "API_KEYS_PER_USER", D.api_keys_per_user, 1, 20),
         api_key_touch_seconds=_int(env, "API_KEY_TOUCH_SECONDS", D.api_key_touch_seconds, 1, 3600),
+        metrics_token=metrics_token,
+        metrics_port=_int(env, "METRICS_PORT", D.metrics_port, 0, 65535),
+        log_format=_choice(env, "LOG_FORMAT", D.log_format, ("text", "json")),
+        access_log=_choice(env, "ACCESS_LOG", "on" if level == "DEBUG" else "off", ("on", "off")) == "on",
     )

@@ -71,11 +71,11 @@ class MailboxActor(pykka.ThreadingActor):
         self.recover()
         self._pump_thread = threading.Thread(target=self._pump, name=f"pump-{self.name}", daemon=True)
         self._pump_thread.start()
-        log.info("%s started, reading %s", self.name, ", ".join(self.streams))
+        log.debug("%s started, reading %s", self.name, ", ".join(self.streams))
 
     def on_stop(self) -> None:
         self._shutdown()
-        log.info("%s stopped", self.name)
+        log.debug("%s stopped", self.name)
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
         log.error("%s crashed: %s", self.name, exception_value)

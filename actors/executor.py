@@ -15,12 +15,14 @@ entries acked. The CFD desk runs in that same transaction, so it exists only wit
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from decimal import Decimal
 
 from actors.base import MailboxActor
 from actors.relay import OutboxRelay
 from actors.runtime import Runtime
+from app import metrics
 from app.cfd.desk import CfdDesk, DeskBatch, reply_for
 from app.clock import now_ms
 from app.domain.answers import RejectionKind
@@ -174,6 +176,7 @@ class Executor(MailboxActor):
                 self.producer.send_raw_many([(msg.reply_to, encode(reply), REPLY_MAXLEN)])
             elif isinstance(msg, (SubmitOrder, CancelOrder)):
                 finished = self.core.command(msg)
+                metrics.observe_hops({"submit_to_commit": time.time() - metrics.entry_ms(d.entry_id) / 1000})
             (done if finished else failed).append(d)
         self.consumer.ack(done)
         if failed:
@@ -215,6 +218,7 @@ class Executor(MailboxActor):
         rows: list[OutboxRow] = []
         reset_replies: list[tuple[str, Reply]] = []
         fault: Callable[[str], None] = crash_point if has_commands else _no_fault
+        started = time.perf_counter()
         try:
             with write_transaction():
                 self.relay.forget_published()
@@ -247,6 +251,9 @@ class Executor(MailboxActor):
             self._forget_state()
             raise
         fault("executor.after_commit")
+        committed(self.name, started, [d for d in deliveries if isinstance(d.message, (SubmitOrder, CancelOrder))])
+        self.core.report_finished()
+        self.desk.report(cfd_batch)
         self._reply_cfd(requests, cfd_batch)
         if reset_replies:
             crash_point("executor.reset_committed")  # committed, not answered: a retry must find it done
@@ -275,6 +282,15 @@ class Executor(MailboxActor):
         replies = [(req.reply_to, encode(reply_for(req, batch)), REPLY_MAXLEN) for req in requests]
         if replies:
             self.producer.send_raw_many(replies)
+
+
+def committed(actor: str, started: float, commands: list[Delivery]) -> None:
+    """A batch's transaction time, and each command's wait from its mailbox entry to this commit."""
+    now = time.perf_counter()
+    metrics.DB_COMMIT_SECONDS.labels(actor).observe(now - started)
+    wall = time.time()
+    for d in commands:
+        metrics.observe_hops({"submit_to_commit": wall - metrics.entry_ms(d.entry_id) / 1000})
 
 
 def _no_fault(name: str) -> None:

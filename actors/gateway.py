@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from actors.base import MailboxActor
 from actors.relay import OutboxRelay
 from actors.runtime import Runtime
+from app import metrics
 from app.clock import now_ms
 from app.domain import oco
 from app.domain.answers import Answer, RejectionKind
@@ -80,6 +81,8 @@ class Gateway(MailboxActor):
         replies: list[tuple[str, Reply]] = []
         rows: list[tuple[str, str, bytes]] = []
         done: list[Delivery] = []
+        settled: list[tuple[Message, Reply]] = []
+        started = time.perf_counter()
         with write_transaction():
             self.relay.forget_published()
             for d in deliveries:
@@ -97,7 +100,9 @@ class Gateway(MailboxActor):
                                   type(msg).__name__, msg.msg_id)
                     continue
                 done.append(d)
+                settled.append((msg, reply))
                 replies += self._reply(msg, reply)
+        committed = time.perf_counter()
         crash_point("gateway.after_commit")
         # One round trip, in this order: commands to the executors, answers to the web nodes, acks.
         assert self.consumer is not None and self.redis is not None
@@ -106,6 +111,7 @@ class Gateway(MailboxActor):
         add_raw(pipe, ((stream, encode(r), REPLY_MAXLEN) for stream, r in replies))
         self.consumer.ack_in(pipe, done)
         pipe.execute()
+        settle(self.runtime.settings.exchange, started, committed, done, settled)
         crash_point("gateway.after_send")
         if len(done) < len(deliveries):
             self.consumer.retry_pending()
@@ -245,6 +251,31 @@ class Gateway(MailboxActor):
         cancel = CancelOrder(msg_id=f"cancel:{row.id}", order_id=row.id, user_id=msg.user_id)
         body = {**order_json(row), "cancelRequested": True}
         return Answer.ACCEPTED, body, [(stream, cancel)]
+
+
+def settle(venue: str, started: float, committed: float, done: list[Delivery],
+           settled: list[tuple[Message, Reply]]) -> None:
+    """After the commit: the batch's metrics, and one INFO line per order accepted or refused and per cancel."""
+    metrics.DB_COMMIT_SECONDS.labels("gateway").observe(committed - started)
+    wall = time.time()
+    for d in done:
+        metrics.observe_hops({"accept_to_commit": wall - metrics.entry_ms(d.entry_id) / 1000})
+    outcomes: list[tuple[str, str]] = []
+    for msg, reply in settled:
+        if isinstance(msg, (PlaceOrder, PlaceOco)):
+            req = msg.order if isinstance(msg, PlaceOrder) else msg.oco
+            order_type = req.type.value if isinstance(req, OrderRequest) else "OCO"
+            if reply.answer == Answer.ACCEPTED:
+                outcomes.append((order_type, "accepted"))
+                log.info("order %s accepted: user %s %s %s %s %s", reply.body.get("orderId") or
+                         reply.body.get("orderListId"), msg.user_id, order_type, req.side.value, req.quantity,
+                         req.symbol)
+            elif reply.answer == Answer.REJECTED:
+                outcomes.append((order_type, "rejected"))
+                log.info("order refused: user %s %s %s: %s", msg.user_id, order_type, req.symbol, reply.code)
+        elif isinstance(msg, RequestCancel) and reply.answer == Answer.ACCEPTED:
+            log.info("order %s cancel requested: user %s", msg.order_id, msg.user_id)
+    metrics.count_orders(venue, outcomes)
 
 
 def _list_body(list_client_order_id: str, rows: list[Order]) -> dict[str, Any]:

@@ -80,7 +80,7 @@ class Node:
         self.supervisor = Supervisor(child_specs(self.runtime), self.give_up)
         self.runtime.fatal = self.supervisor.fatal
         self.supervisor.start()
-        log.info("node %s (%s) ready: %s", s.node_name, s.role, ", ".join(self.supervisor.status()))
+        log.debug("node %s (%s) ready: %s", s.node_name, s.role, ", ".join(self.supervisor.status()))
 
     def stop(self) -> None:
         if self.supervisor is not None:

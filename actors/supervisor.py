@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import pykka
 
 from actors.base import Ping
+from app import metrics
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class Supervisor:
             for child in self._children:
                 self._start_child(child)
                 started.append(child)
-                log.info("supervisor: %s ready", child.spec.name)
+                log.debug("supervisor: %s ready", child.spec.name)
         except SupervisorError:
             for child in reversed(started):
                 self._stop_child(child)
@@ -94,6 +95,7 @@ class Supervisor:
                        f"{child.spec.within_s:.0f}s; giving up")
             return
         child.restarts.append(now)
+        metrics.ACTOR_RESTARTS.labels(child.spec.name).inc()
         log.warning("supervisor: %s is dead; restarting in %.2fs", child.spec.name, child.backoff)
         if self._stopping.wait(child.backoff):
             return

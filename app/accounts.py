@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 
 from app.domain.ledger import HOUSE_GENESIS, transfer, user_free
@@ -13,6 +14,8 @@ from app.persistence.models import User
 from app.persistence.positions import save_position
 from app.persistence.users import create_user
 from app.security.vault import Vault
+
+log = logging.getLogger("troupe")
 
 
 class EmailTaken(Exception):
@@ -56,8 +59,12 @@ def key_last4(user_id: int) -> str | None:
 def replace_exchange_key(vault: Vault, user_id: int, api_key: str, secret: str) -> None:
     with write_transaction():
         store_exchange_key(vault, user_id, api_key, secret)
+    log.info("user %s set its exchange key (ending %s)", user_id, api_key[-4:])
 
 
 def remove_exchange_key(user_id: int) -> bool:
     with write_transaction():
-        return delete_exchange_key(user_id)
+        removed = delete_exchange_key(user_id)
+    if removed:
+        log.info("user %s removed its exchange key", user_id)
+    return removed

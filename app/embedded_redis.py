@@ -128,7 +128,7 @@ class EmbeddedRedis:
                     raise RuntimeError("bundled redis-server did not start within 10 s") from None
                 time.sleep(0.02)
         client.close()
-        log.info("bundled Redis %s serving at %s", "6.2", self.socket)
+        log.debug("bundled Redis %s serving at %s", "6.2", self.socket)
         return self.url
 
     def _last_log_line(self) -> str:

@@ -8,6 +8,7 @@ turns them into problems (web/refusals.py). Rate limits and sessions stay in the
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from decimal import Decimal
@@ -17,6 +18,8 @@ from app.accounts import open_account
 from app.market_data import MarketData
 from app.security.passwords import check_policy, hash_password
 from app.security.vault import Vault
+
+log = logging.getLogger("troupe")
 
 if TYPE_CHECKING:
     from app.persistence.models import User
@@ -31,4 +34,5 @@ async def register_account(email: str, password: str, api_key: str | None, secre
     hashed = await asyncio.get_running_loop().run_in_executor(cpu_pool, hash_password, password, rounds)
     marks = await market.marks()
     user: User = await in_db(open_account, email, hashed, wallet, marks, vault, api_key, secret)
+    log.info("registered user %s%s", user.id, " with an exchange key" if api_key and secret else "")
     return user

@@ -25,6 +25,47 @@ ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery staple"
 
 
+class RecordingEnv(dict[str, str]):
+    """An environment (empty unless given) that remembers every variable load_settings asks for."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.asked: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.asked.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        self.asked.add(key)
+        return super().__getitem__(key)
+
+
+def known_settings() -> set[str]:
+    """Every environment variable settings.load_settings reads."""
+    from settings import load_settings
+    env = RecordingEnv()
+    load_settings(env)
+    return env.asked
+
+
+# --- Prometheus scrapes, read with prometheus-client's own parser ------------------------------------
+
+METRICS_TOKEN = "metrics-token-0123456789abcdef"
+MetricSamples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def parse_metrics(text: str) -> MetricSamples:
+    """Every sample of a scrape, keyed by (name, sorted labels)."""
+    from prometheus_client.parser import text_string_to_metric_families
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def metric_value(samples: MetricSamples, name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
 def new_email() -> str:
     return f"u{uuid.uuid4().hex[:12]}@example.com"
 

@@ -6,12 +6,11 @@ import re
 import subprocess
 import sys
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
 from settings import DEFAULT_SYMBOLS, ConfigError, Settings, load_settings
-from tests.helpers import ROOT
+from tests.helpers import ROOT, RecordingEnv
 
 
 def test_defaults_are_the_embedded_offline_setup() -> None:
@@ -68,22 +67,6 @@ def test_the_server_refuses_to_start_with_one_clear_line() -> None:
                                   "got 'nope'"
 
 
-class _Recording(dict[str, str]):
-    """An empty environment that remembers every variable load_settings asks for."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.asked: set[str] = set()
-
-    def get(self, key: str, default: Any = None) -> Any:
-        self.asked.add(key)
-        return super().get(key, default)
-
-    def __getitem__(self, key: str) -> str:
-        self.asked.add(key)
-        return super().__getitem__(key)
-
-
 def _readme_configuration_table() -> set[str]:
     text = (ROOT / "README.md").read_text()
     section = text.split("\n## Configuration\n", 1)[1].split("\n### ", 1)[0]
@@ -91,7 +74,7 @@ def _readme_configuration_table() -> set[str]:
 
 
 def test_every_setting_is_in_the_readme_configuration_table() -> None:
-    env = _Recording()
+    env = RecordingEnv()
     load_settings(env)
     assert env.asked == _readme_configuration_table()
 

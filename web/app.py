@@ -37,6 +37,7 @@ from web import (
     health,
     history_views,
     market_views,
+    metrics_views,
     pages,
     problem_types,
     trading_views,
@@ -122,7 +123,7 @@ def create_app(settings: Settings, on_fatal: Callable[[str], None] | None = None
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(BASE_DIR / "templates"), autoescape=True,
                          filters={"dec": to_str})
     for module in (auth_views, account_views, account_sessions_views, api_key_views, history_views, trading_views,
-                   cfd_views, market_views, ws_views, health, pages, vendor, problem_types):
+                   cfd_views, market_views, ws_views, health, pages, vendor, problem_types, metrics_views):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", BASE_DIR / "static", name="static")
     vendor.check_installed()

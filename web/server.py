@@ -13,6 +13,7 @@ import threading
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
+from app.logs import configure, redact_url
 from app.preflight import Prepared, StartupError, preflight
 from settings import ConfigError, Settings
 
@@ -29,16 +30,22 @@ class AccessLogger(AbstractAccessLogger):
                          time * 1000)
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-                        stream=sys.stderr)
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING if level != "DEBUG" else logging.INFO)
-    logging.getLogger("pykka").setLevel(logging.WARNING)
+log = logging.getLogger("troupe")
+
+
+def summary(settings: Settings, bundled_redis: bool, actors: list[str], where: str) -> str:
+    """The one start-up line: what runs, against what, and where (never a password)."""
+    from app.version import VERSION
+
+    redis = f"bundled ({settings.redis_url})" if bundled_redis else redact_url(settings.redis_url)
+    return (f"Troupe {VERSION} {where}: node {settings.node_name} (ROLE={settings.role}), database "
+            f"{redact_url(settings.resolved_database_url)}, redis {redis}, exchange {settings.exchange}, "
+            f"price feed {settings.price_feed}, actors {', '.join(actors) or 'none'}")
 
 
 async def _serve(prepared: Prepared) -> int:
     from web.app import AppRunner, create_app
-    from web.app_keys import STATE
+    from web.app_keys import STATE, SUPERVISOR
 
     settings = prepared.settings
     loop = asyncio.get_running_loop()
@@ -48,27 +55,35 @@ async def _serve(prepared: Prepared) -> int:
         loop.call_soon_threadsafe(stop.set)
 
     app = create_app(settings, on_fatal=fatal)
-    runner = AppRunner(app, access_log_class=AccessLogger, shutdown_timeout=10, handle_signals=False)
+    access = {"access_log_class": AccessLogger} if settings.access_log else {"access_log": None}
+    runner = AppRunner(app, shutdown_timeout=10, handle_signals=False, **access)
     await runner.setup()
     for sock in prepared.sockets:  # bound and listening since the pre-flight: nobody took the port meanwhile
         await web.SockSite(runner, sock).start()
     for sig in (signal.SIGINT, signal.SIGTERM):  # before the line below: a supervisor may signal at once
         loop.add_signal_handler(sig, stop.set)
     port = runner.addresses[0][1]
-    print(f"Troupe is running at http://{settings.host}:{port}/  (Ctrl+C to stop)", flush=True)
+    url = f"http://{settings.host}:{port}/"
+    log.info("%s", summary(settings, prepared.bundled is not None, list(app[SUPERVISOR].status()), f"ready at {url}"))
+    print(f"Troupe is running at {url}  (Ctrl+C to stop)", flush=True)
     await stop.wait()
-    logging.getLogger("troupe").info("shutting down")
+    log.debug("shutting down")
     await runner.cleanup()
     failure = app[STATE]["failure"]
     if failure:
-        logging.getLogger("troupe").critical("exiting because: %s", failure)
+        log.critical("exiting because: %s", failure)
         return 1
+    log.info("stopped")
     return 0
 
 
-def _run_headless(settings: Settings) -> int:
-    """ROLE=executor: actors only, no HTTP; stops on SIGINT/SIGTERM or when the supervisor gives up."""
+def _run_headless(prepared: Prepared) -> int:
+    """ROLE=executor: actors only, no HTTP (but `/metrics` and `/readyz` on METRICS_PORT if set);
+    stops on SIGINT/SIGTERM or when the supervisor gives up."""
     from actors.node import Node
+    from web.metrics_views import MetricsServer
+
+    settings = prepared.settings
 
     stop = threading.Event()
     failure: list[str] = []
@@ -80,16 +95,33 @@ def _run_headless(settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     node = Node(settings, give_up=give_up)
+    server: MetricsServer | None = None
     try:
         node.start()
+        assert node.supervisor is not None
+        where = "running headless"
+        if settings.metrics_port:
+            supervisor = node.supervisor
+            try:
+                server = MetricsServer(settings.host, settings.metrics_port, settings.metrics_token,
+                                       lambda: supervisor.healthy)
+            except OSError as exc:
+                raise ConfigError(f"METRICS_PORT: cannot listen on {settings.host}:{settings.metrics_port} "
+                                  f"({exc.strerror or exc})") from exc
+            server.start()
+            where += f", metrics at http://{settings.host}:{server.port}/metrics"
+        log.info("%s", summary(settings, prepared.bundled is not None, list(node.supervisor.status()), where))
         print(f"Troupe executor node {settings.node_name} running shards "
               f"{','.join(map(str, settings.local_shards))}  (Ctrl+C to stop)", flush=True)
         stop.wait()
     finally:
+        if server is not None:
+            server.stop()
         node.stop()
     if failure:
-        logging.getLogger("troupe").critical("exiting because: %s", failure[0])
+        log.critical("exiting because: %s", failure[0])
         return 1
+    log.info("stopped")
     return 0
 
 
@@ -101,14 +133,14 @@ def _refuse(message: str) -> int:
 
 def serve(settings: Settings) -> int:
     """Run the server with these settings until SIGINT/SIGTERM; the exit status of the process."""
-    _setup_logging(settings.log_level)
+    configure(settings.log_level, settings.log_format, settings.access_log)
     try:
         prepared = preflight(settings)
     except StartupError as exc:
         return _refuse(f"cannot start: {exc}")
     try:
         if settings.role == "executor":
-            return _run_headless(prepared.settings)
+            return _run_headless(prepared)
         try:
             import uvloop
             uvloop.install()

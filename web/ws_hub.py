@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, web
 
+from app import metrics
 from app.cfd.rules import Direction, mark_and_upnl
 from app.events import CfdChanged
 from app.messages import CandleUpdate, EventBatch, MarketStatus, Message, PriceTick, TradePrints
@@ -109,6 +110,7 @@ class WsHub:
             conn.queue.put_nowait(frame)
         except asyncio.QueueFull:
             conn.closing = True
+            metrics.WS_DROPPED.inc()
             log.warning("closing a WebSocket of user %s: it is not reading (queue full)", conn.user_id)
             asyncio.get_running_loop().create_task(
                 conn.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too slow; reconnect to resync"))
@@ -150,6 +152,7 @@ class WsHub:
                     if msg.symbol in conn.symbols:
                         self._offer(conn, frame)
             elif isinstance(msg, EventBatch):
+                started = time.perf_counter()
                 for event in msg.events:
                     conns = self.by_user.get(event.user_id)
                     if conns:
@@ -158,6 +161,7 @@ class WsHub:
                             if isinstance(event, CfdChanged):
                                 conn.track_cfd(event)
                             self._offer(conn, frame)
+                metrics.observe_hops({"ws_fanout": time.perf_counter() - started})
 
     def end_sessions(self, notice: AuthNotice) -> None:
         """A session (or every session of an account) ended: close its sockets on this node."""

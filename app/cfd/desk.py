@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from app import metrics
 from app.cfd.engine import CfdEngine
 from app.cfd.inputs import (
     CLOSE_KINDS,
@@ -94,7 +95,7 @@ class CfdDesk:
         self.engine, self.journal, self.snapshots, report = recover(
             s.data_dir / "cfd" / f"shard-{self.shard}", self.ticks, s.cfd_mmr, s.fee_rate, s.executor_shards,
             self.shard)
-        log.info("cfd desk %d: recovered to input %d (snapshot %s, %d replayed), %d open positions", self.shard,
+        log.debug("cfd desk %d: recovered to input %d (snapshot %s, %d replayed), %d open positions", self.shard,
                  report["seq"], report["snapshot"], report["replayed"], len(self.engine.positions))
 
     # ---- recovery of the database side
@@ -276,6 +277,21 @@ class CfdDesk:
                                         ev.data["payout"], now)
         if ev.kind != "REJECTED":
             cfd_projection.set_balance(uid, self.engine.balances.get(uid, Decimal(0)), now)
+
+    def report(self, batch: DeskBatch) -> None:
+        """After the commit: one INFO line per position opened or ended, and the desk's metrics."""
+        for _, _, produced in batch.results:
+            for ev in produced:
+                if ev.kind == "OPENED":
+                    pos = ev.data["position"]
+                    log.info("cfd position %s OPENED: user %s %s %s %s x%s at %s", pos.id, ev.user_id,
+                             pos.direction.value, pos.qty, pos.symbol, pos.leverage, pos.entry)
+                elif ev.kind in CLOSE_KINDS:
+                    pos = ev.data["position"]
+                    log.info("cfd position %s %s: user %s %s %s %s at %s, pnl %s", pos.id, ev.kind, ev.user_id,
+                             pos.direction.value, pos.qty, pos.symbol, ev.data["exitPrice"], ev.data["pnl"])
+                    metrics.CFD_CLOSES.labels(ev.kind).inc()
+        metrics.CFD_OPEN.labels(str(self.shard)).set(len(self.engine.positions))
 
     def maybe_snapshot(self) -> None:
         """After the database holds everything: snapshots never run ahead of the cursor."""

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from app import metrics
 from app.domain.execution import Outcome
 from app.domain.ledger import user_free, user_locked
 from app.domain.orders import CANCELABLE, IllegalTransition, OrderStatus, can_transition
@@ -59,6 +60,8 @@ class ExecutorCore:
         self.positions: dict[tuple[int, str], PositionState] = {}
         self.events: list[Event] = []  # the open batch's events (an atomic venue reports into them)
         self.filled: set[int] = set()  # users with a fill in the open batch (their equity is recorded after it)
+        self.finished: list[tuple[int, int, str, str]] = []  # orders ended, uncommitted: (id, user, type, status)
+        self.venue_label = "simulator" if venue.atomic else "binance"  # the EXCHANGE it runs for (metrics)
 
     # --- the Engine a venue reports to -------------------------------------------------------------
     def order(self, row: Order, outcome: Outcome, exchange_order_id: int | None = None) -> None:
@@ -66,9 +69,11 @@ class ExecutorCore:
             self._apply(row, outcome, self.events, exchange_order_id)
             return
         events: list[Event] = []
+        self.finished.clear()  # what a failed earlier attempt left was never committed
         with write_transaction():
             self._apply(row, outcome, events, exchange_order_id)
             rows = self.outbox(events)
+        self.report_finished()
         self.publish(rows)
 
     def exchange_balances(self, user_id: int, rows: list[tuple[str, Decimal, Decimal]], at: int) -> None:
@@ -90,6 +95,7 @@ class ExecutorCore:
         """Start a batch; its events collect in the returned list (the caller adds its own, e.g. the desk's)."""
         self.events = []
         self.filled = set()
+        self.finished.clear()
         return self.events
 
     def command(self, msg: SubmitOrder | CancelOrder) -> bool:
@@ -105,7 +111,7 @@ class ExecutorCore:
             except Exception:
                 log.exception("%s: %s %s failed; it will be retried", self.name, type(msg).__name__, msg.msg_id)
                 return False
-        mark = len(self.events)
+        mark, ended = len(self.events), len(self.finished)
         try:
             with db.atomic():
                 if inbox_add(self.name, msg.msg_id):  # False: its effect is already committed
@@ -115,6 +121,7 @@ class ExecutorCore:
         except Exception:
             log.exception("%s: %s %s failed; it will be retried", self.name, type(msg).__name__, msg.msg_id)
             del self.events[mark:]
+            del self.finished[ended:]
             self.balances.clear()
             self.positions.clear()
             return False
@@ -148,6 +155,7 @@ class ExecutorCore:
         """After a rollback, in-memory state may be ahead of the database: reload it lazily."""
         self.balances.clear()
         self.positions.clear()
+        self.finished.clear()
         self.venue.reset()
 
     # --- outside batches ---------------------------------------------------------------------------
@@ -160,6 +168,7 @@ class ExecutorCore:
         if reason is None or not isinstance(msg, SubmitOrder):
             return
         events: list[Event] = []
+        self.finished.clear()
         with write_transaction():
             row = order_by_id(msg.order_id)
             if row is None or row.status != OrderStatus.PENDING.value:
@@ -168,6 +177,7 @@ class ExecutorCore:
             self._apply(row, Outcome(OrderStatus.REJECTED, view.executed_qty, view.cumm_quote_qty, view.locked,
                                      reason=reason), events)
             rows = self.outbox(events)
+        self.report_finished()
         self.publish(rows)
 
     # --- the one place outcomes become rows and events ---------------------------------------------
@@ -185,6 +195,15 @@ class ExecutorCore:
         if outcome.fills:
             self.filled.add(row.user_id)
         events += events_for(row, outcome, positions, self.balances)
+        if outcome.status is not old and outcome.status not in CANCELABLE:
+            self.finished.append((row.id, row.user_id, view.type.value, outcome.status.value))
+
+    def report_finished(self) -> None:
+        """After the commit: each order that ended, counted and logged once (INFO, one line each)."""
+        for order_id, user_id, order_type, status in self.finished:
+            log.info("order %s %s: user %s %s", order_id, status, user_id, order_type)
+        metrics.count_orders(self.venue_label, [(t, status) for _, _, t, status in self.finished])
+        self.finished.clear()
 
     # --- an account reset (inside the batch's transaction; atomic venues only) ---------------------
     def reset(self, user_id: int, tag: str, wallet: tuple[tuple[str, Decimal], ...], reset_account: str,

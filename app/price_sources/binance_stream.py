@@ -98,7 +98,7 @@ class BinanceStreamSource:
                         continue
                     if candles:
                         market.replace_candles(symbol, interval, candles)
-        log.info("binance feed: candle history loaded for %s", ", ".join(self.specs))
+        log.debug("binance feed: candle history loaded for %s", ", ".join(self.specs))
 
     def on_message(self, message: Any, market: Market) -> bool:
         if not isinstance(message, MarketBatch):

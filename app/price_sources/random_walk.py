@@ -48,7 +48,7 @@ class RandomWalkSource:
             if market.last_candle(symbol, interval) is None:
                 market.replace_candles(symbol, interval,
                                        history(spec, random.Random(rng.random()), price, now, ms, HISTORY_CANDLES))
-        log.info("price-feed: %s history ready", symbol)
+        log.debug("price-feed: %s history ready", symbol)
 
     def on_timer(self, market: Market) -> None:
         ts = now_ms()

@@ -331,3 +331,20 @@ class ApiKey(BaseModel):
 
 ALL_MODELS.append(ApiKey)
 ALL_MODELS += [EquityPoint, AccountReset]
+
+
+# --- Key rotation (issue 13, migration 2) ---------------------------------------------------------
+
+class MasterKeySeal(BaseModel):
+    """One row (id 1): the fingerprint of the MASTER_KEY that sealed every stored secret, written by
+    `troupe keys rotate-master` in the transaction that re-seals them (absent: never rotated)."""
+
+    id = IntegerField(primary_key=True)
+    fingerprint = CharField(max_length=64)
+    sealed_at = BigIntegerField()
+
+    class Meta:
+        table_name = "master_key_seal"
+
+
+ALL_MODELS.append(MasterKeySeal)

@@ -2,7 +2,9 @@
 
 In order: `DATA_DIR` can be created and written, the HTTP port can be bound (the listening
 sockets are kept and handed to aiohttp, so nothing can take the port in between), the database
-answers `SELECT 1`, and Redis answers PING, or, with `REDIS_URL` unset, the bundled redis-server
+answers `SELECT 1` (and a MASTER_KEY rotation interrupted after its commit is finished, or a
+MASTER_KEY that did not seal the stored secrets refused: app/security/rotation.py), and Redis
+answers PING, or, with `REDIS_URL` unset, the bundled redis-server
 starts (the web node's one, for `ROLE=executor`, is already serving). Without these checks each
 failure surfaced as a traceback from deep inside an actor, after others had started.
 """
@@ -10,6 +12,7 @@ failure surfaced as a traceback from deep inside an actor, after others had star
 from __future__ import annotations
 
 import errno
+import logging
 import re
 import socket
 import tempfile
@@ -21,9 +24,13 @@ from peewee import PeeweeException
 
 from app.embedded_redis import EmbeddedRedis
 from app.messaging.streams import connect_once
-from app.persistence.db import probe_database
+from app.persistence.db import db, probe_database
+from app.persistence.schema import connect_database
+from app.persistence.sealing import sealed_by
+from app.security.rotation import RotationError, fingerprint, settle
 from settings import Settings
 
+log = logging.getLogger(__name__)
 PROBE_TIMEOUT_S = 3
 LISTEN_BACKLOG = 128  # aiohttp's default
 _USERINFO_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/?#@]*):[^/?#]*@", re.IGNORECASE)
@@ -57,6 +64,7 @@ def preflight(settings: Settings) -> Prepared:
         if settings.role != "executor":
             prepared.sockets = _listen(settings.host, settings.port)
         _check_database(settings)
+        _settle_master_key(settings)
         redis_url, prepared.bundled = _redis(settings)
         prepared.settings = replace(settings, redis_url=redis_url)
     except BaseException:
@@ -120,6 +128,29 @@ def _check_database(settings: Settings) -> None:
         probe_database(url, PROBE_TIMEOUT_S)
     except (PeeweeException, OSError, ValueError) as exc:
         raise StartupError(f"{name} {redact(url)}: {one_line(exc)}") from None
+
+
+def _settle_master_key(settings: Settings) -> None:
+    """Finish a key rotation that committed but did not swap its files; refuse a MASTER_KEY that would
+    not open the stored secrets (the schema is migrated later, by the node: before migration 2 there is
+    no record, so nothing to check)."""
+    url = settings.resolved_database_url
+    connect_database(url)
+    try:
+        with db.connection_context():
+            if settings.master_key:
+                recorded = sealed_by()
+                if recorded is not None and recorded != fingerprint(settings.master_key):
+                    raise StartupError(f"MASTER_KEY is not the key that sealed the stored secrets (fingerprint "
+                                       f"{recorded}): set the key the last `troupe keys rotate-master` made")
+                return
+            done = settle(settings.data_dir)
+    except RotationError as exc:
+        raise StartupError(f"MASTER_KEY (DATA_DIR/master_key): {exc}") from None
+    except (PeeweeException, OSError) as exc:
+        raise StartupError(f"DATABASE_URL {redact(url)}: {one_line(exc)}") from None
+    if done:
+        log.warning("MASTER_KEY: %s", done)
 
 
 def _redis(settings: Settings) -> tuple[str, EmbeddedRedis | None]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -26,7 +27,7 @@ from app.persistence.migrations import (
     pending,
 )
 from app.persistence.models import ALL_MODELS, Balance, Fill, Order
-from app.persistence.schema import connect_database, init_database
+from app.persistence.schema import connect_database, init_database, migrate_schema
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "troupe-82e4bfe.db"
 
@@ -135,3 +136,31 @@ def test_a_new_database_needs_no_backup(tmp_path: Path) -> None:
     init_database(f"sqlite:///{tmp_path / 'troupe.db'}")
     db.close()
     assert not (tmp_path / "backups").exists()
+
+
+def test_nodes_starting_together_apply_each_migration_once(database_url: str) -> None:
+    """Two threads (each its own connection, as two nodes would have) migrate one empty database at once:
+    the lock queues them, each migration is applied by exactly one, and neither fails."""
+    connect_database(database_url)
+    barrier = threading.Barrier(2)
+    applied: list[list[int]] = []
+    errors: list[BaseException] = []
+
+    def node() -> None:
+        try:
+            with db.connection_context():
+                barrier.wait(10)
+                applied.append([m.version for m in migrate_schema(db.obj, backup=False)])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=node) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert sorted(v for versions in applied for v in versions) == list(range(1, LATEST + 1))
+    with db.connection_context():
+        assert applied_versions() == list(range(1, LATEST + 1))
+    db.close()

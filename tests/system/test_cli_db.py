@@ -22,13 +22,14 @@ import pytest
 from app.persistence.api_keys import VAULT_DOMAIN, create_key, revoke_key
 from app.persistence.db import db
 from app.persistence.exchange import EXCHANGE
+from app.persistence.migrations import LATEST, SchemaVersion
 from app.persistence.models import ApiKey, ExchangeKey
 from app.persistence.schema import init_database
 from app.persistence.sealing import sealed_by
 from app.security.keystore import resolve_secrets
 from app.security.rotation import fingerprint
 from app.security.vault import Vault, VaultError
-from tests.helpers import PASSWORD, ROOT, ServerProcess, auth, server_env
+from tests.helpers import PASSWORD, ROOT, ServerProcess, auth, run_until_exit, server_env
 from web.api_key_auth import VAULT_DOMAIN as WEB_VAULT_DOMAIN
 
 FIXTURE = ROOT / "tests" / "fixtures" / "troupe-82e4bfe.db"
@@ -253,3 +254,29 @@ def test_a_master_key_that_did_not_seal_the_secrets_is_refused(sealed: Sealed) -
     assert proc.returncode == 1 and "is not the MASTER_KEY that sealed the stored secrets" in proc.stderr
     env_key = troupe(sealed.data, "keys", "rotate-master", database_url=sealed.url, MASTER_KEY="11" * 32)
     assert env_key.returncode == 1 and "MASTER_KEY is set in the environment" in env_key.stderr
+
+
+def _refused_at_start(data: Path, url: str, extra: dict[str, str] | None = None) -> str:
+    proc = run_until_exit(data, {"DATABASE_URL": url, **(extra or {})})
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("troupe: cannot start: "), proc.stderr
+    return lines[0]
+
+
+def test_a_server_refuses_a_master_key_that_did_not_seal_the_secrets(sealed: Sealed) -> None:
+    assert troupe(sealed.data, "keys", "rotate-master", database_url=sealed.url).returncode == 0
+    recorded = fingerprint(_key(sealed.data / "master_key"))
+    line = _refused_at_start(sealed.data, sealed.url, {"MASTER_KEY": "22" * 32})
+    assert f"MASTER_KEY is not the key that sealed the stored secrets (fingerprint {recorded})" in line
+    assert "22" * 8 not in line
+
+
+def test_a_server_refuses_a_schema_newer_than_its_code(tmp_path: Path, database_url: str) -> None:
+    init_database(database_url)
+    try:
+        SchemaVersion.insert(version=LATEST + 1, name="from_the_future", applied_at=0).execute()
+    finally:
+        db.close()
+    line = _refused_at_start(tmp_path / "data", database_url)
+    assert f"the database is at schema version {LATEST + 1}, this Troupe knows up to {LATEST}" in line

@@ -41,10 +41,15 @@ def init_database(url: str, backup: bool = True) -> Database:
 
 
 def migrate_schema(database: Database, backup: bool = True) -> list[Migration]:
-    """Apply what is pending on the bound, connected database; returns what this call applied."""
+    """Apply what is pending on the bound, connected database; returns what this call applied.
+
+    An upgrade of a database that had tables is logged at INFO; creating a new one is not news (the
+    start-up says one line), so DEBUG.
+    """
+    upgrade = bool(db.get_tables())
     applied = apply_pending(lambda todo: _backup_before(database, todo) if backup else None)
     for migration in applied:
-        log.info("database: applied migration %s", migration.label)
+        log.log(logging.INFO if upgrade else logging.DEBUG, "database: applied migration %s", migration.label)
     return applied
 
 

@@ -28,6 +28,7 @@ from app.execution.core import ExecutorCore, OutboxRow
 from app.execution.simulated import SimulatedVenue
 from app.execution.venue import Venue
 from app.faults import crash_point
+from app.hops import EXECUTOR_COMMITTED, EXECUTOR_READ
 from app.messages import CancelOrder, CfdRequest, PriceTick, Reply, SubmitOrder, decode, encode
 from app.messaging.streams import REPLY_MAXLEN, Delivery
 from app.persistence.db import write_transaction
@@ -56,6 +57,7 @@ def venue_for(runtime: Runtime, shard: int) -> Venue:
 
 
 class Executor(MailboxActor):
+    read_hop = EXECUTOR_READ
     def __init__(self, runtime: Runtime, shard: int, venue: Venue) -> None:
         names = runtime.names
         streams = [names.executor(shard), names.market] if venue.market_data else [names.executor(shard)]
@@ -201,6 +203,7 @@ class Executor(MailboxActor):
             self._forget_state()
             raise
         fault("executor.after_commit")
+        rows = self.core.restamp(rows, events, EXECUTOR_COMMITTED)
         self._reply_cfd(requests, cfd_batch)
         # Everything but the commands that failed is done (market data included); those stay pending.
         self.consumer.ack(d for d in deliveries if d not in failed)

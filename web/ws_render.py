@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from app.cfd.render import changed_json
 from app.events import BalancesChanged, CfdChanged, OrderUpdated, PositionsChanged, UserEvent
+from app.hops import WS_WRITTEN, stamp
 from app.messages import PriceTick
 from app.money import to_str
 from app.render import balances_json, order_json, position_update_json
@@ -71,6 +73,19 @@ def _cfd(event: CfdChanged) -> dict[str, Any]:
 _PAYLOADS: dict[type[UserEvent], Callable[[Any], dict[str, Any]]] = {
     OrderUpdated: _order, BalancesChanged: _balances, PositionsChanged: _positions, CfdChanged: _cfd,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class TracedFrame:
+    """A traced order's frame (TRACE_HOPS): its `trace` is added as the socket's sender takes it, so the
+    frame shows when it was written too."""
+
+    frame: str
+    trace: dict[str, int]
+
+    def render(self) -> str:
+        stamp(self.trace, WS_WRITTEN)
+        return f'{self.frame[:-1]},"trace":{dumps_frame(self.trace)}}}'
 
 
 def event_frame(event: UserEvent) -> str:

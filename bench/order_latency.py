@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import random
 import subprocess
@@ -47,6 +48,18 @@ from order_path import start_server  # noqa: E402
 from app.hops import RECEIVED, SENT, percentile, summarise  # noqa: E402
 
 DRAIN_S = 15.0  # how long after a rate's last arrival its answers may still come
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc); a steadier figure than latency on a
+    shared machine, since other tenants' load delays a process but does not add to its CPU time."""
+    if pid is None:
+        return float("nan")
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def log(msg: str) -> None:
@@ -131,7 +144,8 @@ async def make_users(session: aiohttp.ClientSession, n: int) -> list[User]:
     return users
 
 
-async def one_rate(users: list[User], rate: float, seconds: float, warmup: float, rng: random.Random) -> dict[str, Any]:
+async def one_rate(users: list[User], rate: float, seconds: float, warmup: float, rng: random.Random,
+                   server_pid: int | None) -> dict[str, Any]:
     """Poisson arrivals at `rate` for warmup + seconds; only arrivals after the warm-up are counted."""
     loop = asyncio.get_running_loop()
     samples: list[Sample] = []
@@ -154,6 +168,7 @@ async def one_rate(users: list[User], rate: float, seconds: float, warmup: float
 
     next_at = start + int(rng.expovariate(rate) * 1e9)
     k = 0
+    cpu_from: float | None = None
     while next_at < end:
         now = time.monotonic_ns()
         if next_at > now:
@@ -162,6 +177,8 @@ async def one_rate(users: list[User], rate: float, seconds: float, warmup: float
         while next_at <= now and next_at < end:  # late: send every due order at once, never skip one
             lag_max = max(lag_max, (now - next_at) / 1e9)
             counts = next_at >= measure_from
+            if counts and cpu_from is None:
+                cpu_from = cpu_seconds(server_pid)
             counted += counts
             task = loop.create_task(one(users[k % len(users)], next_at, counts))
             tasks.add(task)
@@ -170,6 +187,7 @@ async def one_rate(users: list[User], rate: float, seconds: float, warmup: float
             next_at += int(rng.expovariate(rate) * 1e9)
     if tasks:
         await asyncio.wait(set(tasks), timeout=DRAIN_S + 5)
+    cpu = cpu_seconds(server_pid) - (cpu_from if cpu_from is not None else float("nan"))
     latencies = sorted(s for s, _ in samples)
     ms = [v * 1000 for v in latencies]
     result: dict[str, Any] = {
@@ -184,6 +202,8 @@ async def one_rate(users: list[User], rate: float, seconds: float, warmup: float
         "orders": len(samples),
         "generator_lag_max_ms": round(lag_max * 1000, 2),
     }
+    if samples and not math.isnan(cpu):  # this run started the server
+        result["server_cpu_ms_per_order"] = round(cpu * 1000 / len(samples), 3)
     if errors:
         result["error_kinds"] = errors
     traces = [t for _, t in samples if t is not None]
@@ -204,9 +224,10 @@ async def sweep(url: str, args: argparse.Namespace, label: str) -> dict[str, Any
         results: list[dict[str, Any]] = []
 
         async def run(rate: float) -> dict[str, Any]:
-            r = await one_rate(users, rate, args.seconds, args.warmup, rng)
+            r = await one_rate(users, rate, args.seconds, args.warmup, rng, args.server_pid)
             log(f"{label} {rate:>7.0f}/s offered: done {r['done_per_s']}/s p50 {r['p50_ms']} ms "
-                f"p99 {r['p99_ms']} ms p99.9 {r['p999_ms']} ms max {r['max_ms']} ms errors {r['errors']}")
+                f"p99 {r['p99_ms']} ms p99.9 {r['p999_ms']} ms max {r['max_ms']} ms errors {r['errors']} "
+                f"cpu/order {r.get('server_cpu_ms_per_order', '-')} ms")
             results.append(r)
             return r
 
@@ -270,6 +291,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.rates, args.seconds, args.warmup, args.users, args.refine = "50,100", 2.0, 0.5, 5, 0
+    args.server_pid = None  # Troupe's process when this run starts it: its CPU time is read per rate
     args.rate_list = [float(r) for r in args.rates.split(",") if r.strip()]
     try:
         import uvloop
@@ -283,6 +305,7 @@ def main() -> None:
         if not args.no_trace:
             os.environ["TRACE_HOPS"] = "1"
         proc, url = start_server(Path(tmp.name), args.shards)
+        args.server_pid = proc.pid
         log(f"started Troupe at {url} (DATA_DIR {tmp.name}, {args.shards} shards, "
             f"{os.environ.get('DATABASE_URL') or 'SQLite'})")
     try:
@@ -296,6 +319,7 @@ def main() -> None:
     if not args.no_floor:
         floor_proc, floor_url = start_floor()
         try:
+            args.server_pid = floor_proc.pid
             floor = asyncio.run(sweep(floor_url, args, "floor "))
         finally:
             floor_proc.terminate()

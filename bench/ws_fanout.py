@@ -4,8 +4,9 @@ Troupe is started with a fast feed (`--tick-ms`) and very high ticket and per-us
 `--clients` sockets (tickets, subscribe to BTCUSDT) read `PRICE_UPDATE` frames. Per tick, the
 last client's delay is its arrival minus the tick's `ts` (the PriceFeed's wall-clock ms, so a
 figure has millisecond grain); the benchmark prints deliveries per second and the p50/p99 of that
-last-client delay. In the same run a bare aiohttp process (`--serve-bare`, this file) ticks at the
-same interval and sends each frame with a sequential `await ws.send_str` loop over its sockets.
+last-client delay. In the same run a bare aiohttp process (`--serve-bare`, this file) ticks as
+often as Troupe's feed did and sends each frame with a sequential `await ws.send_str` loop over
+its sockets.
 
 Then one client stops reading (its socket stays open) and the others are measured again: nobody
 else's delay should move (Troupe gives each socket its own bounded queue and sender).
@@ -210,7 +211,10 @@ def main() -> None:
         proc.terminate()
         proc.wait(30)
         tmp.cleanup()
-    bare_proc = subprocess.Popen([sys.executable, __file__, "--serve-bare", "--tick-ms", str(args.tick_ms)],
+    # The bare loop ticks as often as Troupe's feed really did (its walk may skip a symbol's tick).
+    ticks_per_s = troupe["all_reading"]["ticks"] / args.seconds
+    bare_ms = max(1, round(1000 / ticks_per_s)) if ticks_per_s else args.tick_ms
+    bare_proc = subprocess.Popen([sys.executable, __file__, "--serve-bare", "--tick-ms", str(bare_ms)],
                                  cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert bare_proc.stdout is not None
     bare_url = json.loads(bare_proc.stdout.readline())["url"]
@@ -220,7 +224,7 @@ def main() -> None:
         bare_proc.terminate()
         bare_proc.wait(30)
     t, b = troupe["all_reading"], bare["all_reading"]
-    result = {"clients": args.clients, "tick_ms": args.tick_ms, "troupe": troupe, "bare": bare,
+    result = {"clients": args.clients, "tick_ms": args.tick_ms, "bare_tick_ms": bare_ms, "troupe": troupe, "bare": bare,
               "deliveries_vs_bare_pct": round(t["deliveries_per_s"] / b["deliveries_per_s"] * 100, 1)
               if b["deliveries_per_s"] else None}
     log(f"troupe {t}  bare {b}")

@@ -1,12 +1,10 @@
 """MailboxActor: a pykka actor whose mailbox is a Redis Stream consumer group.
 
-The actor reads its stream on its own thread: a `_Poll` message reads one batch (blocking at
-most `POLL_BLOCK_MS`), processes it, runs the timer when due, and tells the actor the next
-`_Poll`. One batch is processed at a time (backpressure), with no thread handoff between reading
-and processing, and other messages (a readiness `Ping`, a source's batch, stop) queue behind at
-most one read. The actor acks entries only after their effect is committed. Entries that fail
-stay pending and are read again after a growing delay while new entries keep flowing; after
-`max_deliveries` they go to the dead-letter stream.
+A pump thread reads batches from the stream and hands each batch to the actor with a blocking
+`ask`, so the actor processes one batch at a time (backpressure) and the pump learns of failures.
+The actor acks entries only after their effect is committed. Entries that fail stay pending and
+are read again after a growing delay while new entries keep flowing; after `max_deliveries` they
+go to the dead-letter stream.
 """
 
 from __future__ import annotations
@@ -36,11 +34,13 @@ class Ping:
 
 
 @dataclass(frozen=True)
-class _Poll:
-    """Read and process the next batch, then ask for the next poll."""
+class _Batch:
+    deliveries: list[Delivery]
 
 
-POLL_BLOCK_MS = 100  # the longest a read blocks the actor: how late a Ping or a stop can be answered
+@dataclass(frozen=True)
+class _Timer:
+    pass
 
 
 class MailboxActor(pykka.ThreadingActor):
@@ -59,9 +59,7 @@ class MailboxActor(pykka.ThreadingActor):
         self.consumer: Consumer | None = None
         self.redis: redis.Redis | None = None  # this actor's own connection, used from its thread
         self._stopping = threading.Event()
-        self._next_timer = math.inf
-        self._backoff = 0.05
-        self._tracing: str | None = None
+        self._pump_thread: threading.Thread | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
     def on_start(self) -> None:
@@ -74,10 +72,8 @@ class MailboxActor(pykka.ThreadingActor):
             start_at_end=self.start_at_end, writer=self.redis,
         )
         self.recover()
-        interval = self.timer_interval_s
-        self._next_timer = time.monotonic() + interval if interval else math.inf
-        self._tracing = self.read_hop if self.runtime.settings.trace_hops else None
-        self.actor_ref.tell(_Poll())
+        self._pump_thread = threading.Thread(target=self._pump, name=f"pump-{self.name}", daemon=True)
+        self._pump_thread.start()
         log.info("%s started, reading %s", self.name, ", ".join(self.streams))
 
     def on_stop(self) -> None:
@@ -91,6 +87,10 @@ class MailboxActor(pykka.ThreadingActor):
     def _shutdown(self) -> None:
         self._stopping.set()
         if self.consumer:
+            self.consumer.interrupt()
+        if self._pump_thread and self._pump_thread is not threading.current_thread():
+            self._pump_thread.join(timeout=5)
+        if self.consumer:
             self.consumer.close()
         if self.redis is not None:
             self.redis.close()
@@ -100,8 +100,10 @@ class MailboxActor(pykka.ThreadingActor):
     # --- messages ------------------------------------------------------------------------
     def on_receive(self, message: Any) -> Any:
         try:
-            if isinstance(message, _Poll):
-                return self._poll()
+            if isinstance(message, _Batch):
+                return self._process(message.deliveries)
+            if isinstance(message, _Timer):
+                return self.on_timer()
             if isinstance(message, Ping):
                 return self.name
             return super().on_receive(message)
@@ -141,37 +143,40 @@ class MailboxActor(pykka.ThreadingActor):
     def on_dead_letter(self, delivery: Delivery) -> None:
         """A message is being given up on: undo whatever it reserved."""
 
-    # --- reading the mailbox (on the actor's own thread) ------------------------------------
-    def _poll(self) -> None:
-        if self._stopping.is_set():
-            return
+    # --- the pump (its own thread) ---------------------------------------------------------
+    def _pump(self) -> None:
         assert self.consumer is not None
-        try:
-            now = time.monotonic()
-            if now >= self._next_timer:
-                self._next_timer = now + (self.timer_interval_s or 0)
-                self.on_timer()
-            block_ms = int(max(1, min(POLL_BLOCK_MS, (self._next_timer - time.monotonic()) * 1000)))
-            batch = self.consumer.read(block_ms)
-            if batch:
-                if self._tracing:
-                    _stamp_read(batch, self._tracing)
-                self._process(batch)
-        except Exception:  # e.g. Redis or the database unreachable: back off, then try again
-            if self._stopping.is_set():
+        interval = self.timer_interval_s
+        next_timer = time.monotonic() + interval if interval else math.inf
+        backoff = 0.05
+        tracing = self.read_hop if self.runtime.settings.trace_hops else None
+        while not self._stopping.is_set():
+            try:
+                now = time.monotonic()
+                if now >= next_timer:
+                    next_timer = now + (interval or 0)
+                    self.actor_ref.ask(_Timer(), timeout=60)
+                block_ms = int(max(1, min(500, (next_timer - time.monotonic()) * 1000)))
+                batch = self.consumer.read(block_ms)
+                if batch and tracing:
+                    _stamp_read(batch, tracing)
+                if batch and not self._stopping.is_set():
+                    self.actor_ref.ask(_Batch(batch), timeout=300)
+            except pykka.ActorDeadError:
                 return
-            log.exception("%s: batch failed; retrying in %.2fs", self.name, self._backoff)
-            self.consumer.retry_pending()
-            self._stopping.wait(self._backoff)
-            self._backoff = min(self._backoff * 2, 5.0)
-        else:
-            self._backoff = 0.05
-        if not self._stopping.is_set():
-            self.actor_ref.tell(_Poll())
+            except Exception:  # e.g. Redis or the database unreachable: back off, then try again
+                if self._stopping.is_set():
+                    return
+                log.exception("%s: batch failed; retrying in %.2fs", self.name, backoff)
+                self.consumer.retry_pending()
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+            else:
+                backoff = 0.05
 
 
 def _stamp_read(batch: list[Delivery], hop: str) -> None:
-    """Stamp `hop` on the traced messages of a batch as the actor reads it (TRACE_HOPS only)."""
+    """Stamp `hop` on the traced messages of a batch as the pump reads it (TRACE_HOPS only)."""
     now = now_ns()
     for d in batch:
         for trace in traces_of(d.message):

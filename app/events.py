@@ -8,7 +8,7 @@ A second interface is one more renderer. `USER_EVENTS` is the whole set; the cod
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -99,6 +99,7 @@ class OrderUpdated(UserEvent):
     KIND: ClassVar[str] = "ORDER_UPDATE"
     order: OrderRecord
     fills: tuple[OrderFill, ...] = ()
+    trace: dict[str, int] | None = field(default=None, compare=False)  # the order's hops (app/hops.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import fields, is_dataclass
 from decimal import Decimal
@@ -33,6 +34,7 @@ from app.messages import (
     TradePrints,
     decode,
     encode,
+    traces_of,
 )
 from tests.helpers import EVERY_EVENT, SPARSE_EVENTS
 
@@ -69,7 +71,7 @@ FULL: list[Message] = [
     CfdRequest(msg_id="m5", reply_to="r", user_id=3, cmd_id="u3:open-1", action="OPEN",
                params={"symbol": "BTCUSDT", "side": "LONG", "margin": "100.12345678", "leverage": 20, "sl": None}),
     ResetAccount(msg_id="m5r", reply_to="r", user_id=3, request_key="u3:start-over"),
-    SubmitOrder(msg_id="m6", order_id=9, user_id=4),
+    SubmitOrder(msg_id="m6", order_id=9, user_id=4, trace={"http_accepted": 10**18, "gateway_read": 10**18 + 7}),
     CancelOrder(msg_id="m7", order_id=9, user_id=4),
     PriceTick(msg_id="m8", symbol="BTCUSDT", price=MANY, bid=TINY, ask=Decimal("67250.02"), ts=1_700_000_000_000,
               seq=2**62, bids=((TINY, MANY),), asks=((Decimal("67250.02"), Decimal("0.4")),), book_first=7,
@@ -174,3 +176,16 @@ def test_floats_never_travel() -> None:
 def test_non_finite_decimals_are_never_encoded(value: Decimal) -> None:
     with pytest.raises(CodecError, match="non-finite"):
         encode(PriceTick(msg_id="t", symbol="X", price=value, bid=Decimal(1), ask=Decimal(1), ts=1, seq=1))
+
+
+def test_a_trace_travels_only_when_there_is_one() -> None:
+    """Untraced messages encode exactly as before traces existed; a traced order update keeps its hops."""
+    untraced = SubmitOrder(msg_id="s", order_id=9, user_id=4)
+    assert "trace" not in json.loads(encode(untraced))["d"]
+    assert decode(encode(untraced)) == untraced
+    event = EVERY_EVENT[0]
+    assert "trace" not in json.loads(encode(EventBatch(msg_id="e", events=[event])))["d"]["events"][0]
+    traced = dataclasses.replace(event, trace={"executor_read": 5})
+    back = decode(encode(EventBatch(msg_id="e", events=[traced])))
+    assert isinstance(back, EventBatch) and back.events[0].trace == {"executor_read": 5}  # type: ignore[attr-defined]
+    assert traces_of(back) == [{"executor_read": 5}] and traces_of(untraced) == []

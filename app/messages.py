@@ -63,6 +63,7 @@ class PlaceOrder(Message):
     reply_to: str
     user_id: int
     order: OrderRequest
+    api_key_id: int | None = None  # the API key that placed it through the Binance-compatible API
 
 
 @message

@@ -50,6 +50,7 @@ def order_json(order: OrderRecord | Any, fills: Iterable[Any] = ()) -> dict[str,
         "time": row.created_at,
         "updateTime": row.updated_at,
         "version": row.version,
+        "apiKeyId": row.api_key_id,
     }
 
 

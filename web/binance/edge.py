@@ -89,7 +89,7 @@ async def signed_user(request: web.Request, params: bp.Params, permission: str) 
                                      client_address(request), form_body=True)
     except SignedRequestError as exc:
         if exc.field == "recvWindow":
-            raise BinanceError(-1131, "recvWindow must be less than 60000.") from None
+            raise BinanceError(-1130, "Data sent for parameter 'recvWindow' is not valid.") from None
         if exc.field == "signature" and exc.status == 401:
             raise BinanceError(-1022, "Signature for this request is not valid.") from None
         if "more than once" in exc.message:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from app.api_keys import sign, signed_params
-from tests.helpers import auth, new_api_key, register
+from tests.helpers import auth, new_api_key, open_ws, register
 from web.binance.edge import EDGE
 
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "binance" / "testnet-errors.md"
@@ -144,6 +144,7 @@ async def test_weights_are_counted_and_429_past_the_limit(client: Any) -> None:
 async def test_past_the_wait_a_market_order_answers_1007_and_still_executes_once(client: Any) -> None:
     token, _ = await register(client)
     key = await new_api_key(client, token, ["read", "trade"])
+    ws = await open_ws(client, token)
     client.app[EDGE].execution_wait_s = 0.0
     query = signed_query(key, "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001&newClientOrderId=x-bot-1007")
     resp = await client.post(f"/api/v3/order?{query}", headers={"X-MBX-APIKEY": key["apiKey"]})
@@ -152,13 +153,12 @@ async def test_past_the_wait_a_market_order_answers_1007_and_still_executes_once
         assert body["status"] == "FILLED"
     else:
         check(resp.status, body, 408, -1007)
-    deadline = time.monotonic() + 10
-    while True:
-        found = await client.get(f"/api/v3/order?{signed_query(key, 'symbol=BTCUSDT&origClientOrderId=x-bot-1007')}",
-                                 headers={"X-MBX-APIKEY": key["apiKey"]})
-        order = await found.json()
-        if order["status"] == "FILLED" or time.monotonic() > deadline:
-            break
+    await ws.wait_for(lambda m: m.get("type") == "ORDER_UPDATE" and m["clientOrderId"] == "x-bot-1007"
+                      and m["status"] == "FILLED")
+    await ws.close()
+    found = await client.get(f"/api/v3/order?{signed_query(key, 'symbol=BTCUSDT&origClientOrderId=x-bot-1007')}",
+                             headers={"X-MBX-APIKEY": key["apiKey"]})
+    order = await found.json()
     assert order["status"] == "FILLED" and order["executedQty"] == "0.001"
     orders = await (await client.get("/api/trading/orders", headers=auth(token))).json()
     assert [o["clientOrderId"] for o in orders["orders"]] == ["x-bot-1007"]

@@ -197,6 +197,7 @@ class Gateway(MailboxActor):
                 "executed_qty": ZERO, "cumm_quote_qty": ZERO, "locked": ZERO, "fill_count": 0, "reject_reason": None,
                 "created_at": now, "updated_at": now, "version": 0, "stop_price": leg.stop_price,
                 "trailing_delta": leg.trailing_delta, "triggered": False, "order_list_id": ids[0] if ids else None,
+                "api_key_id": msg.api_key_id,
             }))
         set_order_list_id(ids[0], ids[0])
         stream = self.runtime.names.executor(shard_of(msg.user_id, self.runtime.settings.executor_shards))

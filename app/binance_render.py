@@ -131,7 +131,7 @@ def symbol_json(spec: SymbolSpec) -> dict[str, Any]:
         "quoteAsset": spec.quote, "quotePrecision": 8, "quoteAssetPrecision": 8, "baseCommissionPrecision": 8,
         "quoteCommissionPrecision": 8, "orderTypes": ORDER_TYPES, "icebergAllowed": False, "ocoAllowed": True,
         "otoAllowed": False, "quoteOrderQtyMarketAllowed": True, "allowTrailingStop": True,
-        "cancelReplaceAllowed": False, "amendAllowed": False, "pegInstructionsAllowed": False,
+        "cancelReplaceAllowed": True, "amendAllowed": False, "pegInstructionsAllowed": False,
         "isSpotTradingAllowed": True, "isMarginTradingAllowed": False,
         "filters": [
             {"filterType": "PRICE_FILTER", "minPrice": to_str(spec.min_price), "maxPrice": to_str(spec.max_price),
@@ -186,3 +186,27 @@ def ticker_24h_json(symbol: str, last: Decimal, bid: Decimal, ask: Decimal, hour
             "lowPrice": to_str(min((c.l for c in hours), default=last)), "volume": to_str(volume),
             "quoteVolume": to_str(quote_volume), "openTime": open_time, "closeTime": now, "firstId": -1,
             "lastId": -1, "count": 0}
+
+
+def list_client_id(legs: list[Any]) -> str:
+    """Troupe names an OCO's legs <listClientOrderId>-tp and -sl."""
+    return str(legs[0].client_order_id).rsplit("-", 1)[0]
+
+
+def list_status_json(legs: list[Any], reports: list[dict[str, Any]] | None, transaction_time: int
+                     ) -> dict[str, Any]:
+    """An order list (Binance's listStatus shape) with, when given, its `orderReports`."""
+    records = [_record(leg) for leg in legs]
+    done = all(r.status in (OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED)
+               for r in records)
+    rejected = any(r.status is OrderStatus.REJECTED for r in records)
+    body: dict[str, Any] = {
+        "orderListId": records[0].order_list_id, "contingencyType": "OCO",
+        "listStatusType": "ALL_DONE" if done else "EXEC_STARTED",
+        "listOrderStatus": "REJECT" if rejected else "ALL_DONE" if done else "EXECUTING",
+        "listClientOrderId": list_client_id(legs), "transactionTime": transaction_time,
+        "symbol": records[0].symbol,
+        "orders": [{"symbol": r.symbol, "orderId": r.id, "clientOrderId": r.client_order_id} for r in records]}
+    if reports is not None:
+        body["orderReports"] = reports
+    return body

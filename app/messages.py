@@ -73,6 +73,7 @@ class PlaceOco(Message):
     reply_to: str
     user_id: int
     oco: OcoRequest
+    api_key_id: int | None = None  # the API key that placed it through the Binance-compatible API
 
 
 @message

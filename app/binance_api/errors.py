@@ -17,17 +17,22 @@ TIMEOUT = "Timeout waiting for response from backend server. Send status unknown
 DECIMAL_RANGE = "^([0-9]{1,20})(\\.[0-9]{1,20})?$"
 INTEGER_RANGE = "^[0-9]{1,20}$"
 CLIENT_ID_RANGE = "^[\\.A-Z\\:/a-z0-9_-]{1,36}$"
+LIST_ID_RANGE = "^[\\.A-Z\\:/a-z0-9_-]{1,32}$"  # Troupe names the legs <list id>-tp and <list id>-sl
+PRICE_RELATIONSHIP = "The relationship of the prices for the orders is not correct."
+OCO_TYPE = "Order type not supported in OCO."
 
 
 class BinanceError(Exception):
     """A refusal in Binance's words: its code, its message and the HTTP status Binance answers with."""
 
-    def __init__(self, code: int, msg: str, status: int = 400, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, code: int, msg: str, status: int = 400, headers: dict[str, str] | None = None,
+                 data: dict[str, Any] | None = None) -> None:
         super().__init__(msg)
-        self.code, self.msg, self.status, self.headers = code, msg, status, headers
+        self.code, self.msg, self.status, self.headers, self.data = code, msg, status, headers, data
 
     def body(self) -> dict[str, Any]:
-        return {"code": self.code, "msg": self.msg}
+        """`{code, msg}`; cancelReplace's failures add Binance's `data` with each half's outcome."""
+        return {"code": self.code, "msg": self.msg, **({"data": self.data} if self.data is not None else {})}
 
 
 def mandatory(name: str) -> BinanceError:

@@ -12,12 +12,15 @@ from app.binance_api.errors import (
     CLIENT_ID_RANGE,
     DECIMAL_RANGE,
     INTEGER_RANGE,
+    LIST_ID_RANGE,
+    OCO_TYPE,
     BinanceError,
     illegal,
     mandatory,
     not_required,
     one_of,
 )
+from app.domain.oco import OcoRequest
 from app.domain.orders import OrderRequest, OrderType, Side, TimeInForce
 from app.domain.symbols import SymbolSpec
 
@@ -30,6 +33,15 @@ RESP_TYPES = ("ACK", "RESULT", "FULL")
 ORDER_PARAMS = frozenset({"symbol", "side", "type", "timeInForce", "quantity", "quoteOrderQty", "price",
                           "newClientOrderId", "stopPrice", "trailingDelta", "newOrderRespType",
                           "selfTradePreventionMode", "strategyId", "strategyType", "computeCommissionRates"})
+OCO_PARAMS = frozenset({"symbol", "listClientOrderId", "side", "quantity", "newOrderRespType",
+                        "selfTradePreventionMode"} | {f"{leg}{name}" for leg in ("above", "below") for name in
+                                                      ("Type", "Price", "StopPrice", "TrailingDelta", "TimeInForce",
+                                                       "StrategyId", "StrategyType")})
+CANCEL_REPLACE_PARAMS = ORDER_PARAMS | {"cancelReplaceMode", "cancelOrderId", "cancelOrigClientOrderId",
+                                        "cancelNewClientOrderId", "cancelRestrictions", "orderRateLimitExceededMode"}
+_LIST_ID = re.compile(r"[.A-Z:/a-z0-9_-]{1,32}")
+_TAKE_PROFIT_LEGS = (OrderType.LIMIT_MAKER, OrderType.TAKE_PROFIT_LIMIT)
+_STOP_LOSS_LEGS = (OrderType.STOP_LOSS, OrderType.STOP_LOSS_LIMIT)
 Params = dict[str, str]
 
 
@@ -164,3 +176,66 @@ def order_ref(params: Mapping[str, str]) -> tuple[int | None, str | None]:
     if order_id is None and cid is None:
         raise one_of("orderId", "origClientOrderId")
     return order_id, cid
+
+
+def new_oco(params: Mapping[str, str], specs: Mapping[str, SymbolSpec], default_list_id: str
+            ) -> tuple[OcoRequest, str]:
+    """POST /api/v3/orderList/oco as Troupe's `OcoRequest`: the take-profit leg (LIMIT_MAKER or
+    TAKE_PROFIT_LIMIT) is the above order of a SELL and the below order of a BUY, the stop-loss leg
+    (STOP_LOSS or STOP_LOSS_LIMIT) the other one; the legs are named <list id>-tp and -sl."""
+    only(params, OCO_PARAMS)
+    required(params, "symbol", "side", "quantity", "aboveType", "belowType")
+    sym = symbol(params, specs)
+    if params["side"] not in Side.__members__:
+        raise BinanceError(-1117, "Invalid side.")
+    side = Side(params["side"])
+    tp_leg, sl_leg = ("above", "below") if side is Side.SELL else ("below", "above")
+    for leg in ("above", "below"):
+        if params[f"{leg}Type"] not in OrderType.__members__:
+            raise BinanceError(-1116, "Invalid orderType.")
+    tp_type, sl_type = OrderType(params[f"{tp_leg}Type"]), OrderType(params[f"{sl_leg}Type"])
+    if tp_type not in _TAKE_PROFIT_LEGS or sl_type not in _STOP_LOSS_LEGS:
+        raise BinanceError(-1158, OCO_TYPE)
+    for leg, kind in ((tp_leg, tp_type), (sl_leg, sl_type)):
+        tif = params.get(f"{leg}TimeInForce")
+        if tif is not None and tif not in TimeInForce.__members__:
+            raise BinanceError(-1115, "Invalid timeInForce.")
+        if kind is OrderType.STOP_LOSS:
+            absent(params, f"{leg}Price")
+        else:
+            required(params, f"{leg}Price")
+        if kind in (OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT_LIMIT):
+            required(params, f"{leg}TimeInForce")
+        else:
+            absent(params, f"{leg}TimeInForce")
+    if tp_type is OrderType.LIMIT_MAKER:
+        absent(params, f"{tp_leg}StopPrice")
+    else:
+        required(params, f"{tp_leg}StopPrice")
+    absent(params, f"{tp_leg}TrailingDelta")
+    stop, delta = decimal(params, f"{sl_leg}StopPrice"), integer(params, f"{sl_leg}TrailingDelta")
+    if stop is None and delta is None:
+        raise one_of(f"{sl_leg}StopPrice", f"{sl_leg}TrailingDelta")
+    quantity, price = decimal(params, "quantity"), decimal(params, f"{tp_leg}Price")
+    assert quantity is not None and price is not None
+    list_id = params.get("listClientOrderId")
+    if list_id is not None and not _LIST_ID.fullmatch(list_id):
+        raise illegal("listClientOrderId", LIST_ID_RANGE)
+    sl_tif = params.get(f"{sl_leg}TimeInForce")
+    resp_type = params.get("newOrderRespType") or "ACK"
+    if resp_type not in RESP_TYPES:
+        raise BinanceError(-1130, "Data sent for parameter 'newOrderRespType' is not valid.")
+    return OcoRequest(list_id or default_list_id, sym, side, quantity, price, stop_price=stop,
+                      tp_stop_price=decimal(params, f"{tp_leg}StopPrice"),
+                      stop_limit_price=decimal(params, f"{sl_leg}Price"),
+                      stop_limit_time_in_force=TimeInForce(sl_tif) if sl_tif else None,
+                      trailing_delta=delta), resp_type
+
+
+def list_ref(params: Mapping[str, str], id_name: str, client_name: str) -> tuple[int | None, str | None]:
+    """An order list by its id or its listClientOrderId."""
+    list_id = integer(params, id_name)
+    cid = params.get(client_name) or None
+    if list_id is None and cid is None:
+        raise one_of(id_name, client_name)
+    return list_id, cid

@@ -9,7 +9,7 @@ from app.binance_render import order_json, trade_json
 from app.domain.orders import CANCELABLE
 from app.persistence.binance_reads import fills_from, orders_from
 from app.persistence.models import Fill, Order
-from app.persistence.orders import fills_of, order_by_client_id, order_by_id, user_orders
+from app.persistence.orders import fills_of, legs_of, order_by_client_id, order_by_id, user_orders
 
 
 def find_order(user_id: int, symbol: str, order_id: int | None, client_id: str | None) -> Order | None:
@@ -44,3 +44,19 @@ def all_orders(user_id: int, symbol: str, from_id: int | None, start: int | None
 def my_trades(user_id: int, symbol: str, order_id: int | None, from_id: int | None, start: int | None,
               end: int | None, limit: int) -> list[dict[str, Any]]:
     return [trade_json(f, o) for f, o in fills_from(user_id, symbol, order_id, from_id, start, end, limit)]
+
+
+def order_list(user_id: int, list_id: int | None, list_client_id: str | None) -> list[Order] | None:
+    """An OCO's legs (first leg first) by the list's id or its listClientOrderId (the legs' <id>-tp)."""
+    row = order_by_id(list_id, user_id) if list_id is not None else \
+        order_by_client_id(user_id, f"{list_client_id}-tp")
+    if row is None or row.order_list_id is None or (list_id is not None and row.order_list_id != list_id):
+        return None
+    return legs_of(row)
+
+
+def open_order_lists(user_id: int) -> list[list[Order]]:
+    """Every OCO of the user with a leg that may still execute."""
+    rows = user_orders(user_id, [s.value for s in CANCELABLE], None, 10_000, None)
+    seen = sorted({r.order_list_id for r in rows if r.order_list_id is not None})
+    return [legs_of(order_by_id(list_id) or rows[0]) for list_id in seen]

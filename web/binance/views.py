@@ -18,6 +18,7 @@ from app.binance_api.errors import (
     DUPLICATE_ORDER,
     INSUFFICIENT_BALANCE,
     ORDER_DOES_NOT_EXIST,
+    PRICE_RELATIONSHIP,
     TIMEOUT,
     UNKNOWN_ORDER_SENT,
     BinanceError,
@@ -30,7 +31,7 @@ from app.domain.answers import Answer, RejectionKind
 from app.domain.book import Quote
 from app.domain.candles import INTERVALS, Candle
 from app.domain.orders import TERMINAL, OrderRejected, OrderStatus, OrderType, check_request
-from app.messages import PlaceOrder, Reply, RequestCancel
+from app.messages import PlaceOco, PlaceOrder, Reply, RequestCancel
 from app.queries import balances as balances_of
 from web.app_keys import MARKET_DATA, REDIS, REPLIES, RUNTIME, SETTINGS
 from web.binance.edge import EDGE, endpoint, next_change, params_of, signed_user
@@ -241,6 +242,8 @@ def _refusal(reply: Reply) -> BinanceError:
         return filter_failure("EXCHANGE_MAX_NUM_ORDERS")
     if kind is RejectionKind.STALE_PRICES:
         return rejected("Market is closed.")
+    if code == "INVALID_PARAMS" and ("take-profit price" in message or "OCO" in message):
+        return rejected(PRICE_RELATIONSHIP)
     if code == "DUPLICATE_CLIENT_ORDER_ID":
         return rejected(DUPLICATE_ORDER)
     if kind is RejectionKind.NOT_FOUND:
@@ -292,12 +295,8 @@ async def _settled(request: web.Request, user_id: int, order_id: int, terminal: 
     return row, fills
 
 
-@routes.post("/api/v3/order")
-@endpoint(1)
-async def new_order(request: web.Request) -> Any:
-    p = await params_of(request)
-    claims = await signed_user(request, p, "trade")
-    req, resp_type = bp.new_order(p, _specs(request), "x-troupe-" + secrets.token_hex(13))
+async def _place(request: web.Request, claims: Any, req: Any, resp_type: str) -> dict[str, Any]:
+    """Hand the order to the Gateway; answer as Binance does (a MARKET order once it executed)."""
     msg = PlaceOrder(msg_id=request.app[REPLIES].new_id(), reply_to=_reply_to(request), user_id=claims.user_id,
                      order=req, api_key_id=claims.key_id)
     reply = await _ask(request, msg)
@@ -314,6 +313,19 @@ async def new_order(request: web.Request) -> Any:
     if row.status == OrderStatus.REJECTED.value:
         raise _rejected_outcome(row.reject_reason)
     return br.new_order_json(resp_type, row, fills, transact_time)
+
+
+def _new_client_id() -> str:
+    return "x-troupe-" + secrets.token_hex(13)
+
+
+@routes.post("/api/v3/order")
+@endpoint(1)
+async def new_order(request: web.Request) -> Any:
+    p = await params_of(request)
+    claims = await signed_user(request, p, "trade")
+    req, resp_type = bp.new_order(p, _specs(request), _new_client_id())
+    return await _place(request, claims, req, resp_type)
 
 
 @routes.post("/api/v3/order/test")
@@ -433,3 +445,127 @@ async def account(request: web.Request) -> Any:
     rows = await in_db(request, balances_of, claims.user_id, settings.exchange)
     can_trade = "trade" in (claims.permissions or frozenset())
     return br.account_json(claims.user_id, rows, settings.fee_rate, can_trade, now_ms())
+
+
+# --- order lists (OCO) and cancel-replace ---------------------------------------------------------
+
+async def _list_answer(request: web.Request, user_id: int, list_id: int, resp_type: str | None,
+                       terminal: bool, cancel: bool = False) -> dict[str, Any]:
+    """The list once each leg has its outcome (`terminal`: ended), with its orderReports."""
+    legs = await in_db(request, queries.order_list, user_id, list_id, None)
+    assert legs
+    now = now_ms()
+    if resp_type == "ACK":
+        return br.list_status_json(legs, [br.ack_json(leg, now) for leg in legs], now)
+    settled = [await _settled(request, user_id, leg.id, terminal) for leg in legs]
+    if cancel:
+        reports = [br.cancel_json(row, row.client_order_id, now) for row, _ in settled]
+    else:
+        reports = [br.new_order_json(resp_type or "RESULT", row, fills, now) for row, fills in settled]
+    return br.list_status_json([row for row, _ in settled], reports, now)
+
+
+@routes.post("/api/v3/orderList/oco")
+@endpoint(1)
+async def new_oco(request: web.Request) -> Any:
+    p = await params_of(request)
+    claims = await signed_user(request, p, "trade")
+    req, resp_type = bp.new_oco(p, _specs(request), "x-troupe-" + secrets.token_hex(11))
+    msg = PlaceOco(msg_id=request.app[REPLIES].new_id(), reply_to=_reply_to(request), user_id=claims.user_id,
+                   oco=req, api_key_id=claims.key_id)
+    reply = await _ask(request, msg)
+    if reply.answer == Answer.REJECTED:
+        raise _refusal(reply)
+    if reply.answer == Answer.OK:
+        raise rejected(DUPLICATE_ORDER)
+    return await _list_answer(request, claims.user_id, int(reply.body["orderListId"]), resp_type, terminal=False)
+
+
+@routes.get("/api/v3/orderList")
+@endpoint(4)
+async def query_order_list(request: web.Request) -> Any:
+    p = await params_of(request)
+    claims = await signed_user(request, p, "read")
+    list_id, cid = bp.list_ref(p, "orderListId", "origClientOrderId")
+    legs = await in_db(request, queries.order_list, claims.user_id, list_id, cid)
+    if legs is None:
+        raise BinanceError(-2013, ORDER_DOES_NOT_EXIST)
+    return br.list_status_json(legs, None, max(leg.updated_at for leg in legs))
+
+
+@routes.get("/api/v3/openOrderList")
+@endpoint(6)
+async def open_order_lists(request: web.Request) -> Any:
+    p = await params_of(request)
+    claims = await signed_user(request, p, "read")
+    lists = await in_db(request, queries.open_order_lists, claims.user_id)
+    return [br.list_status_json(legs, None, max(leg.updated_at for leg in legs)) for legs in lists]
+
+
+@routes.delete("/api/v3/orderList")
+@endpoint(1)
+async def cancel_order_list(request: web.Request) -> Any:
+    p = await params_of(request)
+    claims = await signed_user(request, p, "trade")
+    symbol = bp.symbol(p, _specs(request))
+    list_id, cid = bp.list_ref(p, "orderListId", "listClientOrderId")
+    legs = await in_db(request, queries.order_list, claims.user_id, list_id, cid)
+    if legs is None or legs[0].symbol != symbol or all(OrderStatus(leg.status) in TERMINAL for leg in legs):
+        raise BinanceError(-2011, UNKNOWN_ORDER_SENT)
+    await _cancel_request(request, claims, legs[0].id)
+    return await _list_answer(request, claims.user_id, int(legs[0].order_list_id), "RESULT", terminal=True,
+                              cancel=True)
+
+
+async def _cancel_request(request: web.Request, claims: Any, order_id: int) -> None:
+    msg = RequestCancel(msg_id=request.app[REPLIES].new_id(), reply_to=_reply_to(request),
+                        user_id=claims.user_id, order_id=order_id)
+    reply = await _ask(request, msg)
+    if reply.answer == Answer.REJECTED:
+        raise _refusal(reply)
+
+
+@routes.post("/api/v3/order/cancelReplace")
+@endpoint(1)
+async def cancel_replace(request: web.Request) -> Any:
+    """Cancel an order, then place a new one, with Binance's two modes and its -2021 / -2022 answers."""
+    p = await params_of(request)
+    claims = await signed_user(request, p, "trade")
+    bp.only(p, bp.CANCEL_REPLACE_PARAMS)
+    bp.required(p, "cancelReplaceMode")
+    mode = p["cancelReplaceMode"]
+    if mode not in ("STOP_ON_FAILURE", "ALLOW_FAILURE"):
+        raise BinanceError(-1130, "Data sent for parameter 'cancelReplaceMode' is not valid.")
+    cancel_id = bp.integer(p, "cancelOrderId")
+    cancel_cid = bp.client_id(p, "cancelOrigClientOrderId")
+    if cancel_id is None and cancel_cid is None:
+        raise bp.one_of("cancelOrderId", "cancelOrigClientOrderId")
+    new_params = {k: v for k, v in p.items() if not k.startswith("cancel") and k != "orderRateLimitExceededMode"}
+    req, resp_type = bp.new_order(new_params, _specs(request), _new_client_id())
+    symbol = req.symbol
+    cancel_response: dict[str, Any]
+    try:
+        row = await in_db(request, queries.find_order, claims.user_id, symbol, cancel_id, cancel_cid)
+        if row is None or OrderStatus(row.status) in TERMINAL:
+            raise BinanceError(-2011, UNKNOWN_ORDER_SENT)
+        cancel_new_id = bp.client_id(p, "cancelNewClientOrderId") or _new_client_id()
+        cancel_response = br.cancel_json(await _cancel(request, claims, row.id), cancel_new_id, now_ms())
+        canceled = True
+    except BinanceError as exc:
+        cancel_response, canceled = exc.body(), False
+    if not canceled and mode == "STOP_ON_FAILURE":
+        raise BinanceError(-2022, "Order cancel-replace failed.", data={
+            "cancelResult": "FAILURE", "newOrderResult": "NOT_ATTEMPTED", "cancelResponse": cancel_response,
+            "newOrderResponse": None})
+    try:
+        new_response, placed = await _place(request, claims, req, resp_type), True
+    except BinanceError as exc:
+        new_response, placed = exc.body(), False
+    outcome = {"cancelResult": "SUCCESS" if canceled else "FAILURE",
+               "newOrderResult": "SUCCESS" if placed else "FAILURE",
+               "cancelResponse": cancel_response, "newOrderResponse": new_response}
+    if canceled and placed:
+        return outcome
+    if canceled or placed:
+        raise BinanceError(-2021, "Order cancel-replace partially failed.", 409, data=outcome)
+    raise BinanceError(-2022, "Order cancel-replace failed.", data=outcome)

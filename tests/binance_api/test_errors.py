@@ -162,3 +162,17 @@ async def test_past_the_wait_a_market_order_answers_1007_and_still_executes_once
     assert order["status"] == "FILLED" and order["executedQty"] == "0.001"
     orders = await (await client.get("/api/trading/orders", headers=auth(token))).json()
     assert [o["clientOrderId"] for o in orders["orders"]] == ["x-bot-1007"]
+
+
+async def test_orders_past_the_users_budget_are_binances_1015(make_client: Any) -> None:
+    client = await make_client(order_rate_per_s=1)
+    token, _ = await register(client)
+    key = await new_api_key(client, token, ["read", "trade"])
+    order = "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.001&price=5000.00"
+    answers = []
+    for _ in range(4):  # a burst of twice the rate passes, then the budget is spent
+        resp = await client.post(f"/api/v3/order?{signed_query(key, order)}", headers={"X-MBX-APIKEY": key["apiKey"]})
+        answers.append((resp.status, await resp.json(), resp.headers.get("Retry-After")))
+    status, body, retry_after = answers[-1]
+    check(status, body, 429, -1015)
+    assert retry_after is not None and int(retry_after) >= 1

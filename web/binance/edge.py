@@ -20,9 +20,10 @@ from app.clock import now_ms
 from app.messaging.replies import OrderWatch
 from app.security.tokens import Claims
 from web.api_key_auth import API_KEY_HEADER, verify_signed
-from web.app_keys import API_KEY_USES, API_KEYS
+from web.app_keys import API_KEY_USES, API_KEYS, SETTINGS
 from web.plumbing import client_address
 from web.problems import Problem
+from web.ratelimit import order_rate_limit
 
 WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
 EXECUTION_WAIT_S = 10.0  # a synchronous answer waits this long for the Executor, then says -1007
@@ -129,3 +130,13 @@ async def next_change(request: web.Request, order_id: int, done: Callable[[], Aw
                 return await done()
         finally:
             watch.forget(order_id, fut)
+
+
+async def order_limit(request: web.Request, user_id: int) -> None:
+    """Troupe's per-user order budget (ORDER_RATE_PER_S, shared with /api/trading), as Binance's -1015."""
+    try:
+        await order_rate_limit(request, user_id)
+    except Problem as exc:
+        rate = request.app[SETTINGS].order_rate_per_s
+        raise BinanceError(-1015, f"Too many new orders; current limit is {rate} orders per SECOND.", 429,
+                           exc.headers) from None

@@ -34,7 +34,7 @@ from app.domain.orders import TERMINAL, OrderRejected, OrderStatus, OrderType, c
 from app.messages import PlaceOco, PlaceOrder, Reply, RequestCancel
 from app.queries import balances as balances_of
 from web.app_keys import MARKET_DATA, REDIS, REPLIES, RUNTIME, SETTINGS
-from web.binance.edge import EDGE, endpoint, next_change, params_of, signed_user
+from web.binance.edge import EDGE, endpoint, next_change, order_limit, params_of, signed_user
 from web.plumbing import in_db
 
 routes = web.RouteTableDef()
@@ -297,6 +297,7 @@ async def _settled(request: web.Request, user_id: int, order_id: int, terminal: 
 
 async def _place(request: web.Request, claims: Any, req: Any, resp_type: str) -> dict[str, Any]:
     """Hand the order to the Gateway; answer as Binance does (a MARKET order once it executed)."""
+    await order_limit(request, claims.user_id)
     msg = PlaceOrder(msg_id=request.app[REPLIES].new_id(), reply_to=_reply_to(request), user_id=claims.user_id,
                      order=req, api_key_id=claims.key_id)
     reply = await _ask(request, msg)
@@ -363,6 +364,7 @@ async def query_order(request: web.Request) -> Any:
 
 
 async def _cancel(request: web.Request, claims: Any, order_id: int) -> Any:
+    await order_limit(request, claims.user_id)
     msg = RequestCancel(msg_id=request.app[REPLIES].new_id(), reply_to=_reply_to(request),
                         user_id=claims.user_id, order_id=order_id)
     reply = await _ask(request, msg)
@@ -471,6 +473,7 @@ async def new_oco(request: web.Request) -> Any:
     p = await params_of(request)
     claims = await signed_user(request, p, "trade")
     req, resp_type = bp.new_oco(p, _specs(request), "x-troupe-" + secrets.token_hex(11))
+    await order_limit(request, claims.user_id)
     msg = PlaceOco(msg_id=request.app[REPLIES].new_id(), reply_to=_reply_to(request), user_id=claims.user_id,
                    oco=req, api_key_id=claims.key_id)
     reply = await _ask(request, msg)
@@ -518,6 +521,7 @@ async def cancel_order_list(request: web.Request) -> Any:
 
 
 async def _cancel_request(request: web.Request, claims: Any, order_id: int) -> None:
+    await order_limit(request, claims.user_id)
     msg = RequestCancel(msg_id=request.app[REPLIES].new_id(), reply_to=_reply_to(request),
                         user_id=claims.user_id, order_id=order_id)
     reply = await _ask(request, msg)

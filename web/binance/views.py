@@ -363,8 +363,10 @@ async def query_order(request: web.Request) -> Any:
     return br.order_json(row)
 
 
-async def _cancel(request: web.Request, claims: Any, order_id: int) -> Any:
-    await order_limit(request, claims.user_id)
+async def _cancel(request: web.Request, claims: Any, order_id: int, limited: bool = True) -> Any:
+    """Cancel through the Gateway and wait until the order ended (`limited`: it counts as one order request)."""
+    if limited:
+        await order_limit(request, claims.user_id)
     msg = RequestCancel(msg_id=request.app[REPLIES].new_id(), reply_to=_reply_to(request),
                         user_id=claims.user_id, order_id=order_id)
     reply = await _ask(request, msg)
@@ -404,7 +406,8 @@ async def cancel_open_orders(request: web.Request) -> Any:
     ids = await in_db(request, queries.open_order_ids, claims.user_id, symbol)
     if not ids:
         raise BinanceError(-2011, UNKNOWN_ORDER_SENT)
-    rows = await asyncio.gather(*(_cancel(request, claims, i) for i in ids))
+    await order_limit(request, claims.user_id)  # one request, however many orders it cancels
+    rows = await asyncio.gather(*(_cancel(request, claims, i, limited=False) for i in ids))
     now = now_ms()
     return [br.cancel_json(r, "x-troupe-" + secrets.token_hex(13), now) for r in rows]
 

@@ -176,7 +176,7 @@ class Gateway(MailboxActor):
             "quote_order_qty": req.quote_order_qty, "price": req.price, "status": OrderStatus.PENDING.value,
             "executed_qty": ZERO, "cumm_quote_qty": ZERO, "locked": ZERO, "fill_count": 0, "reject_reason": None,
             "created_at": now, "updated_at": now, "version": 0, "stop_price": req.stop_price,
-            "trailing_delta": req.trailing_delta, "triggered": False,
+            "trailing_delta": req.trailing_delta, "triggered": False, "api_key_id": msg.api_key_id,
         })  # a clientOrderId repeated within one batch was caught above: each message has its savepoint
         stream = self.runtime.names.executor(shard_of(msg.user_id, self.runtime.settings.executor_shards))
         submit = SubmitOrder(msg_id=f"submit:{order_id}", order_id=order_id, user_id=msg.user_id, trace=msg.trace)
@@ -213,6 +213,7 @@ class Gateway(MailboxActor):
                 "executed_qty": ZERO, "cumm_quote_qty": ZERO, "locked": ZERO, "fill_count": 0, "reject_reason": None,
                 "created_at": now, "updated_at": now, "version": 0, "stop_price": leg.stop_price,
                 "trailing_delta": leg.trailing_delta, "triggered": False, "order_list_id": ids[0] if ids else None,
+                "api_key_id": msg.api_key_id,
             }))
         set_order_list_id(ids[0], ids[0])
         stream = self.runtime.names.executor(shard_of(msg.user_id, self.runtime.settings.executor_shards))

@@ -65,6 +65,7 @@ class PlaceOrder(Message):
     user_id: int
     order: OrderRequest
     trace: dict[str, int] | None = None  # hop -> monotonic ns, with TRACE_HOPS (app/hops.py)
+    api_key_id: int | None = None  # the API key that placed it through the Binance-compatible API
 
 
 @message
@@ -74,6 +75,7 @@ class PlaceOco(Message):
     reply_to: str
     user_id: int
     oco: OcoRequest
+    api_key_id: int | None = None  # the API key that placed it through the Binance-compatible API
 
 
 @message

@@ -8,7 +8,6 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from app.domain.book import Quote, levels
 from app.domain.candles import Candle
 from app.domain.orders import OrderStatus, OrderType, Side
 from app.domain.symbols import SymbolSpec
@@ -155,12 +154,16 @@ def exchange_info_json(specs: Iterable[SymbolSpec], weight_limit: int, now: int)
             "exchangeFilters": [], "symbols": [symbol_json(s) for s in specs]}
 
 
-def depth_json(quote: Quote, spec: SymbolSpec, limit: int, last_update_id: int) -> dict[str, Any]:
-    """The simulated book (app/domain/book.py) around the latest quote, best first."""
-    def side(s: Side) -> list[list[str]]:
-        return [[to_str(level.price), to_str(level.qty)] for _, level in zip(range(limit), levels(quote, spec, s),
-                                                                              strict=False)]
-    return {"lastUpdateId": last_update_id, "bids": side(Side.SELL), "asks": side(Side.BUY)}
+def public_trade_json(print_: dict[str, Any]) -> dict[str, Any]:
+    """One print of the tape (as app/market_data.trades reads it) as GET /api/v3/trades shows it."""
+    return {"id": print_["id"], "price": print_["price"], "qty": print_["qty"], "quoteQty": print_["quoteQty"],
+            "time": print_["time"], "isBuyerMaker": print_["isBuyerMaker"], "isBestMatch": True}
+
+
+def agg_trade_json(print_: dict[str, Any]) -> dict[str, Any]:
+    """One print as an aggregate trade of its own (GET /api/v3/aggTrades)."""
+    return {"a": print_["id"], "p": print_["price"], "q": print_["qty"], "f": print_["id"], "l": print_["id"],
+            "T": print_["time"], "m": print_["isBuyerMaker"], "M": True}
 
 
 def kline_json(c: Candle, interval_ms: int) -> list[Any]:

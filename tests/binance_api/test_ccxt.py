@@ -3,6 +3,7 @@ reads is checked against Troupe's own API (same ids, fills, balances, exact deci
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -119,6 +120,19 @@ def test_ccxt_reads_market_data_as_troupe_serves_it(troupe: str) -> None:
     assert [Decimal(str(c[4])) for c in candles[:-1]] == [Decimal(c["c"]) for c in own][-len(candles):-1]
     book = ex.fetch_order_book("ETH/USDT", limit=5)
     assert len(book["bids"]) == 5 and book["bids"][0][0] < book["asks"][0][0]
+    same_book = _one_book(account, ex)  # the one market model: the book fills consume, seen through both APIs
+    assert same_book["bids"] and same_book["asks"]
+    bought = ex.create_order("ETH/USDT", "market", "buy", 0.01)  # the fill lands on the public tape, anonymised
+    prints = ex.fetch_trades("ETH/USDT", limit=1000)  # ccxt reads /api/v3/aggTrades: one print an aggregate
+    own_tape = {t["id"]: t for t in account.get("/api/market/trades?symbol=ETHUSDT&limit=1000")["trades"]}
+    shared = [p["info"] for p in prints if int(p["id"]) in own_tape]
+    assert shared and all((a["p"], a["q"], a["T"]) == (own_tape[a["a"]]["price"], own_tape[a["a"]]["qty"],
+                                                       own_tape[a["a"]]["time"]) for a in shared)
+    fill = bought["info"]["fills"][0]
+    deadline = time.monotonic() + 10  # the PriceFeed folds fills into the tape on its next timer
+    while not any(p["info"]["p"] == fill["price"] and p["info"]["q"] == fill["qty"] for p in prints):
+        assert time.monotonic() < deadline, "the bot's fill never reached the public tape"
+        prints = ex.fetch_trades("ETH/USDT", limit=1000)
     ticker = ex.fetch_ticker("ETH/USDT")
     assert ticker["symbol"] == "ETH/USDT" and ticker["last"] > 0
     tickers = ex.fetch_tickers(["ETH/USDT", "BTC/USDT"])
@@ -141,3 +155,14 @@ def test_ccxt_maps_troupes_refusals_to_its_exceptions(troupe: str) -> None:
     bad.markets, bad.markets_by_id, bad.symbols = ex.markets, ex.markets_by_id, ex.symbols
     with pytest.raises(ccxt.AuthenticationError):
         bad.fetch_balance()
+
+
+def _one_book(account: Account, ex: ccxt.binance) -> dict[str, Any]:
+    """/api/v3/depth (through ccxt) and /api/market/depth read at the same update id show the same levels."""
+    for _ in range(50):
+        theirs = ex.public_get_depth({"symbol": "ETHUSDT", "limit": 20})
+        own = account.get("/api/market/depth?symbol=ETHUSDT&limit=20")
+        if theirs["lastUpdateId"] == own["lastUpdateId"]:
+            assert theirs["bids"] == own["bids"] and theirs["asks"] == own["asks"]
+            return own
+    raise AssertionError("the book moved between every pair of reads")

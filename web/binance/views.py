@@ -28,7 +28,6 @@ from app.binance_api.errors import (
 from app.binance_api.weights import depth_weight
 from app.clock import now_ms
 from app.domain.answers import Answer, RejectionKind
-from app.domain.book import Quote
 from app.domain.candles import INTERVALS, Candle
 from app.domain.orders import TERMINAL, OrderRejected, OrderStatus, OrderType, check_request
 from app.messages import PlaceOco, PlaceOrder, Reply, RequestCancel
@@ -125,11 +124,39 @@ def _depth_limit(request: web.Request) -> int:
 @routes.get("/api/v3/depth")
 @endpoint(_depth_limit)
 async def depth(request: web.Request) -> Any:
+    """The market's one book (the PriceFeed's, which fills consume), as /api/market/depth serves it; Troupe
+    publishes 25 levels a side, so a larger `limit` gets those."""
     p = await params_of(request)
     symbol = bp.symbol(p, _specs(request))
     limit = bp.integer(p, "limit", 100, 1, 5000) or 100
-    tick = await _tick(request, symbol)
-    return br.depth_json(Quote(tick.bid, tick.ask, tick.ts, tick.price), _specs(request)[symbol], limit, tick.seq)
+    return await _book(request, symbol, limit)
+
+
+async def _book(request: web.Request, symbol: str, limit: int) -> dict[str, Any]:
+    book = await request.app[MARKET_DATA].depth(symbol, limit)
+    if book is None:
+        raise BinanceError(-1112, "No orders on book for symbol.")
+    return book
+
+
+@routes.get("/api/v3/trades")
+@endpoint(lambda r: 25)
+async def recent_trades(request: web.Request) -> Any:
+    """The public tape (the market's prints and the users' fills, anonymised), oldest first."""
+    p = await params_of(request)
+    symbol = bp.symbol(p, _specs(request))
+    limit = bp.integer(p, "limit", 500, 1, 1000) or 500
+    return [br.public_trade_json(t) for t in await request.app[MARKET_DATA].trades(symbol, limit)]
+
+
+@routes.get("/api/v3/aggTrades")
+@endpoint(lambda r: 2)
+async def agg_trades(request: web.Request) -> Any:
+    """The tape as aggregate trades: each print is its own aggregate (Troupe does not merge prints)."""
+    p = await params_of(request)
+    symbol = bp.symbol(p, _specs(request))
+    limit = bp.integer(p, "limit", 500, 1, 1000) or 500
+    return [br.agg_trade_json(t) for t in await request.app[MARKET_DATA].trades(symbol, limit)]
 
 
 @routes.get("/api/v3/klines")
@@ -204,9 +231,9 @@ async def book_ticker(request: web.Request) -> Any:
     wanted = await _symbols_of(request, p)
     specs = _specs(request)
     out = []
-    for s, t in (await request.app[MARKET_DATA].latest_ticks()).items():
-        if wanted is None or s in wanted:
-            book = br.depth_json(Quote(t.bid, t.ask, t.ts, t.price), specs[s], 1, t.seq)
+    for s in specs:
+        book = await request.app[MARKET_DATA].depth(s, 1) if wanted is None or s in wanted else None
+        if book is not None and book["bids"] and book["asks"]:
             out.append({"symbol": s, "bidPrice": book["bids"][0][0], "bidQty": book["bids"][0][1],
                         "askPrice": book["asks"][0][0], "askQty": book["asks"][0][1]})
     return out[0] if p.get("symbol") and out else out

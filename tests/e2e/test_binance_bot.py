@@ -12,7 +12,7 @@ from playwright.async_api import expect
 from app.api_keys import sign
 from tests.e2e.conftest import NewContext, screenshot
 from tests.e2e.test_terminal import sign_in
-from tests.helpers import auth, new_api_key, register
+from tests.support.helpers import auth, new_api_key, register
 
 
 async def test_the_terminal_shows_which_key_placed_a_bots_orders(new_context: NewContext, server: str) -> None:

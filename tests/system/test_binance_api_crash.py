@@ -11,9 +11,9 @@ import ccxt
 import pytest
 
 from app.persistence.models import Fill, Order
-from tests.binance_api.test_ccxt import Account
-from tests.helpers import ServerProcess, open_ws
-from tests.invariants import server_books
+from tests.integration.binance_api.test_ccxt import Account
+from tests.support.helpers import ServerProcess, open_ws
+from tests.support.invariants import server_books
 
 pytestmark = pytest.mark.crash
 

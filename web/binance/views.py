@@ -139,24 +139,24 @@ async def _book(request: web.Request, symbol: str, limit: int) -> dict[str, Any]
     return book
 
 
-@routes.get("/api/v3/trades")
-@endpoint(lambda r: 25)
-async def recent_trades(request: web.Request) -> Any:
+async def _tape(request: web.Request) -> list[dict[str, Any]]:
     """The public tape (the market's prints and the users' fills, anonymised), oldest first."""
     p = await params_of(request)
     symbol = bp.symbol(p, _specs(request))
-    limit = bp.integer(p, "limit", 500, 1, 1000) or 500
-    return [br.public_trade_json(t) for t in await request.app[MARKET_DATA].trades(symbol, limit)]
+    return await request.app[MARKET_DATA].trades(symbol, bp.integer(p, "limit", 500, 1, 1000) or 500)
+
+
+@routes.get("/api/v3/trades")
+@endpoint(lambda r: 25)
+async def recent_trades(request: web.Request) -> Any:
+    return [br.public_trade_json(t) for t in await _tape(request)]
 
 
 @routes.get("/api/v3/aggTrades")
 @endpoint(lambda r: 2)
 async def agg_trades(request: web.Request) -> Any:
-    """The tape as aggregate trades: each print is its own aggregate (Troupe does not merge prints)."""
-    p = await params_of(request)
-    symbol = bp.symbol(p, _specs(request))
-    limit = bp.integer(p, "limit", 500, 1, 1000) or 500
-    return [br.agg_trade_json(t) for t in await request.app[MARKET_DATA].trades(symbol, limit)]
+    """Each print is an aggregate of its own (Troupe does not merge prints)."""
+    return [br.agg_trade_json(t) for t in await _tape(request)]
 
 
 @routes.get("/api/v3/klines")

@@ -13,12 +13,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+import pytest
 
 from app.api_keys import sign
 from app.persistence.models import ApiKey
+from app.security.vault import VaultError
 from tests.support.helpers import auth, new_api_key, open_ws, register, session_from, signed, signed_call
-from web.api_key_auth import API_KEY_HEADER
-from web.app_keys import API_KEY_USES, API_KEYS, GUARD
+from web.api_key_auth import API_KEY_HEADER, VAULT_DOMAIN
+from web.app_keys import API_KEY_USES, API_KEYS, GUARD, VAULT
 from web.ws_hub import SESSION_ENDED
 
 ORDER = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"}
@@ -51,6 +53,11 @@ async def test_a_key_is_created_shown_once_listed_without_its_secret_and_revoked
     assert listed[0]["apiKeyLast4"] == key["apiKey"][-4:] and listed[0]["label"] == "bot"
     row = ApiKey.get_by_id(key["id"])  # stored: a hash of the key and the sealed secret, never either in clear
     assert key["apiKey"] not in row.key_hash and key["secretKey"].encode() not in bytes(row.secret_enc)
+    vault, sealed = client.app[VAULT], bytes(row.secret_enc)  # sealed for this user and this key id only
+    assert vault.open(sealed, user_id=row.user_id, exchange=VAULT_DOMAIN, label=f"key:{row.id}") == key["secretKey"]
+    for user_id, label in ((row.user_id + 1, f"key:{row.id}"), (row.user_id, f"key:{row.id + 1}")):
+        with pytest.raises(VaultError):  # copied onto another user's row, or another key's: it does not open
+            vault.open(sealed, user_id=user_id, exchange=VAULT_DOMAIN, label=label)
 
     resp = await signed_call(client, "GET", "/api/trading/balances", key)
     assert resp.status == 200, await resp.text()

@@ -154,16 +154,25 @@ def list_users(settings: Settings) -> list[UserSummary]:
         _close()
 
 
-def disable_account(settings: Settings, email: str) -> Disabled:
-    """Disable the account and end its sessions in the database, then tell every running web
-    process at once (the notice web/auth_guard.py listens for), so none keeps a cached session."""
+def _user_id(settings: Settings, email: str) -> int:
+    """The id of the account with `email` (compared lower-cased); AdminError if there is none."""
     email = email.strip().lower()
     _open(settings, create=False)
     try:
         user = user_by_email(email)
         if user is None:
             raise AdminError(f"no user {email}")
-        user_id = int(user.id)
+        return int(user.id)
+    finally:
+        _close()
+
+
+def disable_account(settings: Settings, email: str) -> Disabled:
+    """Disable the account and end its sessions in the database, then tell every running web
+    process at once (the notice web/auth_guard.py listens for), so none keeps a cached session."""
+    user_id = _user_id(settings, email)
+    _open(settings, create=False)
+    try:
         was_enabled = disable_user(user_id)
     finally:
         _close()
@@ -181,17 +190,9 @@ def reset_account(settings: Settings, email: str, request_id: str | None = None,
     """Reset the account the way `POST /api/account/reset` does (`app/reset.py`): a command to its
     executor shard in a running server, answered once committed; the same `request_id` again resets
     nothing more. Raises AdminError (no such user, no answer in time, refused)."""
-    email = email.strip().lower()
     if settings.exchange == "binance":
         raise AdminError("an account can be reset with EXCHANGE=simulator only")
-    _open(settings, create=False)
-    try:
-        user = user_by_email(email)
-        if user is None:
-            raise AdminError(f"no user {email}")
-        user_id = int(user.id)
-    finally:
-        _close()
+    user_id = _user_id(settings, email)
     request_id = request_id or f"cli-{os.urandom(8).hex()}"
     url = redis_url_of(settings)
     client = connect_once(url, PROBE_TIMEOUT_S)

@@ -93,6 +93,7 @@ class Order(BaseModel):
     trail_extreme = MoneyField(null=True)
     triggered = BooleanField(default=False)
     order_list_id = IntegerField(null=True)  # OCO: the id of the list's first order, on both legs
+    api_key_id = IntegerField(null=True)  # placed through the Binance-compatible API with this key (null: not)
 
     class Meta:
         indexes = ((("user_id", "client_order_id"), True), (("user_id", "status"), False))

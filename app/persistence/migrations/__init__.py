@@ -12,7 +12,7 @@ connections, outside the writer lock), migrations are plain peewee/playhouse cod
 (no SQL dialect per backend to keep in step), and it is about a hundred lines with no dependency.
 
 The rule: a schema change is a new migration appended to MIGRATIONS (with its model change), never
-an ad-hoc ALTER at start-up; tests/persistence/test_migrations.py fails when the models and the
+an ad-hoc ALTER at start-up; tests/integration/persistence/test_migrations.py fails when the models and the
 migrated schema disagree.
 """
 
@@ -25,7 +25,7 @@ from peewee import BigIntegerField, CharField, IntegerField, Model, PostgresqlDa
 
 from app.clock import now_ms
 from app.persistence.db import db, write_transaction
-from app.persistence.migrations import m0001_baseline, m0002_master_key_seal
+from app.persistence.migrations import m0001_baseline, m0002_master_key_seal, m0003_order_api_key_id
 
 VERSION_TABLE = "schema_version"
 _PG_LOCK_KEY = 0x7472_6F75_7065  # "troupe": the advisory lock migrations queue on
@@ -54,7 +54,7 @@ class Migration:
 
 MIGRATIONS: tuple[Migration, ...] = tuple(
     Migration(n, module.NAME, module.apply)
-    for n, module in enumerate((m0001_baseline, m0002_master_key_seal), start=1)
+    for n, module in enumerate((m0001_baseline, m0002_master_key_seal, m0003_order_api_key_id), start=1)
 )
 LATEST = MIGRATIONS[-1].version
 

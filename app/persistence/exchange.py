@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from app.persistence.models import ExchangeBalance, ExchangeKey
+from app.persistence.models import ExchangeBalance, ExchangeKey, now_ms
 from app.persistence.orders import of_shard
 
 EXCHANGE = "binance"
@@ -18,8 +18,11 @@ def exchange_key(user_id: int) -> ExchangeKey | None:
 def save_exchange_key(user_id: int, api_key_enc: bytes, secret_enc: bytes, api_key_last4: str) -> None:
     """Store the sealed pair, replacing the user's previous one."""
     (ExchangeKey.insert(user_id=user_id, exchange=EXCHANGE, api_key_enc=api_key_enc, secret_enc=secret_enc,
-                        api_key_last4=api_key_last4)
-     .on_conflict_replace().execute())
+                        api_key_last4=api_key_last4, created_at=now_ms())
+     .on_conflict(conflict_target=[ExchangeKey.user_id, ExchangeKey.exchange],  # an upsert on SQLite and PostgreSQL
+                  preserve=[ExchangeKey.api_key_enc, ExchangeKey.secret_enc, ExchangeKey.api_key_last4,
+                            ExchangeKey.created_at])
+     .execute())
 
 
 def delete_exchange_key(user_id: int) -> bool:

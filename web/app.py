@@ -38,6 +38,7 @@ from web import (
     history_views,
     market_views,
     metrics_views,
+    openapi,
     pages,
     problem_types,
     trading_views,
@@ -123,7 +124,7 @@ def create_app(settings: Settings, on_fatal: Callable[[str], None] | None = None
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(BASE_DIR / "templates"), autoescape=True,
                          filters={"dec": to_str})
     for module in (auth_views, account_views, account_sessions_views, api_key_views, history_views, trading_views,
-                   cfd_views, market_views, ws_views, health, pages, vendor, problem_types, metrics_views):
+                   cfd_views, market_views, ws_views, health, pages, vendor, problem_types, metrics_views, openapi):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", BASE_DIR / "static", name="static")
     vendor.check_installed()

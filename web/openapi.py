@@ -24,6 +24,7 @@ from app.cfd.render import CFD_POSITION_SCHEMA
 from app.history import FILL_HISTORY_SCHEMA, RESET_SCHEMA
 from app.render import BALANCE_SCHEMA, DECIMAL, KEY_LAST4_SCHEMA, MS, ORDER_SCHEMA, POSITION_SCHEMA, USER_SCHEMA, obj
 from app.version import VERSION
+from web.app_keys import SETTINGS
 from web.problem_types import PROBLEM_TYPES
 
 routes = web.RouteTableDef()
@@ -31,7 +32,7 @@ routes = web.RouteTableDef()
 # Routes of the router that are not Troupe's REST API (see the module's docstring); prefixes end in "/".
 NOT_IN_SPEC = ("/", "/login", "/register", "/logout", "/account", "/account/keys", "/account/keys/delete",
                "/auth/resume", "/trade/{symbol}", "/ws", "/metrics", "/problems", "/problems/{code}",
-               "/static/vendor/{name}", "/openapi.json", "/docs", "/api/v3/", "/static/")
+               "/static/vendor/{name}", "/static", "/openapi.json", "/docs", "/api/v3/")
 
 PROBLEM = {"type": "object", "required": ["type", "title", "status", "detail", "code"], "properties": {
     "type": {"type": "string", "description": "/problems/{code}, a page that explains the code"},
@@ -62,10 +63,12 @@ class Op:
 
 
 def _int(lo: int, hi: int, description: str = "") -> dict[str, Any]:
-    return {"type": "string", "pattern": "^[0-9]{1,12}$", "description": f"a whole number {lo}-{hi}. {description}"}
+    """A whole-number query parameter as parse_int_param reads it."""
+    return {"type": "integer", "minimum": lo, "maximum": hi, **({"description": description} if description else {})}
 
 
-_SYMBOL_Q = {"type": "string", "description": "a listed symbol, such as BTCUSDT (GET /api/market/symbols)"}
+_SYMBOL_Q = {"type": "string", "description": "a listed symbol, such as BTCUSDT (GET /api/market/symbols)",
+             "x-symbol": True}
 _RANGE = {"from": {"type": "string", "description": "start: ms since the epoch or ISO 8601"},
           "to": {"type": "string", "description": "end (exclusive): ms since the epoch or ISO 8601"}}
 _TOKENS = obj({"token": {"type": "string"}, "refreshToken": {"type": "string"}, "expiresAt": MS,
@@ -123,7 +126,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                                           body={"type": "object", "additionalProperties": False,
                                                 "required": ["currentPassword", "newPassword"], "properties": {
                                                     "currentPassword": {"type": "string"},
-                                                    "newPassword": {"type": "string"}}}, tag="account"),
+                                                    "newPassword": schemas.REGISTER_BODY["properties"][
+                                                        "password"]}}, tag="account"),
     ("GET", "/api/account/activity"): Op("Your security activity, newest first", {200: obj({
         "events": {"type": "array", "items": obj({"id": {"type": "integer"}, "kind": {"type": "string"}, "time": MS,
                                                   "ip": {"type": ["string", "null"]},
@@ -264,8 +268,20 @@ def _responses(op: Op) -> dict[str, Any]:
     return out
 
 
-def build_spec() -> dict[str, Any]:
-    """The OpenAPI 3.1 document for OPERATIONS (built once per process)."""
+def _with_symbols(node: Any, symbols: tuple[str, ...]) -> Any:
+    """A copy of `node` whose symbol schemas (marked "x-symbol") list the configured symbols."""
+    if isinstance(node, dict):
+        out = {k: _with_symbols(v, symbols) for k, v in node.items() if k != "x-symbol"}
+        if node.get("x-symbol") and symbols:
+            out = {k: v for k, v in out.items() if k != "pattern"} | {"enum": list(symbols)}
+        return out
+    if isinstance(node, list):
+        return [_with_symbols(v, symbols) for v in node]
+    return node
+
+
+def build_spec(symbols: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for OPERATIONS; `symbols`: the node's configured symbols (an enum)."""
     paths: dict[str, dict[str, Any]] = {}
     for (method, path), op in OPERATIONS.items():
         entry: dict[str, Any] = {"summary": op.summary, "operationId": f"{method.lower()} {path}",
@@ -275,7 +291,7 @@ def build_spec() -> dict[str, Any]:
             entry["requestBody"] = {"required": not op.body_optional,
                                     "content": {"application/json": {"schema": op.body}}}
         paths.setdefault(path, {})[method.lower()] = entry
-    return {
+    return _with_symbols({
         "openapi": "3.1.0",
         "info": {"title": "Troupe", "version": VERSION, "description": DESCRIPTION},
         "paths": paths,
@@ -291,17 +307,17 @@ def build_spec() -> dict[str, Any]:
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-MBX-APIKEY", "description": SIGNATURE},
             },
         },
-    }
+    }, symbols)
 
 
 @functools.cache
-def spec_bytes() -> bytes:
-    return json.dumps(build_spec(), separators=(",", ":")).encode()
+def spec_bytes(symbols: tuple[str, ...]) -> bytes:
+    return json.dumps(build_spec(symbols), separators=(",", ":")).encode()
 
 
 @routes.get("/openapi.json")
 async def openapi_json(request: web.Request) -> web.Response:
-    return web.Response(body=spec_bytes(), content_type="application/json")
+    return web.Response(body=spec_bytes(request.app[SETTINGS].symbols), content_type="application/json")
 
 
 @routes.get("/docs")

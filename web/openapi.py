@@ -1,4 +1,4 @@
-"""GET /openapi.json (OpenAPI 3.1) and GET /docs (Redoc, served from node_modules like web/vendor.py).
+"""GET /openapi.json (OpenAPI 3.1) and GET /docs (Swagger UI, served from node_modules by web/vendor.py).
 
 The spec is assembled from the declarations the code itself uses: request bodies from app/schemas.py
 (next to their parsers), response shapes from app/render.py, app/cfd/render.py and app/history.py

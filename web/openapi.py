@@ -73,7 +73,16 @@ _RANGE = {"from": {"type": "string", "description": "start: ms since the epoch o
           "to": {"type": "string", "description": "end (exclusive): ms since the epoch or ISO 8601"}}
 _TOKENS = obj({"token": {"type": "string"}, "refreshToken": {"type": "string"}, "expiresAt": MS,
                "sessionExpiresAt": MS})
-_ANY = {"type": "object", "description": "the actor's answer (an order, a position, a transfer ...)"}
+_ANY = {"type": "object", "description": "the desk's answer (what the command did)"}
+# The Gateway's answers (actors/gateway.py): an order taken (202) or found again by its clientOrderId (200).
+_ORDER_ACK = obj({"orderId": {"type": "integer"}, "clientOrderId": {"type": "string"}, "status": {"type": "string"}})
+_OCO_ACK = obj({"orderListId": {"type": "integer"}, "listClientOrderId": {"type": "string"},
+                "contingencyType": {"type": "string", "enum": ["OCO"]}, "orders": {"type": "array", "items": obj({
+                    "orderId": {"type": "integer"}, "clientOrderId": {"type": "string"},
+                    "type": {"type": "string"}, "status": {"type": "string"}})}})
+_CANCELED = {**ORDER_SCHEMA, "properties": {**ORDER_SCHEMA["properties"], "cancelRequested": {"type": "boolean"}}}
+_CFD_OPENED = obj({"position": CFD_POSITION_SCHEMA, "fee": DECIMAL, "balance": DECIMAL}, ["position"])
+_TRANSFERRED = obj({"amount": DECIMAL, "balance": DECIMAL})
 _KEY_LISTING = obj({"id": {"type": "integer"}, "label": {"type": "string"},
                     "permissions": {"type": "array", "items": {"type": "string", "enum": list(PERMISSIONS)}},
                     "apiKeyLast4": {"type": "string"}, "ipAllowlist": {"type": "array", "items": {"type": "string"}},
@@ -160,11 +169,11 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                                                  "clientRequestId": schemas.CFD_TRANSFER_BODY["properties"][
                                                      "clientRequestId"]}}, errors=(409,), tag="account"),
     # --- trading
-    ("POST", "/api/trading/orders"): Op("Place an order", {200: _ANY, 201: _ANY, 202: _ANY},
+    ("POST", "/api/trading/orders"): Op("Place an order", {200: _ORDER_ACK, 202: _ORDER_ACK},
                                         body=schemas.ORDER_BODY, errors=(404, 409, 422, 504), tag="trading"),
-    ("POST", "/api/trading/orderList/oco"): Op("Place an OCO list", {200: _ANY, 201: _ANY, 202: _ANY},
+    ("POST", "/api/trading/orderList/oco"): Op("Place an OCO list", {200: _OCO_ACK, 202: _OCO_ACK},
                                                body=schemas.OCO_BODY, errors=(404, 409, 422, 504), tag="trading"),
-    ("DELETE", "/api/trading/orders/{order_id}"): Op("Cancel an order", {200: _ANY, 202: _ANY},
+    ("DELETE", "/api/trading/orders/{order_id}"): Op("Cancel an order", {200: _CANCELED, 202: _CANCELED},
                                                      errors=(404, 409, 422, 504), tag="trading"),
     ("GET", "/api/trading/orders"): Op("Your orders, newest first", {200: obj({
         "orders": {"type": "array", "items": ORDER_SCHEMA}, "nextCursor": {"type": ["string", "integer", "null"]}},
@@ -188,9 +197,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "ticket": {"type": "string"}, "expiresIn": {"type": "integer"}})}, tag="trading"),
     # --- CFD
     ("POST", "/api/cfd/transfer"): Op("Move USDT between the spot wallet and the CFD margin account",
-                                      {200: _ANY, 201: _ANY, 202: _ANY}, body=schemas.CFD_TRANSFER_BODY,
+                                      {200: _TRANSFERRED}, body=schemas.CFD_TRANSFER_BODY,
                                       errors=(404, 409, 422, 504), tag="cfd"),
-    ("POST", "/api/cfd/positions"): Op("Open a CFD position", {200: _ANY, 201: _ANY, 202: _ANY},
+    ("POST", "/api/cfd/positions"): Op("Open a CFD position", {200: _ANY, 201: _CFD_OPENED},
                                        body=schemas.CFD_OPEN_BODY, errors=(404, 409, 422, 504), tag="cfd"),
     ("GET", "/api/cfd/positions"): Op("CFD positions", {200: obj({"positions": {"type": "array",
                                                                                 "items": CFD_POSITION_SCHEMA}})},

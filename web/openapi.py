@@ -5,7 +5,8 @@ The spec is assembled from the declarations the code itself uses: request bodies
 (next to their renderers), problem codes from web/problem_types.py. OPERATIONS lists every route of
 Troupe's own REST API; tests/web/test_openapi.py fails when the router and OPERATIONS disagree.
 Not in it: the pages, /ws (described in the text), /static, /problems pages, /metrics (an operator's
-Prometheus text endpoint, documented in the README), the Binance-compatible /api/v3 and these two.
+Prometheus text endpoint, documented in the README), the Binance-compatible /api/v3 (and its
+/sapi, /fapi, /dapi stubs) and these two.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from aiohttp import web
 
 from app import schemas
 from app.api_keys import MAX_ALLOWLIST, PERMISSIONS
-from app.cfd.render import CFD_POSITION_SCHEMA
+from app.cfd.render import CFD_OPENED_SCHEMA, CFD_POSITION_SCHEMA
 from app.history import FILL_HISTORY_SCHEMA, RESET_SCHEMA
 from app.render import BALANCE_SCHEMA, DECIMAL, KEY_LAST4_SCHEMA, MS, ORDER_SCHEMA, POSITION_SCHEMA, USER_SCHEMA, obj
 from app.version import VERSION
@@ -32,7 +33,8 @@ routes = web.RouteTableDef()
 # Routes of the router that are not Troupe's REST API (see the module's docstring); prefixes end in "/".
 NOT_IN_SPEC = ("/", "/login", "/register", "/logout", "/account", "/account/keys", "/account/keys/delete",
                "/auth/resume", "/trade/{symbol}", "/ws", "/metrics", "/problems", "/problems/{code}",
-               "/static/vendor/{name}", "/static", "/openapi.json", "/docs", "/api/v3/")
+               "/static/vendor/{name}", "/static", "/openapi.json", "/docs", "/api/v3/", "/sapi/",
+               "/fapi/", "/dapi/")
 
 PROBLEM = {"type": "object", "required": ["type", "title", "status", "detail", "code"], "properties": {
     "type": {"type": "string", "description": "/problems/{code}, a page that explains the code"},
@@ -81,7 +83,7 @@ _OCO_ACK = obj({"orderListId": {"type": "integer"}, "listClientOrderId": {"type"
                     "orderId": {"type": "integer"}, "clientOrderId": {"type": "string"},
                     "type": {"type": "string"}, "status": {"type": "string"}})}})
 _CANCELED = {**ORDER_SCHEMA, "properties": {**ORDER_SCHEMA["properties"], "cancelRequested": {"type": "boolean"}}}
-_CFD_OPENED = obj({"position": CFD_POSITION_SCHEMA, "fee": DECIMAL, "balance": DECIMAL}, ["position"])
+_CFD_OPENED = obj({"position": CFD_OPENED_SCHEMA, "fee": DECIMAL, "balance": DECIMAL})
 _TRANSFERRED = obj({"amount": DECIMAL, "balance": DECIMAL})
 _KEY_LISTING = obj({"id": {"type": "integer"}, "label": {"type": "string"},
                     "permissions": {"type": "array", "items": {"type": "string", "enum": list(PERMISSIONS)}},

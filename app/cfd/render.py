@@ -124,3 +124,8 @@ CFD_POSITION_SCHEMA = obj({
     "payout": DECIMAL_OR_NULL, "openedAt": MS, "closedAt": {"type": ["integer", "null"]},
     "version": {"type": "integer"}, "markPrice": DECIMAL, "unrealizedPnl": DECIMAL,
 }, required=["id", "symbol", "direction", "status", "margin", "leverage", "entryPrice", "quantity", "openedAt"])
+# position_json's shape: the position an OPENED answer and the live events carry (no status, no PnL).
+CFD_OPENED_SCHEMA = obj({
+    "id": {"type": "integer"}, "symbol": {"type": "string"}, "direction": {"type": "string", "enum": ["LONG", "SHORT"]},
+    "margin": DECIMAL, "leverage": DECIMAL, "entryPrice": DECIMAL, "quantity": DECIMAL, "liquidationPrice": DECIMAL,
+    "stopLossPrice": DECIMAL_OR_NULL, "takeProfitPrice": DECIMAL_OR_NULL, "openedAt": MS})

@@ -61,6 +61,7 @@ class Settings:
     tick_interval_ms: int = 250
     price_seed: int = 42
     order_rate_per_s: int = 50
+    trace_hops: bool = False  # stamp each order at every hop (app/hops.py); the ORDER_UPDATE frame shows them
     auth_rate_per_min: int = 20  # login attempts and registrations per address
     login_failures_per_min: int = 5  # wrong passwords per address + e-mail
     login_slowdown_after: int = 5  # failures of one e-mail (any address) before its failures are slowed
@@ -282,6 +283,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         tick_interval_ms=_int(env, "TICK_INTERVAL_MS", D.tick_interval_ms, 20, 10000),
         price_seed=_int(env, "PRICE_SEED", D.price_seed, 0, 2**31 - 1),
         order_rate_per_s=_int(env, "ORDER_RATE_PER_S", D.order_rate_per_s, 1, 1_000_000),
+        trace_hops=bool(_int(env, "TRACE_HOPS", int(D.trace_hops), 0, 1)),
         auth_rate_per_min=_int(env, "AUTH_RATE_PER_MIN", D.auth_rate_per_min, 1, 1_000_000),
         login_failures_per_min=_int(env, "LOGIN_FAILURES_PER_MIN", D.login_failures_per_min, 1, 1_000_000),
         login_slowdown_after=_int(env, "LOGIN_SLOWDOWN_AFTER", D.login_slowdown_after, 1, 1_000_000),

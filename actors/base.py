@@ -20,6 +20,8 @@ import pykka
 import redis
 
 from actors.runtime import Runtime
+from app.hops import now_ns
+from app.messages import traces_of
 from app.messaging.streams import Consumer, Delivery, Producer, connect
 from app.persistence.db import db
 
@@ -47,6 +49,7 @@ class MailboxActor(pykka.ThreadingActor):
     max_deliveries: ClassVar[int] = 5
     start_at_end: ClassVar[bool] = False
     uses_db: ClassVar[bool] = True
+    read_hop: ClassVar[str | None] = None  # the hop (app/hops.py) a traced message reaches when read here
 
     def __init__(self, runtime: Runtime, name: str, streams: list[str]) -> None:
         super().__init__()
@@ -146,6 +149,7 @@ class MailboxActor(pykka.ThreadingActor):
         interval = self.timer_interval_s
         next_timer = time.monotonic() + interval if interval else math.inf
         backoff = 0.05
+        tracing = self.read_hop if self.runtime.settings.trace_hops else None
         while not self._stopping.is_set():
             try:
                 now = time.monotonic()
@@ -154,6 +158,8 @@ class MailboxActor(pykka.ThreadingActor):
                     self.actor_ref.ask(_Timer(), timeout=60)
                 block_ms = int(max(1, min(500, (next_timer - time.monotonic()) * 1000)))
                 batch = self.consumer.read(block_ms)
+                if batch and tracing:
+                    _stamp_read(batch, tracing)
                 if batch and not self._stopping.is_set():
                     self.actor_ref.ask(_Batch(batch), timeout=300)
             except pykka.ActorDeadError:
@@ -167,3 +173,11 @@ class MailboxActor(pykka.ThreadingActor):
                 backoff = min(backoff * 2, 5.0)
             else:
                 backoff = 0.05
+
+
+def _stamp_read(batch: list[Delivery], hop: str) -> None:
+    """Stamp `hop` on the traced messages of a batch as the pump reads it (TRACE_HOPS only)."""
+    now = now_ns()
+    for d in batch:
+        for trace in traces_of(d.message):
+            trace[hop] = now

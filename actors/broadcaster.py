@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from actors.base import MailboxActor
 from actors.runtime import Runtime
+from app.hops import BROADCASTER_READ
 from app.messaging.streams import Delivery
 
 
 class Broadcaster(MailboxActor):
     uses_db = False
+    read_hop = BROADCASTER_READ
     start_at_end = True
 
     def __init__(self, runtime: Runtime) -> None:

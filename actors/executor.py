@@ -35,6 +35,7 @@ from app.execution.equity import EquityRecorder
 from app.execution.simulated import SimulatedVenue
 from app.execution.venue import Venue
 from app.faults import crash_point
+from app.hops import EXECUTOR_COMMITTED, EXECUTOR_READ
 from app.messages import CancelOrder, CfdRequest, PriceTick, Reply, ResetAccount, SubmitOrder, decode, encode
 from app.messaging.streams import REPLY_MAXLEN, Delivery
 from app.money import ZERO
@@ -66,6 +67,7 @@ def venue_for(runtime: Runtime, shard: int) -> Venue:
 
 
 class Executor(MailboxActor):
+    read_hop = EXECUTOR_READ
     def __init__(self, runtime: Runtime, shard: int, venue: Venue) -> None:
         names = runtime.names
         streams = [names.executor(shard), names.market] if venue.market_data else [names.executor(shard)]
@@ -251,6 +253,7 @@ class Executor(MailboxActor):
             self._forget_state()
             raise
         fault("executor.after_commit")
+        rows = self.core.restamp(rows, events, EXECUTOR_COMMITTED)
         committed(self.name, started, [d for d in deliveries if isinstance(d.message, (SubmitOrder, CancelOrder))])
         self.core.report_finished()
         self.desk.report(cfd_batch)

@@ -27,6 +27,7 @@ from app.domain.orders import (
     check_request,
 )
 from app.faults import crash_point
+from app.hops import GATEWAY_COMMITTED, GATEWAY_READ, now_ns
 from app.messages import CancelOrder, Message, PlaceOco, PlaceOrder, Reply, RequestCancel, SubmitOrder, encode
 from app.messaging.names import shard_of
 from app.messaging.streams import REPLY_MAXLEN, Delivery, add_raw
@@ -53,6 +54,7 @@ Handled = tuple[Answer, dict[str, Any], list[tuple[str, Message]]]  # how it wen
 
 
 class Gateway(MailboxActor):
+    read_hop = GATEWAY_READ
     def __init__(self, runtime: Runtime) -> None:
         super().__init__(runtime, "gateway", [runtime.names.gateway])
         self.relay: OutboxRelay
@@ -83,6 +85,7 @@ class Gateway(MailboxActor):
         done: list[Delivery] = []
         settled: list[tuple[Message, Reply]] = []
         started = time.perf_counter()
+        traced: list[tuple[int, Message]] = []  # (index in rows, message) of traced orders
         with write_transaction():
             self.relay.forget_published()
             for d in deliveries:
@@ -91,7 +94,9 @@ class Gateway(MailboxActor):
                 try:
                     with db.atomic():  # a savepoint: one failing command never takes the batch down
                         answer, body, out = self._handle(msg)
+                        first = len(rows)
                         rows += outbox_add("gateway", out)
+                    traced += ((first + i, m) for i, (_, m) in enumerate(out) if getattr(m, "trace", None) is not None)
                     reply = Reply.ok(msg.msg_id, answer, body)
                 except OrderRejected as exc:
                     reply = Reply.rejected(msg.msg_id, exc.kind, exc.code, exc.message, exc.field)
@@ -104,6 +109,11 @@ class Gateway(MailboxActor):
                 replies += self._reply(msg, reply)
         committed = time.perf_counter()
         crash_point("gateway.after_commit")
+        if traced:  # the committed row lacks the commit's own stamp: send these re-encoded with it
+            now = now_ns()
+            for i, m in traced:
+                m.trace[GATEWAY_COMMITTED] = now  # type: ignore[attr-defined]
+                rows[i] = (rows[i][0], rows[i][1], encode(m))
         # One round trip, in this order: commands to the executors, answers to the web nodes, acks.
         assert self.consumer is not None and self.redis is not None
         pipe = self.redis.pipeline(transaction=False)
@@ -166,10 +176,10 @@ class Gateway(MailboxActor):
             "quote_order_qty": req.quote_order_qty, "price": req.price, "status": OrderStatus.PENDING.value,
             "executed_qty": ZERO, "cumm_quote_qty": ZERO, "locked": ZERO, "fill_count": 0, "reject_reason": None,
             "created_at": now, "updated_at": now, "version": 0, "stop_price": req.stop_price,
-            "trailing_delta": req.trailing_delta, "triggered": False,
+            "trailing_delta": req.trailing_delta, "triggered": False, "api_key_id": msg.api_key_id,
         })  # a clientOrderId repeated within one batch was caught above: each message has its savepoint
         stream = self.runtime.names.executor(shard_of(msg.user_id, self.runtime.settings.executor_shards))
-        submit = SubmitOrder(msg_id=f"submit:{order_id}", order_id=order_id, user_id=msg.user_id)
+        submit = SubmitOrder(msg_id=f"submit:{order_id}", order_id=order_id, user_id=msg.user_id, trace=msg.trace)
         body = {"orderId": order_id, "clientOrderId": req.client_order_id, "status": OrderStatus.PENDING.value}
         return Answer.ACCEPTED, body, [(stream, submit)]
 
@@ -203,6 +213,7 @@ class Gateway(MailboxActor):
                 "executed_qty": ZERO, "cumm_quote_qty": ZERO, "locked": ZERO, "fill_count": 0, "reject_reason": None,
                 "created_at": now, "updated_at": now, "version": 0, "stop_price": leg.stop_price,
                 "trailing_delta": leg.trailing_delta, "triggered": False, "order_list_id": ids[0] if ids else None,
+                "api_key_id": msg.api_key_id,
             }))
         set_order_list_id(ids[0], ids[0])
         stream = self.runtime.names.executor(shard_of(msg.user_id, self.runtime.settings.executor_shards))

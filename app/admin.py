@@ -1,5 +1,5 @@
-"""What the operator's CLI does (app/cli.py only parses and prints): users, account resets and the `check`
-probes.
+"""What the operator's CLI does (app/cli.py only parses and prints): users, account resets, the `check`
+probes, schema migrations and backups (`db …`) and MASTER_KEY rotation (`keys rotate-master`).
 
 Plain functions over Settings, no HTTP: they open the database through app/persistence, and reach
 running servers only through Redis (the sign-out channel), never through the web layer.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -24,8 +25,10 @@ from app.messages import PriceTick, decode
 from app.messaging.auth_notices import AuthNotice, publish_sync
 from app.messaging.names import Names
 from app.messaging.streams import connect_once
+from app.persistence.backup import backup_sqlite, default_backup_path
 from app.persistence.db import db, probe_database
-from app.persistence.schema import init_database
+from app.persistence.migrations import MIGRATIONS, SchemaTooNew, applied_versions, pending
+from app.persistence.schema import connect_database, init_database, migrate_schema
 from app.persistence.sessions import disable_user
 from app.persistence.users import all_users, user_by_email
 from app.preflight import one_line, redact
@@ -33,6 +36,7 @@ from app.reset import ask_reset
 from app.schemas import EMAIL
 from app.security.keystore import resolve_secrets
 from app.security.passwords import check_policy, hash_password
+from app.security.rotation import Rotated, RotationError, rotate
 from app.security.vault import Vault
 from settings import Settings
 
@@ -99,6 +103,8 @@ def _open(settings: Settings, create: bool) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
         init_database(settings.resolved_database_url)
+    except SchemaTooNew as exc:
+        raise AdminError(str(exc)) from None
     except (PeeweeException, OSError) as exc:
         raise AdminError(f"database {redact(settings.resolved_database_url)}: {one_line(exc)}") from None
 
@@ -148,16 +154,25 @@ def list_users(settings: Settings) -> list[UserSummary]:
         _close()
 
 
-def disable_account(settings: Settings, email: str) -> Disabled:
-    """Disable the account and end its sessions in the database, then tell every running web
-    process at once (the notice web/auth_guard.py listens for), so none keeps a cached session."""
+def _user_id(settings: Settings, email: str) -> int:
+    """The id of the account with `email` (compared lower-cased); AdminError if there is none."""
     email = email.strip().lower()
     _open(settings, create=False)
     try:
         user = user_by_email(email)
         if user is None:
             raise AdminError(f"no user {email}")
-        user_id = int(user.id)
+        return int(user.id)
+    finally:
+        _close()
+
+
+def disable_account(settings: Settings, email: str) -> Disabled:
+    """Disable the account and end its sessions in the database, then tell every running web
+    process at once (the notice web/auth_guard.py listens for), so none keeps a cached session."""
+    user_id = _user_id(settings, email)
+    _open(settings, create=False)
+    try:
         was_enabled = disable_user(user_id)
     finally:
         _close()
@@ -175,17 +190,9 @@ def reset_account(settings: Settings, email: str, request_id: str | None = None,
     """Reset the account the way `POST /api/account/reset` does (`app/reset.py`): a command to its
     executor shard in a running server, answered once committed; the same `request_id` again resets
     nothing more. Raises AdminError (no such user, no answer in time, refused)."""
-    email = email.strip().lower()
     if settings.exchange == "binance":
         raise AdminError("an account can be reset with EXCHANGE=simulator only")
-    _open(settings, create=False)
-    try:
-        user = user_by_email(email)
-        if user is None:
-            raise AdminError(f"no user {email}")
-        user_id = int(user.id)
-    finally:
-        _close()
+    user_id = _user_id(settings, email)
     request_id = request_id or f"cli-{os.urandom(8).hex()}"
     url = redis_url_of(settings)
     client = connect_once(url, PROBE_TIMEOUT_S)
@@ -251,3 +258,131 @@ def _check_redis(settings: Settings) -> Check:
         client.close()
     where = redact(url) if settings.redis_url else f"bundled, at {EmbeddedRedis(settings.data_dir).socket}"
     return Check("redis", True, f"Redis {version} answers ({where})")
+
+
+# --- db migrate|status|backup, keys rotate-master (issue 13) --------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class SchemaStatus:
+    database: str  # redacted URL
+    exists: bool  # False: an SQLite file not created yet
+    version: int  # 0: before the baseline
+    legacy: bool  # tables but no schema_version: a database from before migrations
+    pending: list[str]  # labels, in order
+
+
+@dataclass(frozen=True, slots=True)
+class Migrated:
+    applied: list[str]
+    version: int
+    backup: Path | None  # the online copy made first (SQLite with something to apply)
+
+
+class NotSQLite(AdminError):
+    """`db backup` on PostgreSQL: Troupe does not dump it, pg_dump does (exit status 1: no backup made)."""
+
+
+def _bind(settings: Settings) -> None:
+    try:
+        connect_database(settings.resolved_database_url)
+        db.connect(reuse_if_open=True)
+    except (PeeweeException, OSError) as exc:
+        raise AdminError(f"database {redact(settings.resolved_database_url)}: {one_line(exc)}") from None
+
+
+def schema_status(settings: Settings) -> SchemaStatus:
+    """The schema version and the migrations pending, changing nothing (not even creating the file)."""
+    url = redact(settings.resolved_database_url)
+    path = _sqlite_path(settings)
+    if path is not None and not path.exists():
+        return SchemaStatus(url, False, 0, False, [m.label for m in MIGRATIONS])
+    _bind(settings)
+    try:
+        versions = applied_versions()
+        todo = pending()
+        legacy = not versions and bool(db.get_tables())
+    except SchemaTooNew as exc:
+        raise AdminError(str(exc)) from None
+    except PeeweeException as exc:
+        raise AdminError(f"database {url}: {one_line(exc)}") from None
+    finally:
+        _close()
+    return SchemaStatus(url, True, max(versions, default=0), legacy, [m.label for m in todo])
+
+
+def migrate_database(settings: Settings) -> Migrated:
+    """Apply every pending migration, after an online backup of an SQLite file that has tables."""
+    path = _sqlite_path(settings)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    _bind(settings)
+    try:
+        todo = pending()
+        copy = None
+        if todo and path is not None and db.get_tables():
+            copy = default_backup_path(path, f"before-{todo[0].label}")
+            backup_sqlite(path, copy)
+        applied = migrate_schema(db.obj, backup=False)
+        return Migrated([m.label for m in applied], max(applied_versions(), default=0), copy)
+    except SchemaTooNew as exc:
+        raise AdminError(str(exc)) from None
+    except PeeweeException as exc:
+        raise AdminError(f"database {redact(settings.resolved_database_url)}: {one_line(exc)}") from None
+    finally:
+        _close()
+
+
+def backup_database(settings: Settings, destination: Path | None) -> tuple[Path, int]:
+    """An online copy of the SQLite database (to `destination`, or DATA_DIR/backups/…); (path, bytes)."""
+    path = _sqlite_path(settings)
+    if path is None:
+        raise NotSQLite(f"DATABASE_URL is PostgreSQL: Troupe does not dump it; back it up with pg_dump, e.g. "
+                        f"pg_dump --format=custom --file=troupe.dump '{redact(settings.resolved_database_url)}' "
+                        f"(restore with pg_restore); no backup was made")
+    if not path.exists():
+        raise AdminError(f"no database yet at {path} (DATA_DIR {settings.data_dir}): nothing to back up")
+    target = destination or default_backup_path(path)
+    if target.is_dir():
+        target = target / default_backup_path(path).name
+    try:
+        return target, backup_sqlite(path, target)
+    except (OSError, sqlite3.Error) as exc:
+        raise AdminError(f"backup to {target}: {one_line(exc)}") from None
+
+
+def rotate_master_key(settings: Settings) -> Rotated:
+    """Re-seal every exchange secret and API-key secret under a new MASTER_KEY kept in DATA_DIR.
+
+    Refused while a server runs (an executor holds a shard lease in Redis): it would go on sealing
+    new secrets with the old key it holds in memory. Run again after a crash to complete it.
+    """
+    if settings.master_key:
+        raise AdminError("MASTER_KEY is set in the environment: a rotation replaces DATA_DIR/master_key; put the "
+                         "key in that file (mode 0600), unset MASTER_KEY, and run this again")
+    running = _running_server(settings)
+    if running:
+        raise AdminError(f"a server is running ({running}): stop every server on this database first")
+    _open(settings, create=False)
+    try:
+        return rotate(settings.data_dir)
+    except RotationError as exc:
+        raise AdminError(str(exc)) from None
+    finally:
+        _close()
+
+
+def _running_server(settings: Settings) -> str:
+    """What shows a live server: an executor's shard lease in Redis (none reachable: no server)."""
+    names = Names(settings.stream_prefix)
+    client = connect_once(redis_url_of(settings), PROBE_TIMEOUT_S)
+    try:
+        for shard in range(settings.executor_shards):
+            holder = client.get(names.shard_lease(shard))
+            if holder is not None:
+                node = holder.decode() if isinstance(holder, bytes) else str(holder)
+                return f"node {node} holds executor shard {shard}"
+    except (redis.RedisError, OSError):
+        return ""
+    finally:
+        client.close()
+    return ""

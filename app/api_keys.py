@@ -100,19 +100,32 @@ def missing_permission(permissions: frozenset[str], *needed: str) -> str | None:
     return next((scope for scope in needed if scope not in permissions), None)
 
 
-def signed_params(raw_query: str, body: bytes) -> SignedParams:
+def signed_params(raw_query: str, body: bytes, form_body: bool = False) -> SignedParams:
     """`timestamp`, `recvWindow` and `signature` from the raw (still percent-encoded) query string.
 
     `signature` must be the last parameter; it covers every byte of the query string before it
-    (without the joining `&`) followed by the raw body, as Binance's `totalParams`.
+    (without the joining `&`) followed by the raw body, as Binance's `totalParams`. With `form_body`
+    (Binance's own routes, whose clients send a POST's parameters form-encoded) a query string
+    without a signature lets the body carry it, last, and the other signed parameters too.
     """
+    if form_body and body and not any(p.startswith("signature=") for p in raw_query.split("&")):
+        text = body.decode("latin-1")
+        before, sep, signature = text.rpartition("signature=")
+        if sep and (not before or before.endswith("&")) and "&" not in signature:
+            signed_body = before[:-1] if before else ""
+            parts = [p for p in raw_query.split("&") if p] + [p for p in signed_body.split("&") if p]
+            return _signed(parts, signature, raw_query.encode() + signed_body.encode("latin-1"))
     before, sep, signature = raw_query.rpartition("signature=")
     if not sep or (before and not before.endswith("&")) or "&" in signature:
         raise SignedRequestError(400, "BAD_REQUEST", "sign the request: append &signature=<hex HMAC-SHA256 of "
                                  "the query string and the body> as the last query parameter", "signature")
     signed_query = before[:-1] if before else ""
+    return _signed(signed_query.split("&") if signed_query else [], signature, signed_query.encode() + body)
+
+
+def _signed(parts: list[str], signature: str, payload: bytes) -> SignedParams:
     params: dict[str, str] = {}
-    for part in signed_query.split("&") if signed_query else ():
+    for part in parts:
         name, _, value = part.partition("=")
         if name in ("timestamp", "recvWindow", "signature"):
             if name in params or name == "signature":
@@ -129,7 +142,7 @@ def signed_params(raw_query: str, body: bytes) -> SignedParams:
         raise SignedRequestError(401, "INVALID_SIGNATURE", "signature must be 64 hex digits (HMAC-SHA256)",
                                  "signature")
     assert timestamp is not None
-    return SignedParams(timestamp, window, signature.lower(), signed_query.encode() + body)
+    return SignedParams(timestamp, window, signature.lower(), payload)
 
 
 def _whole(raw: str | None, name: str, required: bool) -> int | None:

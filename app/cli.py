@@ -14,6 +14,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 from app.version import VERSION
 from settings import ConfigError, Settings, load_settings
@@ -23,7 +24,7 @@ Serve = Callable[[Settings], int]
 # Flag (argparse dest) -> the environment variable it overrides.
 STORAGE_FLAGS = {"data_dir": "DATA_DIR", "database_url": "DATABASE_URL", "redis_url": "REDIS_URL"}
 SERVER_FLAGS = {"host": "HOST", "port": "PORT", "exchange": "EXCHANGE", "log_level": "LOG_LEVEL"}
-COMMANDS = ("serve", "user", "account", "check")
+COMMANDS = ("serve", "user", "account", "db", "keys", "check")
 EPILOG = "Every setting is also an environment variable (see the README); a flag wins over it."
 
 
@@ -88,6 +89,35 @@ def build_parser() -> argparse.ArgumentParser:
     reset.add_argument("--request-id", metavar="ID", type=_request_id,
                        help="1-36 characters of A-Z a-z 0-9 _ -: repeat a reset's id to learn its result")
 
+    database = commands.add_parser("db", help="schema migrations and backups",
+                                   description="The database's schema version, its migrations and backups.")
+    databases = database.add_subparsers(dest="action", metavar="ACTION", title="actions", required=True)
+    databases.add_parser(
+        "migrate", parents=[storage], help="apply pending schema migrations (an SQLite file is backed up first)",
+        description="Apply every pending migration in order, each in its own transaction; an SQLite database "
+                    "with tables is first copied online to DATA_DIR/backups/. The server does the same at start.",
+        epilog=EPILOG)
+    databases.add_parser("status", parents=[storage], help="print the schema version and pending migrations",
+                         description="Print the schema version and the pending migrations; changes nothing.",
+                         epilog=EPILOG)
+    backup = databases.add_parser(
+        "backup", parents=[storage], help="online backup of the SQLite database",
+        description="Copy the SQLite database online (servers may keep running) with sqlite3's backup API. "
+                    "For PostgreSQL it prints the pg_dump command to use and exits with status 1 (no backup "
+                    "was made).", epilog=EPILOG)
+    backup.add_argument("path", nargs="?", metavar="PATH", type=Path,
+                        help="file or folder to write (default DATA_DIR/backups/troupe-<UTC time>.db)")
+
+    keys = commands.add_parser("keys", help="rotate the MASTER_KEY",
+                               description="Manage the MASTER_KEY that seals stored secrets.")
+    key_actions = keys.add_subparsers(dest="action", metavar="ACTION", title="actions", required=True)
+    key_actions.add_parser(
+        "rotate-master", parents=[storage], help="re-seal every stored secret under a new MASTER_KEY",
+        description="Re-encrypt every exchange secret and API-key secret under a new MASTER_KEY kept in "
+                    "DATA_DIR/master_key, crash-safe: after an interruption, run it again (or start the server) "
+                    "to complete it. Stop every server first; MASTER_KEY must not be set in the environment.",
+        epilog=EPILOG)
+
     commands.add_parser("check", parents=[storage, server], help="validate settings, reach the database and Redis",
                         description="Validate the settings and reach the database and Redis, one line each; "
                                     "exit status 1 if any fails (2 for a bad setting).", epilog=EPILOG)
@@ -134,6 +164,10 @@ def main(argv: Sequence[str], serve: Serve) -> int:
             return _check(settings)
         if args.command == "account":
             return _account_reset(settings, args.email, args.request_id)
+        if args.command == "db":
+            return _db(settings, args)
+        if args.command == "keys":
+            return _rotate_master(settings)
         if args.action == "create":
             return _user_create(settings, args.email, _password(args.password_stdin))
         if args.action == "list":
@@ -218,3 +252,39 @@ def _check(settings: Settings) -> int:
     for line in results:
         print(f"{line.name}: {'ok' if line.ok else 'FAILED'} {line.detail}")
     return 0 if all(line.ok for line in results) else 1
+
+
+def _db(settings: Settings, args: argparse.Namespace) -> int:
+    from app import admin
+
+    if args.action == "status":
+        status = admin.schema_status(settings)
+        if not status.exists:
+            print(f"database {status.database}: not created yet; pending: {', '.join(status.pending)}")
+            return 0
+        at = "none (a database from before migrations)" if status.legacy else f"{status.version}"
+        print(f"database {status.database}: schema version {at}")
+        print(f"pending: {', '.join(status.pending)}" if status.pending else "pending: none (up to date)")
+        return 0
+    if args.action == "migrate":
+        done = admin.migrate_database(settings)
+        if done.backup is not None:
+            print(f"backed up to {done.backup}")
+        for label in done.applied:
+            print(f"applied {label}")
+        print(f"schema version {done.version}" + ("" if done.applied else " (up to date: nothing to apply)"))
+        return 0
+    path, size = admin.backup_database(settings, args.path)
+    print(f"backed up to {path} ({size} bytes)")
+    return 0
+
+
+def _rotate_master(settings: Settings) -> int:
+    from app.admin import rotate_master_key
+
+    done = rotate_master_key(settings)
+    if done.resumed:
+        print(done.resumed)
+    print(f"MASTER_KEY rotated: {done.exchange_keys} exchange key pair(s) and {done.api_keys} API-key secret(s) "
+          f"re-sealed; new key fingerprint {done.fingerprint}")
+    return 0

@@ -8,7 +8,7 @@ A second interface is one more renderer. `USER_EVENTS` is the whole set; the cod
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -42,6 +42,7 @@ class OrderRecord:
     created_at: int
     updated_at: int
     version: int
+    api_key_id: int | None = None  # the key that placed it through the Binance-compatible API
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +73,8 @@ def order_record(row: Any) -> OrderRecord:
         quantity=row.quantity, quote_order_qty=row.quote_order_qty, executed_qty=row.executed_qty,
         cumm_quote_qty=row.cumm_quote_qty, status=OrderStatus(row.status), reject_reason=row.reject_reason,
         stop_price=row.stop_price, trailing_delta=row.trailing_delta, triggered=bool(row.triggered),
-        order_list_id=row.order_list_id, created_at=row.created_at, updated_at=row.updated_at, version=row.version)
+        order_list_id=row.order_list_id, created_at=row.created_at, updated_at=row.updated_at, version=row.version,
+        api_key_id=getattr(row, "api_key_id", None))
 
 
 def order_fill(fill: Any) -> OrderFill:
@@ -99,6 +101,7 @@ class OrderUpdated(UserEvent):
     KIND: ClassVar[str] = "ORDER_UPDATE"
     order: OrderRecord
     fills: tuple[OrderFill, ...] = ()
+    trace: dict[str, int] | None = field(default=None, compare=False)  # the order's hops (app/hops.py)
 
 
 @dataclass(frozen=True, slots=True)

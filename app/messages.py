@@ -64,6 +64,8 @@ class PlaceOrder(Message):
     reply_to: str
     user_id: int
     order: OrderRequest
+    trace: dict[str, int] | None = None  # hop -> monotonic ns, with TRACE_HOPS (app/hops.py)
+    api_key_id: int | None = None  # the API key that placed it through the Binance-compatible API
 
 
 @message
@@ -73,6 +75,7 @@ class PlaceOco(Message):
     reply_to: str
     user_id: int
     oco: OcoRequest
+    api_key_id: int | None = None  # the API key that placed it through the Binance-compatible API
 
 
 @message
@@ -142,6 +145,7 @@ class ResetAccount(Message):
 class SubmitOrder(Message):
     order_id: int
     user_id: int
+    trace: dict[str, int] | None = None  # the PlaceOrder's hops, carried on to the order's OrderUpdated
 
 
 @message
@@ -225,6 +229,8 @@ def _default(obj: object) -> Any:
         names = _FIELD_NAMES[type(obj)] = tuple(f.name for f in fields(obj))
     if names is not None:
         data = {name: getattr(obj, name) for name in names}
+        if "trace" in data and data["trace"] is None:
+            del data["trace"]  # untraced: the same bytes as before traces existed
         if isinstance(obj, UserEvent):
             return {"kind": obj.KIND, **data}
         return data
@@ -236,6 +242,8 @@ _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 def encode(msg: Message) -> bytes:
     data = {f.name: getattr(msg, f.name) for f in fields(msg)}
+    if "trace" in data and data["trace"] is None:
+        del data["trace"]
     return json.dumps({"v": CODEC_VERSION, "t": type(msg).__name__, "d": data}, default=_default,
                       separators=(",", ":")).encode()
 
@@ -396,3 +404,13 @@ _FROM_V1: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "PlaceOco": _command_v1("oco", _OCO_REQUEST),
     "EventBatch": lambda data: {**data, "events": [_event_v1(e) for e in data["events"]]},
 }
+
+
+def traces_of(msg: Message | None) -> list[dict[str, int]]:
+    """The hop traces a message carries (its own, or its traced order updates'); empty when untraced."""
+    trace = getattr(msg, "trace", None)
+    if trace is not None:
+        return [trace]
+    if isinstance(msg, EventBatch):
+        return [t for e in msg.events if (t := getattr(e, "trace", None)) is not None]
+    return []

@@ -2,14 +2,17 @@
 
 In order: `DATA_DIR` can be created and written, the HTTP port can be bound (the listening
 sockets are kept and handed to aiohttp, so nothing can take the port in between), the database
-answers `SELECT 1`, and Redis answers PING, or, with `REDIS_URL` unset, the bundled redis-server
-starts (the web node's one, for `ROLE=executor`, is already serving). Without these checks each
+answers `SELECT 1` (its schema no newer than this code's; a MASTER_KEY rotation interrupted
+after its commit is finished, a MASTER_KEY that did not seal the stored secrets refused:
+app/security/rotation.py), and Redis answers PING, or, with `REDIS_URL` unset, the bundled
+redis-server starts (the web node's one, for `ROLE=executor`, is already serving). Without these checks each
 failure surfaced as a traceback from deep inside an actor, after others had started.
 """
 
 from __future__ import annotations
 
 import errno
+import logging
 import re
 import socket
 import tempfile
@@ -21,9 +24,14 @@ from peewee import PeeweeException
 
 from app.embedded_redis import EmbeddedRedis
 from app.messaging.streams import connect_once
-from app.persistence.db import probe_database
+from app.persistence.db import db, probe_database
+from app.persistence.migrations import SchemaTooNew, pending
+from app.persistence.schema import connect_database
+from app.persistence.sealing import sealed_by
+from app.security.rotation import RotationError, fingerprint, settle
 from settings import Settings
 
+log = logging.getLogger(__name__)
 PROBE_TIMEOUT_S = 3
 LISTEN_BACKLOG = 128  # aiohttp's default
 _USERINFO_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/?#@]*):[^/?#]*@", re.IGNORECASE)
@@ -57,6 +65,7 @@ def preflight(settings: Settings) -> Prepared:
         if settings.role != "executor":
             prepared.sockets = _listen(settings.host, settings.port)
         _check_database(settings)
+        _check_schema_and_keys(settings)
         redis_url, prepared.bundled = _redis(settings)
         prepared.settings = replace(settings, redis_url=redis_url)
     except BaseException:
@@ -120,6 +129,32 @@ def _check_database(settings: Settings) -> None:
         probe_database(url, PROBE_TIMEOUT_S)
     except (PeeweeException, OSError, ValueError) as exc:
         raise StartupError(f"{name} {redact(url)}: {one_line(exc)}") from None
+
+
+def _check_schema_and_keys(settings: Settings) -> None:
+    """Refuse a database migrated by a newer Troupe; finish a key rotation that committed but did not
+    swap its files; refuse a MASTER_KEY that would not open the stored secrets. (The node migrates the
+    schema later: before migration 2 there is no rotation record, so nothing to check.)"""
+    url = settings.resolved_database_url
+    connect_database(url)
+    try:
+        with db.connection_context():
+            pending()
+            if settings.master_key:
+                recorded = sealed_by()
+                if recorded is not None and recorded != fingerprint(settings.master_key):
+                    raise StartupError(f"MASTER_KEY is not the key that sealed the stored secrets (fingerprint "
+                                       f"{recorded}): set the key the last `troupe keys rotate-master` made")
+                return
+            done = settle(settings.data_dir)
+    except SchemaTooNew as exc:
+        raise StartupError(f"DATABASE_URL {redact(url)}: {exc}") from None
+    except RotationError as exc:
+        raise StartupError(f"MASTER_KEY (DATA_DIR/master_key): {exc}") from None
+    except (PeeweeException, OSError) as exc:
+        raise StartupError(f"DATABASE_URL {redact(url)}: {one_line(exc)}") from None
+    if done:
+        log.warning("MASTER_KEY: %s", done)
 
 
 def _redis(settings: Settings) -> tuple[str, EmbeddedRedis | None]:

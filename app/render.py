@@ -49,6 +49,7 @@ def order_json(order: OrderRecord | Any, fills: Iterable[Any] = ()) -> dict[str,
         "fills": [fill_json(f) for f in fills],
         "time": row.created_at,
         "updateTime": row.updated_at,
+        "apiKeyId": row.api_key_id,
         "version": row.version,
     }
 

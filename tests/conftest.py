@@ -15,7 +15,7 @@ import pykka
 import pytest
 
 from app.embedded_redis import EmbeddedRedis
-from tests.apps import make_settings, running_app
+from tests.support.apps import make_settings, running_app
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 
@@ -105,7 +105,7 @@ def _stop_leftover_actors() -> Iterator[None]:
 @pytest.fixture
 async def fake() -> AsyncIterator[Any]:
     """The strict local fake of Binance (REST and market stream), serving on the test's loop."""
-    from tests.fakes.binance import FakeBinance
+    from tests.support.fakes.binance import FakeBinance
     f = FakeBinance()
     await f.start()
     yield f

@@ -191,14 +191,15 @@ _CHALLENGE = {"WWW-Authenticate": API_KEY_HEADER}
 
 
 async def verify_signed(cache: ApiKeyCache, uses: KeyUse, request: web.Request, api_key: str,
-                        address: str) -> Claims:
+                        address: str, form_body: bool = False) -> Claims:
     """The claims of a correctly signed request from an allowed address; otherwise a 401 problem
-    (SignedRequestError for a malformed request)."""
+    (SignedRequestError for a malformed request). `form_body`: the signature may end the body
+    (app/api_keys.signed_params)."""
     entry = await cache.by_key(api_key) if 0 < len(api_key) <= 128 else None
     now = now_ms()
     if entry is None or (entry.expires_at is not None and now >= entry.expires_at):
         raise Problem(401, "the API key is unknown, revoked or expired", code="UNAUTHORIZED", headers=_CHALLENGE)
-    params = signed_params(request.rel_url.raw_query_string, await request.read())
+    params = signed_params(request.rel_url.raw_query_string, await request.read(), form_body)
     if not within_recv_window(params.timestamp, params.recv_window, now):
         raise Problem(401, f"timestamp is outside recvWindow ({params.recv_window} ms) of the server's clock "
                       f"({now}); sync the clock or widen recvWindow (at most 60000)", code="OUTSIDE_RECV_WINDOW",

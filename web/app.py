@@ -67,6 +67,8 @@ from web.app_keys import (
     WS_SLOTS,
 )
 from web.auth_guard import AuthGuard
+from web.binance import views as binance_views
+from web.binance.edge import EDGE, BinanceEdge
 from web.headers import security_headers
 from web.plumbing import in_pool
 from web.problems import MalformedRequestHandler, error_middleware
@@ -121,10 +123,12 @@ def create_app(settings: Settings, on_fatal: Callable[[str], None] | None = None
     app[SETTINGS] = settings
     app[STATE] = {"failure": None, "on_fatal": on_fatal}
     app[HUB] = WsHub()
+    app[EDGE] = BinanceEdge()
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(BASE_DIR / "templates"), autoescape=True,
                          filters={"dec": to_str})
     for module in (auth_views, account_views, account_sessions_views, api_key_views, history_views, trading_views,
-                   cfd_views, market_views, ws_views, health, pages, vendor, problem_types, metrics_views, openapi):
+                   cfd_views, market_views, ws_views, health, pages, vendor, problem_types, metrics_views,
+                   binance_views, openapi):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", BASE_DIR / "static", name="static")
     vendor.check_installed()
@@ -141,7 +145,11 @@ async def _close_websockets(app: web.Application) -> None:
 async def _runtime(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     loop = asyncio.get_running_loop()
-    hub = app[HUB]
+    hub, watch = app[HUB], app[EDGE].watch
+
+    def dispatch(messages: list[Any]) -> None:
+        hub.dispatch(messages)
+        watch.dispatch(messages)
 
     def give_up(reason: str) -> None:
         app[STATE]["failure"] = reason
@@ -149,7 +157,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         if callback is not None:
             callback(reason)
 
-    node = Node(settings, deliver=lambda messages: loop.call_soon_threadsafe(hub.dispatch, messages),
+    node = Node(settings, deliver=lambda messages: loop.call_soon_threadsafe(dispatch, messages),
                 give_up=give_up)
     app[DB_POOL] = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="db")
     app[CPU_POOL] = ThreadPoolExecutor(2, thread_name_prefix="bcrypt")

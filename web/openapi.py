@@ -3,7 +3,7 @@
 The spec is assembled from the declarations the code itself uses: request bodies from app/schemas.py
 (next to their parsers), response shapes from app/render.py, app/cfd/render.py and app/history.py
 (next to their renderers), problem codes from web/problem_types.py. OPERATIONS lists every route of
-Troupe's own REST API; tests/web/test_openapi.py fails when the router and OPERATIONS disagree.
+Troupe's own REST API; tests/integration/web/test_openapi.py fails when the router and OPERATIONS disagree.
 Not in it: the pages, /ws (described in the text), /static, /problems pages, /metrics (an operator's
 Prometheus text endpoint, documented in the README), the Binance-compatible /api/v3 (and its
 /sapi, /fapi, /dapi stubs) and these two.

@@ -2,7 +2,7 @@
 
 Every problem document's `type` is `/problems/<code in lower case>` (web/problems.py `problem_body`);
 RFC 9457 asks that such a URL, when dereferenced, explain the problem to a human. A code the API
-can return must have an entry here (tests/web/test_problem_types.py scans the source for them).
+can return must have an entry here (tests/integration/web/test_problem_types.py scans the source for them).
 """
 
 from __future__ import annotations

@@ -6,17 +6,21 @@ process agrees on the clock as well as on the count. The key expires exactly whe
 would be full again: a bucket at rest costs no memory, and nothing ever evicts one that is still
 limiting (there is no table to clear).
 
-One `Limiter.apply` is one round trip and may move several buckets at once, all or nothing: a
+One `Limiter.apply` is one script call and may move several buckets at once, all or nothing: a
 strict step is refused when its bucket lacks room, and then no step is applied; a lenient step
 always applies, saturating at the bucket's capacity (to count failures, or cost -1 to refund).
 Buckets are named by what they limit (`orders:<user>`, `login:ip:<address>`, ...) under the
-runtime's key prefix.
+runtime's key prefix. The calls made in one turn of the event loop go out in one pipeline (one
+round trip for all of them, like the commands of `app/messaging/replies.py`); each is still its own
+atomic script run.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -101,16 +105,44 @@ class Verdict:
 
 class Limiter:
     def __init__(self, redis: aioredis.Redis, names: Names) -> None:
+        self._redis = redis
         self._script = redis.register_script(_GCRA)
         self._names = names
+        self._queued: list[tuple[list[str], list[int], asyncio.Future[Any]]] = []
 
     async def apply(self, *steps: Step) -> Verdict:
-        """One round trip; raises redis errors (the error middleware answers 503)."""
+        """One script call, pipelined with the others of this loop turn; raises redis errors (the error
+        middleware answers 503)."""
         args: list[int] = []
         for s in steps:
             args += [s.budget.interval_us, s.budget.burst, s.cost, int(s.strict)]
-        allowed, wait_us, *levels = await self._script(keys=[self._names.limit(s.bucket) for s in steps], args=args)
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Any] = loop.create_future()
+        if not self._queued:
+            loop.call_soon(lambda: loop.create_task(self._flush()))
+        self._queued.append(([self._names.limit(s.bucket) for s in steps], args, done))
+        allowed, wait_us, *levels = await done
         return Verdict(bool(allowed), wait_us / 1_000_000, tuple(int(n) for n in levels))
+
+    async def _flush(self) -> None:
+        batch, self._queued = self._queued, []
+        try:
+            if len(batch) == 1:  # alone: no pipeline's bookkeeping
+                keys, args, done = batch[0]
+                results = [await self._script(keys=keys, args=args)]
+            else:
+                pipe = self._redis.pipeline(transaction=False)
+                for keys, args, _ in batch:
+                    await self._script(keys=keys, args=args, client=pipe)
+                results = await pipe.execute()
+        except Exception as exc:
+            for _, _, done in batch:
+                if not done.done():
+                    done.set_exception(exc)
+            return
+        for (_, _, done), result in zip(batch, results, strict=True):
+            if not done.done():
+                done.set_result(result)
 
 
 async def enforce(request: web.Request, detail: str, *steps: Step) -> Verdict:

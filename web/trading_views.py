@@ -8,6 +8,7 @@ import secrets
 from aiohttp import web
 
 from app.domain.orders import OrderStatus
+from app.hops import HTTP_ACCEPTED, now_ns
 from app.messages import PlaceOco, PlaceOrder, RequestCancel
 from app.queries import balances as balances_of
 from app.queries import get_order, list_orders, positions
@@ -39,13 +40,14 @@ async def _command(request: web.Request, msg: PlaceOrder | PlaceOco | RequestCan
 
 @routes.post("/api/trading/orders")
 async def place_order(request: web.Request) -> web.Response:
+    trace = {HTTP_ACCEPTED: now_ns()} if request.app[SETTINGS].trace_hops else None
     claims = await require_user(request, scope="trade")
     await order_rate_limit(request, claims.user_id)
     body = await read_json(request)
     req = parse_order(body, default_client_id="web-" + secrets.token_urlsafe(18))
     msg = PlaceOrder(msg_id=request.app[REPLIES].new_id(),
                      reply_to=request.app[RUNTIME].names.reply(request.app[SETTINGS].node_name),
-                     user_id=claims.user_id, order=req)
+                     user_id=claims.user_id, order=req, trace=trace)
     return await _command(request, msg, req.client_order_id)
 
 

@@ -18,12 +18,22 @@ from aiohttp import WSCloseCode, web
 
 from app import metrics
 from app.cfd.rules import Direction, mark_and_upnl
-from app.events import CfdChanged
+from app.events import CfdChanged, OrderUpdated
+from app.hops import WS_QUEUED, stamp
 from app.messages import CandleUpdate, EventBatch, MarketStatus, Message, PriceTick, TradePrints
 from app.messaging.auth_notices import AuthNotice
 from app.money import to_str
 from app.security.tokens import Claims
-from web.ws_render import book_frame, candle_frame, event_frame, pnl_frame, price_frame, status_frame, trade_frame
+from web.ws_render import (
+    TracedFrame,
+    book_frame,
+    candle_frame,
+    event_frame,
+    pnl_frame,
+    price_frame,
+    status_frame,
+    trade_frame,
+)
 
 log = logging.getLogger("troupe.ws")
 
@@ -40,7 +50,7 @@ class Connection:
         self.book_symbols: set[str] = set()  # subscribed with the "book" channel
         self.trade_symbols: set[str] = set()  # subscribed with the "trades" channel
         self.interval = "1m"
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue(MAX_QUEUE)
+        self.queue: asyncio.Queue[str | TracedFrame | None] = asyncio.Queue(MAX_QUEUE)
         self.closing = False
         # Open CFD positions (id -> (symbol, direction, entry, quantity)) for live PnL pushes, and
         # the least milliseconds between two pushes the client asked for (0: every tick).
@@ -78,7 +88,7 @@ class Connection:
 
     async def pump(self) -> None:
         while (frame := await self.queue.get()) is not None:
-            await self.ws.send_str(frame)
+            await self.ws.send_str(frame if isinstance(frame, str) else frame.render())
 
     def end(self, reason: str) -> None:
         """Close because the session is over (the client must sign in again)."""
@@ -103,7 +113,7 @@ class WsHub:
             if not users:
                 del self.by_user[conn.user_id]
 
-    def _offer(self, conn: Connection, frame: str) -> None:
+    def _offer(self, conn: Connection, frame: str | TracedFrame) -> None:
         if conn.closing:
             return
         try:
@@ -156,11 +166,14 @@ class WsHub:
                 for event in msg.events:
                     conns = self.by_user.get(event.user_id)
                     if conns:
-                        frame = event_frame(event)
+                        rendered: str | TracedFrame = event_frame(event)
+                        if isinstance(event, OrderUpdated) and event.trace is not None:
+                            stamp(event.trace, WS_QUEUED)
+                            rendered = TracedFrame(rendered, event.trace)
                         for conn in conns:
                             if isinstance(event, CfdChanged):
                                 conn.track_cfd(event)
-                            self._offer(conn, frame)
+                            self._offer(conn, rendered)
                 metrics.observe_hops({"ws_fanout": time.perf_counter() - started})
 
     def end_sessions(self, notice: AuthNotice) -> None:

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from app import metrics
 from app.cfd.render import changed_json
 from app.domain.book import DEPTH
 from app.events import BalancesChanged, CfdChanged, OrderUpdated, PositionsChanged, UserEvent
+from app.hops import WS_WRITTEN, completed, stamp
 from app.messages import PriceTick, TradePrints
 from app.money import to_str
 from app.render import balances_json, order_json, position_update_json
@@ -93,6 +96,20 @@ def _cfd(event: CfdChanged) -> dict[str, Any]:
 _PAYLOADS: dict[type[UserEvent], Callable[[Any], dict[str, Any]]] = {
     OrderUpdated: _order, BalancesChanged: _balances, PositionsChanged: _positions, CfdChanged: _cfd,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class TracedFrame:
+    """A traced order's frame (TRACE_HOPS): its `trace` is added as the socket's sender takes it, so the
+    frame shows when it was written too, and its hops are observed by /metrics' `troupe_hop_seconds`."""
+
+    frame: str
+    trace: dict[str, int]
+
+    def render(self) -> str:
+        stamp(self.trace, WS_WRITTEN)
+        metrics.observe_hops(completed(self.trace))  # the traced order's hops feed /metrics' histograms
+        return f'{self.frame[:-1]},"trace":{dumps_frame(self.trace)}}}'
 
 
 def event_frame(event: UserEvent) -> str:

@@ -11,6 +11,7 @@ events, and it refuses a status change the order status machine does not allow.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from decimal import Decimal
@@ -23,10 +24,11 @@ from app.domain.orders import CANCELABLE, IllegalTransition, OrderStatus, can_tr
 from app.domain.positions import Position as PositionState
 from app.domain.reset import reset_entries
 from app.domain.symbols import SymbolSpec
-from app.events import PositionsChanged
+from app.events import OrderUpdated, PositionsChanged
 from app.execution.user_events import Event, balance_update, events_for
 from app.execution.venue import Venue
-from app.messages import CancelOrder, EventBatch, PriceTick, SubmitOrder
+from app.hops import now_ns
+from app.messages import CancelOrder, EventBatch, PriceTick, SubmitOrder, encode
 from app.money import ZERO
 from app.persistence.db import db, write_transaction
 from app.persistence.exchange import replace_exchange_balances
@@ -117,6 +119,8 @@ class ExecutorCore:
                 if inbox_add(self.name, msg.msg_id):  # False: its effect is already committed
                     self.command_fault("executor.command")
                     self._run(msg)
+                    if isinstance(msg, SubmitOrder) and msg.trace is not None:
+                        self._trace(mark, msg.order_id, msg.trace)
             return True
         except Exception:
             log.exception("%s: %s %s failed; it will be retried", self.name, type(msg).__name__, msg.msg_id)
@@ -135,6 +139,25 @@ class ExecutorCore:
             return self.venue.submit(row, self)
         return self.venue.cancel(row, self)
 
+    def _trace(self, mark: int, order_id: int, trace: dict[str, int]) -> None:
+        """The order's updates from this command carry its hop trace on (TRACE_HOPS only)."""
+        for i in range(mark, len(self.events)):
+            ev = self.events[i]
+            if isinstance(ev, OrderUpdated) and ev.order.id == order_id:
+                self.events[i] = dataclasses.replace(ev, trace=trace)
+
+    def restamp(self, rows: list[OutboxRow], events: list[Event], hop: str) -> list[OutboxRow]:
+        """After the commit: stamp `hop` on the traced order updates among `events` and re-encode their
+        row, committed before the stamp existed. Untraced batches come back as they are."""
+        traces = [e.trace for e in events if isinstance(e, OrderUpdated) and e.trace is not None]
+        if not traces or len(rows) != 1:
+            return rows
+        now = now_ns()
+        for trace in traces:
+            trace[hop] = now
+        row_id, stream, _ = rows[0]
+        return [(row_id, stream, encode(self._batch(events)))]
+
     def quiet(self, ticks: list[PriceTick]) -> bool:
         """Fold ticks that move no order into the venue's quotes; False as soon as one would move one."""
         return all(self.venue.quiet_quote(tick) for tick in ticks)
@@ -147,9 +170,12 @@ class ExecutorCore:
         """The events as one outbox row (in the caller's transaction), for the relay after commit."""
         if not events:
             return []
+        return outbox_add(self.name, [(self.events_stream, self._batch(events))])
+
+    @staticmethod
+    def _batch(events: list[Event]) -> EventBatch:
         first = events[0]
-        batch = EventBatch(msg_id=f"events:{first.KIND}:{first.cause}", events=events)
-        return outbox_add(self.name, [(self.events_stream, batch)])
+        return EventBatch(msg_id=f"events:{first.KIND}:{first.cause}", events=events)
 
     def forget(self) -> None:
         """After a rollback, in-memory state may be ahead of the database: reload it lazily."""

@@ -13,7 +13,8 @@ import uuid
 
 import redis.asyncio as aioredis
 
-from app.messages import CodecError, Message, Reply, decode, encode
+from app.events import OrderUpdated
+from app.messages import CodecError, EventBatch, Message, Reply, decode, encode
 
 log = logging.getLogger(__name__)
 
@@ -114,3 +115,39 @@ class ReplyRouter:
             return await asyncio.wait_for(fut, timeout)
         finally:
             self._futures.pop(msg.msg_id, None)
+
+
+class OrderWatch:
+    """Futures resolved when an order changes, fed with the events topic the node's Broadcaster reads.
+
+    A synchronous answer (the Binance-compatible route's MARKET order, a cancel) registers its order
+    id, reads the order once (its change may have come before the watch), and awaits the next
+    change if it has to. Only ids someone waits for cost anything; the rest is one dict lookup.
+    """
+
+    def __init__(self) -> None:
+        self._waiting: dict[int, list[asyncio.Future[None]]] = {}
+
+    def watch(self, order_id: int) -> asyncio.Future[None]:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(order_id, []).append(fut)
+        return fut
+
+    def forget(self, order_id: int, fut: asyncio.Future[None]) -> None:
+        futures = self._waiting.get(order_id)
+        if futures is not None and fut in futures:
+            futures.remove(fut)
+            if not futures:
+                del self._waiting[order_id]
+
+    def dispatch(self, messages: list[Message]) -> None:
+        """On the event loop, with what the Broadcaster delivered."""
+        if not self._waiting:
+            return
+        for msg in messages:
+            if isinstance(msg, EventBatch):
+                for event in msg.events:
+                    if isinstance(event, OrderUpdated):
+                        for fut in self._waiting.pop(event.order.id, ()):
+                            if not fut.done():
+                                fut.set_result(None)

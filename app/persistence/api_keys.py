@@ -116,3 +116,19 @@ def touch_key(key_id: int, ip: str, at: int) -> bool:
         ApiKey.update(last_used_at=at, last_used_ip=ip[:64], seen_ips=",".join(seen)).where(
             ApiKey.id == key_id).execute()
     return new
+
+
+# The vault's associated data of an API key's secret: (user id, VAULT_DOMAIN, "key:<id>"), as
+# web/api_key_auth.py seals and opens it (a test keeps the two equal).
+VAULT_DOMAIN = "troupe-api-key"
+
+
+def reseal_api_key_secrets(reseal: Callable[[bytes, int, str, str], bytes]) -> int:
+    """Key rotation: replace every live key's sealed secret by `reseal(blob, user_id, VAULT_DOMAIN,
+    "key:<id>")` (revoked keys hold none); the caller holds the write transaction. Returns the count."""
+    count = 0
+    for row in ApiKey.select(ApiKey.id, ApiKey.user_id, ApiKey.secret_enc).where(ApiKey.secret_enc != b""):
+        blob = reseal(bytes(row.secret_enc), int(row.user_id), VAULT_DOMAIN, f"key:{row.id}")
+        ApiKey.update(secret_enc=blob).where(ApiKey.id == row.id).execute()
+        count += 1
+    return count

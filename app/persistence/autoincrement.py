@@ -1,4 +1,4 @@
-"""Rebuild, once and in place, SQLite tables whose ids were created without AUTOINCREMENT.
+"""Rebuild, once and in place, SQLite tables whose ids were created without AUTOINCREMENT (the baseline migration).
 
 Databases created before `IdField` hand a deleted row's id out again. SQLite cannot change a
 primary key with ALTER TABLE, so each such table is rebuilt in one write transaction: its indexes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from app.persistence.models import ExchangeBalance, ExchangeKey
@@ -43,3 +44,16 @@ def replace_exchange_balances(user_id: int, rows: list[tuple[str, Decimal, Decim
 def exchange_balances(user_id: int) -> list[ExchangeBalance]:
     """The user's balances as the exchange last reported them, by asset."""
     return list(ExchangeBalance.select().where(ExchangeBalance.user_id == user_id).order_by(ExchangeBalance.asset))
+
+
+def reseal_exchange_keys(reseal: Callable[[bytes, int, str, str], bytes]) -> int:
+    """Key rotation: replace both ciphertexts of every stored pair by `reseal(blob, user_id, exchange,
+    label)`; the caller holds the write transaction. Returns the pairs re-sealed."""
+    count = 0
+    for row in ExchangeKey.select():
+        user_id, exchange = int(row.user_id), str(row.exchange)
+        (ExchangeKey.update(api_key_enc=reseal(bytes(row.api_key_enc), user_id, exchange, "api_key"),
+                            secret_enc=reseal(bytes(row.secret_enc), user_id, exchange, "secret"))
+         .where((ExchangeKey.user_id == user_id) & (ExchangeKey.exchange == exchange)).execute())
+        count += 1
+    return count

@@ -93,6 +93,7 @@ class Order(BaseModel):
     trail_extreme = MoneyField(null=True)
     triggered = BooleanField(default=False)
     order_list_id = IntegerField(null=True)  # OCO: the id of the list's first order, on both legs
+    api_key_id = IntegerField(null=True)  # placed through the Binance-compatible API with this key (null: not)
 
     class Meta:
         indexes = ((("user_id", "client_order_id"), True), (("user_id", "status"), False))
@@ -331,3 +332,20 @@ class ApiKey(BaseModel):
 
 ALL_MODELS.append(ApiKey)
 ALL_MODELS += [EquityPoint, AccountReset]
+
+
+# --- Key rotation (issue 13, migration 2) ---------------------------------------------------------
+
+class MasterKeySeal(BaseModel):
+    """One row (id 1): the fingerprint of the MASTER_KEY that sealed every stored secret, written by
+    `troupe keys rotate-master` in the transaction that re-seals them (absent: never rotated)."""
+
+    id = IntegerField(primary_key=True)
+    fingerprint = CharField(max_length=64)
+    sealed_at = BigIntegerField()
+
+    class Meta:
+        table_name = "master_key_seal"
+
+
+ALL_MODELS.append(MasterKeySeal)

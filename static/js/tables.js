@@ -25,6 +25,13 @@ function statusCell(status) {
   return td;
 }
 
+/** Who placed it: "Web" (the terminal or Troupe's own API) or the API key of a bot on the Binance-compatible API. */
+function viaCell(o) {
+  const td = cell(o.apiKeyId == null ? "Web" : `Key #${o.apiKeyId}`, { cls: "via" });
+  if (o.apiKeyId != null) td.title = `Placed through the Binance-compatible API with API key #${o.apiKeyId}`;
+  return td;
+}
+
 function typeName(o) {
   return (o.orderType ?? o.type ?? "").replaceAll("_", " ");
 }
@@ -60,7 +67,7 @@ export function renderOpenOrders(tbody, empty, counter, orders, onCancel) {
       cell(triggerText(o), { num: true, value: o.stopPrice ?? "" }),
       cell(amount ? plain(amount) : "—", { num: true, value: amount ?? "" }),
       cell(plain(o.executedQty ?? "0"), { num: true, value: o.executedQty ?? "0" }),
-      statusCell(o.status));
+      statusCell(o.status), viaCell(o));
     const actions = document.createElement("td");
     const button = document.createElement("button");
     button.type = "button";
@@ -89,7 +96,7 @@ export function renderHistory(tbody, empty, orders, limit = 100) {
       cell(amount ? plain(amount) : "—", { num: true, value: amount ?? "" }),
       cell(plain(o.executedQty ?? "0"), { num: true, value: o.executedQty ?? "0" }),
       cell(plain(o.cummulativeQuoteQty ?? "0"), { num: true, value: o.cummulativeQuoteQty ?? "0", cls: "total" }),
-      statusCell(o.status));
+      statusCell(o.status), viaCell(o));
     if (o.rejectReason) tr.title = o.rejectReason;
     return tr;
   });

@@ -10,7 +10,7 @@ from playwright.async_api import Dialog, expect
 
 from tests.e2e.conftest import NewContext, screenshot
 from tests.e2e.test_terminal import register
-from tests.helpers import signed_call
+from tests.support.helpers import signed_call
 
 
 async def test_create_copy_list_and_revoke_a_key(new_context: NewContext, server: str) -> None:

@@ -8,7 +8,7 @@ from playwright.async_api import Page, expect
 
 from tests.e2e.conftest import NewContext, screenshot
 from tests.e2e.test_terminal import register, sign_in
-from tests.helpers import PASSWORD
+from tests.support.helpers import PASSWORD
 
 NEW_PASSWORD = "a new and longer passphrase"
 

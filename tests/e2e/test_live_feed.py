@@ -12,7 +12,7 @@ from playwright.async_api import expect
 
 from tests.e2e.conftest import NewContext
 from tests.e2e.test_terminal import register
-from tests.helpers import ServerProcess
+from tests.support.helpers import ServerProcess
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from playwright.async_api import expect
 
 from tests.e2e.conftest import NewContext
 from tests.e2e.test_terminal import register
-from tests.helpers import PASSWORD, ServerProcess
+from tests.support.helpers import PASSWORD, ServerProcess
 
 
 async def test_reconnects_after_a_restart_and_resyncs_from_the_snapshot(

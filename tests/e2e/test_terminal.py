@@ -10,7 +10,7 @@ from typing import Any
 from playwright.async_api import Page, expect
 
 from tests.e2e.conftest import NewContext, screenshot
-from tests.helpers import PASSWORD, new_email
+from tests.support.helpers import PASSWORD, new_email
 
 # The chart's candle body colours (static/js/chart.js): drawn pixels of exactly these colours mean
 # candles are on the canvas, not just that a canvas exists.

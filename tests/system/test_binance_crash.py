@@ -14,8 +14,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.fakes.binance import FakeBinance
-from tests.helpers import PASSWORD, ServerProcess, WsClient, auth, new_email
+from tests.support.fakes.binance import FakeBinance
+from tests.support.helpers import PASSWORD, ServerProcess, WsClient, auth, new_email
 
 pytestmark = pytest.mark.crash
 

@@ -1,6 +1,6 @@
 """The CFD engine's journal and snapshots, with a real process killed (SIGKILL) at random points.
 
-tests/cfd/driver.py plays a scripted session (commands and a price path) with write-ahead
+tests/support/cfd_driver.py plays a scripted session (commands and a price path) with write-ahead
 journaling and a snapshot every 25 inputs, resuming from disk. Killed at 50 random points and
 restarted each time, it must end with the same state hash as a run that was never interrupted.
 """
@@ -18,10 +18,10 @@ import pytest
 
 from app.cfd.codec import state_hash
 from app.cfd.journal import Journal, Snapshots, recover
-from tests.cfd.driver import FEE, MMR, TICKS, script
+from tests.support.cfd_driver import FEE, MMR, TICKS, script
 
 pytestmark = pytest.mark.crash
-DRIVER = Path(__file__).resolve().parents[1] / "cfd" / "driver.py"
+DRIVER = Path(__file__).resolve().parents[1] / "support" / "cfd_driver.py"
 TOTAL = 600
 POINTS = ("cfd.before_fsync", "cfd.after_apply", "cfd.mid_snapshot")
 

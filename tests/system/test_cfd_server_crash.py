@@ -24,7 +24,7 @@ from app.messages import PriceTick, encode
 from app.persistence.db import db
 from app.persistence.models import CfdAccount
 from app.persistence.schema import init_database
-from tests.helpers import PASSWORD, ServerProcess, auth, register
+from tests.support.helpers import PASSWORD, ServerProcess, auth, register
 
 pytestmark = pytest.mark.crash
 KILLS = 50

@@ -21,7 +21,7 @@ import pytest
 
 from app.version import VERSION
 from settings import default_data_dir, load_settings
-from tests.helpers import PASSWORD, ROOT, ServerProcess, auth, new_email, open_ws, server_env
+from tests.support.helpers import PASSWORD, ROOT, ServerProcess, auth, new_email, open_ws, server_env
 from web.ws_hub import SESSION_ENDED
 
 HELP_ARGS = [[], ["serve"], ["user"], ["user", "create"], ["user", "list"], ["user", "disable"], ["account"],

@@ -9,9 +9,9 @@ from typing import Any
 
 from app.domain.ledger import user_free, user_locked
 from app.persistence.models import Balance, Order
-from tests.apps import drop_keys, make_settings
-from tests.helpers import auth, open_ws, register
-from tests.invariants import check_ledger, check_orders
+from tests.support.apps import drop_keys, make_settings
+from tests.support.helpers import auth, open_ws, register
+from tests.support.invariants import check_ledger, check_orders
 from web.app import create_app
 
 N = 1000

@@ -16,8 +16,8 @@ import pytest
 import redis
 
 from app.persistence.models import Fill, Order
-from tests.helpers import PASSWORD, ServerProcess, WsClient, auth, new_email
-from tests.invariants import server_books
+from tests.support.helpers import PASSWORD, ServerProcess, WsClient, auth, new_email
+from tests.support.invariants import server_books
 
 pytestmark = pytest.mark.crash
 ORDER = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"}

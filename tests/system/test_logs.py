@@ -21,7 +21,7 @@ import aiohttp
 
 from app.logs import JsonFormatter, redact_url
 from settings import load_settings
-from tests.helpers import PASSWORD, ServerProcess, WsClient, auth, new_email
+from tests.support.helpers import PASSWORD, ServerProcess, WsClient, auth, new_email
 from web.server import summary
 
 API_KEY, SECRET = "A" * 20 + "k3y9", "S" * 60 + "s3cr"

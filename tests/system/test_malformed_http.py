@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from yarl import URL
 
-from tests.helpers import RawResponse, ServerProcess, raw_http
+from tests.support.helpers import RawResponse, ServerProcess, raw_http
 
 SECRET_LOOKING = b"s3cr3t" * 1500  # 9,000 bytes: over aiohttp's 8,190-byte limit for one header field
 LOUD = re.compile(r"\b(INFO|WARNING|ERROR|CRITICAL)\b|Traceback")

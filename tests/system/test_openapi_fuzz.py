@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import PASSWORD, ServerProcess, new_email
+from tests.support.helpers import PASSWORD, ServerProcess, new_email
 from web.openapi import OPERATIONS
 
 pytestmark = pytest.mark.timeout(600)

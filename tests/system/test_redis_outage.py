@@ -11,8 +11,8 @@ import aiohttp
 import pytest
 
 from app.persistence.models import Order
-from tests.helpers import PASSWORD, ServerProcess, WsClient, auth, new_email
-from tests.invariants import server_books
+from tests.support.helpers import PASSWORD, ServerProcess, WsClient, auth, new_email
+from tests.support.invariants import server_books
 
 pytestmark = pytest.mark.crash
 ORDER = {"symbol": "ETHUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.01", "clientOrderId": "during-outage"}

@@ -17,8 +17,8 @@ import aiohttp
 import pytest
 
 from app.persistence.models import AccountReset, EquityPoint
-from tests.helpers import PASSWORD, ROOT, ServerProcess, auth, new_email
-from tests.invariants import server_books
+from tests.support.helpers import PASSWORD, ROOT, ServerProcess, auth, new_email
+from tests.support.invariants import server_books
 
 pytestmark = pytest.mark.crash
 

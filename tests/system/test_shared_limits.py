@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.helpers import ServerProcess, auth, new_email, register
+from tests.support.helpers import ServerProcess, auth, new_email, register
 from web.app_keys import SETTINGS
 
 JWT_SECRET = "a shared secret of at least thirty-two bytes"

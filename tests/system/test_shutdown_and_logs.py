@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 
 from app.persistence.models import Order
-from tests.helpers import PASSWORD, ServerProcess, WsClient, auth, new_email
-from tests.invariants import server_books
+from tests.support.helpers import PASSWORD, ServerProcess, WsClient, auth, new_email
+from tests.support.invariants import server_books
 
 pytestmark = pytest.mark.crash
 

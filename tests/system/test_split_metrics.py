@@ -11,10 +11,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.helpers import METRICS_TOKEN as TOKEN
-from tests.helpers import ServerProcess, WsClient, auth, register, run_until_exit
-from tests.helpers import metric_value as value
-from tests.helpers import parse_metrics as parse
+from tests.support.helpers import METRICS_TOKEN as TOKEN
+from tests.support.helpers import ServerProcess, WsClient, auth, register, run_until_exit
+from tests.support.helpers import metric_value as value
+from tests.support.helpers import parse_metrics as parse
 
 pytestmark = pytest.mark.crash
 

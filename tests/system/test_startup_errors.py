@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_until_exit
+from tests.support.helpers import run_until_exit
 
 SECRET = "s3cret-pw"
 

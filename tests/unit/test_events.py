@@ -19,8 +19,8 @@ from app.events import USER_EVENTS, CfdChanged, OrderUpdated, UserEvent, order_f
 from app.messages import CodecError, EventBatch, PlaceOco, PlaceOrder, decode, encode
 from app.money import to_str
 from app.render import order_json
-from tests.cfd.support import engine, tick
-from tests.helpers import EVERY_EVENT, SPARSE_EVENTS
+from tests.support.cfd import engine, tick
+from tests.support.helpers import EVERY_EVENT, SPARSE_EVENTS
 from web.ws_render import event_frame
 
 D = Decimal

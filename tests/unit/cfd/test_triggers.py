@@ -1,0 +1,48 @@
+"""The trigger index (pure): which positions a tick closes and why, and its stored order."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from app.cfd.rules import Direction, Position
+from app.cfd.triggers import TriggerIndex
+from tests.support.cfd import D
+
+LONG = Position(1, 7, "BTCUSDT", Direction.LONG, D(100), D(10), D(100), D(10), D("90.46"), D(95), D(110))
+SHORT = Position(2, 7, "BTCUSDT", Direction.SHORT, D(100), D(10), D(100), D(10), D("109.45"), D(105), D(90))
+
+
+def index(*ps: Position) -> TriggerIndex:
+    idx = TriggerIndex()
+    for p in ps:
+        idx.add(p)
+    return idx
+
+
+def test_each_level_fires_on_the_price_it_watches() -> None:
+    idx = index(LONG, SHORT)
+    assert idx.hits("BTCUSDT", D(100), D("100.5"), D(100)) == {}
+    assert idx.hits("BTCUSDT", D(95), D("95.5"), D(100)) == {1: "STOP_LOSS"}, "a long's stop watches the bid"
+    assert idx.hits("BTCUSDT", D(100), D(105), D(100)) == {2: "STOP_LOSS"}, "a short's stop watches the ask"
+    assert idx.hits("BTCUSDT", D(110), D(90), D(100)) == {1: "TAKE_PROFIT", 2: "TAKE_PROFIT"}
+    assert idx.hits("BTCUSDT", D(99), D(99), D("90.46")) == {1: "LIQUIDATED"}, "liquidation watches the mark"
+    assert idx.hits("BTCUSDT", D(90), D("90.5"), D("90.40")) == {1: "LIQUIDATED"}, "a liquidation beats a stop"
+    assert idx.hits("ETHUSDT", D(1), D(1), D(1)) == {}
+
+
+def test_a_fully_funded_long_has_no_liquidation_level_and_removal_forgets_it() -> None:
+    one_x = replace(LONG, id=3, liquidation=D(0), stop_loss=None, take_profit=None)
+    idx = index(one_x, LONG)
+    assert idx.hits("BTCUSDT", D(1), D(1), D("0.01")) == {1: "LIQUIDATED"}
+    idx.remove(LONG)
+    assert idx.hits("BTCUSDT", D(1), D(1), D("0.01")) == {}
+
+
+def test_the_stored_order_rebuilds_the_same_lists() -> None:
+    idx = index(LONG, SHORT, replace(LONG, id=4, liquidation=D("80.01")))
+    layout, blob = idx.to_bytes()
+    back = TriggerIndex()
+    back.load_bytes(layout, blob)
+    assert back.to_bytes() == (layout, blob)
+    assert back.hits("BTCUSDT", D(80), D(80), D(80)) == idx.hits("BTCUSDT", D(80), D(80), D(80)) == {
+        1: "LIQUIDATED", 4: "LIQUIDATED", 2: "TAKE_PROFIT"}

@@ -16,6 +16,7 @@ from typing import Any
 
 from app.cfd.rules import Direction, mark_and_upnl
 from app.money import ZERO, to_str
+from app.render import DECIMAL, MS, obj
 
 QUOTE_ASSET = "USDT"  # equity is counted in it; every symbol is quoted in it
 
@@ -258,3 +259,14 @@ def reset_json(row: Any, repeated: bool = False) -> dict[str, Any]:
                             "equityAfter": to_str(row.equity_after), "canceledOrders": row.canceled_orders,
                             "closedPositions": row.closed_positions}
     return {"reset": body, "repeated": repeated}
+
+
+# --- the JSON Schemas of the shapes above, for /openapi.json (web/openapi.py) ----------------------------
+FILL_HISTORY_SCHEMA = obj({"id": {"type": "integer"}, "orderId": {"type": "integer"}, "seq": {"type": "integer"},
+                           "symbol": {"type": "string"}, "side": {"type": "string"}, "price": DECIMAL, "qty": DECIMAL,
+                           "quoteQty": DECIMAL, "commission": DECIMAL, "commissionAsset": {"type": "string"},
+                           "time": MS, "epoch": {"type": "integer"}})
+RESET_SCHEMA = obj({"reset": obj({"number": {"type": "integer"}, "time": MS, "equityBefore": DECIMAL,
+                                  "equityAfter": DECIMAL, "canceledOrders": {"type": "integer"},
+                                  "closedPositions": {"type": "integer"}}),
+                    "repeated": {"type": "boolean"}})

@@ -83,3 +83,34 @@ def position_update_json(p: PositionState) -> dict[str, Any]:
 def user_json(user: Any, key_last4: str | None) -> dict[str, Any]:
     return {"id": user.id, "email": user.email, "createdAt": user.created_at,
             "binanceKey": None if key_last4 is None else {"apiKeyLast4": key_last4}}
+
+
+# --- the JSON Schemas of the shapes above, for /openapi.json (web/openapi.py) ----------------------------
+DECIMAL = {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "description": "a decimal, as plain text"}
+DECIMAL_OR_NULL = {"oneOf": [DECIMAL, {"type": "null"}]}
+MS = {"type": "integer", "description": "milliseconds since the Unix epoch"}
+
+
+def obj(properties: dict[str, Any], required: Iterable[str] | None = None) -> dict[str, Any]:
+    """An object schema; every listed property is required unless `required` names fewer."""
+    return {"type": "object", "properties": properties,
+            "required": sorted(properties if required is None else required)}
+
+
+FILL_SCHEMA = obj({"seq": {"type": "integer"}, "price": DECIMAL, "qty": DECIMAL, "commission": DECIMAL,
+                   "commissionAsset": {"type": "string"}})
+ORDER_SCHEMA = obj({
+    "orderId": {"type": "integer"}, "clientOrderId": {"type": "string"}, "symbol": {"type": "string"},
+    "side": {"type": "string"}, "type": {"type": "string"}, "timeInForce": {"type": ["string", "null"]},
+    "price": DECIMAL_OR_NULL, "origQty": DECIMAL_OR_NULL, "quoteOrderQty": DECIMAL_OR_NULL,
+    "executedQty": DECIMAL, "cummulativeQuoteQty": DECIMAL, "avgPrice": DECIMAL, "status": {"type": "string"},
+    "rejectReason": {"type": ["string", "null"]}, "stopPrice": DECIMAL_OR_NULL,
+    "trailingDelta": {"type": ["integer", "null"]}, "triggered": {"type": ["boolean", "integer", "null"]},
+    "orderListId": {"type": "integer"}, "fills": {"type": "array", "items": FILL_SCHEMA}, "time": MS,
+    "updateTime": MS, "version": {"type": "integer"}})
+BALANCE_SCHEMA = obj({"asset": {"type": "string"}, "free": DECIMAL, "locked": DECIMAL})
+POSITION_SCHEMA = obj({"asset": {"type": "string"}, "quantity": DECIMAL, "avgEntryPrice": DECIMAL,
+                       "markPrice": DECIMAL_OR_NULL, "unrealizedPnl": DECIMAL, "realizedPnl": DECIMAL})
+KEY_LAST4_SCHEMA = {"oneOf": [{"type": "null"}, obj({"apiKeyLast4": {"type": "string"}})]}
+USER_SCHEMA = obj({"id": {"type": "integer"}, "email": {"type": "string"}, "createdAt": MS,
+                   "binanceKey": KEY_LAST4_SCHEMA})

@@ -15,6 +15,7 @@ from typing import Any
 from app.domain.oco import OcoRequest
 from app.domain.orders import OrderRequest, OrderType, Side, TimeInForce
 from app.money import ASSET_SCALE, MoneyFormatError, parse_amount, to_str
+from app.security.passwords import MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS
 
 
 class SchemaError(ValueError):
@@ -323,3 +324,74 @@ def parse_cfd_transfer(data: Any) -> tuple[str | None, dict[str, Any]]:
     if amount != amount.quantize(ASSET_SCALE):
         raise SchemaError("amount has more than 8 decimals", "amount")
     return _request_id(body), {"direction": direction, "amount": to_str(amount)}
+
+
+# --- the same rules as JSON Schema, for /openapi.json (web/openapi.py) ----------------------------------
+# Each body's properties are checked against the field set its parser allows (tests/web/test_openapi.py),
+# and the patterns are the parsers' own constants, so the published contract follows the code.
+
+# A positive amount as parse_amount reads it (app.money._PLAIN, greater than zero).
+POSITIVE_AMOUNT = r"^([1-9][0-9]{0,19}(\.[0-9]{1,18})?|0\.[0-9]{0,17}[1-9])$"
+
+
+def _decimal(description: str) -> dict[str, Any]:
+    return {"type": "string", "pattern": POSITIVE_AMOUNT, "description": description}
+
+
+def _text(pattern: str, description: str = "") -> dict[str, Any]:
+    return {"type": "string", "pattern": f"^{pattern}$", **({"description": description} if description else {})}
+
+
+def _body(properties: dict[str, Any], required: set[str], allowed: set[str] | None = None) -> dict[str, Any]:
+    if allowed is not None:
+        assert set(properties) == allowed, sorted(set(properties) ^ allowed)
+    return {"type": "object", "properties": properties, "required": sorted(required), "additionalProperties": False}
+
+
+# "x-symbol": /openapi.json lists the configured symbols here (web/openapi.py).
+_SYMBOL = {**_text(r"[A-Z0-9]{2,20}", "an upper-case symbol such as BTCUSDT"), "x-symbol": True}
+_BPS = {"type": "integer", "minimum": 0, "maximum": 999999, "description": "basis points (100 = 1 %)"}
+_TIF = {"type": "string", "enum": [t.value for t in TimeInForce]}
+_SIDE = {"type": "string", "enum": [s.value for s in Side]}
+
+ORDER_BODY = _body({
+    "symbol": _SYMBOL, "side": _SIDE, "type": {"type": "string", "enum": [t.value for t in OrderType]},
+    "quantity": _decimal("base-asset quantity"), "quoteOrderQty": _decimal("quote amount to spend (MARKET)"),
+    "price": _decimal("limit price"), "timeInForce": _TIF, "stopPrice": _decimal("trigger price"),
+    "trailingDelta": _BPS,
+    "clientOrderId": _text(CLIENT_ORDER_ID, "your id for the order; the same id again finds it, never places twice"),
+}, {"symbol", "side", "type"}, _ORDER_FIELDS) | {"examples": [
+    {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"},
+    {"symbol": "BTCUSDT", "side": "SELL", "type": "LIMIT", "quantity": "0.001", "price": "1000000",
+     "timeInForce": "GTC"}]}
+OCO_BODY = _body({
+    "symbol": _SYMBOL, "side": _SIDE, "quantity": _decimal("quantity of both legs"),
+    "price": _decimal("the take-profit price"), "takeProfitStopPrice": _decimal("take-profit trigger"),
+    "stopPrice": _decimal("stop-loss trigger"), "stopLimitPrice": _decimal("stop-loss limit price"),
+    "stopLimitTimeInForce": _TIF, "trailingDelta": _BPS, "listClientOrderId": _text(LIST_CLIENT_ORDER_ID),
+}, {"symbol", "side", "quantity", "price"}, _OCO_FIELDS) | {"examples": [
+    {"symbol": "BTCUSDT", "side": "SELL", "quantity": "0.001", "price": "1000000", "stopPrice": "1000"}]}
+REGISTER_BODY = _body({
+    "email": {**_text(EMAIL), "format": "email"},
+    "password": {"type": "string", "minLength": MIN_PASSWORD_CHARS,
+                 "description": f"{MIN_PASSWORD_CHARS}+ characters, at most {MAX_PASSWORD_BYTES} bytes in UTF-8"},
+    "binanceApiKey": _text(_API_KEY), "binanceSecretKey": _text(_API_KEY),
+}, {"email", "password"})
+LOGIN_BODY = _body({"email": {"type": "string"}, "password": {"type": "string"}}, {"email", "password"})
+EXCHANGE_KEY_BODY = _body({"apiKey": _text(_API_KEY), "secretKey": _text(_API_KEY)}, {"apiKey", "secretKey"})
+_REQUEST_ID = _text(CLIENT_ORDER_ID, "your id for the request: the same id again answers, never repeats it")
+CFD_OPEN_BODY = _body({
+    "symbol": _SYMBOL, "direction": {"type": "string", "enum": ["LONG", "SHORT"]},
+    "margin": _decimal("margin to commit, in USDT"), "leverage": _decimal("leverage, such as 10"),
+    "stopLossPrice": _decimal("close when the price reaches it against you"),
+    "takeProfitPrice": _decimal("close when the price reaches it in your favour"), "clientRequestId": _REQUEST_ID,
+}, {"symbol", "direction", "margin", "leverage"}, _CFD_OPEN) | {"examples": [
+    {"symbol": "BTCUSDT", "direction": "LONG", "margin": "100", "leverage": "5"}]}
+CFD_AMEND_BODY = {**_body({"stopLossPrice": {"oneOf": [_decimal("a new price"), {"type": "null"}]},
+                           "takeProfitPrice": {"oneOf": [_decimal("a new price"), {"type": "null"}]}}, set()),
+                  "minProperties": 1, "description": "a price sets it, null removes it; at least one"}
+CFD_TRANSFER_BODY = _body({"direction": {"type": "string", "enum": ["TO_MARGIN", "TO_SPOT"]},
+                           "amount": {**_decimal("USDT, at most 8 decimals"),
+                                      "pattern": r"^([1-9][0-9]{0,19}(\.[0-9]{1,8})?|0\.[0-9]{0,7}[1-9])$"},
+                           "clientRequestId": _REQUEST_ID},
+                          {"direction", "amount"}) | {"examples": [{"direction": "TO_MARGIN", "amount": "500"}]}

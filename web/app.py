@@ -38,6 +38,7 @@ from web import (
     history_views,
     market_views,
     metrics_views,
+    openapi,
     pages,
     problem_types,
     trading_views,
@@ -127,7 +128,7 @@ def create_app(settings: Settings, on_fatal: Callable[[str], None] | None = None
                          filters={"dec": to_str})
     for module in (auth_views, account_views, account_sessions_views, api_key_views, history_views, trading_views,
                    cfd_views, market_views, ws_views, health, pages, vendor, problem_types, metrics_views,
-                   binance_views):
+                   binance_views, openapi):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", BASE_DIR / "static", name="static")
     vendor.check_installed()

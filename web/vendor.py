@@ -18,6 +18,8 @@ MODULES = BASE_DIR / "node_modules"
 VENDOR = {
     "lightweight-charts.mjs": MODULES / "lightweight-charts/dist/lightweight-charts.standalone.production.mjs",
     "big.mjs": MODULES / "big.js/big.mjs",
+    "swagger-ui-bundle.js": MODULES / "swagger-ui-dist/swagger-ui-bundle.js",  # /docs (web/openapi.py)
+    "swagger-ui.css": MODULES / "swagger-ui-dist/swagger-ui.css",
 }
 
 
@@ -33,5 +35,6 @@ async def vendor(request: web.Request) -> web.StreamResponse:
     path = VENDOR.get(request.match_info["name"])
     if path is None or not path.is_file():
         raise web.HTTPNotFound()
-    return web.FileResponse(path, headers={"Content-Type": "text/javascript; charset=utf-8",
+    kind = "text/css" if path.suffix == ".css" else "text/javascript"
+    return web.FileResponse(path, headers={"Content-Type": f"{kind}; charset=utf-8",
                                            "Cache-Control": "public, max-age=3600"})

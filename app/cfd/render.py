@@ -11,6 +11,7 @@ from app.cfd.inputs import Event
 from app.cfd.rules import Direction, Position, mark_and_upnl
 from app.events import CfdChanged
 from app.money import to_str, to_str_or_none
+from app.render import DECIMAL, DECIMAL_OR_NULL, MS, obj
 
 
 class PositionRow(Protocol):
@@ -112,3 +113,19 @@ def cfd_position_json(row: PositionRow, bid: Decimal | None = None, ask: Decimal
         data["markPrice"] = to_str(mark)
         data["unrealizedPnl"] = to_str(upnl)
     return data
+
+
+# --- the JSON Schema of cfd_position_json, for /openapi.json (web/openapi.py) ----------------------------
+CFD_POSITION_SCHEMA = obj({
+    "id": {"type": "integer"}, "symbol": {"type": "string"}, "direction": {"type": "string", "enum": ["LONG", "SHORT"]},
+    "status": {"type": "string"}, "margin": DECIMAL, "leverage": DECIMAL, "entryPrice": DECIMAL, "quantity": DECIMAL,
+    "liquidationPrice": DECIMAL, "stopLossPrice": DECIMAL_OR_NULL, "takeProfitPrice": DECIMAL_OR_NULL,
+    "openFee": DECIMAL, "exitPrice": DECIMAL_OR_NULL, "realizedPnl": DECIMAL_OR_NULL, "closeFee": DECIMAL_OR_NULL,
+    "payout": DECIMAL_OR_NULL, "openedAt": MS, "closedAt": {"type": ["integer", "null"]},
+    "version": {"type": "integer"}, "markPrice": DECIMAL, "unrealizedPnl": DECIMAL,
+}, required=["id", "symbol", "direction", "status", "margin", "leverage", "entryPrice", "quantity", "openedAt"])
+# position_json's shape: the position an OPENED answer and the live events carry (no status, no PnL).
+CFD_OPENED_SCHEMA = obj({
+    "id": {"type": "integer"}, "symbol": {"type": "string"}, "direction": {"type": "string", "enum": ["LONG", "SHORT"]},
+    "margin": DECIMAL, "leverage": DECIMAL, "entryPrice": DECIMAL, "quantity": DECIMAL, "liquidationPrice": DECIMAL,
+    "stopLossPrice": DECIMAL_OR_NULL, "takeProfitPrice": DECIMAL_OR_NULL, "openedAt": MS})

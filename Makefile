@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup run test lint bench clean browser binary
+.PHONY: setup run test lint bench clean browser compose-tool binary
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -26,13 +26,18 @@ browser:
 	@command -v chromium >/dev/null || { echo "==> installing Debian's chromium for the browser tests"; \
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; }
 
+# The container files are validated with Debian's docker-compose (no engine is needed for `config`).
+compose-tool:
+	@command -v docker-compose >/dev/null || { echo "==> installing Debian's docker-compose to validate compose.yaml"; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q docker-compose; }
+
 run: setup
 	$(PY) run.py
 
 lint: setup
 	$(PY) -m ruff check .
 
-test: setup browser lint
+test: setup browser compose-tool lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The single binary: dist/troupe/troupe with its dist/troupe/_internal (one folder: see troupe.spec for

@@ -36,7 +36,7 @@ from web.ws_hub import SESSION_ENDED
 # signed routes answer 401 -2014 without a key, and are checked here like every other).
 PUBLIC = ("/auth/register", "/auth/login", "/api/market/", "/auth/resume", "/api/v3/ping", "/api/v3/time",
           "/api/v3/exchangeInfo", "/api/v3/depth", "/api/v3/klines", "/api/v3/uiKlines", "/api/v3/ticker/",
-          "/api/v3/avgPrice")
+          "/api/v3/avgPrice", "/api/v3/trades", "/api/v3/aggTrades")
 
 
 def _authenticated_routes(client: Any) -> list[tuple[str, str]]:

@@ -13,6 +13,9 @@ from settings import Settings
 
 
 def _serve(settings: Settings) -> int:
+    from app.startup import pause_gc
+
+    pause_gc()  # web/server.py resumes it once the node is ready
     from web.server import serve
 
     return serve(settings)

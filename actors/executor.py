@@ -29,7 +29,6 @@ from app.domain.answers import RejectionKind
 from app.domain.execution import Fees
 from app.domain.ledger import house_of_shard
 from app.execution import account_reset
-from app.execution.binance import BinanceVenue
 from app.execution.core import ExecutorCore, OutboxRow
 from app.execution.equity import EquityRecorder
 from app.execution.simulated import SimulatedVenue
@@ -61,6 +60,8 @@ def venue_for(runtime: Runtime, shard: int) -> Venue:
     """The venue EXCHANGE names, for one shard."""
     s = runtime.settings
     if s.exchange == "binance":
+        from app.execution.binance import BinanceVenue  # only then: its HTTP client costs start-up time
+
         return BinanceVenue(s, runtime.specs, runtime.vault, shard, f"executor-{shard}")
     return SimulatedVenue(runtime.specs, Fees(s.fee_maker_rate, s.fee_taker_rate), house_of_shard(shard), shard,
                           s.executor_shards)

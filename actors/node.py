@@ -18,7 +18,6 @@ from actors.price_feed import PriceFeed, source_for
 from actors.runtime import Runtime
 from actors.supervisor import ChildSpec, Supervisor
 from app.domain.symbols import build_specs
-from app.exchange.exchange_info import load_specs
 from app.messages import Message
 from app.messaging.names import Names
 from app.persistence.db import db
@@ -72,6 +71,8 @@ class Node:
         init_database(s.resolved_database_url)
         specs = build_specs(s.symbols)
         if "binance" in (s.exchange, s.price_feed):
+            from app.exchange.exchange_info import load_specs  # only then (its HTTP client)
+
             try:
                 specs = load_specs(s.binance_api_url, s.data_dir, specs, s.binance_timeout_s)
             except (RuntimeError, ValueError) as exc:

@@ -39,7 +39,6 @@ from app.events import OrderUpdated
 from app.messages import CandleUpdate, EventBatch, MarketStatus, PriceTick, TradePrints, decode, encode
 from app.messaging.streams import MARKET_MAXLEN, Delivery
 from app.money import to_str
-from app.price_sources.binance_stream import BinanceStreamSource
 from app.price_sources.port import PriceSource
 from app.price_sources.random_walk import RandomWalkSource
 
@@ -54,6 +53,8 @@ def source_for(runtime: Runtime) -> PriceSource:
     """The source PRICE_FEED names."""
     s = runtime.settings
     if s.price_feed == "binance":
+        from app.price_sources.binance_stream import BinanceStreamSource  # only then (its HTTP client)
+
         return BinanceStreamSource(s, runtime.specs)
     return RandomWalkSource(runtime.specs, s.price_seed, s.tick_interval_ms)
 

@@ -15,6 +15,7 @@ from aiohttp.abc import AbstractAccessLogger
 
 from app.logs import configure, redact_url
 from app.preflight import Prepared, StartupError, preflight
+from app.startup import settle_gc
 from settings import ConfigError, Settings
 
 
@@ -65,6 +66,7 @@ async def _serve(prepared: Prepared) -> int:
     port = runner.addresses[0][1]
     url = f"http://{settings.host}:{port}/"
     log.info("%s", summary(settings, prepared.bundled is not None, list(app[SUPERVISOR].status()), f"ready at {url}"))
+    settle_gc()
     print(f"Troupe is running at {url}  (Ctrl+C to stop)", flush=True)
     await stop.wait()
     log.debug("shutting down")
@@ -111,6 +113,7 @@ def _run_headless(prepared: Prepared) -> int:
             server.start()
             where += f", metrics at http://{settings.host}:{server.port}/metrics"
         log.info("%s", summary(settings, prepared.bundled is not None, list(node.supervisor.status()), where))
+        settle_gc()
         print(f"Troupe executor node {settings.node_name} running shards "
               f"{','.join(map(str, settings.local_shards))}  (Ctrl+C to stop)", flush=True)
         stop.wait()

@@ -88,7 +88,15 @@ def state_hash(engine: CfdEngine) -> str:
 
 
 def seq_of(blob: bytes) -> int:
-    return int(json.loads(blob[:blob.index(b"\n")])["seq"])
+    """The state's sequence number without parsing its whole first line: canonical JSON sorts the
+    keys, so the top-level object ends with `"seq":<n>}` (a string holding that text would have its
+    quotes escaped). Anything else is parsed the long way."""
+    line = blob[:blob.index(b"\n")]
+    at = line.rfind(b'"seq":')
+    tail = line[at + 6:-1] if at >= 0 and line.endswith(b"}") else b""
+    if tail.isdigit():
+        return int(tail)
+    return int(json.loads(line)["seq"])
 
 
 def decode_state(blob: bytes) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import array
 import sys
+from bisect import bisect_left
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -106,50 +107,79 @@ def from_le(blob: bytes) -> array.array:
 
 
 class PositionStore(MutableMapping[int, Position]):
+    """Hot positions in a dict; cold rows found by binary search on the id column (a snapshot's rows
+    are in id order), so restoring builds no per-position index at all. A cold row that became hot
+    or closed is remembered in `taken`."""
+
     def __init__(self, cold: Columns | None = None) -> None:
         self.hot: dict[int, Position] = {}
         self.cold = cold
-        self.cold_rows: dict[int, int] = {} if cold is None else dict(zip(cold.data["id"], range(len(cold)),
-                                                                         strict=True))
+        self.cold_ids: array.array = cold.data["id"] if cold is not None else array.array("q")
+        self.taken: set[int] = set()  # cold rows no longer open as cold
+
+    def _cold_row(self, pid: object) -> int | None:
+        ids = self.cold_ids
+        if not isinstance(pid, int) or not ids:
+            return None
+        row = bisect_left(ids, pid)
+        if row < len(ids) and ids[row] == pid and row not in self.taken:
+            return row
+        return None
 
     def __getitem__(self, pid: int) -> Position:
         found = self.hot.get(pid)
         if found is not None:
             return found
-        row = self.cold_rows.pop(pid)  # KeyError: not open
+        row = self._cold_row(pid)
+        if row is None:
+            raise KeyError(pid)  # not open
         assert self.cold is not None
+        self.taken.add(row)
         position = self.hot[pid] = self.cold.position(row)
         return position
 
     def __contains__(self, pid: object) -> bool:
-        return pid in self.hot or pid in self.cold_rows
+        return pid in self.hot or self._cold_row(pid) is not None
 
     def __setitem__(self, pid: int, position: Position) -> None:
-        self.cold_rows.pop(pid, None)
+        row = self._cold_row(pid)
+        if row is not None:
+            self.taken.add(row)
         self.hot[pid] = position
 
     def __delitem__(self, pid: int) -> None:
         if self.hot.pop(pid, None) is None:
-            del self.cold_rows[pid]
+            row = self._cold_row(pid)
+            if row is None:
+                raise KeyError(pid)
+            self.taken.add(row)
+
+    def _cold_rows(self) -> Iterator[int]:
+        taken = self.taken
+        return (row for row in range(len(self.cold_ids)) if row not in taken)
 
     def __iter__(self) -> Iterator[int]:
         yield from self.hot
-        yield from self.cold_rows
+        ids = self.cold_ids
+        for row in self._cold_rows():
+            yield ids[row]
 
     def __len__(self) -> int:
-        return len(self.hot) + len(self.cold_rows)
+        return len(self.hot) + len(self.cold_ids) - len(self.taken)
 
     def all(self) -> Iterator[Position]:
         yield from self.hot.values()
         if self.cold is not None:
-            for row in self.cold_rows.values():
+            for row in self._cold_rows():
                 yield self.cold.position(row)
 
     def margin_total(self) -> Decimal:
         total = sum((p.margin for p in self.hot.values()), Decimal(0))
-        if self.cold is not None and self.cold_rows:
+        if self.cold is not None:
             margins = self.cold.data["margin"]
-            total += unscaled(sum(margins[row] for row in self.cold_rows.values()))
+            cold = sum(margins) - sum(margins[row] for row in self.taken)
+            if cold:
+                total += unscaled(cold)
         return total
 
     def columns(self) -> Columns:

@@ -13,6 +13,7 @@ from app.cfd.codec import (
     encode_state,
     fingerprint,
     read_snapshot,
+    seq_of,
     snapshot_header,
     state_hash,
 )
@@ -67,3 +68,13 @@ def test_a_snapshot_file_checks_its_hash_and_sequence_number() -> None:
         read_snapshot(raw[:-1] + b"x")
     with pytest.raises(ValueError, match="sequence"):
         read_snapshot(snapshot_header(2, body) + body)
+
+
+def test_the_sequence_number_is_read_from_the_end_of_the_state_line_without_being_fooled() -> None:
+    """`seq_of` reads the last key of the canonical first line; a command id holding the same text
+    cannot fool it (its quotes are escaped), and a line of another shape is parsed in full."""
+    e = CfdEngine(TICKS, MMR, FEE)
+    e.apply(41, Deposit('x","seq":7}', 7, D(5)))
+    body = encode_state(e)
+    assert seq_of(body) == 41
+    assert seq_of(b'{"seq":12,"z":1}\nrest') == 12, "not the last key: parsed the long way"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 PURE = ("rules", "inputs", "engine", "triggers", "store", "codec")
-ALLOWED = {"__future__", "array", "collections", "collections.abc", "dataclasses", "decimal", "enum", "hashlib",
-           "json", "sys", "typing", "sortedcontainers", "app.money", *(f"app.cfd.{m}" for m in PURE)}
+ALLOWED = {"__future__", "array", "bisect", "collections", "collections.abc", "dataclasses", "decimal", "enum",
+           "hashlib", "json", "sys", "typing", "sortedcontainers", "app.money", *(f"app.cfd.{m}" for m in PURE)}
 PACKAGE = Path(__file__).resolve().parents[3] / "app" / "cfd"
 
 

@@ -46,3 +46,24 @@ def test_a_restored_store_is_a_mapping_that_warms_on_touch() -> None:
         store[3]
     store[9] = positions()[0]
     assert list(store.all()) == [positions()[0]] and store.columns().data["id"].tolist() == [3]
+
+
+def test_cold_rows_are_found_by_id_in_a_large_store_and_each_is_taken_once() -> None:
+    """Rows are looked up by binary search on the id column: every id found, gaps and foreign keys
+    not, and a row taken (warmed, replaced or closed) never comes back as cold."""
+    base = positions()[0]
+    many = [Position(pid, base.user_id, base.symbol, base.direction, base.margin, base.leverage, base.entry,
+                     base.qty, base.liquidation, base.stop_loss, base.take_profit, base.opened_at)
+            for pid in range(10, 2010, 2)]  # even ids only
+    store = PositionStore(Columns.of(many))
+    assert len(store) == 1000 and all(pid in store for pid in range(10, 2010, 2))
+    assert not any(pid in store for pid in (9, 11, 2011, 0, -4, "10", 10.5, None))
+    assert store[1000].id == 1000 and 1000 in store.hot
+    store[1002] = many[0]  # replaced while cold
+    del store[1004]  # closed while cold
+    with pytest.raises(KeyError):
+        del store[1004]
+    assert len(store) == 999 and 1004 not in store and store[1002] == many[0]
+    assert sorted(store) == sorted(set(range(10, 2010, 2)) - {1004})
+    assert store.margin_total() == base.margin * 999
+    assert len(list(store.all())) == 999

@@ -25,6 +25,7 @@ from app.cfd import rules
 from app.cfd.engine import CfdEngine
 from app.cfd.inputs import Deposit, OpenPosition, Tick
 from app.cfd.rules import Direction
+from app.startup import settle_gc
 
 D = Decimal
 
@@ -34,7 +35,8 @@ def progress(msg: str) -> None:
 
 
 def build(n: int, seed: int, mid_price: int = 60_000, leverage: tuple[int, int] = (20, 500)) -> CfdEngine:
-    """`n` positions opened around `mid_price` (±0.8 %), leverage in tenths within `leverage`."""
+    """Exactly `n` open positions around `mid_price` (±0.8 %), leverage in tenths within `leverage`: the
+    market moving while they open liquidates a few, so it opens until `n` are open."""
     rng = random.Random(seed)
     engine = CfdEngine({"BTCUSDT": D("0.01")}, D("0.005"), D("0.0004"))
     seq = 0
@@ -48,7 +50,8 @@ def build(n: int, seed: int, mid_price: int = 60_000, leverage: tuple[int, int] 
     for u in range(1, users + 1):
         apply(Deposit(f"d{u}", u, D(10) ** 12))
     started = time.perf_counter()
-    for i in range(n):
+    i = 0
+    while len(engine.positions) < n:
         if i % 100 == 0:  # the market moves a little (±0.8 %) while positions open, so entries spread
             mid = D(rng.randint(mid_price * 100 - mid_price * 80 // 100, mid_price * 100 + mid_price * 80 // 100)) / 100
             apply(Tick("BTCUSDT", mid - D("0.25"), mid + D("0.25"), mid, 1 + i))
@@ -56,7 +59,8 @@ def build(n: int, seed: int, mid_price: int = 60_000, leverage: tuple[int, int] 
         lev = D(rng.randint(*leverage)) / 10  # 2x-50x by default: liquidation at least ~1.5 % away
         apply(OpenPosition(f"o{i}", 1 + i % users, "BTCUSDT", direction, D(rng.randint(10, 1000)), lev))
         if (i + 1) % 100_000 == 0:
-            progress(f"{i + 1:,} positions open ({time.perf_counter() - started:.0f} s)")
+            progress(f"{len(engine.positions):,} positions open ({time.perf_counter() - started:.0f} s)")
+        i += 1
     return engine
 
 
@@ -99,6 +103,7 @@ def main() -> None:
     args = parser.parse_args()
     progress(f"opening {args.positions:,} positions")
     engine = build(args.positions, args.seed)
+    settle_gc()  # as a restarted server is once ready: the restored positions sit in the frozen heap
     n = len(engine.positions)
     targets = tick_levels(engine, args.ticks)
     costs, triggered_max, seq = [], 0, engine.seq

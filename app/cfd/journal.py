@@ -25,6 +25,7 @@ from typing import Any
 from app.cfd.codec import decode_input, encode_input, encode_state, read_snapshot, snapshot_header
 from app.cfd.engine import CfdEngine
 from app.cfd.inputs import Input
+from app.durable import fsync_dir
 from app.faults import crash_point
 
 log = logging.getLogger(__name__)
@@ -33,13 +34,6 @@ log = logging.getLogger(__name__)
 def _check(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class Journal:
@@ -87,7 +81,7 @@ class Journal:
             os.fsync(f.fileno())
         self._file.close()
         tmp.replace(self.dir / "journal.log")
-        _fsync_dir(self.dir)
+        fsync_dir(self.dir)
         self._file = (self.dir / "journal.log").open("a", encoding="ascii")
 
     def close(self) -> None:
@@ -115,7 +109,7 @@ class Snapshots:
             f.flush()
             os.fsync(f.fileno())
         tmp.replace(final)
-        _fsync_dir(self.dir)
+        fsync_dir(self.dir)
         for old in self.paths()[self.keep:]:
             old.unlink(missing_ok=True)
         return final

@@ -11,6 +11,8 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+from app.durable import fsync_dir
+
 BACKUP_DIR = "backups"  # beside the database file
 
 
@@ -41,13 +43,6 @@ def backup_sqlite(database: Path, destination: Path) -> int:
     finally:
         os.close(fd)
     os.replace(partial, destination)
-    _fsync_dir(destination.parent)
+    fsync_dir(destination.parent)
     return destination.stat().st_size
 
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

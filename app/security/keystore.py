@@ -10,6 +10,8 @@ import os
 import secrets
 from pathlib import Path
 
+from app.durable import fsync_dir
+
 MASTER_KEY_FILE = "master_key"
 NEXT_MASTER_KEY_FILE = "master_key.next"
 
@@ -57,13 +59,6 @@ def replace_key(source: Path, target: Path) -> None:
     os.replace(source, target)
     fsync_dir(target.parent)
 
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def resolve_secrets(data_dir: Path, jwt_secret: str, master_key: str) -> tuple[str, str]:

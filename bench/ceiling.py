@@ -8,12 +8,10 @@ It prints one JSON line, {"url", "token"}: its address and a token minted as Tro
 
 from __future__ import annotations
 
-import asyncio
-import json
 import secrets
-import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -21,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.schemas import SchemaError, loads
 from app.security.tokens import TokenCache, TokenError, issue
+from bench import bare
 
 TOKENS = web.AppKey("tokens", TokenCache)
 
@@ -40,28 +39,13 @@ async def noop(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-async def serve() -> None:
+def build() -> tuple[web.Application, dict[str, Any]]:
     secret = secrets.token_hex(32)
     app = web.Application(client_max_size=64 * 1024)
     app[TOKENS] = TokenCache(secret)
     app.router.add_post("/noop", noop)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    token = issue(secret, 1, 0, 3600, sid="bench")
-    print(json.dumps({"url": f"http://127.0.0.1:{runner.addresses[0][1]}", "token": token}), flush=True)
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await runner.cleanup()
+    return app, {"token": issue(secret, 1, 0, 3600, sid="bench")}
 
 
 if __name__ == "__main__":
-    try:
-        import uvloop
-        uvloop.install()
-    except ImportError:
-        pass
-    asyncio.run(serve())
+    bare.run(build)

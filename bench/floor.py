@@ -14,9 +14,9 @@ import asyncio
 import itertools
 import json
 import secrets
-import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.schemas import SchemaError, loads
 from app.security.tokens import TokenCache, TokenError, issue
+from bench import bare
 
 
 class Floor:
@@ -80,29 +81,15 @@ class Floor:
         return web.json_response({"orderId": order_id, "status": "PENDING"}, status=202)
 
 
-async def serve() -> None:
+def build() -> tuple[web.Application, dict[str, Any]]:
     floor = Floor()
     app = web.Application(client_max_size=64 * 1024)
     app.router.add_post("/auth/register", floor.register)
     app.router.add_post("/api/ws-ticket", floor.ticket)
     app.router.add_get("/ws", floor.ws)
     app.router.add_post("/api/trading/orders", floor.order)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    print(json.dumps({"url": f"http://127.0.0.1:{runner.addresses[0][1]}"}), flush=True)
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await runner.cleanup()
+    return app, {}
 
 
 if __name__ == "__main__":
-    try:
-        import uvloop
-        uvloop.install()
-    except ImportError:
-        pass
-    asyncio.run(serve())
+    bare.run(build)

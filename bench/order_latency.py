@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from order_path import start_server  # noqa: E402
 
 from app.hops import RECEIVED, SENT, percentile, summarise  # noqa: E402
+from bench.trader import Trader  # noqa: E402
 
 DRAIN_S = 15.0  # how long after a rate's last arrival its answers may still come
 
@@ -69,58 +70,26 @@ def log(msg: str) -> None:
 Sample = tuple[float, dict[str, int] | None]  # seconds, and the hop trace if the frame carried one
 
 
-class User:
-    """One account with its own WebSocket; FILLED frames resolve the orders waiting for them."""
+class User(Trader):
+    """One account with its own WebSocket; counts its orders to alternate sides."""
 
     def __init__(self, session: aiohttp.ClientSession, token: str) -> None:
-        self.session = session
-        self.headers = {"Authorization": f"Bearer {token}"}
-        self.waiting: dict[int, asyncio.Future[tuple[int, dict[str, Any]]]] = {}
-        self.early: dict[int, tuple[int, dict[str, Any]]] = {}
-        self.ws: aiohttp.ClientWebSocketResponse | None = None
-        self.reader: asyncio.Task[None] | None = None
+        super().__init__(session, token)
         self.n = 0
-
-    async def connect(self) -> None:
-        async with self.session.post("/api/ws-ticket", headers=self.headers) as resp:
-            ticket = (await resp.json())["ticket"]
-        self.ws = await self.session.ws_connect(f"/ws?ticket={ticket}", max_msg_size=0)
-        self.reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        assert self.ws is not None
-        async for msg in self.ws:
-            if msg.type is not aiohttp.WSMsgType.TEXT or '"ORDER_UPDATE"' not in msg.data:
-                continue
-            at = time.monotonic_ns()
-            data = json.loads(msg.data)
-            if data["status"] not in ("FILLED", "REJECTED", "EXPIRED"):
-                continue
-            fut = self.waiting.pop(data["orderId"], None)
-            if fut is None:
-                self.early[data["orderId"]] = (at, data)  # the frame beat the HTTP answer
-            elif not fut.done():
-                fut.set_result((at, data))
 
     async def order(self, scheduled_ns: int) -> tuple[Sample | None, str]:
         self.n += 1
         body = {"symbol": "BTCUSDT", "side": "BUY" if self.n % 2 else "SELL", "type": "MARKET", "quantity": "0.001"}
         try:
-            async with self.session.post("/api/trading/orders", json=body, headers=self.headers) as resp:
+            async with await self.post("/api/trading/orders", body) as resp:
                 if resp.status != 202:
                     return None, f"http {resp.status}"
                 order_id = (await resp.json())["orderId"]
         except aiohttp.ClientError as exc:
             return None, f"{type(exc).__name__}"
-        got = self.early.pop(order_id, None)
+        got = await self.outcome(order_id, DRAIN_S)
         if got is None:
-            fut: asyncio.Future[tuple[int, dict[str, Any]]] = asyncio.get_running_loop().create_future()
-            self.waiting[order_id] = fut
-            try:
-                got = await asyncio.wait_for(fut, DRAIN_S)
-            except TimeoutError:
-                self.waiting.pop(order_id, None)
-                return None, "no FILLED frame in time"
+            return None, "no FILLED frame in time"
         at, data = got
         if data["status"] != "FILLED":
             return None, data["status"]
@@ -248,8 +217,7 @@ async def sweep(url: str, args: argparse.Namespace, label: str) -> dict[str, Any
             else:
                 high = mid
         for u in users:
-            if u.ws is not None:
-                await u.ws.close()
+            await u.close()
     results.sort(key=lambda r: r["offered_per_s"])
     return {"rates": results, "capacity_per_s": low}
 

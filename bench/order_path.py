@@ -31,7 +31,7 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from app.api_keys import sign  # noqa: E402  (the one way a client computes a signature)
+from bench.trader import Trader  # noqa: E402
 
 
 def log(msg: str) -> None:
@@ -73,69 +73,20 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-class User:
-    def __init__(self, session: aiohttp.ClientSession, token: str) -> None:
-        self.session = session
-        self.headers = {"Authorization": f"Bearer {token}"}
-        self.key: tuple[str, str] | None = None  # --auth apikey: (apiKey, secretKey)
-        self.waiting: dict[int, tuple[float, asyncio.Future[float]]] = {}
-        self.early: dict[int, float] = {}
-        self.ws: aiohttp.ClientWebSocketResponse | None = None
-        self.reader: asyncio.Task[None] | None = None
-
-    async def use_api_key(self) -> None:
-        resp = await self.session.post("/api/account/api-keys", headers=self.headers,
-                                       json={"label": "bench", "permissions": ["read", "trade"]})
-        body = await resp.json()
-        self.key = (body["apiKey"], body["secretKey"])
-
-    async def post(self, path: str, body: dict[str, Any] | None) -> aiohttp.ClientResponse:
-        """A POST with the bearer token, or signed with the user's API key."""
-        data = b"" if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        if self.key is None:
-            return await self.session.post(path, data=data or None, headers={**headers, **self.headers})
-        query = f"timestamp={int(time.time() * 1000)}"
-        signature = sign(self.key[1], query.encode() + data)
-        return await self.session.post(f"{path}?{query}&signature={signature}", data=data or None,
-                                       headers={**headers, "X-MBX-APIKEY": self.key[0]})
-
-    async def connect(self) -> None:
-        ticket = (await (await self.post("/api/ws-ticket", None)).json())["ticket"]
-        self.ws = await self.session.ws_connect(f"/ws?ticket={ticket}")
-        self.reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        assert self.ws is not None
-        async for msg in self.ws:
-            if msg.type is not aiohttp.WSMsgType.TEXT or '"ORDER_UPDATE"' not in msg.data:
-                continue
-            data = json.loads(msg.data)
-            if data["status"] not in ("FILLED", "REJECTED", "EXPIRED"):
-                continue
-            now = time.perf_counter()
-            entry = self.waiting.pop(data["orderId"], None)
-            if entry is None:
-                self.early[data["orderId"]] = now  # the event beat the HTTP answer
-            elif not entry[1].done():
-                entry[1].set_result(now - entry[0])
-
+class User(Trader):
     async def order(self, i: int) -> tuple[float, str]:
+        """Seconds from the 202 answer to the FILLED frame."""
         side = "BUY" if i % 2 == 0 else "SELL"
         body = {"symbol": "BTCUSDT", "side": side, "type": "MARKET", "quantity": "0.001"}
         resp = await self.post("/api/trading/orders", body)
-        accepted = time.perf_counter()
+        accepted = time.monotonic_ns()
         if resp.status != 202:
             return -1.0, f"http {resp.status}"
         order_id = (await resp.json())["orderId"]
-        if order_id in self.early:
-            return max(0.0, self.early.pop(order_id) - accepted), "ok"
-        fut: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        self.waiting[order_id] = (accepted, fut)
-        try:
-            return await asyncio.wait_for(fut, 30), "ok"
-        except TimeoutError:
+        got = await self.outcome(order_id, 30)
+        if got is None:
             return -1.0, "no FILLED event within 30 s"
+        return max(0, got[0] - accepted) / 1e9, "ok"
 
 
 def start_ceiling_server() -> tuple[subprocess.Popen[str], str, str]:

@@ -260,6 +260,25 @@ class ServerProcess:
                 self.proc.kill()
 
 
+@asynccontextmanager
+async def two_web_nodes(tmp_path: Path, redis_url: str) -> AsyncIterator[tuple[aiohttp.ClientSession,
+                                                                              aiohttp.ClientSession]]:
+    """Two server processes on one Redis and one database, each with a client session: A runs every
+    actor, B (ROLE=web) only serves HTTP and WebSockets, so what B knows it learnt from Redis."""
+    shared = {"REDIS_URL": redis_url, "STREAM_PREFIX": f"two{uuid.uuid4().hex[:10]}",
+              "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.db'}", "JWT_SECRET": "j" * 48,
+              "MASTER_KEY": "cd" * 32}
+    a = ServerProcess(tmp_path / "a", {**shared, "NODE_NAME": "web-a"})
+    b = ServerProcess(tmp_path / "b", {**shared, "NODE_NAME": "web-b", "ROLE": "web"})
+    try:
+        url_a, url_b = a.start(), b.start()
+        async with aiohttp.ClientSession(url_a) as on_a, aiohttp.ClientSession(url_b) as on_b:
+            yield on_a, on_b
+    finally:
+        b.stop()
+        a.stop()
+
+
 # --- user events: one of each kind with every field set, and the sparse ones (the codec's and the
 # renderers' tests share them) ---------------------------------------------------------------------
 

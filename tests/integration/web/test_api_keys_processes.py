@@ -10,38 +10,28 @@ import aiohttp
 import pytest
 import redis
 
-from tests.support.helpers import PASSWORD, ServerProcess, auth, new_api_key, register, signed_call
+from tests.support.helpers import PASSWORD, ServerProcess, auth, new_api_key, register, signed_call, two_web_nodes
 from web.ws_hub import SESSION_ENDED
 
 pytestmark = pytest.mark.crash
 
 
 async def test_a_key_revoked_on_one_node_is_refused_on_the_other_at_once(tmp_path: Path, redis_url: str) -> None:
-    shared = {"REDIS_URL": redis_url, "STREAM_PREFIX": f"keys{int(time.time() * 1000) % 10**9}",
-              "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.db'}", "JWT_SECRET": "j" * 48,
-              "MASTER_KEY": "cd" * 32}
-    a = ServerProcess(tmp_path / "a", {**shared, "NODE_NAME": "web-a"})
-    b = ServerProcess(tmp_path / "b", {**shared, "NODE_NAME": "web-b", "ROLE": "web"})
-    url_a, url_b = a.start(), b.start()
-    try:
-        async with aiohttp.ClientSession(url_a) as on_a, aiohttp.ClientSession(url_b) as on_b:
-            token, _ = await register(on_a)
-            key = await new_api_key(on_a, token, ["read"])
-            assert (await signed_call(on_b, "GET", "/api/trading/balances", key)).status == 200  # cached on B
-            ticket = await signed_call(on_b, "POST", "/api/ws-ticket", key)
-            ws = await on_b.ws_connect(f"/ws?ticket={(await ticket.json())['ticket']}")
-            assert (await ws.receive_json())["type"] == "SNAPSHOT"
-            assert (await on_a.delete(f"/api/account/api-keys/{key['id']}", headers=auth(token))).status == 204
-            # The revocation's notice reached B before A answered? Not necessarily: it is published
-            # after the commit, so allow B the time it takes one notice to arrive, nothing more.
-            deadline = time.monotonic() + 1
-            while (status := (await signed_call(on_b, "GET", "/api/trading/balances", key)).status) != 401:
-                assert time.monotonic() < deadline, status
-            closed = await ws.receive(timeout=2)
-            assert (closed.type, closed.data) == (aiohttp.WSMsgType.CLOSE, SESSION_ENDED)
-    finally:
-        b.stop()
-        a.stop()
+    async with two_web_nodes(tmp_path, redis_url) as (on_a, on_b):
+        token, _ = await register(on_a)
+        key = await new_api_key(on_a, token, ["read"])
+        assert (await signed_call(on_b, "GET", "/api/trading/balances", key)).status == 200  # cached on B
+        ticket = await signed_call(on_b, "POST", "/api/ws-ticket", key)
+        ws = await on_b.ws_connect(f"/ws?ticket={(await ticket.json())['ticket']}")
+        assert (await ws.receive_json())["type"] == "SNAPSHOT"
+        assert (await on_a.delete(f"/api/account/api-keys/{key['id']}", headers=auth(token))).status == 204
+        # The revocation's notice reached B before A answered? Not necessarily: it is published
+        # after the commit, so allow B the time it takes one notice to arrive, nothing more.
+        deadline = time.monotonic() + 1
+        while (status := (await signed_call(on_b, "GET", "/api/trading/balances", key)).status) != 401:
+            assert time.monotonic() < deadline, status
+        closed = await ws.receive(timeout=2)
+        assert (closed.type, closed.data) == (aiohttp.WSMsgType.CLOSE, SESSION_ENDED)
 
 
 async def test_the_secret_is_in_no_file_no_redis_value_and_no_log(tmp_path: Path) -> None:

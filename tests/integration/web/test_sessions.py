@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +20,13 @@ from app.persistence.sessions import disable_user
 from tests.support.apps import make_settings, running_app
 from tests.support.helpers import (
     PASSWORD,
-    ServerProcess,
     auth,
     closed_for_session,
     eventually_401,
     new_email,
     open_ws,
     register,
+    two_web_nodes,
 )
 from web.app_keys import GUARD, RUNTIME, SETTINGS
 from web.ws_hub import SESSION_ENDED
@@ -182,21 +181,10 @@ async def test_a_websocket_closes_when_its_session_expires(short_cache_client: A
 
 async def test_a_sign_out_on_one_node_reaches_the_other(tmp_path: Path, redis_url: str) -> None:
     """Two web processes on one Redis and one database: a session ended on A is dead on B."""
-    shared = {"REDIS_URL": redis_url, "STREAM_PREFIX": f"two{int(time.time() * 1000) % 10**9}",
-              "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.db'}", "JWT_SECRET": "j" * 48,
-              "MASTER_KEY": "ab" * 32}
-    a = ServerProcess(tmp_path / "a", {**shared, "NODE_NAME": "web-a"})
-    b = ServerProcess(tmp_path / "b", {**shared, "NODE_NAME": "web-b", "ROLE": "web"})
-    url_a = a.start()
-    url_b = b.start()
-    try:
-        async with aiohttp.ClientSession(url_a) as on_a, aiohttp.ClientSession(url_b) as on_b:
-            token, _ = await register(on_a)
-            assert (await on_b.get("/auth/me", headers=auth(token))).status == 200
-            ws = await open_ws(on_b, token)
-            assert (await on_a.post("/auth/logout", headers=auth(token))).status == 204
-            await closed_for_session(ws)
-            await eventually_401(lambda: _status(on_b, "GET", "/auth/me", auth(token)), 2)
-    finally:
-        b.stop()
-        a.stop()
+    async with two_web_nodes(tmp_path, redis_url) as (on_a, on_b):
+        token, _ = await register(on_a)
+        assert (await on_b.get("/auth/me", headers=auth(token))).status == 200
+        ws = await open_ws(on_b, token)
+        assert (await on_a.post("/auth/logout", headers=auth(token))).status == 204
+        await closed_for_session(ws)
+        await eventually_401(lambda: _status(on_b, "GET", "/auth/me", auth(token)), 2)

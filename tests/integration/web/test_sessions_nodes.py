@@ -4,13 +4,10 @@ request, and B closes the sockets concerned (issue 11)."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
-from tests.support.helpers import PASSWORD, ServerProcess, auth, closed_for_session, login, open_ws, register
+from tests.support.helpers import PASSWORD, auth, closed_for_session, login, open_ws, register, two_web_nodes
 
 
 async def _me(session: Any, token: str) -> int:
@@ -23,45 +20,34 @@ async def _sid(session: Any, token: str) -> str:
 
 
 async def test_revocations_on_one_node_end_the_sessions_on_the_other(tmp_path: Path, redis_url: str) -> None:
-    shared = {"REDIS_URL": redis_url, "STREAM_PREFIX": f"sn{int(time.time() * 1000) % 10**9}",
-              "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.db'}", "JWT_SECRET": "k" * 48,
-              "MASTER_KEY": "cd" * 32}
-    a = ServerProcess(tmp_path / "a", {**shared, "NODE_NAME": "web-a"})
-    b = ServerProcess(tmp_path / "b", {**shared, "NODE_NAME": "web-b", "ROLE": "web"})
-    url_a = a.start()
-    url_b = b.start()
-    try:
-        async with aiohttp.ClientSession(url_a) as on_a, aiohttp.ClientSession(url_b) as on_b:
-            token, user = await register(on_a)
-            email = user["email"]
-            others = [(await login(on_a, email))["token"] for _ in range(4)]
-            for t in (token, *others):
-                assert await _me(on_b, t) == 200  # B has read (and cached) every session
+    async with two_web_nodes(tmp_path, redis_url) as (on_a, on_b):
+        token, user = await register(on_a)
+        email = user["email"]
+        others = [(await login(on_a, email))["token"] for _ in range(4)]
+        for t in (token, *others):
+            assert await _me(on_b, t) == 200  # B has read (and cached) every session
 
-            # One session revoked from the account on A.
-            ws = await open_ws(on_b, others[0])
-            resp = await on_a.delete(f"/api/account/sessions/{await _sid(on_a, others[0])}", headers=auth(token))
-            assert resp.status == 204
-            await closed_for_session(ws)
-            assert await _me(on_b, others[0]) == 401
+        # One session revoked from the account on A.
+        ws = await open_ws(on_b, others[0])
+        resp = await on_a.delete(f"/api/account/sessions/{await _sid(on_a, others[0])}", headers=auth(token))
+        assert resp.status == 204
+        await closed_for_session(ws)
+        assert await _me(on_b, others[0]) == 401
 
-            # Every other session, from A.
-            sockets = [await open_ws(on_b, t) for t in others[1:]]
-            resp = await on_a.post("/auth/logout-all", json={"keepCurrent": True}, headers=auth(token))
-            assert resp.status == 200 and (await resp.json())["revoked"] == 3
-            for s in sockets:
-                await closed_for_session(s)
-            assert [await _me(on_b, t) for t in others[1:]] == [401, 401, 401]
-            assert await _me(on_b, token) == 200
+        # Every other session, from A.
+        sockets = [await open_ws(on_b, t) for t in others[1:]]
+        resp = await on_a.post("/auth/logout-all", json={"keepCurrent": True}, headers=auth(token))
+        assert resp.status == 200 and (await resp.json())["revoked"] == 3
+        for s in sockets:
+            await closed_for_session(s)
+        assert [await _me(on_b, t) for t in others[1:]] == [401, 401, 401]
+        assert await _me(on_b, token) == 200
 
-            # A password change on A.
-            later = (await login(on_b, email))["token"]
-            ws = await open_ws(on_b, later)
-            resp = await on_a.post("/api/account/password", headers=auth(token),
-                                   json={"currentPassword": PASSWORD, "newPassword": "a brand new passphrase"})
-            assert resp.status == 200 and (await resp.json())["revokedSessions"] == 1
-            assert "password" in await closed_for_session(ws)
-            assert await _me(on_b, later) == 401 and await _me(on_b, token) == 200
-    finally:
-        b.stop()
-        a.stop()
+        # A password change on A.
+        later = (await login(on_b, email))["token"]
+        ws = await open_ws(on_b, later)
+        resp = await on_a.post("/api/account/password", headers=auth(token),
+                               json={"currentPassword": PASSWORD, "newPassword": "a brand new passphrase"})
+        assert resp.status == 200 and (await resp.json())["revokedSessions"] == 1
+        assert "password" in await closed_for_session(ws)
+        assert await _me(on_b, later) == 401 and await _me(on_b, token) == 200

@@ -11,8 +11,11 @@ from decimal import Decimal
 from typing import Any
 
 import aiohttp
+import ccxt.pro as ccxtpro
 from aiohttp import WSMsgType
+from binance import AsyncClient, BinanceSocketManager
 
+from tests.support.binance_clients import ccxt_pro_urls, stream_url
 from tests.support.binance_streams import LocalBook, next_json, wait_until
 from web.binance.streams import STREAM_HUB
 
@@ -248,3 +251,72 @@ async def test_the_one_second_diff_stream_is_contiguous_too(client: Any) -> None
         times.append(event["E"])
     assert all(b - a >= 500 for a, b in itertools.pairwise(times))  # about one a second
     await ws.close()
+
+
+def _dec(levels: list[list[Any]]) -> list[tuple[Decimal, Decimal]]:
+    return [(Decimal(str(p)), Decimal(str(q))) for p, q, *_ in levels]
+
+
+async def test_ccxt_pro_watches_tickers_books_trades_and_candles(client: Any) -> None:
+    url = str(client.make_url("")).rstrip("/")
+    ex = ccxtpro.binance({"enableRateLimit": False})
+    ex.urls["api"] = ccxt_pro_urls(url, ex.urls["api"]["ws"])
+    try:
+        mini = await ex.watch_ticker("BTC/USDT")  # ccxt's default: <symbol>@miniTicker
+        full = await ex.watch_ticker("ETH/USDT", {"name": "ticker"})
+        assert (mini["info"]["e"], full["info"]["e"]) == ("24hrMiniTicker", "24hrTicker")
+        for ticker, symbol in ((mini, "BTCUSDT"), (full, "ETHUSDT")):
+            rest = await _get(client, f"/api/v3/ticker/24hr?symbol={symbol}")
+            assert Decimal(str(ticker["open"])) == Decimal(rest["openPrice"]) and ticker["last"] > 0
+        assert full["bid"] < full["ask"]
+
+        async def same_book() -> bool:
+            book = await ex.watch_order_book("BTC/USDT")
+            snapshot = await _get(client, "/api/v3/depth?symbol=BTCUSDT&limit=100")
+            if book["nonce"] != snapshot["lastUpdateId"]:
+                return False
+            assert _dec(book["bids"]) == _dec(snapshot["bids"]) and _dec(book["asks"]) == _dec(snapshot["asks"])
+            return True
+        await wait_until(same_book)
+
+        trades = await ex.watch_trades("BTC/USDT")
+        tape = {str(t["id"]): t for t in await _get(client, "/api/v3/trades?symbol=BTCUSDT&limit=1000")}
+        assert trades
+        for t in trades:
+            row = tape[t["id"]]
+            assert (Decimal(str(t["price"])), Decimal(str(t["amount"])), t["timestamp"]) == \
+                (Decimal(row["price"]), Decimal(row["qty"]), row["time"])
+
+        candles = await ex.watch_ohlcv("BTC/USDT", "1m")
+        rest_klines = {k[0]: k for k in await _get(client, "/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=5")}
+        t, o = candles[-1][0], candles[-1][1]
+        assert Decimal(str(o)) == Decimal(rest_klines[t][1])
+    finally:
+        await ex.close()
+
+
+async def test_python_binance_socket_manager_kline_and_depth_sockets(client: Any) -> None:
+    url = str(client.make_url("")).rstrip("/")
+    api = AsyncClient()
+    api.API_URL = f"{url}/api"
+    manager = BinanceSocketManager(api)
+    manager.STREAM_URL = stream_url(url)
+    try:
+        async with manager.kline_socket("ETHUSDT", interval=AsyncClient.KLINE_INTERVAL_1MINUTE) as socket:
+            event = await asyncio.wait_for(socket.recv(), 10)
+        assert event["e"] == "kline" and event["s"] == "ETHUSDT" and event["k"]["i"] == "1m"
+        rest = {k[0]: k for k in await api.get_klines(symbol="ETHUSDT", interval="1m", limit=5)}
+        assert rest[event["k"]["t"]][1] == event["k"]["o"]
+
+        async with manager.depth_socket("ETHUSDT", depth=BinanceSocketManager.WEBSOCKET_DEPTH_5) as socket:
+            partial = await asyncio.wait_for(socket.recv(), 10)
+        assert len(partial["bids"]) == 5 and partial["lastUpdateId"] > 0
+
+        async with manager.depth_socket("ETHUSDT", interval=100) as socket:
+            diffs = [await asyncio.wait_for(socket.recv(), 10) for _ in range(3)]
+        assert all(d["e"] == "depthUpdate" for d in diffs)
+        assert [d["U"] for d in diffs[1:]] == [d["u"] + 1 for d in diffs[:-1]]
+        snapshot = await api.get_order_book(symbol="ETHUSDT", limit=100)
+        assert snapshot["lastUpdateId"] >= diffs[0]["U"] - 1
+    finally:
+        await api.close_connection()

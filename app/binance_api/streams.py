@@ -91,16 +91,17 @@ class Subscriptions:
 
     combined: bool = False
     streams: dict[str, Stream] = field(default_factory=dict)
+    limit: int = STREAM_LIMIT
 
     def subscribe(self, names: Sequence[object], symbols: Collection[str], request_id: Any = None) -> list[Stream]:
-        """All of `names` or none of them (an invalid one or more than STREAM_LIMIT in all refuses the lot);
+        """All of `names` or none of them (an invalid one or more than `limit` in all refuses the lot);
         returns those that are new."""
         parsed = [parse_stream(n, symbols) for n in names]
         if any(s is None for s in parsed):
             raise invalid("invalid stream", request_id)
         new = {s.name: s for s in parsed if s is not None and s.name not in self.streams}
-        if len(self.streams) + len(new) > STREAM_LIMIT:
-            raise invalid(f"too many streams; at most {STREAM_LIMIT} per connection", request_id)
+        if len(self.streams) + len(new) > self.limit:
+            raise invalid(f"too many streams; at most {self.limit} per connection", request_id)
         self.streams.update(new)
         return list(new.values())
 
@@ -123,6 +124,7 @@ class Change:
 
 
 def _position(text: str, index: int) -> str:
+    """Where `text[:index]` ends, as serde_json (Binance's parser) says it: line and column of its last character."""
     line = text.count("\n", 0, index) + 1
     column = index - (text.rfind("\n", 0, index) + 1)
     return f"at line {line} column {column}"
@@ -158,7 +160,9 @@ def _handle(text: str, subs: Subscriptions, symbols: Collection[str]) -> tuple[d
         if text[end:].strip():
             raise json.JSONDecodeError("trailing characters", text, end)
     except json.JSONDecodeError as exc:
-        raise StreamError(3, f"Invalid JSON: expected value {_position(text, exc.pos)}") from None
+        # serde's column: the offending character's (1-based), or the last one's at the end of the text
+        raise StreamError(3, f"Invalid JSON: expected value {_position(text, min(exc.pos + 1, len(text)))}") \
+            from None
     except RecursionError:
         raise StreamError(3, "Invalid JSON: recursion limit exceeded") from None
     if not isinstance(request, dict):

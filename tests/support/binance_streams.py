@@ -53,14 +53,18 @@ class LocalBook:
         self.update_id = snap["lastUpdateId"]
         self.bids = {Decimal(p): Decimal(q) for p, q in snap["bids"]}
         self.asks = {Decimal(p): Decimal(q) for p, q in snap["asks"]}
-        for event in buffered:
+        self.apply(buffered[0], spans=True)
+        for event in buffered[1:]:
             self.apply(event)
 
-    def apply(self, event: dict[str, Any]) -> None:
+    def apply(self, event: dict[str, Any], spans: bool = False) -> None:
+        """The update procedure: an event the book already covers is ignored; otherwise its U must follow the
+        book's id (the first one after the snapshot, `spans`, may start before it)."""
         assert event["e"] == "depthUpdate"
-        if event["u"] < self.update_id:
+        if event["u"] <= self.update_id:
             return
-        assert event["U"] == self.update_id + 1, f"missed events: U={event['U']} after {self.update_id}"
+        if not spans:
+            assert event["U"] == self.update_id + 1, f"missed events: U={event['U']} after {self.update_id}"
         for side, levels in ((self.bids, event["b"]), (self.asks, event["a"])):
             for p, q in levels:
                 if Decimal(q) == 0:

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -50,10 +50,10 @@ KLINE_EVERY = 2  # seconds
 
 
 class StreamConnection:
-    def __init__(self, ws: web.WebSocketResponse, subs: Subscriptions) -> None:
+    def __init__(self, ws: web.WebSocketResponse, subs: Subscriptions, max_queue: int = MAX_QUEUE) -> None:
         self.ws = ws
         self.subs = subs
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue(MAX_QUEUE)
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue(max_queue)
         self.rate = RateWindow()
         self.closing = False
         self.ping_payload: bytes | None = None
@@ -75,8 +75,9 @@ Hours = Callable[[str], Awaitable[list[Candle]]]
 class StreamHub:
     """This node's Binance stream connections and the market state their events are computed from."""
 
-    def __init__(self, ping_s: float = PING_S, pong_timeout_s: float = PONG_TIMEOUT_S) -> None:
-        self.ping_s, self.pong_timeout_s = ping_s, pong_timeout_s
+    def __init__(self, ping_s: float = PING_S, pong_timeout_s: float = PONG_TIMEOUT_S,
+                 max_queue: int = MAX_QUEUE) -> None:
+        self.ping_s, self.pong_timeout_s, self.max_queue = ping_s, pong_timeout_s, max_queue
         self.connections: set[StreamConnection] = set()
         self.by_stream: dict[str, set[StreamConnection]] = {}
         self.books: dict[str, DiffBook] = {}
@@ -235,14 +236,17 @@ class StreamHub:
                 log.exception("the Binance streams' one-second timer failed")
 
     async def close_all(self) -> None:
-        """Binance's `serverShutdown` event, then a clean close (1001)."""
+        """Binance's `serverShutdown` event, then a clean close (1001), every connection at once."""
         payload = mf.dumps(mf.server_shutdown(now_ms()))
-        for conn in list(self.connections):
+
+        async def bye(conn: StreamConnection) -> None:
+            conn.closing = True
             frame = mf.combined("!serverShutdown", payload) if conn.subs.combined else payload
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.ws.send_str(frame), 1.0)
-            conn.closing = True
             await conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+
+        await asyncio.gather(*(bye(conn) for conn in list(self.connections)), return_exceptions=True)
 
 
 STREAM_HUB: web.AppKey[StreamHub] = web.AppKey("binance_stream_hub", StreamHub)
@@ -274,7 +278,7 @@ async def stream_socket(request: web.Request) -> web.StreamResponse:
         return web.json_response({"error": {"code": 2, "msg": "Invalid request: expected a WebSocket upgrade"},
                                   "id": None}, status=400)
     await ws.prepare(request)
-    conn = StreamConnection(ws, subs)
+    conn = StreamConnection(ws, subs, hub.max_queue)
     hub.add(conn)
     sender = asyncio.create_task(conn.pump())
     pinger = asyncio.create_task(_ping(hub, conn))
@@ -337,10 +341,14 @@ def install(app: web.Application) -> None:
     app[STREAM_HUB] = StreamHub()
     app.router.add_routes(routes)
     app.cleanup_ctx.append(_timer)
-    app.on_shutdown.append(lambda a: a[STREAM_HUB].close_all())
+    app.on_shutdown.append(_close_all)
 
 
-async def _timer(app: web.Application) -> Any:
+async def _close_all(app: web.Application) -> None:
+    await app[STREAM_HUB].close_all()
+
+
+async def _timer(app: web.Application) -> AsyncIterator[None]:
     hub = app[STREAM_HUB]
     market = app[MARKET_DATA]
     hub.hours = lambda symbol: market.candles(symbol, "1h", 24)

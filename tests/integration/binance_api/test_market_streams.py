@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +16,8 @@ import ccxt.pro as ccxtpro
 from aiohttp import WSMsgType
 from binance import AsyncClient, BinanceSocketManager
 
+from app.domain.tape import Print
+from app.messages import TradePrints
 from tests.support.binance_clients import ccxt_pro_urls, stream_url
 from tests.support.binance_streams import LocalBook, next_json, wait_until
 from web.binance.streams import STREAM_HUB
@@ -320,3 +323,53 @@ async def test_python_binance_socket_manager_kline_and_depth_sockets(client: Any
         assert snapshot["lastUpdateId"] >= diffs[0]["U"] - 1
     finally:
         await api.close_connection()
+
+
+async def test_a_connection_that_does_not_read_is_closed_and_never_delays_the_others(client: Any) -> None:
+    hub = client.server.app[STREAM_HUB]
+    slow = await client.ws_connect("/ws/solusdt@trade")
+    fast = await client.ws_connect("/ws/solusdt@aggTrade")
+    await wait_until(lambda: _subscribed(hub, 2))
+    # One batch with more prints than a send queue holds, as a burst from the Broadcaster would bring.
+    prints = tuple(Print(10**9 + i, Decimal("150"), Decimal("0.1"), False, 1) for i in range(hub.max_queue + 10))
+    hub.dispatch([TradePrints(msg_id="burst", symbol="SOLUSDT", prints=prints)])
+    await wait_until(_closed_or_reading(slow))
+    assert slow.close_code == 1013
+    assert (await next_json(fast))["e"] == "aggTrade"  # the other one still gets its events
+    await fast.close()
+
+
+async def _subscribed(hub: Any, n: int) -> bool:
+    await asyncio.sleep(0)
+    return len(hub.connections) >= n
+
+
+def _closed_or_reading(ws: aiohttp.ClientWebSocketResponse) -> Any:
+    async def check() -> bool:
+        msg = await ws.receive(timeout=10)
+        return msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSED)
+    return check
+
+
+async def test_shutdown_says_server_shutdown_then_closes_cleanly(make_client: Any) -> None:
+    client = await make_client()
+    raw = await client.ws_connect("/ws/0")
+    combined = await client.ws_connect("/stream?streams=btcusdt@trade")
+    await wait_until(lambda: _subscribed(client.server.app[STREAM_HUB], 2))
+    stopping = asyncio.create_task(client.server.close())  # the app's shutdown
+
+    async def shutdown_event(ws: aiohttp.ClientWebSocketResponse) -> Any:
+        while True:
+            msg = await ws.receive(timeout=10)
+            if msg.type != WSMsgType.TEXT:
+                return msg
+            data = json.loads(msg.data)
+            if data.get("e") == "serverShutdown" or data.get("stream") == "!serverShutdown":
+                return data
+    assert (await shutdown_event(raw))["e"] == "serverShutdown"
+    event = await shutdown_event(combined)
+    assert event["stream"] == "!serverShutdown" and event["data"]["e"] == "serverShutdown"
+    for ws in (raw, combined):
+        assert (await ws.receive(timeout=10)).type in (WSMsgType.CLOSE, WSMsgType.CLOSED)
+        assert ws.close_code == 1001
+    await stopping

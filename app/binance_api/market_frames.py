@@ -97,3 +97,18 @@ def mini_ticker(stats: dict[str, Any], event_ms: int) -> dict[str, Any]:
 
 def server_shutdown(event_ms: int) -> dict[str, Any]:
     return {"e": "serverShutdown", "E": event_ms}
+
+
+_TIMES = ("E", "T", "O", "C")  # the payloads' top-level times (a trade's `t` is its id, not a time)
+
+
+def in_microseconds(payload: Any) -> Any:
+    """The payload for a `timeUnit=MICROSECOND` connection: every time in microseconds (a kline's close time is
+    the last microsecond of its period)."""
+    if isinstance(payload, list):
+        return [in_microseconds(p) for p in payload]
+    out = {k: v * 1000 if k in _TIMES and isinstance(v, int) else v for k, v in payload.items()}
+    if isinstance(payload.get("k"), dict):
+        k = payload["k"]
+        out["k"] = {**k, "t": k["t"] * 1000, "T": k["T"] * 1000 + 999}
+    return out

@@ -45,6 +45,15 @@ class Stream:
     fast: bool = False  # @100ms; otherwise every second
 
 
+def time_unit(value: str | None) -> bool:
+    """Whether `timeUnit` asks for microseconds (MILLISECOND, the default, or MICROSECOND, in either case)."""
+    if value is None or value.upper() == "MILLISECOND":
+        return False
+    if value.upper() == "MICROSECOND":
+        return True
+    raise invalid("invalid timeUnit; expected MILLISECOND or MICROSECOND")
+
+
 def parse_stream(name: object, symbols: Collection[str]) -> Stream | None:
     """The stream `name` names, or None when it is no stream Troupe serves (Binance's "invalid stream")."""
     if not isinstance(name, str):

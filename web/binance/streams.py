@@ -33,6 +33,7 @@ from app.binance_api.streams import (
     StreamError,
     Subscriptions,
     handle,
+    time_unit,
 )
 from app.clock import now_ms
 from app.domain.candles import Candle
@@ -50,9 +51,11 @@ KLINE_EVERY = 2  # seconds
 
 
 class StreamConnection:
-    def __init__(self, ws: web.WebSocketResponse, subs: Subscriptions, max_queue: int = MAX_QUEUE) -> None:
+    def __init__(self, ws: web.WebSocketResponse, subs: Subscriptions, max_queue: int = MAX_QUEUE,
+                 micro: bool = False) -> None:
         self.ws = ws
         self.subs = subs
+        self.micro = micro  # timeUnit=MICROSECOND
         self.queue: asyncio.Queue[str | None] = asyncio.Queue(max_queue)
         self.rate = RateWindow()
         self.closing = False
@@ -120,18 +123,20 @@ class StreamHub:
             conn.close(WSCloseCode.TRY_AGAIN_LATER, "too slow; reconnect")
 
     def publish(self, stream: str, payload: Callable[[], Any]) -> None:
-        """The event of `stream` to its subscribers: rendered once, wrapped once for combined connections."""
+        """The event of `stream` to its subscribers: rendered once per shape (raw or combined, milli- or
+        microseconds) and shared as text."""
         conns = self.by_stream.get(stream)
         if not conns:
             return
-        raw = mf.dumps(payload())
-        wrapped: str | None = None
+        data = payload()
+        frames: dict[tuple[bool, bool], str] = {}
         for conn in list(conns):
-            if conn.subs.combined:
-                wrapped = wrapped or mf.combined(stream, raw)
-                self.offer(conn, wrapped)
-            else:
-                self.offer(conn, raw)
+            shape = (conn.subs.combined, conn.micro)
+            frame = frames.get(shape)
+            if frame is None:
+                raw = mf.dumps(mf.in_microseconds(data) if conn.micro else data)
+                frame = frames[shape] = mf.combined(stream, raw) if conn.subs.combined else raw
+            self.offer(conn, frame)
 
     # --- the market -----------------------------------------------------------------------------------------
     def dispatch(self, messages: Iterable[Message]) -> None:
@@ -237,10 +242,11 @@ class StreamHub:
 
     async def close_all(self) -> None:
         """Binance's `serverShutdown` event, then a clean close (1001), every connection at once."""
-        payload = mf.dumps(mf.server_shutdown(now_ms()))
+        event = mf.server_shutdown(now_ms())
 
         async def bye(conn: StreamConnection) -> None:
             conn.closing = True
+            payload = mf.dumps(mf.in_microseconds(event) if conn.micro else event)
             frame = mf.combined("!serverShutdown", payload) if conn.subs.combined else payload
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.ws.send_str(frame), 1.0)
@@ -270,6 +276,7 @@ async def stream_socket(request: web.Request) -> web.StreamResponse:
     names, combined = _initial(request)
     subs = Subscriptions(combined=combined)
     try:
+        micro = time_unit(request.query.get("timeUnit"))
         subs.subscribe(names, symbols)
     except StreamError as exc:
         return web.json_response(exc.frame(), status=400)
@@ -278,7 +285,7 @@ async def stream_socket(request: web.Request) -> web.StreamResponse:
         return web.json_response({"error": {"code": 2, "msg": "Invalid request: expected a WebSocket upgrade"},
                                   "id": None}, status=400)
     await ws.prepare(request)
-    conn = StreamConnection(ws, subs, hub.max_queue)
+    conn = StreamConnection(ws, subs, hub.max_queue, micro)
     hub.add(conn)
     sender = asyncio.create_task(conn.pump())
     pinger = asyncio.create_task(_ping(hub, conn))

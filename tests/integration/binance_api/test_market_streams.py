@@ -190,6 +190,16 @@ async def test_a_bad_stream_in_the_url_is_refused_before_the_upgrade(client: Any
     assert r.status == 400 and (await r.json())["error"]["code"] == 2
 
 
+async def test_time_unit_microsecond(client: Any) -> None:
+    ws = await client.ws_connect("/ws/btcusdt@trade?timeUnit=MICROSECOND")
+    trade = await next_json(ws)
+    tape = {t["id"]: t for t in await _get(client, "/api/v3/trades?symbol=BTCUSDT&limit=1000")}
+    assert trade["T"] == tape[trade["t"]]["time"] * 1000 and trade["E"] > 10**15
+    await ws.close()
+    r = await client.get("/ws/btcusdt@trade?timeUnit=SECOND", headers=UPGRADE)
+    assert r.status == 400 and (await r.json())["error"]["code"] == 2
+
+
 async def test_the_browser_socket_path_is_untouched(client: Any) -> None:
     r = await client.get("/ws")
     assert r.status in (400, 401, 403)

@@ -63,3 +63,13 @@ def test_tickers_from_the_24h_ticker() -> None:
 def test_combined_wraps_the_raw_text() -> None:
     raw = mf.dumps({"a": 1})
     assert json.loads(mf.combined("btcusdt@trade", raw)) == {"stream": "btcusdt@trade", "data": {"a": 1}}
+
+
+def test_microseconds() -> None:
+    c = Candle(60_000, D("1"), D("3"), D("0.5"), D("2"), D("10"))
+    k = mf.in_microseconds(mf.kline("BTCUSDT", "1m", c, False, 5))
+    assert (k["E"], k["k"]["t"], k["k"]["T"]) == (5_000, 60_000_000, 119_999_999)
+    t = mf.in_microseconds(mf.trade("BTCUSDT", PRINT, 1_234))
+    assert (t["E"], t["T"], t["t"]) == (1_234_000, 999_000, 42)  # the trade id stays
+    assert mf.in_microseconds([mf.server_shutdown(2)]) == [{"e": "serverShutdown", "E": 2_000}]
+    assert mf.in_microseconds(mf.book_ticker(TICK)) == mf.book_ticker(TICK)

@@ -13,9 +13,11 @@ from app.binance_api.streams import (
     RateWindow,
     SlowDiffs,
     Stream,
+    StreamError,
     Subscriptions,
     handle,
     parse_stream,
+    time_unit,
 )
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
@@ -145,3 +147,11 @@ def test_slow_diffs_cover_the_second_and_flush_on_a_gap() -> None:
     assert due is not None and (due.first_id, due.last_id) == (6, 8)
     pending = slow.flush()
     assert pending is not None and (pending.first_id, pending.last_id) == (12, 12)
+
+
+def test_time_unit() -> None:
+    assert time_unit(None) is False and time_unit("MILLISECOND") is False
+    assert time_unit("MICROSECOND") is True and time_unit("microsecond") is True
+    with pytest.raises(StreamError) as refused:
+        time_unit("NANOSECOND")
+    assert refused.value.code == 2

@@ -272,8 +272,9 @@ class DiffBook:
         self.asks: dict[Decimal, Decimal] = {}
 
     def apply(self, first_id: int, last_id: int, bids: Levels, asks: Levels) -> Diff | None:
-        """A published book (ids `first_id`..`last_id`); None: nothing changed or nothing to diff against."""
-        if first_id > last_id:
+        """A published book (ids `first_id`..`last_id`); None: nothing changed, nothing to diff against, or a
+        book already seen (a redelivered tick)."""
+        if first_id > last_id or (self.last_id is not None and last_id <= self.last_id):
             return None
         new_bids, new_asks = dict(bids), dict(asks)
         seen = self.last_id is not None

@@ -126,6 +126,7 @@ def test_diff_book_sets_changes_and_removes_what_left() -> None:
     assert diff is not None and (diff.first_id, diff.last_id) == (2, 4)
     assert diff.bids == {D("10"): D("0.5")} and diff.asks == {D("11.5"): D("3"), D("11"): D("0")}
     assert book.apply(5, 4, [], []) is None  # no change published
+    assert book.apply(2, 4, [], []) is None and book.bids == {D("10"): D("0.5"), D("9"): D("2")}  # seen: ignored
 
 
 def test_slow_diffs_cover_the_second_and_flush_on_a_gap() -> None:

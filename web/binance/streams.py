@@ -25,6 +25,7 @@ from app.binance_api import market_frames as mf
 from app.binance_api.streams import (
     ALL_MINI_TICKERS,
     ALL_TICKERS,
+    STREAM_LIMIT,
     Change,
     Diff,
     DiffBook,
@@ -79,8 +80,9 @@ class StreamHub:
     """This node's Binance stream connections and the market state their events are computed from."""
 
     def __init__(self, ping_s: float = PING_S, pong_timeout_s: float = PONG_TIMEOUT_S,
-                 max_queue: int = MAX_QUEUE) -> None:
+                 max_queue: int = MAX_QUEUE, stream_limit: int = STREAM_LIMIT) -> None:
         self.ping_s, self.pong_timeout_s, self.max_queue = ping_s, pong_timeout_s, max_queue
+        self.stream_limit = stream_limit
         self.connections: set[StreamConnection] = set()
         self.by_stream: dict[str, set[StreamConnection]] = {}
         self.books: dict[str, DiffBook] = {}
@@ -274,7 +276,7 @@ async def stream_socket(request: web.Request) -> web.StreamResponse:
     hub = request.app[STREAM_HUB]
     symbols = request.app[RUNTIME].specs
     names, combined = _initial(request)
-    subs = Subscriptions(combined=combined)
+    subs = Subscriptions(combined=combined, limit=hub.stream_limit)
     try:
         micro = time_unit(request.query.get("timeUnit"))
         subs.subscribe(names, symbols)

@@ -16,8 +16,9 @@ import ccxt.pro as ccxtpro
 from aiohttp import WSMsgType
 from binance import AsyncClient, BinanceSocketManager
 
+from app.domain.candles import Candle
 from app.domain.tape import Print
-from app.messages import TradePrints
+from app.messages import CandleUpdate, TradePrints
 from tests.support.binance_clients import ccxt_pro_urls, stream_url
 from tests.support.binance_streams import LocalBook, next_json, wait_until
 from web.binance.streams import STREAM_HUB
@@ -78,20 +79,31 @@ async def test_kline_book_ticker_and_partial_depth_streams(client: Any) -> None:
         assert event["data"] == book
         return True
     await wait_until(same)
+
+    async def same_touch() -> bool:  # bookTicker is the book's touch at its update id
+        book = await _get(client, "/api/v3/depth?symbol=ETHUSDT&limit=1")
+        event = await next_json(ws)
+        if event["stream"] != "ethusdt@bookTicker" or event["data"]["u"] != book["lastUpdateId"]:
+            return False
+        d = event["data"]
+        assert [[d["b"], d["B"]]] == book["bids"] and [[d["a"], d["A"]]] == book["asks"]
+        return True
+    await wait_until(same_touch)
     await ws.close()
 
 
 async def test_tickers_match_ticker_24hr(client: Any) -> None:
     ws = await client.ws_connect("/ws/0")
     await ws.send_json({"method": "SUBSCRIBE", "params": ["solusdt@ticker", "solusdt@miniTicker",
-                                                          "!miniTicker@arr"], "id": 7})
+                                                          "!miniTicker@arr", "!ticker@arr"], "id": 7})
     assert await next_json(ws) == {"result": None, "id": 7}
     got: dict[str, Any] = {}
-    while len(got) < 3:
+    while len(got) < 4:
         event = await next_json(ws)
-        key = "arr" if isinstance(event, list) else event["e"]
+        key = f"arr:{event[0]['e']}" if isinstance(event, list) else event["e"]
         got.setdefault(key, event)
-    t, mini, arr = got["24hrTicker"], got["24hrMiniTicker"], got["arr"]
+    t, mini, arr = got["24hrTicker"], got["24hrMiniTicker"], got["arr:24hrMiniTicker"]
+    assert {x["s"] for x in got["arr:24hrTicker"]} == {"BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT"}
     assert set(t) == set("eEspPwxcQbBaAohlvqOCFLn") and t["s"] == "SOLUSDT"
     assert set(mini) == set("eEschlovq") and mini["o"] == t["o"]
     assert {m["s"] for m in arr} == {"BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT"}  # every symbol that changed
@@ -204,6 +216,19 @@ async def test_the_browser_socket_path_is_untouched(client: Any) -> None:
     r = await client.get("/ws")
     assert r.status in (400, 401, 403)
     assert "error" not in (await r.json())  # Troupe's own problem document, not a stream's error frame
+
+
+async def test_at_most_the_stream_limit_per_connection(client: Any) -> None:
+    client.server.app[STREAM_HUB].stream_limit = 3  # 1024 in production: more than Troupe has streams
+    r = await client.get("/stream?streams=btcusdt@trade/btcusdt@ticker/ethusdt@trade/ethusdt@ticker", headers=UPGRADE)
+    assert r.status == 400 and "too many streams" in (await r.json())["error"]["msg"]
+    ws = await client.ws_connect("/stream?streams=btcusdt@trade/btcusdt@ticker")
+    await ws.send_json({"method": "SUBSCRIBE", "params": ["ethusdt@trade", "ethusdt@ticker"], "id": 1})
+    await ws.send_json({"method": "SUBSCRIBE", "params": ["ethusdt@trade"], "id": 2})
+    assert await _answers(ws, 2) == [
+        {"error": {"code": 2, "msg": "Invalid request: too many streams; at most 3 per connection"}, "id": 1},
+        {"result": None, "id": 2}]
+    await ws.close()
 
 
 async def test_more_than_five_messages_a_second_closes_the_connection(client: Any) -> None:
@@ -383,3 +408,22 @@ async def test_shutdown_says_server_shutdown_then_closes_cleanly(make_client: An
         assert (await ws.receive(timeout=10)).type in (WSMsgType.CLOSE, WSMsgType.CLOSED)
         assert ws.close_code == 1001
     await stopping
+
+
+async def test_a_candle_that_closed_goes_out_at_once_as_closed(client: Any) -> None:
+    hub = client.server.app[STREAM_HUB]
+    ws = await client.ws_connect("/ws/bnbusdt@kline_1h")
+    await wait_until(lambda: _subscribed(hub, 1))
+    later = 4_102_444_800_000  # 2100: past anything the market's own candles say
+    first = Candle(later, Decimal("600"), Decimal("610"), Decimal("590"), Decimal("605"), Decimal("3"))
+    second = Candle(later + 3_600_000, Decimal("605"), Decimal("605"), Decimal("605"), Decimal("605"), Decimal("1"))
+    hub.dispatch([CandleUpdate(msg_id="c1", symbol="BNBUSDT", candles={"1h": first.to_json()}),
+                  CandleUpdate(msg_id="c2", symbol="BNBUSDT", candles={"1h": second.to_json()})])
+    while (k := (await next_json(ws))["k"])["t"] != later:
+        pass
+    assert k["x"] is True and (k["o"], k["h"], k["l"], k["c"], k["v"]) == ("600", "610", "590", "605", "3")
+    assert k["T"] == later + 3_600_000 - 1
+    while (k := (await next_json(ws))["k"])["t"] != later + 3_600_000:  # the open one, within two seconds
+        pass
+    assert k["x"] is False
+    await ws.close()

@@ -300,8 +300,8 @@ async def stream_socket(request: web.Request) -> web.StreamResponse:
             sender.cancel()
         else:
             conn.queue.put_nowait(None)
-        with contextlib.suppress(asyncio.CancelledError, ConnectionError, RuntimeError):
-            await asyncio.wait_for(sender, 5.0)
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError, ConnectionError, RuntimeError):
+            await asyncio.wait_for(sender, 5.0)  # what was queued goes out first, for at most 5 s
         with contextlib.suppress(asyncio.CancelledError):
             await pinger
         if not ws.closed:

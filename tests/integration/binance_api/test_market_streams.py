@@ -55,9 +55,9 @@ async def test_trades_and_agg_trades_are_the_tapes_prints(client: Any) -> None:
 
 async def test_kline_book_ticker_and_partial_depth_streams(client: Any) -> None:
     ws = await client.ws_connect("/stream?streams=ethusdt@kline_1m/ethusdt@bookTicker/ethusdt@depth5@100ms/"
-                                 "ethusdt@depth10")
+                                 "ethusdt@depth10/ethusdt@depth20@100ms")
     got: dict[str, dict[str, Any]] = {}
-    while len(got) < 4:
+    while len(got) < 5:
         event = await next_json(ws)
         got.setdefault(event["stream"], event["data"])
     k = got["ethusdt@kline_1m"]
@@ -69,7 +69,7 @@ async def test_kline_book_ticker_and_partial_depth_streams(client: Any) -> None:
     assert set(bt) == {"u", "s", "b", "B", "a", "A"} and Decimal(bt["b"]) < Decimal(bt["a"])
     d5, d10 = got["ethusdt@depth5@100ms"], got["ethusdt@depth10"]
     assert set(d5) == {"lastUpdateId", "bids", "asks"} and len(d5["bids"]) == len(d5["asks"]) == 5
-    assert len(d10["bids"]) == 10
+    assert len(d10["bids"]) == 10 and len(got["ethusdt@depth20@100ms"]["asks"]) == 20
     # A partial book is the top of GET /api/v3/depth: poll until both show the same update id.
     async def same() -> bool:
         book = await _get(client, "/api/v3/depth?symbol=ETHUSDT&limit=5")

@@ -13,6 +13,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from app.domain.candles import Candle
 from app.domain.symbols import SymbolSpec
 from app.messages import PriceTick, decode
 from app.messaging.names import Names
@@ -52,3 +53,8 @@ class MarketData:
     async def trades(self, symbol: str, limit: int) -> list[dict[str, Any]]:
         """The latest `limit` prints of the tape, oldest first."""
         return [json.loads(raw) for raw in await self.redis.lrange(self.names.tape(symbol), -limit, -1)]
+
+    async def candles(self, symbol: str, interval: str, count: int) -> list[Candle]:
+        """The latest `count` candles of `interval`, oldest first (24 hourly ones make the 24 h ticker)."""
+        raw = await self.redis.lrange(self.names.candles(symbol, interval), -count, -1)
+        return [Candle.from_json(json.loads(c)) for c in raw]

@@ -67,6 +67,7 @@ from web.app_keys import (
     WS_SLOTS,
 )
 from web.auth_guard import AuthGuard
+from web.binance import streams as binance_streams
 from web.binance import views as binance_views
 from web.binance.edge import EDGE, BinanceEdge
 from web.headers import security_headers
@@ -135,6 +136,7 @@ def create_app(settings: Settings, on_fatal: Callable[[str], None] | None = None
     app.on_response_prepare.append(security_headers)
     app.cleanup_ctx.append(_runtime)
     app.on_shutdown.append(_close_websockets)
+    binance_streams.install(app)  # after every other route: /ws/{name} is its catch-all
     return app
 
 
@@ -150,6 +152,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
     def dispatch(messages: list[Any]) -> None:
         hub.dispatch(messages)
         watch.dispatch(messages)
+        app[binance_streams.STREAM_HUB].dispatch(messages)
 
     def give_up(reason: str) -> None:
         app[STATE]["failure"] = reason

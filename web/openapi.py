@@ -34,7 +34,7 @@ routes = web.RouteTableDef()
 NOT_IN_SPEC = ("/", "/login", "/register", "/logout", "/account", "/account/keys", "/account/keys/delete",
                "/auth/resume", "/trade/{symbol}", "/ws", "/metrics", "/problems", "/problems/{code}",
                "/static/vendor/{name}", "/static", "/openapi.json", "/docs", "/api/v3/", "/sapi/",
-               "/fapi/", "/dapi/")
+               "/fapi/", "/dapi/", "/ws/", "/stream")
 
 PROBLEM = {"type": "object", "required": ["type", "title", "status", "detail", "code"], "properties": {
     "type": {"type": "string", "description": "/problems/{code}, a page that explains the code"},
@@ -254,7 +254,8 @@ problem documents (`application/problem+json`); `code` is one of the codes liste
 
 Live data comes over the WebSocket `GET /ws?ticket=...` (a ticket from POST /api/ws-ticket): prices,
 books, trades, candles and your own order, balance, position and CFD events as JSON frames.
-Not described here: the Binance-compatible `/api/v3`, the pages, and `/metrics` (Prometheus text,
+Not described here: the Binance-compatible `/api/v3` and its market streams (`/ws/<stream>`, `/stream`),
+the pages, and `/metrics` (Prometheus text,
 optionally protected by METRICS_TOKEN; see the README)."""
 
 

@@ -13,18 +13,10 @@ import ccxt
 import pytest
 import requests
 
+from tests.support.binance_clients import troupe_urls
 from tests.support.helpers import PASSWORD, ServerProcess, new_email
 
 pytestmark = pytest.mark.crash  # a server process of its own
-
-
-def troupe_urls(url: str) -> dict[str, str]:
-    """What a ccxt user sets: every Binance API family of ccxt points at Troupe."""
-    return {name: f"{url}/api/v3" if name in ("public", "private", "v1") else
-            f"{url}/sapi/v1" if name.startswith("sapi") else
-            f"{url}/fapi/v1" if name.startswith("fapi") else
-            f"{url}/dapi/v1" if name.startswith("dapi") else f"{url}/api/v3"
-            for name in ccxt.binance().urls["api"]}
 
 
 @pytest.fixture(scope="module")

@@ -171,7 +171,7 @@ export class Portfolio {
         if (value !== undefined) c.dataset.value = value;
         return c;
       };
-      tr.append(td(d.date), td(fmt(d.open, 2), "num", d.open), td(fmt(d.close, 2), "num", d.close),
+      tr.append(td(d.date), td(fmt(d.close, 2), "num", d.close),
         td(`${pnl.gt(0) ? "+" : ""}${fmt(d.pnl, 2)}`, `num pnl ${pnl.gt(0) ? "up" : pnl.lt(0) ? "down" : ""}`, d.pnl));
       return tr;
     });

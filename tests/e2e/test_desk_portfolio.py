@@ -232,6 +232,7 @@ async def test_phone_layout_scrolls_tables_and_tabs_inside_the_page(new_context:
     table = await pane.evaluate("p => [p.scrollWidth, p.clientWidth, getComputedStyle(p).overflowX]")
     assert table[0] > table[1] and table[2] == "auto", f"the open orders scroll inside their pane: {table}"
     assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    await tablist.scroll_into_view_if_needed()
     await screenshot(page, "phone-open-orders")
 
     await page.get_by_role("tab", name="Portfolio").scroll_into_view_if_needed()

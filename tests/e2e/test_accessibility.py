@@ -5,6 +5,7 @@ the order form."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -96,3 +97,15 @@ async def test_the_skip_link_is_first_visible_on_focus_and_lands_in_the_order_fo
     await page.keyboard.press("Enter")
     focused = await page.evaluate("document.activeElement.closest('form')?.id")
     assert focused == "order-form"
+
+
+
+async def test_the_chart_has_a_text_summary_of_its_last_closed_candle(new_context: NewContext) -> None:
+    page = await (await new_context()).new_page()
+    await register(page)
+    summary = page.locator("#chart-summary")
+    await expect(summary).to_have_text(re.compile(
+        r"^BTCUSDT 1m candles\. Last closed candle: open [\d,.]+, high [\d,.]+, low [\d,.]+, close [\d,.]+\.$"))
+    await expect(summary).to_have_attribute("aria-live", "polite")
+    await page.get_by_role("button", name="5m", exact=True).click()
+    await expect(summary).to_contain_text("BTCUSDT 5m candles.")

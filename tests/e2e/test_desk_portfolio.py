@@ -176,13 +176,17 @@ async def test_the_bell_records_fills_and_rejections_and_browser_notifications_a
 
     await place(page, token, side="BUY", type="MARKET", quantity="0.01")
     await place(page, token, side="BUY", type="MARKET", quantity="1000")  # far beyond the wallet
-    bell = page.get_by_role("button", name="Notifications, 2 unread")
+    refused = await page.request.post("/api/cfd/positions", headers=auth(token), data={
+        "symbol": "BTCUSDT", "direction": "LONG", "margin": "100000000", "leverage": "10"})
+    assert 400 <= refused.status < 500, await refused.text()
+    bell = page.get_by_role("button", name="Notifications, 3 unread")
     await expect(bell).to_be_visible()
     await bell.click()
     history = page.get_by_role("list", name="Notification history")
     items = history.get_by_role("listitem")
     await expect(items.filter(has_text="Order filled")).to_contain_text("Buy 0.01 BTCUSDT filled at")
     await expect(items.filter(has_text="Order rejected")).to_contain_text("insufficient balance")
+    await expect(items.filter(has_text="CFD order refused")).to_be_visible()
     await expect(page.get_by_role("button", name="Notifications, none unread")).to_be_visible()
     shown = await page.evaluate("window.__shown")
     assert any(s.startswith("Order filled: Buy 0.01 BTCUSDT") for s in shown), shown

@@ -60,6 +60,9 @@ export class Portfolio {
     this.series = this.chart.addSeries(AreaSeries, { lineWidth: 2, priceFormat: { type: "price", precision: 2, minMove: 0.01 } });
     this.applyTheme();
     document.addEventListener("themechange", () => this.applyTheme());
+    // Loaded while shown: when the tab is selected (by click or arrow key), and on changes while it is open.
+    new MutationObserver(() => { if (!pane.hidden) this.load(); })
+      .observe(pane, { attributes: true, attributeFilter: ["hidden"] });
     for (const button of pane.querySelectorAll(".range-button")) {
       button.addEventListener("click", () => {
         this.range = button.dataset.range;
@@ -82,6 +85,7 @@ export class Portfolio {
   /** Something that moves equity happened (a fill, a balance, a CFD event): reload once the burst is over. */
   changed() {
     clearTimeout(this.timer);
+    if (this.pane.hidden) return;  // the next showing loads afresh
     this.timer = setTimeout(() => this.load(), REFRESH_MS);
   }
 

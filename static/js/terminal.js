@@ -60,7 +60,6 @@ const offline = new OfflineGuard({ root, notice: $("offline-notice"), onBack: ()
   desk.showError("");
 } });
 const chartSummary = new ChartSummary($("chart-summary"), spec.symbol, decimalsOf(spec.tickSize));
-$("tab-portfolio").addEventListener("click", () => portfolio.load());
 document.querySelector(".skip-link").addEventListener("click", (event) => {
   const target = document.querySelector('[role="tabpanel"]:not([hidden]) .order-form input:not([type="hidden"]):not(:disabled)');
   if (!target) return;

@@ -39,25 +39,34 @@ class Valuation:
     spot: Decimal  # Σ (free + locked) × mark
     cfd: Decimal  # free margin + Σ (isolated margin + unrealized PnL at the close price)
     unpriced: tuple[str, ...]  # assets held without a mark (counted as nothing until one comes)
+    assets: tuple[tuple[str, Decimal], ...] = ()  # (asset, value in USDT) of each priced holding; Σ = spot
 
     @property
     def total(self) -> Decimal:
         return self.spot + self.cfd
 
 
-def spot_value(holdings: Mapping[str, Decimal], marks: Mapping[str, Decimal]) -> tuple[Decimal, tuple[str, ...]]:
-    """USDT at 1, every other asset at its mark (price per base asset), exactly (no rounding); an asset
-    without a mark is worth nothing yet and is named in the second value."""
-    total, unpriced = ZERO, []
+def asset_values(holdings: Mapping[str, Decimal],
+                 marks: Mapping[str, Decimal]) -> tuple[tuple[tuple[str, Decimal], ...], tuple[str, ...]]:
+    """Each priced holding's value in USDT (USDT at 1, every other asset at its mark, exactly), by asset
+    name, and the assets held without a mark (worth nothing yet): the allocation the portfolio shows."""
+    values, unpriced = [], []
     for asset in sorted(holdings):
         amount = holdings[asset]
         if asset == QUOTE_ASSET:
-            total += amount
+            values.append((asset, amount))
         elif asset in marks:
-            total += amount * marks[asset]
+            values.append((asset, amount * marks[asset]))
         elif amount:
             unpriced.append(asset)
-    return total, tuple(unpriced)
+    return tuple(values), tuple(unpriced)
+
+
+def spot_value(holdings: Mapping[str, Decimal], marks: Mapping[str, Decimal]) -> tuple[Decimal, tuple[str, ...]]:
+    """USDT at 1, every other asset at its mark (price per base asset), exactly (no rounding); an asset
+    without a mark is worth nothing yet and is named in the second value."""
+    values, unpriced = asset_values(holdings, marks)
+    return sum((v for _, v in values), ZERO), unpriced
 
 
 def cfd_equity(balance: Decimal, positions: Iterable[CfdHolding],
@@ -77,8 +86,9 @@ def cfd_equity(balance: Decimal, positions: Iterable[CfdHolding],
 def valuation(holdings: Mapping[str, Decimal], marks: Mapping[str, Decimal], cfd_balance: Decimal,
               cfd_positions: Iterable[CfdHolding], quotes: Mapping[str, tuple[Decimal, Decimal]]) -> Valuation:
     """Total equity in USDT = spot balances at marks + CFD equity."""
-    spot, unpriced = spot_value(holdings, marks)
-    return Valuation(spot, cfd_equity(cfd_balance, cfd_positions, quotes), unpriced)
+    values, unpriced = asset_values(holdings, marks)
+    spot = sum((v for _, v in values), ZERO)
+    return Valuation(spot, cfd_equity(cfd_balance, cfd_positions, quotes), unpriced, values)
 
 
 def holdings_of(balances: Iterable[tuple[str, Decimal, Decimal]]) -> dict[str, Decimal]:

@@ -148,7 +148,8 @@ async def equity(request: web.Request) -> web.Response:
     curve = await in_db(request, equity_curve, claims.user_id, start, end, interval)
     value = await in_db(request, current_valuation, claims.user_id, marks, quotes, request.app[SETTINGS].exchange)
     curve["now"] = {"time": now, "equity": to_str(value.total), "spot": to_str(value.spot), "cfd": to_str(value.cfd),
-                    "unpriced": list(value.unpriced)}
+                    "unpriced": list(value.unpriced),
+                    "assets": [{"asset": a, "value": to_str(v)} for a, v in value.assets]}
     return web.json_response(curve)
 
 

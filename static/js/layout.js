@@ -39,12 +39,13 @@ export function setupSplitters(container) {
     };
     splitter.setAttribute("aria-valuemin", String(min));
     splitter.setAttribute("aria-valuemax", String(max));
-    const saved = Number(localStorage.getItem(key));
-    if (saved) apply(saved);
     const current = () => {
       const target = splitter.nextElementSibling;
       return vertical ? target.getBoundingClientRect().width : target.getBoundingClientRect().height;
     };
+    const saved = Number(localStorage.getItem(key));
+    if (saved) apply(saved);
+    else splitter.setAttribute("aria-valuenow", String(Math.round(current())));  // a separator's required value
     splitter.addEventListener("pointerdown", (down) => {
       down.preventDefault();
       splitter.setPointerCapture(down.pointerId);

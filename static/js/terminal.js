@@ -3,11 +3,15 @@
 import { api, onUnauthorized } from "./api.js";
 import { CfdDesk } from "./cfd.js";
 import { CandleChart } from "./chart.js";
+import { ChartSummary } from "./chart-summary.js";
 import { saveDraft, takeDraft } from "./draft.js";
 import { setupHotkeys, setupSplitters, setupTabs, toaster } from "./layout.js";
 import { Live } from "./live.js";
+import { Notifications, cfdNotice, orderNotice } from "./notifications.js";
 import { dec, decimalsOf, fmt, plain } from "./num.js";
+import { OfflineGuard } from "./offline.js";
 import { OrderForm } from "./order-form.js";
+import { Portfolio } from "./portfolio.js";
 import { Session } from "./session.js";
 import { OPEN_STATUSES, renderBalances, renderHistory, renderOpenOrders, renderPositions } from "./tables.js";
 
@@ -26,6 +30,8 @@ const state = {
   positions: new Map(),
   ticks: new Map(),
   open24h: null,
+  marketStale: false,  // the feed said so (MARKET_STATUS)
+  offline: false,  // the WebSocket is down: no price on the page is current
 };
 if (!root.dataset.intervals.split(",").includes(state.interval)) state.interval = "1m";
 
@@ -42,6 +48,25 @@ const form = new OrderForm({
 });
 
 const desk = new CfdDesk({ spec, toast, session, quoteOf: (symbol) => state.ticks.get(symbol) ?? null });
+
+// ---- portfolio, notifications, offline, the chart's text alternative (h-portfolio) ----
+const portfolio = new Portfolio({ pane: $("pane-portfolio") });
+const notifications = new Notifications({
+  button: $("notif-button"), count: $("notif-count"), panel: $("notif-panel"), list: $("notif-list"),
+  empty: $("notif-empty"), clear: $("notif-clear"), toggle: $("notif-browser"), permission: $("notif-permission"),
+});
+const offline = new OfflineGuard({ root, notice: $("offline-notice"), onBack: () => {
+  form.clearError();  // errors from the outage ("cannot be reached") no longer hold
+  desk.showError("");
+} });
+const chartSummary = new ChartSummary($("chart-summary"), spec.symbol, decimalsOf(spec.tickSize));
+document.querySelector(".skip-link").addEventListener("click", (event) => {
+  const target = document.querySelector('[role="tabpanel"]:not([hidden]) .order-form input:not([type="hidden"]):not(:disabled)');
+  if (!target) return;
+  event.preventDefault();
+  target.focus();
+});
+// ---- end h-portfolio ----
 
 // ---- drawing (coalesced to one redraw per animation frame, and only the parts that changed:
 // order rows are never rebuilt on a price tick, so a click on their buttons is never lost) ----
@@ -83,9 +108,14 @@ function drawTicker(tick) {
   }
 }
 
-/** A live feed gone silent: market orders are refused until it flows again. */
+/** A live feed gone silent: market orders are refused until it flows again; and while the page is
+ * disconnected, whatever it shows is stale too. */
 function showStale(stale) {
-  $("stale").hidden = !stale;
+  if (stale !== undefined) state.marketStale = stale;
+  const badge = $("stale");
+  badge.hidden = !(state.marketStale || state.offline);
+  badge.textContent = state.offline ? "Prices stale: disconnected" : "Prices stale";
+  $("last-price").closest(".ticker").dataset.stale = String(!badge.hidden);
 }
 
 // ---- orders ----
@@ -94,6 +124,7 @@ function mergeOrder(update) {
   if (known && (known.version ?? -1) > (update.version ?? -1)) return;  // an older update: drop it
   const merged = { ...known, ...update };
   state.orders.set(update.orderId, merged);
+  notifications.add(orderNotice(merged, known));
   if (known && known.status !== merged.status) announce(merged);
   if (!known && !OPEN_STATUSES.has(merged.status)) announce(merged);
 }
@@ -143,7 +174,10 @@ async function loadCandles() {
   for (const b of document.querySelectorAll(".tf")) b.setAttribute("aria-pressed", String(b.dataset.interval === interval));
   try {
     const data = await api("GET", `/api/market/candles?symbol=${spec.symbol}&interval=${interval}&limit=500`);
-    if (interval === state.interval) chart.setCandles(interval, data.candles);
+    if (interval === state.interval) {
+      chart.setCandles(interval, data.candles);
+      chartSummary.setCandles(interval, data.candles);
+    }
   } catch (error) {
     toast("error", `Chart: ${error.message}`);
   }
@@ -179,9 +213,14 @@ function onMessage(m) {
       loadCandles();  // after a gap the chart reloads its history too
       desk.reload();
       redraw();
+      portfolio.changed();
       break;
     case "CFD_UPDATE":
       desk.onUpdate(m);
+      if (m.event !== "PNL") {
+        notifications.add(cfdNotice(m));
+        portfolio.changed();
+      }
       break;
     case "ORDER_UPDATE":
       mergeOrder(m);
@@ -190,10 +229,12 @@ function onMessage(m) {
     case "BALANCE_UPDATE":
       for (const b of m.balances) state.balances.set(b.asset, b);
       redraw("balances");
+      portfolio.changed();
       break;
     case "POSITION_UPDATE":
       for (const p of m.positions) state.positions.set(p.asset, { ...state.positions.get(p.asset), ...p });
       redraw("positions");
+      portfolio.changed();
       break;
     case "PRICE_UPDATE":
       state.ticks.set(m.symbol, m);
@@ -209,7 +250,10 @@ function onMessage(m) {
       if (m.symbol === spec.symbol) showStale(m.stale);
       break;
     case "CANDLE_UPDATE":
-      if (m.symbol === spec.symbol && m.interval === state.interval) chart.update(m.candle);
+      if (m.symbol === spec.symbol && m.interval === state.interval) {
+        chart.update(m.candle);
+        chartSummary.update(m.candle);
+      }
       break;
     default:
       break;
@@ -222,6 +266,11 @@ function onState(kind, delayMs) {
   indicator.textContent = kind === "live" ? "Live"
     : kind === "offline" ? `Offline · retrying in ${Math.max(1, Math.ceil(delayMs / 1000))} s`
       : kind === "reconnecting" ? "Reconnecting…" : kind === "signed-out" ? "Signed out" : "Connecting…";
+  // Offline once a connection was lost; the first connect of the page and a signed-out session (whose notice
+  // says what to do) are not outages.
+  state.offline = kind === "offline" || kind === "reconnecting";
+  offline.set(!state.offline);
+  showStale();
 }
 
 const live = new Live({ onMessage, onState, onSignedOut: (reason) => session.end(reason),

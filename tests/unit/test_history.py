@@ -52,6 +52,9 @@ def test_equity_is_spot_at_marks_plus_cfd_equity_exactly() -> None:
     assert long_upnl == D("15") and short_upnl == D("49.75")
     assert value.cfd == D("700") + D("100") + long_upnl + D("200") + short_upnl + D("15")
     assert value.total == spot + value.cfd
+    assert value.assets == (("BTC", D("0.22345678") * D("65000.01")), ("ETH", D(0)), ("USDT", D("1020.5"))), \
+        "the allocation: each priced holding at its mark, summing to the spot value"
+    assert sum(v for _, v in value.assets) == value.spot
 
 
 @settings(deadline=None)  # a shared, loaded machine: no per-example time limit

@@ -118,7 +118,10 @@ async def test_equity_points_are_spot_balances_at_marks_plus_cfd_equity(aiohttp_
         expected = held["USDT"][0] + held["USDT"][1] + (held["BTC"][0] + held["BTC"][1]) * Decimal(65000)
         assert dec(curve["points"][-1]["equity"]) == expected, "balances at the executor's mark, exactly"
         assert curve["interval"] == "5m" and curve["resets"] == [], "a day in at most 1000 points: 5 minutes"
-        assert set(curve["now"]) == {"time", "equity", "spot", "cfd", "unpriced"}
+        assert set(curve["now"]) == {"time", "equity", "spot", "cfd", "unpriced", "assets"}
+        assets = {a["asset"]: dec(a["value"]) for a in curve["now"]["assets"]}
+        assert sum(assets.values()) == dec(curve["now"]["spot"]), "the allocation adds up to the spot value"
+        assert assets["USDT"] == held["USDT"][0] + held["USDT"][1]
 
         # with a CFD position: spot at marks plus the desk's equity (free margin + margin + unrealized PnL)
         resp = await client.post("/api/cfd/positions", headers=auth(token), json={

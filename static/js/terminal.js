@@ -249,7 +249,9 @@ $("cancel-everything").addEventListener("click", () => cancelAll(null));
 
 // The history: the live orders (the snapshot's and every update since) and older pages read on demand,
 // both shown through the same filters (applied by the server to the pages, and here to the live ones).
-const history = { older: new Map(), cursor: undefined, filters: {} };
+// `recentOldest`: the oldest of the snapshot's recent orders; everything newer is live on the page already
+// (open orders older than it are too, which is why it, not the oldest row shown, is where paging starts).
+const history = { older: new Map(), cursor: undefined, filters: {}, recentOldest: null };
 
 function dayMs(value, next) {
   if (!value) return null;
@@ -276,8 +278,7 @@ function historyQuery(cursor) {
 }
 
 async function loadHistory(first) {
-  const shown = [...history.older.keys(), ...[...state.orders.values()].filter(historyKeep).map((o) => o.orderId)];
-  const cursor = first ? null : (history.cursor ?? (shown.length ? Math.min(...shown) : null));
+  const cursor = first ? null : (history.cursor === undefined ? history.recentOldest : history.cursor);
   try {
     const page = await api("GET", `/api/trading/orders?${historyQuery(cursor)}`);
     if (first) history.older = new Map();
@@ -332,6 +333,7 @@ function onMessage(m) {
     case "SNAPSHOT":
       state.orders.clear();
       for (const o of [...m.recentOrders, ...m.openOrders]) state.orders.set(o.orderId, { ...o, orderType: o.type });
+      history.recentOldest = m.recentOrders.length ? Math.min(...m.recentOrders.map((o) => o.orderId)) : null;
       state.balances = new Map(m.balances.map((b) => [b.asset, b]));
       state.positions = new Map(m.positions.map((p) => [p.asset, p]));
       loadCandles();  // after a gap the chart reloads its history too

@@ -176,25 +176,37 @@ async def test_history_filters_and_pages_and_the_fills_tab_matches_the_api(new_c
     page = await (await new_context()).new_page()
     await register(page)
     above = str(await off_market(page, "1.1"))
+    oco = await api(page, "POST", "/api/trading/orderList/oco", {  # the oldest: open, so live on the page too
+        "symbol": "BTCUSDT", "side": "SELL", "quantity": "0.01", "price": str(await off_market(page, "1.2")),
+        "stopPrice": str(await off_market(page, "0.8"))})
     for _ in range(56):  # post-only buys above the market: rejected at once, so nothing stays open
         await api(page, "POST", "/api/trading/orders", {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT_MAKER",
                                                          "quantity": "0.001", "price": above})
     for side in ("BUY", "SELL", "BUY"):
         await api(page, "POST", "/api/trading/orders", {"symbol": "BTCUSDT", "side": side, "type": "MARKET",
                                                          "quantity": "0.001"})
-    total = 59
+    total = 61
     await page.reload()
     await page.get_by_role("tab", name="Order history").click()
     history = page.get_by_role("table", name="Order history").locator("tbody tr")
-    await expect(history).to_have_count(50)  # the snapshot's recent orders
+    await expect(history).to_have_count(52)  # the snapshot's recent orders, and the open ones
+    legs = page.get_by_role("table", name="Order history").locator(f'tr[data-list-id="{oco["orderListId"]}"]')
+    await expect(legs).to_have_count(2)
+    await expect(legs.first).to_contain_text(f"OCO #{oco['orderListId']}")
+    assert await page.evaluate("""(list) => {
+      const rows = [...document.querySelectorAll('#order-history tbody tr')];
+      const at = rows.map((r, i) => (r.dataset.listId === String(list) ? i : -1)).filter((i) => i >= 0);
+      return at.length === 2 && at[1] === at[0] + 1;
+    }""", oco["orderListId"]), "the legs of one list are next to each other"
     await page.get_by_role("button", name="Load older orders").click()
     await expect(history).to_have_count(total)
     await expect(page.get_by_role("button", name="No older orders")).to_be_disabled()
 
     await page.get_by_label("Side").select_option("SELL")
     await page.get_by_role("button", name="Apply").click()
-    await expect(history).to_have_count(1)
-    await expect(history.first).to_contain_text("Sell")
+    await expect(history).to_have_count(3)  # the market sell and the OCO's two legs
+    for i in range(3):
+        await expect(history.nth(i)).to_contain_text("Sell")
     await page.get_by_label("Side").select_option("")
     await page.get_by_label("Status").select_option("FILLED")
     await page.get_by_role("button", name="Apply").click()

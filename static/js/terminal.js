@@ -188,8 +188,6 @@ async function amendOrder(order, price) {
     const placed = await api("POST", `/api/trading/orders/${order.orderId}/replace`,
       { price, clientOrderId: "amend-" + crypto.randomUUID().replaceAll("-", "").slice(0, 24) });
     toast("info", `Order ${order.orderId} moving to ${plain(price)} (new order ${placed.orderId})`);
-    order.cancelRequested = true;
-    redraw("orders");
     return true;
   } catch (error) {
     toast("error", `Amend failed: ${session.failure("amend", error)}`);

@@ -42,15 +42,25 @@ async def open_orders(page: Page) -> list[dict[str, Any]]:
 
 
 async def drag_line(page: Page, key: str, to_price: Decimal) -> None:
-    """Press on the line, move it to the height of `to_price` in small steps, release."""
-    box = await page.locator("#chart").bounding_box()
+    """Press on the line, move it to the height of `to_price` in small steps, release. The price scale
+    follows the live market, so a press that a rescale made miss the line is measured and tried again."""
+    chart = page.locator("#chart")
+    box = await chart.bounding_box()
     assert box is not None
-    start = await page.evaluate("(k) => document.getElementById('chart').chartLines.coordinateOf(k)", key)
-    end = await page.evaluate("(p) => document.getElementById('chart').chartLines.coordinateOf(p)", str(to_price))
-    assert start is not None and end is not None and 0 < start < box["height"] and 0 < end < box["height"]
     x = box["x"] + box["width"] * 0.4
-    await page.mouse.move(x, box["y"] + start)
-    await page.mouse.down()
+    where = "(k) => document.getElementById('chart').chartLines.coordinateOf(k)"
+    for _ in range(5):
+        start = await page.evaluate(where, key)
+        assert start is not None and 0 < start < box["height"], start
+        await page.mouse.move(x, box["y"] + start)
+        await page.mouse.down()
+        if await chart.get_attribute("data-dragging") == key:
+            break
+        await page.mouse.up()
+    else:
+        raise AssertionError(f"could not grab the line {key}")
+    end = await page.evaluate(where, str(to_price))
+    assert end is not None and 0 < end < box["height"], end
     await page.mouse.move(x, box["y"] + end, steps=8)
     await page.mouse.up()
 
@@ -230,3 +240,25 @@ async def test_history_filters_and_pages_and_the_fills_tab_matches_the_api(new_c
         await expect(rows.nth(i).locator("td.qty")).to_have_attribute("data-value", f["qty"])
     csv = await page.request.get("/api/trading/fills.csv")
     assert csv.status == 200 and (await csv.text()).count("\n") >= len(fills)
+
+
+async def test_edit_price_from_the_open_orders_row_amends_by_keyboard(new_context: NewContext) -> None:
+    page = await (await new_context()).new_page()
+    await register(page)
+    placed = await api(page, "POST", "/api/trading/orders", {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT",
+                                                              "quantity": "0.01", "price": str(await off_market(
+                                                                  page, "0.8"))})
+    edit = page.get_by_role("button", name=f"Edit price of order {placed['orderId']}")
+    await edit.focus()
+    await page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name=f"Edit price of order {placed['orderId']}")
+    await expect(dialog).to_be_visible()
+    new_price = await off_market(page, "0.7")
+    await dialog.get_by_label("New price (USDT)").fill(str(new_price))
+    await dialog.get_by_label("New price (USDT)").press("Enter")
+    rows = page.get_by_role("table", name="Open orders").locator("tbody tr")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).not_to_have_attribute("data-order-id", str(placed["orderId"]))
+    await expect(rows.first).to_contain_text(plain(new_price))
+    orders = await open_orders(page)
+    assert [o["price"] for o in orders] == [plain(new_price)]

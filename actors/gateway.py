@@ -20,20 +20,35 @@ from app.domain import oco
 from app.domain.answers import Answer, RejectionKind
 from app.domain.orders import (
     CANCELABLE,
+    LIMIT_TYPES,
+    TRIGGERED_TYPES,
     OrderRejected,
     OrderRequest,
     OrderStatus,
     OrderType,
+    amend_refusal,
     check_request,
 )
 from app.faults import crash_point
 from app.hops import GATEWAY_COMMITTED, GATEWAY_READ, now_ns
-from app.messages import CancelOrder, Message, PlaceOco, PlaceOrder, Reply, RequestCancel, SubmitOrder, encode
+from app.messages import (
+    CancelOrder,
+    Message,
+    PlaceOco,
+    PlaceOrder,
+    ReplaceOrder,
+    Reply,
+    RequestCancel,
+    RequestCancelAll,
+    SubmitOrder,
+    encode,
+)
 from app.messaging.names import shard_of
 from app.messaging.streams import REPLY_MAXLEN, Delivery, add_raw
 from app.money import ZERO
 from app.persistence.db import db, write_transaction
 from app.persistence.orders import (
+    cancelable_orders,
     count_open_orders,
     insert_order,
     order_by_client_id,
@@ -148,6 +163,10 @@ class Gateway(MailboxActor):
             return self._cancel(msg)
         if isinstance(msg, PlaceOco):
             return self._place_oco(msg)
+        if isinstance(msg, ReplaceOrder):
+            return self._replace(msg)
+        if isinstance(msg, RequestCancelAll):
+            return self._cancel_all(msg)
         log.warning("gateway: ignoring unexpected %s", type(msg).__name__)
         raise OrderRejected(RejectionKind.INVALID, "BAD_REQUEST", "unexpected message")
 
@@ -168,20 +187,65 @@ class Gateway(MailboxActor):
             raise OrderRejected(RejectionKind.TOO_MANY_OPEN_ORDERS, "TOO_MANY_ORDERS",
                                 f"at most {self.runtime.settings.max_open_orders} open orders "
                                 "per account; cancel some first")
-        now = now_ms()
-        order_id = insert_order({
-            "user_id": msg.user_id, "client_order_id": req.client_order_id, "symbol": req.symbol,
-            "side": req.side.value, "type": req.type.value,
-            "time_in_force": req.time_in_force.value if req.time_in_force else None, "quantity": req.quantity,
-            "quote_order_qty": req.quote_order_qty, "price": req.price, "status": OrderStatus.PENDING.value,
-            "executed_qty": ZERO, "cumm_quote_qty": ZERO, "locked": ZERO, "fill_count": 0, "reject_reason": None,
-            "created_at": now, "updated_at": now, "version": 0, "stop_price": req.stop_price,
-            "trailing_delta": req.trailing_delta, "triggered": False, "api_key_id": msg.api_key_id,
-        })  # a clientOrderId repeated within one batch was caught above: each message has its savepoint
+        order_id = _insert(msg.user_id, req, api_key_id=msg.api_key_id)
+        # a clientOrderId repeated within one batch was caught above: each message has its savepoint
         stream = self.runtime.names.executor(shard_of(msg.user_id, self.runtime.settings.executor_shards))
         submit = SubmitOrder(msg_id=f"submit:{order_id}", order_id=order_id, user_id=msg.user_id, trace=msg.trace)
         body = {"orderId": order_id, "clientOrderId": req.client_order_id, "status": OrderStatus.PENDING.value}
         return Answer.ACCEPTED, body, [(stream, submit)]
+
+    def _replace(self, msg: ReplaceOrder) -> Handled:
+        """An amend: a new order naming the one it replaces; the Executor cancels and places in one transaction.
+
+        Refused here when the old order cannot be amended now (ended, an OCO leg, a market order, partly
+        filled); the Executor checks again when it applies it, since the old one may fill meanwhile."""
+        old = order_by_id(msg.order_id, msg.user_id)
+        if old is None:
+            raise OrderRejected(RejectionKind.NOT_FOUND, "UNKNOWN_ORDER", f"order {msg.order_id} does not exist")
+        view = order_view(old)
+        req = OrderRequest(client_order_id=msg.client_order_id, symbol=view.symbol, side=view.side, type=view.type,
+                           quantity=msg.quantity or view.quantity, price=msg.price or view.price,
+                           time_in_force=view.time_in_force, stop_price=msg.stop_price or view.stop_price,
+                           trailing_delta=view.trailing_delta)
+        existing = order_by_client_id(msg.user_id, msg.client_order_id)
+        if existing is not None:  # a retry: the same replace answers the same new order
+            if existing.replaces_order_id != old.id:
+                raise OrderRejected(RejectionKind.CONFLICT, "DUPLICATE_CLIENT_ORDER_ID",
+                                    f"clientOrderId {msg.client_order_id} was already used for a different order "
+                                    f"({existing.id})", field="clientOrderId")
+            answer, body, _ = self._repeat(existing, req)
+            return answer, {**body, "replacesOrderId": old.id}, []
+        if (refusal := amend_refusal(old.id, view.status, view.type, view.executed_qty, old.order_list_id)):
+            raise refusal
+        spec = self.runtime.specs[view.symbol]
+        if msg.price is not None and view.type not in LIMIT_TYPES:
+            raise OrderRejected(RejectionKind.INVALID, "INVALID_PARAMS", f"a {view.type} order has no limit price; "
+                                "amend its stopPrice instead", field="price")
+        if msg.stop_price is not None and view.type not in TRIGGERED_TYPES:
+            raise OrderRejected(RejectionKind.INVALID, "INVALID_PARAMS", f"a {view.type} order has no stopPrice",
+                                field="stopPrice")
+        checked = check_request(req, spec)
+        new_id = _insert(msg.user_id, checked, replaces=old.id)
+        stream = self.runtime.names.executor(shard_of(msg.user_id, self.runtime.settings.executor_shards))
+        submit = SubmitOrder(msg_id=f"submit:{new_id}", order_id=new_id, user_id=msg.user_id)
+        body = {"orderId": new_id, "clientOrderId": msg.client_order_id, "status": OrderStatus.PENDING.value,
+                "replacesOrderId": old.id}
+        return Answer.ACCEPTED, body, [(stream, submit)]
+
+    def _cancel_all(self, msg: RequestCancelAll) -> Handled:
+        """One CancelOrder per order still cancelable (per OCO list: canceling a leg cancels both)."""
+        rows = cancelable_orders(msg.user_id, msg.symbol)
+        stream = self.runtime.names.executor(shard_of(msg.user_id, self.runtime.settings.executor_shards))
+        lists: set[int] = set()
+        out: list[tuple[str, Message]] = []
+        for row in rows:
+            if row.order_list_id is not None:
+                if row.order_list_id in lists:
+                    continue
+                lists.add(row.order_list_id)
+            out.append((stream, CancelOrder(msg_id=f"cancel:{row.id}", order_id=row.id, user_id=msg.user_id)))
+        body = {"symbol": msg.symbol, "orders": [{**order_json(r), "cancelRequested": True} for r in rows]}
+        return (Answer.ACCEPTED if rows else Answer.OK), body, out
 
     def _place_oco(self, msg: PlaceOco) -> Handled:
         req = msg.oco
@@ -264,6 +328,20 @@ class Gateway(MailboxActor):
         return Answer.ACCEPTED, body, [(stream, cancel)]
 
 
+def _insert(user_id: int, req: OrderRequest, api_key_id: int | None = None, replaces: int | None = None) -> int:
+    now = now_ms()
+    return insert_order({
+        "user_id": user_id, "client_order_id": req.client_order_id, "symbol": req.symbol,
+        "side": req.side.value, "type": req.type.value,
+        "time_in_force": req.time_in_force.value if req.time_in_force else None, "quantity": req.quantity,
+        "quote_order_qty": req.quote_order_qty, "price": req.price, "status": OrderStatus.PENDING.value,
+        "executed_qty": ZERO, "cumm_quote_qty": ZERO, "locked": ZERO, "fill_count": 0, "reject_reason": None,
+        "created_at": now, "updated_at": now, "version": 0, "stop_price": req.stop_price,
+        "trailing_delta": req.trailing_delta, "triggered": False, "api_key_id": api_key_id,
+        "replaces_order_id": replaces,
+    })
+
+
 def settle(venue: str, started: float, committed: float, done: list[Delivery],
            settled: list[tuple[Message, Reply]]) -> None:
     """After the commit: the batch's metrics, and one INFO line per order accepted or refused and per cancel."""
@@ -286,6 +364,12 @@ def settle(venue: str, started: float, committed: float, done: list[Delivery],
                 log.info("order refused: user %s %s %s: %s", msg.user_id, order_type, req.symbol, reply.code)
         elif isinstance(msg, RequestCancel) and reply.answer == Answer.ACCEPTED:
             log.info("order %s cancel requested: user %s", msg.order_id, msg.user_id)
+        elif isinstance(msg, ReplaceOrder) and reply.answer == Answer.ACCEPTED:
+            log.info("order %s accepted: user %s replaces order %s", reply.body.get("orderId"), msg.user_id,
+                     msg.order_id)
+        elif isinstance(msg, RequestCancelAll) and reply.answer == Answer.ACCEPTED:
+            log.info("cancel of %d orders requested: user %s %s", len(reply.body.get("orders", [])), msg.user_id,
+                     msg.symbol or "all symbols")
     metrics.count_orders(venue, outcomes)
 
 

@@ -85,6 +85,31 @@ class RequestCancel(Message):
     order_id: int
 
 
+@message
+class ReplaceOrder(Message):
+    """An amend: order `order_id` again at a new price (and/or quantity, stop price) under `client_order_id`.
+
+    The Gateway stores the new order naming the old one (`replaces_order_id`); the Executor cancels the old
+    and places the new in one transaction, or rejects the new one if the old can no longer be canceled."""
+
+    reply_to: str
+    user_id: int
+    order_id: int
+    client_order_id: str
+    price: Decimal | None = None
+    quantity: Decimal | None = None
+    stop_price: Decimal | None = None
+
+
+@message
+class RequestCancelAll(Message):
+    """Cancel every order of the user that is not terminal, of one symbol or (None) all of them."""
+
+    reply_to: str
+    user_id: int
+    symbol: str | None = None
+
+
 # --- any actor -> a web node's reply stream -------------------------------------------------
 
 @message

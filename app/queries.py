@@ -34,12 +34,13 @@ from app.render import order_json, position_json
 
 
 def list_orders(user_id: int, status: str | None, symbol: str | None, limit: int,
-                before_id: int | None) -> dict[str, Any]:
+                before_id: int | None, side: str | None = None, start: int | None = None,
+                end: int | None = None) -> dict[str, Any]:
     if status == "OPEN":
         statuses = [s.value for s in CANCELABLE]
     else:
         statuses = [status] if status else None
-    rows = user_orders(user_id, statuses, symbol, limit + 1, before_id)
+    rows = user_orders(user_id, statuses, symbol, limit + 1, before_id, side, start, end)
     more = len(rows) > limit
     rows = rows[:limit]
     fills = fills_of([r.id for r in rows])

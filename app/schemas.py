@@ -155,6 +155,29 @@ def parse_order(data: Any, default_client_id: str) -> OrderRequest:
     )
 
 
+_REPLACE_FIELDS = {"price", "quantity", "stopPrice", "clientOrderId"}
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaceRequest:
+    """An amend of an open order: what changes (at least one), and the new order's clientOrderId."""
+
+    client_order_id: str
+    price: Decimal | None
+    quantity: Decimal | None
+    stop_price: Decimal | None
+
+
+def parse_replace(data: Any, default_client_id: str) -> ReplaceRequest:
+    body = _object(data, _REPLACE_FIELDS, set())
+    cid = _string(body, "clientOrderId", CLIENT_ORDER_ID, "must be 1-36 characters of A-Z a-z 0-9 _ -",
+                  optional=True)
+    price, quantity, stop = _amount(body, "price"), _amount(body, "quantity"), _amount(body, "stopPrice")
+    if price is None and quantity is None and stop is None:
+        raise SchemaError("send the new price, quantity and/or stopPrice", "price")
+    return ReplaceRequest(cid or default_client_id, price, quantity, stop)
+
+
 LIST_CLIENT_ORDER_ID = r"[a-zA-Z0-9_-]{1,32}"
 _OCO_FIELDS = {"symbol", "side", "quantity", "price", "takeProfitStopPrice", "stopPrice", "stopLimitPrice",
                "stopLimitTimeInForce", "trailingDelta", "listClientOrderId"}
@@ -371,6 +394,11 @@ OCO_BODY = _body({
     "stopLimitTimeInForce": _TIF, "trailingDelta": _BPS, "listClientOrderId": _text(LIST_CLIENT_ORDER_ID),
 }, {"symbol", "side", "quantity", "price"}, _OCO_FIELDS) | {"examples": [
     {"symbol": "BTCUSDT", "side": "SELL", "quantity": "0.001", "price": "1000000", "stopPrice": "1000"}]}
+REPLACE_BODY = _body({
+    "price": _decimal("the new limit price"), "quantity": _decimal("the new quantity (default: the order's)"),
+    "stopPrice": _decimal("the new trigger price (stop orders)"),
+    "clientOrderId": _text(CLIENT_ORDER_ID, "the new order's id; the same id again finds it, never replaces twice"),
+}, set(), _REPLACE_FIELDS) | {"minProperties": 1, "examples": [{"price": "64000.5", "clientOrderId": "amend-1"}]}
 REGISTER_BODY = _body({
     "email": {**_text(EMAIL), "format": "email"},
     "password": {"type": "string", "minLength": MIN_PASSWORD_CHARS,

@@ -60,7 +60,7 @@ def parse_time(value: str | None, name: str) -> int | None:
     return (parsed - _EPOCH) // timedelta(milliseconds=1)  # exact: no float on the way
 
 
-def _range(request: web.Request) -> tuple[int | None, int | None]:
+def time_range(request: web.Request) -> tuple[int | None, int | None]:
     start, end = parse_time(request.query.get("from"), "from"), parse_time(request.query.get("to"), "to")
     if start is not None and end is not None and start >= end:
         raise Problem(400, "from must be before to", code="BAD_REQUEST", field="from")
@@ -81,7 +81,7 @@ async def fills(request: web.Request) -> web.Response:
     claims = await require_user(request, scope="read")
     limit = parse_int_param(request.query.get("limit"), "limit", 100, 1, 1000)
     before = parse_int_param(request.query.get("cursor"), "cursor", 0, 0, 10**12)
-    symbol, (start, end) = _symbol(request), _range(request)
+    symbol, (start, end) = _symbol(request), time_range(request)
     page = await in_db(request, list_fills, claims.user_id, symbol, start, end, limit, before or None)
     return web.json_response(page)
 
@@ -89,7 +89,7 @@ async def fills(request: web.Request) -> web.Response:
 async def _export(request: web.Request, export: Export) -> web.StreamResponse:
     """Every row the filters select, newest first, as CSV: the API's JSON rows, cell for cell."""
     claims = await require_user(request, scope="read")
-    symbol, (start, end) = _symbol(request), _range(request)
+    symbol, (start, end) = _symbol(request), time_range(request)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     response = web.StreamResponse(headers={
         "Content-Type": "text/csv; charset=utf-8",
@@ -135,7 +135,7 @@ async def equity(request: web.Request) -> web.Response:
     """The recorded curve over [from, to) (default: the last day; `from=0`: all of it), at `interval` (default:
     the finest that keeps it at 1000 points or fewer), the resets, and the equity now at the latest prices."""
     claims = await require_user(request, scope="read")
-    start, end = _range(request)
+    start, end = time_range(request)
     now = now_ms()
     end = end if end is not None else now + 1
     start = start if start is not None else end - DAY_MS

@@ -83,6 +83,8 @@ _OCO_ACK = obj({"orderListId": {"type": "integer"}, "listClientOrderId": {"type"
                     "orderId": {"type": "integer"}, "clientOrderId": {"type": "string"},
                     "type": {"type": "string"}, "status": {"type": "string"}})}})
 _CANCELED = {**ORDER_SCHEMA, "properties": {**ORDER_SCHEMA["properties"], "cancelRequested": {"type": "boolean"}}}
+_REPLACE_ACK = obj({**_ORDER_ACK["properties"], "replacesOrderId": {"type": "integer"}})
+_CANCELED_ALL = obj({"symbol": {"type": ["string", "null"]}, "orders": {"type": "array", "items": _CANCELED}})
 _CFD_OPENED = obj({"position": CFD_OPENED_SCHEMA, "fee": DECIMAL, "balance": DECIMAL})
 _TRANSFERRED = obj({"amount": DECIMAL, "balance": DECIMAL})
 _KEY_LISTING = obj({"id": {"type": "integer"}, "label": {"type": "string"},
@@ -177,10 +179,18 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                                                body=schemas.OCO_BODY, errors=(404, 409, 422, 504), tag="trading"),
     ("DELETE", "/api/trading/orders/{order_id}"): Op("Cancel an order", {200: _CANCELED, 202: _CANCELED},
                                                      errors=(404, 409, 422, 504), tag="trading"),
+    ("POST", "/api/trading/orders/{order_id}/replace"): Op(
+        "Amend an open order: cancel it and place the new one in one step (none if it filled meanwhile)",
+        {200: _REPLACE_ACK, 202: _REPLACE_ACK}, body=schemas.REPLACE_BODY, errors=(404, 409, 422, 504),
+        tag="trading"),
+    ("DELETE", "/api/trading/orders"): Op("Cancel every open order, of one symbol or all",
+                                          {200: _CANCELED_ALL, 202: _CANCELED_ALL}, query={"symbol": _SYMBOL_Q},
+                                          errors=(504,), tag="trading"),
     ("GET", "/api/trading/orders"): Op("Your orders, newest first", {200: obj({
         "orders": {"type": "array", "items": ORDER_SCHEMA}, "nextCursor": {"type": ["string", "integer", "null"]}},
         ["orders"])}, query={"limit": _int(1, 500), "cursor": _int(0, 10**18), "status": {"type": "string"},
-                             "symbol": _SYMBOL_Q}, tag="trading"),
+                             "symbol": _SYMBOL_Q, "side": {"type": "string", "enum": ["BUY", "SELL"]}, **_RANGE},
+        tag="trading"),
     ("GET", "/api/trading/orders/{order_id}"): Op("One order", {200: ORDER_SCHEMA}, errors=(404,), tag="trading"),
     ("GET", "/api/trading/positions"): Op("Spot positions with marks", {200: obj({"positions": {
         "type": "array", "items": POSITION_SCHEMA}})}, tag="trading"),

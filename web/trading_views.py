@@ -9,13 +9,14 @@ from aiohttp import web
 
 from app.domain.orders import OrderStatus
 from app.hops import HTTP_ACCEPTED, now_ns
-from app.messages import PlaceOco, PlaceOrder, RequestCancel
+from app.messages import PlaceOco, PlaceOrder, ReplaceOrder, RequestCancel, RequestCancelAll
 from app.queries import balances as balances_of
 from app.queries import get_order, list_orders, positions
-from app.schemas import parse_int_param, parse_oco, parse_order
+from app.schemas import parse_int_param, parse_oco, parse_order, parse_replace
 from web.actor_calls import ask_actor
 from web.app_keys import MARKET_DATA, REPLIES, RUNTIME, SETTINGS
 from web.auth import require_user
+from web.history_views import time_range
 from web.plumbing import in_db, read_json
 from web.problems import Problem
 from web.ratelimit import order_rate_limit
@@ -31,7 +32,7 @@ def _order_id(request: web.Request) -> int:
     return int(raw)
 
 
-async def _command(request: web.Request, msg: PlaceOrder | PlaceOco | RequestCancel,
+async def _command(request: web.Request, msg: PlaceOrder | PlaceOco | RequestCancel | ReplaceOrder | RequestCancelAll,
                    client_order_id: str = "") -> web.Response:
     hint = f"; retry with clientOrderId {client_order_id} to find out without placing twice" if client_order_id \
         else ""
@@ -74,6 +75,40 @@ async def cancel_order(request: web.Request) -> web.Response:
     return await _command(request, msg)
 
 
+@routes.post("/api/trading/orders/{order_id}/replace")
+async def replace_order(request: web.Request) -> web.Response:
+    """Amend an open order: the Executor cancels it and places the new one in one transaction, or, if it can
+    no longer be canceled (filled meanwhile), rejects the new one and leaves it as it is."""
+    claims = await require_user(request, scope="trade")
+    await order_rate_limit(request, claims.user_id)
+    order_id = _order_id(request)
+    req = parse_replace(await read_json(request), default_client_id="web-" + secrets.token_urlsafe(18))
+    msg = ReplaceOrder(msg_id=request.app[REPLIES].new_id(),
+                       reply_to=request.app[RUNTIME].names.reply(request.app[SETTINGS].node_name),
+                       user_id=claims.user_id, order_id=order_id, client_order_id=req.client_order_id,
+                       price=req.price, quantity=req.quantity, stop_price=req.stop_price)
+    return await _command(request, msg, req.client_order_id)
+
+
+@routes.delete("/api/trading/orders")
+async def cancel_all(request: web.Request) -> web.Response:
+    """Cancel every open order of one symbol (`?symbol=`) or, without it, of every symbol."""
+    claims = await require_user(request, scope="trade")
+    await order_rate_limit(request, claims.user_id)
+    symbol = _symbol(request)
+    msg = RequestCancelAll(msg_id=request.app[REPLIES].new_id(),
+                           reply_to=request.app[RUNTIME].names.reply(request.app[SETTINGS].node_name),
+                           user_id=claims.user_id, symbol=symbol)
+    return await _command(request, msg)
+
+
+def _symbol(request: web.Request) -> str | None:
+    symbol = request.query.get("symbol") or None
+    if symbol is not None and symbol not in request.app[RUNTIME].specs:
+        raise Problem(400, f"unknown symbol; choose one of {', '.join(request.app[RUNTIME].specs)}", field="symbol")
+    return symbol
+
+
 @routes.get("/api/trading/orders")
 async def orders(request: web.Request) -> web.Response:
     claims = await require_user(request)
@@ -83,10 +118,12 @@ async def orders(request: web.Request) -> web.Response:
     status = q.get("status") or None
     if status is not None and status not in _ORDER_STATUSES:
         raise Problem(400, f"status must be one of {', '.join(sorted(_ORDER_STATUSES))}", field="status")
-    symbol = q.get("symbol") or None
-    if symbol is not None and symbol not in request.app[RUNTIME].specs:
-        raise Problem(400, f"unknown symbol; choose one of {', '.join(request.app[RUNTIME].specs)}", field="symbol")
-    page = await in_db(request, list_orders, claims.user_id, status, symbol, limit, before or None)
+    side = q.get("side") or None
+    if side is not None and side not in ("BUY", "SELL"):
+        raise Problem(400, "side must be BUY or SELL", field="side")
+    symbol = _symbol(request)
+    start, end = time_range(request)
+    page = await in_db(request, list_orders, claims.user_id, status, symbol, limit, before or None, side, start, end)
     return web.json_response(page)
 
 

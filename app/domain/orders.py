@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from app.domain.answers import RejectionKind
 from app.domain.symbols import SymbolSpec
+from app.money import to_str
 
 
 class Side(StrEnum):
@@ -164,6 +165,24 @@ def check_request(req: OrderRequest, spec: SymbolSpec) -> OrderRequest:
     if req.time_in_force is None:
         return OrderRequest(**{**_fields(req), "time_in_force": TimeInForce.GTC})
     return req
+
+
+def amend_refusal(order_id: int, status: OrderStatus, order_type: OrderType, executed: Decimal,
+                  list_id: int | None) -> OrderRejected | None:
+    """Why order `order_id` cannot be amended (replaced by a new one in one step) now, or None.
+
+    A partly filled order is not amended: its replacement could not say how much of it is still wanted."""
+    def refused(text: str) -> OrderRejected:
+        return OrderRejected(RejectionKind.CONFLICT, "ORDER_NOT_CANCELABLE", text)
+    if status not in CANCELABLE:
+        return refused(f"order {order_id} is already {status}; nothing was placed")
+    if list_id is not None:
+        return refused(f"order {order_id} is a leg of OCO list {list_id}; cancel the list and place a new one")
+    if order_type is OrderType.MARKET:
+        return refused(f"order {order_id} is a market order; it cannot be amended")
+    if executed > 0:
+        return refused(f"order {order_id} is partly filled ({to_str(executed)}); cancel it instead of amending it")
+    return None
 
 
 def _check_trigger(req: OrderRequest, spec: SymbolSpec) -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from app import metrics
 from app.domain.execution import Outcome
 from app.domain.ledger import user_free, user_locked
-from app.domain.orders import CANCELABLE, IllegalTransition, OrderStatus, can_transition
+from app.domain.orders import CANCELABLE, IllegalTransition, OrderStatus, OrderType, amend_refusal, can_transition
 from app.domain.positions import Position as PositionState
 from app.domain.reset import reset_entries
 from app.domain.symbols import SymbolSpec
@@ -136,8 +136,32 @@ class ExecutorCore:
             log.warning("%s: %s for unknown order %s", self.name, type(msg).__name__, msg.order_id)
             return True
         if isinstance(msg, SubmitOrder):
+            if row.replaces_order_id is not None and row.status == OrderStatus.PENDING.value:
+                return self._replace(row, row.replaces_order_id)
             return self.venue.submit(row, self)
         return self.venue.cancel(row, self)
+
+    def _replace(self, row: Order, old_id: int) -> bool:
+        """An amend: cancel the order `row` replaces, then submit `row`; if the old one can no longer be
+        canceled (filled meanwhile), `row` is rejected saying why and the old one is left as it is.
+
+        With an atomic venue both happen in this command's savepoint, so the trader sees one order move or
+        none. A non-atomic venue (Binance) commits the cancel first; a redelivery finds it done and goes on."""
+        old = order_by_id(old_id, row.user_id)
+        refusal = None if old is None else amend_refusal(old.id, OrderStatus(old.status), OrderType(old.type),
+                                                          order_view(old).executed_qty, old.order_list_id)
+        if old is not None and refusal is None and not self.venue.cancel(old, self):
+            return False  # not finished (a non-atomic venue): delivered again
+        after = None if old is None else order_by_id(old_id, row.user_id)
+        if after is not None and after.status == OrderStatus.CANCELED.value and order_view(after).executed_qty == 0:
+            return self.venue.submit(row, self)
+        reason = (refusal.message if refusal is not None else
+                  f"order {old_id} could not be canceled (it is {after.status if after else 'gone'}); "
+                  "nothing was replaced")
+        view = order_view(row)
+        self.order(row, Outcome(OrderStatus.REJECTED, view.executed_qty, view.cumm_quote_qty, view.locked,
+                                reason=reason))
+        return True
 
     def _trace(self, mark: int, order_id: int, trace: dict[str, int]) -> None:
         """The order's updates from this command carry its hop trace on (TRACE_HOPS only)."""

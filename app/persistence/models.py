@@ -94,6 +94,7 @@ class Order(BaseModel):
     triggered = BooleanField(default=False)
     order_list_id = IntegerField(null=True)  # OCO: the id of the list's first order, on both legs
     api_key_id = IntegerField(null=True)  # placed through the Binance-compatible API with this key (null: not)
+    replaces_order_id = IntegerField(null=True)  # an amend: the order this one replaces (cancel + place, one batch)
 
     class Meta:
         indexes = ((("user_id", "client_order_id"), True), (("user_id", "status"), False))

@@ -113,16 +113,31 @@ def resting_orders(shard: int, shards: int) -> list[Order]:
 
 
 def user_orders(user_id: int, statuses: list[str] | None, symbol: str | None, limit: int,
-                before_id: int | None) -> list[Order]:
-    """A user's orders, newest first, `limit` of them at most."""
+                before_id: int | None, side: str | None = None, start: int | None = None,
+                end: int | None = None) -> list[Order]:
+    """A user's orders, newest first, `limit` of them at most; `start`..`end` (ms, end exclusive) on creation."""
     q = Order.select().where(Order.user_id == user_id)
     if statuses:
         q = q.where(Order.status.in_(statuses))
     if symbol:
         q = q.where(Order.symbol == symbol)
+    if side:
+        q = q.where(Order.side == side)
+    if start is not None:
+        q = q.where(Order.created_at >= start)
+    if end is not None:
+        q = q.where(Order.created_at < end)
     if before_id:
         q = q.where(Order.id < before_id)
     return list(q.order_by(Order.id.desc()).limit(limit))
+
+
+def cancelable_orders(user_id: int, symbol: str | None) -> list[Order]:
+    """The user's orders a cancel still has work to do on (`CANCELABLE`), oldest first; one symbol or all."""
+    q = Order.select().where((Order.user_id == user_id) & (Order.status.in_([s.value for s in CANCELABLE])))
+    if symbol:
+        q = q.where(Order.symbol == symbol)
+    return list(q.order_by(Order.id))
 
 
 def fills_of(order_ids: list[int]) -> dict[int, list[Fill]]:

@@ -2,12 +2,29 @@
 // the available balance and an estimate, and the API's errors shown inline.
 import { api } from "./api.js";
 import { readFields, writeFields } from "./fields.js";
-import { dec, decimalsOf, fmt, plain } from "./num.js";
+import { Big, dec, decimalsOf, fmt, plain } from "./num.js";
+
+// ---- orders: presets, post-only and the confirmation threshold ----
+const CONFIRM_KEY = "troupe-confirm-above";  // the notional (quote) above which an order asks first
+
+/** `pct` % of `free`, as a base quantity rounded down to `step` (buying: at `price`). Exact; null if none. */
+export function presetQuantity(free, pct, step, price) {
+  const f = dec(free ?? "");
+  if (f === null || !f.gt(0)) return null;
+  let amount = f.times(pct).div(100);
+  if (price !== null) {
+    if (!price.gt(0)) return null;
+    amount = amount.div(price);
+  }
+  const s = new Big(step);
+  const qty = amount.div(s).round(0, Big.roundDown).times(s);
+  return qty.gt(0) ? qty : null;
+}
 
 // The controls whose meaning depends on the order type (the price box is a limit price, a stop's
 // optional limit price or an OCO's take-profit). Each type keeps its own values: a typed limit
 // price must never reappear as a stop's limit price and turn a stop-market into a stop-limit.
-const TYPE_FIELDS = ["price", "stop-price", "stop-limit", "trailing", "trigger-kind", "tif"];
+const TYPE_FIELDS = ["price", "stop-price", "stop-limit", "trailing", "trigger-kind", "tif", "post-only"];
 // Everything the trader typed, as kept across a sign-in.
 const DRAFT_FIELDS = ["side-buy", "side-sell", "type-market", "type-limit", "type-stop", "type-oco", ...TYPE_FIELDS,
   "amount", "amount-unit"];
@@ -44,6 +61,15 @@ export class OrderForm {
       this.update();
     });
     this.el("reset-price").addEventListener("click", () => this.resetPrice());
+    for (const button of form.querySelectorAll("button[data-pct]")) {
+      button.addEventListener("click", () => this.fillPercent(Number(button.dataset.pct)));
+    }
+    this.confirmAbove = this.el("confirm-above");
+    this.confirmAbove.value = localStorage.getItem(CONFIRM_KEY) ?? "";
+    this.confirmAbove.addEventListener("change", () => {
+      const value = this.confirmAbove.value.trim();
+      if (value === "" || (dec(value) !== null && dec(value).gt(0))) localStorage.setItem(CONFIRM_KEY, value);
+    });
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.submit();
@@ -130,7 +156,9 @@ export class OrderForm {
       : `Price (${q})`;
     this.el("price-hint").hidden = stop;
     this.el("reset-price").hidden = stop;
-    this.el("tif-row").hidden = !(limit || (type === "STOP" && this.price.value.trim() !== ""));
+    const postOnly = limit && this.el("post-only").checked;
+    this.el("post-only-row").hidden = !limit;
+    this.el("tif-row").hidden = postOnly || !(limit || (type === "STOP" && this.price.value.trim() !== ""));
     if (!(type === "MARKET") && this.unit.value === "quote") this.unit.value = "base";
     this.unit.querySelector('option[value="quote"]').disabled = type !== "MARKET";
     const { base, quote } = this.spec;
@@ -200,7 +228,8 @@ export class OrderForm {
       const price = this.price.value.trim();
       if (dec(price) === null || !dec(price).gt(0)) return [null, "Enter a limit price greater than zero", "price"];
       body.price = price;
-      body.timeInForce = this.el("tif").value;
+      if (this.el("post-only").checked) body.type = "LIMIT_MAKER";  // refused rather than take liquidity
+      else body.timeInForce = this.el("tif").value;
     }
     return [body, null, null];
   }
@@ -259,6 +288,7 @@ export class OrderForm {
       this.showError(problem, field);
       return;
     }
+    if (!await this.confirmed(body)) return;
     this.submitButton.disabled = true;
     try {
       if (this.type === "OCO") {
@@ -276,5 +306,53 @@ export class OrderForm {
     } finally {
       this.submitButton.disabled = false;
     }
+  }
+
+  // ---- orders: presets and the confirmation ----
+  /** Fill the amount with `pct` % of what is available: the base to sell, or the quote to spend at the
+   * reference price (the limit price, else the ask), rounded down to the step size. */
+  fillPercent(pct) {
+    const buy = this.side === "BUY";
+    const asset = buy ? this.spec.quote : this.spec.base;
+    const price = buy ? this.referencePrice() : null;
+    const hint = this.el("pct-hint");
+    if (buy && price === null) {
+      hint.textContent = "Enter a price first (or wait for the market's)";
+      return;
+    }
+    const qty = presetQuantity(this.balanceOf(asset), pct, this.spec.stepSize, price);
+    if (qty === null) {
+      hint.textContent = `Nothing available in ${asset}`;
+      return;
+    }
+    this.unit.value = "base";
+    this.amount.value = plain(qty);
+    hint.textContent = `${pct} % of ${plain(this.balanceOf(asset))} ${asset}${buy ? ` at ${plain(price)}` : ""}, `
+      + `rounded down to the ${plain(this.spec.stepSize)} step`;
+    this.clearError();
+    this.update();
+  }
+
+  /** The order's notional in the quote asset, when it can be known. */
+  notional(body) {
+    if (body.quoteOrderQty) return dec(body.quoteOrderQty);
+    const qty = dec(body.quantity ?? "");
+    const price = dec(body.price ?? "") ?? dec(body.stopPrice ?? "") ?? this.referencePrice();
+    return qty === null || price === null ? null : qty.times(price);
+  }
+
+  /** Above the trader's threshold, ask first (a dialog); true: place it. */
+  confirmed(body) {
+    const limit = dec(localStorage.getItem(CONFIRM_KEY) ?? "");
+    const notional = this.notional(body);
+    if (limit === null || notional === null || !notional.gt(limit)) return Promise.resolve(true);
+    const dialog = document.getElementById("confirm-order");
+    dialog.querySelector("#confirm-text").textContent = `${body.side === "BUY" ? "Buy" : "Sell"} `
+      + `${plain(body.quantity ?? "")} ${this.spec.base} for about ${fmt(notional, 2)} ${this.spec.quote}: `
+      + `above your confirmation threshold of ${plain(limit)} ${this.spec.quote}.`;
+    return new Promise((resolve) => {
+      dialog.addEventListener("close", () => resolve(dialog.returnValue === "place"), { once: true });
+      dialog.showModal();
+    });
   }
 }

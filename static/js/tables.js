@@ -1,5 +1,6 @@
 // Open orders, order history, positions and balances, drawn from the page's state.
 // Everything from the server goes in through textContent, never innerHTML.
+import { draggableOrder } from "./chart_lines.js";
 import { Big, dec, fmt, plain } from "./num.js";
 
 export const OPEN_STATUSES = new Set(["PENDING", "UNKNOWN", "NEW", "PARTIALLY_FILLED"]);
@@ -57,7 +58,7 @@ function sorted(orders) {
   return [...orders.values()].sort((a, b) => b.orderId - a.orderId);
 }
 
-export function renderOpenOrders(tbody, empty, counter, orders, onCancel) {
+export function renderOpenOrders(tbody, empty, counter, orders, onCancel, onEdit = null) {
   const rows = sorted(orders).filter((o) => OPEN_STATUSES.has(o.status)).map((o) => {
     const tr = document.createElement("tr");
     tr.dataset.orderId = String(o.orderId);
@@ -76,6 +77,15 @@ export function renderOpenOrders(tbody, empty, counter, orders, onCancel) {
     button.setAttribute("aria-label", `Cancel order ${o.orderId}`);
     button.disabled = o.status === "PENDING" || o.cancelRequested === true;
     button.addEventListener("click", () => onCancel(o, button));
+    if (onEdit && draggableOrder(o)) {  // the keyboard's way to what dragging the chart line does
+      const edit = document.createElement("button");
+      edit.type = "button";
+      edit.className = "small";
+      edit.textContent = "Edit price";
+      edit.setAttribute("aria-label", `Edit price of order ${o.orderId}`);
+      edit.addEventListener("click", () => onEdit(o));
+      actions.append(edit);
+    }
     actions.append(button);
     tr.append(actions);
     return tr;
@@ -84,13 +94,41 @@ export function renderOpenOrders(tbody, empty, counter, orders, onCancel) {
   fill(tbody, rows, empty);
 }
 
-export function renderHistory(tbody, empty, orders, limit = 100) {
-  const rows = sorted(orders).slice(0, limit).map((o) => {
+/** Newest first, an OCO list's legs next to each other (under the list's newest leg). */
+function grouped(orders) {
+  const lists = new Map();
+  for (const o of orders) {
+    const list = o.orderListId ?? -1;
+    if (list !== -1) lists.set(list, [...(lists.get(list) ?? []), o]);
+  }
+  const out = [];
+  const placed = new Set();
+  for (const o of orders) {
+    const list = o.orderListId ?? -1;
+    if (list === -1) out.push(o);
+    else if (!placed.has(list)) {
+      placed.add(list);
+      out.push(...lists.get(list));
+    }
+  }
+  return out;
+}
+
+export function renderHistory(tbody, empty, orders, keep = () => true) {
+  const rows = grouped(sorted(orders).filter(keep)).map((o, i, all) => {
     const tr = document.createElement("tr");
     tr.dataset.orderId = String(o.orderId);
+    const list = o.orderListId ?? -1;
+    if (list !== -1) {  // one OCO list: its legs share a label and a frame
+      tr.dataset.listId = String(list);
+      tr.classList.add("oco-leg");
+      if ((all[i - 1]?.orderListId ?? -1) !== list) tr.classList.add("oco-first");
+      if ((all[i + 1]?.orderListId ?? -1) !== list) tr.classList.add("oco-last");
+    }
     const amount = o.origQty ?? o.quoteOrderQty;
     const executed = dec(o.executedQty ?? "0");
-    tr.append(cell(time(o.time)), cell(o.symbol), sideCell(o.side), cell(typeName(o)),
+    tr.append(cell(time(o.time)), cell(o.symbol), sideCell(o.side),
+      cell(list !== -1 ? `OCO #${list} · ${typeName(o)}` : typeName(o)),
       cell(o.price ? plain(o.price) : "Market", { num: true, value: o.price ?? "" }),
       cell(executed && executed.gt(0) ? plain(o.avgPrice) : "—", { num: true, value: o.avgPrice ?? "" }),
       cell(amount ? plain(amount) : "—", { num: true, value: amount ?? "" }),
@@ -141,4 +179,19 @@ export function renderBalances(tbody, balances) {
     return tr;
   });
   tbody.replaceChildren(...rows);
+}
+
+/** Fills newest first, as GET /api/trading/fills lists them. */
+export function renderFills(tbody, empty, fills) {
+  const rows = fills.map((f) => {
+    const tr = document.createElement("tr");
+    tr.dataset.fillId = String(f.id);
+    tr.append(cell(time(f.time)), cell(f.symbol), sideCell(f.side), cell(String(f.orderId), { num: true }),
+      cell(plain(f.price), { num: true, value: f.price, cls: "price" }),
+      cell(plain(f.qty), { num: true, value: f.qty, cls: "qty" }),
+      cell(plain(f.quoteQty), { num: true, value: f.quoteQty }),
+      cell(`${plain(f.commission)} ${f.commissionAsset}`, { num: true, value: f.commission }));
+    return tr;
+  });
+  fill(tbody, rows, empty);
 }

@@ -4,6 +4,7 @@ import { api, onUnauthorized } from "./api.js";
 import { CfdDesk } from "./cfd.js";
 import { CandleChart } from "./chart.js";
 import { ChartSummary } from "./chart-summary.js";
+import { ChartLines } from "./chart_lines.js";
 import { saveDraft, takeDraft } from "./draft.js";
 import { setupHotkeys, setupSplitters, setupTabs, toaster } from "./layout.js";
 import { Live } from "./live.js";
@@ -13,7 +14,7 @@ import { OfflineGuard } from "./offline.js";
 import { OrderForm } from "./order-form.js";
 import { Portfolio } from "./portfolio.js";
 import { Session } from "./session.js";
-import { OPEN_STATUSES, renderBalances, renderHistory, renderOpenOrders, renderPositions } from "./tables.js";
+import { OPEN_STATUSES, renderBalances, renderFills, renderHistory, renderOpenOrders, renderPositions } from "./tables.js";
 
 const root = document.getElementById("terminal");
 const spec = {
@@ -77,8 +78,10 @@ function redraw(...parts) {
   if (!first) return;
   requestAnimationFrame(() => {
     if (dirty.has("orders")) {
-      renderOpenOrders($("open-orders").tBodies[0], $("open-empty"), $("open-count"), state.orders, cancel);
-      renderHistory($("order-history").tBodies[0], $("history-empty"), state.orders);
+      renderOpenOrders($("open-orders").tBodies[0], $("open-empty"), $("open-count"), state.orders, cancel, editPrice);
+      renderHistory($("order-history").tBodies[0], $("history-empty"), new Map([...history.older, ...state.orders]),
+        historyKeep);
+      lines.setOrders(state.orders);
     }
     if (dirty.has("positions")) renderPositions($("positions-table").tBodies[0], $("positions-empty"), state.positions, markOf);
     if (dirty.has("balances")) renderBalances($("balances-table").tBodies[0], state.balances);
@@ -202,16 +205,171 @@ for (const button of document.querySelectorAll(".tf")) {
   });
 }
 
+// ---- orders: chart lines and drag-to-amend, the price edit, cancel-all, history paging and fills ----
+const lines = new ChartLines({ chart, symbol: spec.symbol, tickSize: spec.tickSize, list: $("chart-lines"),
+  onDrop: (drag, price) => (drag.kind === "order" ? amendOrder(drag.order, price)
+    : amendPosition(drag.position, drag.field, price)) });
+
+/** Move an order to `price` (one order moves, or none: the server refuses, or rejects the new one, if the old
+ * one filled meanwhile, and the toast says so). True when the amend was accepted. */
+async function amendOrder(order, price) {
+  const refused = session.refuse("amend");
+  if (refused) {
+    toast("error", `Amend: ${refused}`);
+    return false;
+  }
+  try {
+    const placed = await api("POST", `/api/trading/orders/${order.orderId}/replace`,
+      { price, clientOrderId: "amend-" + crypto.randomUUID().replaceAll("-", "").slice(0, 24) });
+    toast("info", `Order ${order.orderId} moving to ${plain(price)} (new order ${placed.orderId})`);
+    return true;
+  } catch (error) {
+    toast("error", `Amend failed: ${session.failure("amend", error)}`);
+    return false;
+  }
+}
+
+async function amendPosition(position, field, price) {
+  const refused = session.refuse("amend");
+  if (refused) {
+    toast("error", `Amend: ${refused}`);
+    return false;
+  }
+  try {
+    await api("PATCH", `/api/cfd/positions/${position.id}`, { [field]: price });
+    toast("info", `Position ${position.id}: ${field === "stopLossPrice" ? "stop-loss" : "take-profit"} set to ${plain(price)}`);
+    return true;
+  } catch (error) {
+    toast("error", `Amend failed: ${session.failure("amend", error)}`);
+    return false;
+  }
+}
+
+function editPrice(order) {
+  const dialog = $("amend-order");
+  const input = $("amend-price");
+  $("amend-title").textContent = `Edit price of order ${order.orderId}`;
+  input.value = plain(order.price);
+  dialog.addEventListener("close", () => {
+    const price = input.value.trim();
+    if (dialog.returnValue !== "save" || price === plain(order.price)) return;
+    if (dec(price) === null || !dec(price).gt(0)) {
+      toast("error", "Amend: enter a price greater than zero");
+      return;
+    }
+    amendOrder(order, price);
+  }, { once: true });
+  dialog.showModal();
+  input.select();
+}
+
+async function cancelAll(symbol) {
+  const refused = session.refuse("cancel request");
+  if (refused) {
+    toast("error", `Cancel: ${refused}`);
+    return;
+  }
+  try {
+    const done = await api("DELETE", symbol ? `/api/trading/orders?symbol=${symbol}` : "/api/trading/orders");
+    toast("info", done.orders.length ? `Cancel requested for ${done.orders.length} orders` : "No open orders to cancel");
+  } catch (error) {
+    toast("error", `Cancel failed: ${session.failure("cancel request", error)}`);
+  }
+}
+$("cancel-symbol").addEventListener("click", () => cancelAll(spec.symbol));
+$("cancel-everything").addEventListener("click", () => cancelAll(null));
+
+// The history: the live orders (the snapshot's and every update since) and older pages read on demand,
+// both shown through the same filters (applied by the server to the pages, and here to the live ones).
+// `recentOldest`: the oldest of the snapshot's recent orders; everything newer is live on the page already
+// (open orders older than it are too, which is why it, not the oldest row shown, is where paging starts).
+const history = { older: new Map(), cursor: undefined, filters: {}, recentOldest: null };
+
+function dayMs(value, next) {
+  if (!value) return null;
+  return Date.parse(`${value}T00:00:00Z`) + (next ? 86_400_000 : 0);
+}
+
+function historyKeep(o) {
+  const f = history.filters;
+  if (f.symbol && o.symbol !== f.symbol) return false;
+  if (f.side && o.side !== f.side) return false;
+  if (f.status && (f.status === "OPEN" ? !OPEN_STATUSES.has(o.status) : o.status !== f.status)) return false;
+  if (f.from !== null && f.from !== undefined && o.time < f.from) return false;
+  return !(f.to !== null && f.to !== undefined && o.time >= f.to);
+}
+
+function historyQuery(cursor) {
+  const f = history.filters;
+  const q = new URLSearchParams({ limit: "50" });
+  for (const key of ["symbol", "side", "status"]) if (f[key]) q.set(key, f[key]);
+  if (f.from !== null && f.from !== undefined) q.set("from", String(f.from));
+  if (f.to !== null && f.to !== undefined) q.set("to", String(f.to));
+  if (cursor) q.set("cursor", String(cursor));
+  return q;
+}
+
+async function loadHistory(first) {
+  const cursor = first ? null : (history.cursor === undefined ? history.recentOldest : history.cursor);
+  try {
+    const page = await api("GET", `/api/trading/orders?${historyQuery(cursor)}`);
+    if (first) history.older = new Map();
+    for (const o of page.orders) history.older.set(o.orderId, { ...o, orderType: o.type });
+    history.cursor = page.nextCursor;
+    const more = $("history-more");
+    more.disabled = page.nextCursor === null;
+    more.textContent = page.nextCursor === null ? "No older orders" : "Load older orders";
+    redraw("orders");
+  } catch (error) {
+    toast("error", `Order history: ${error.message}`);
+  }
+}
+
+$("history-filters").addEventListener("submit", (event) => {
+  event.preventDefault();
+  history.filters = { symbol: $("history-symbol").value, side: $("history-side").value,
+    status: $("history-status").value, from: dayMs($("history-from").value, false), to: dayMs($("history-to").value, true) };
+  const csv = new URLSearchParams();
+  for (const key of ["symbol", "from", "to"]) {
+    if (history.filters[key]) csv.set(key, String(history.filters[key]));
+  }
+  $("orders-csv").href = `/api/trading/orders.csv${csv.size ? `?${csv}` : ""}`;
+  $("fills-csv").href = `/api/trading/fills.csv${csv.size ? `?${csv}` : ""}`;
+  history.cursor = undefined;
+  loadHistory(true);
+});
+$("history-more").addEventListener("click", () => loadHistory(false));
+
+const fills = { rows: [], cursor: null };
+async function loadFills(first) {
+  try {
+    const q = new URLSearchParams({ limit: "50" });
+    if (!first && fills.cursor) q.set("cursor", String(fills.cursor));
+    const page = await api("GET", `/api/trading/fills?${q}`);
+    fills.rows = first ? page.fills : [...fills.rows, ...page.fills];
+    fills.cursor = page.nextCursor;
+    const more = $("fills-more");
+    more.disabled = page.nextCursor === null;
+    more.textContent = page.nextCursor === null ? "No older fills" : "Load older fills";
+    renderFills($("fills-table").tBodies[0], $("fills-empty"), fills.rows);
+  } catch (error) {
+    toast("error", `Fills: ${error.message}`);
+  }
+}
+$("tab-fills").addEventListener("click", () => loadFills(true));
+$("fills-more").addEventListener("click", () => loadFills(false));
+
 // ---- the live connection ----
 function onMessage(m) {
   switch (m.type) {
     case "SNAPSHOT":
       state.orders.clear();
       for (const o of [...m.recentOrders, ...m.openOrders]) state.orders.set(o.orderId, { ...o, orderType: o.type });
+      history.recentOldest = m.recentOrders.length ? Math.min(...m.recentOrders.map((o) => o.orderId)) : null;
       state.balances = new Map(m.balances.map((b) => [b.asset, b]));
       state.positions = new Map(m.positions.map((p) => [p.asset, p]));
       loadCandles();  // after a gap the chart reloads its history too
-      desk.reload();
+      desk.reload().then(() => lines.setPositions(desk.open));
       redraw();
       portfolio.changed();
       break;
@@ -220,6 +378,7 @@ function onMessage(m) {
       if (m.event !== "PNL") {
         notifications.add(cfdNotice(m));
         portfolio.changed();
+        lines.setPositions(desk.open);
       }
       break;
     case "ORDER_UPDATE":

@@ -25,7 +25,12 @@ from peewee import BigIntegerField, CharField, IntegerField, Model, PostgresqlDa
 
 from app.clock import now_ms
 from app.persistence.db import db, write_transaction
-from app.persistence.migrations import m0001_baseline, m0002_master_key_seal, m0003_order_api_key_id
+from app.persistence.migrations import (
+    m0001_baseline,
+    m0002_master_key_seal,
+    m0003_order_api_key_id,
+    m0004_order_replaces,
+)
 
 VERSION_TABLE = "schema_version"
 _PG_LOCK_KEY = 0x7472_6F75_7065  # "troupe": the advisory lock migrations queue on
@@ -54,7 +59,8 @@ class Migration:
 
 MIGRATIONS: tuple[Migration, ...] = tuple(
     Migration(n, module.NAME, module.apply)
-    for n, module in enumerate((m0001_baseline, m0002_master_key_seal, m0003_order_api_key_id), start=1)
+    for n, module in enumerate((m0001_baseline, m0002_master_key_seal, m0003_order_api_key_id,
+                                      m0004_order_replaces), start=1)
 )
 LATEST = MIGRATIONS[-1].version
 

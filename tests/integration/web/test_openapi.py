@@ -47,6 +47,7 @@ def test_every_operation_documents_its_answers_and_auth() -> None:
 BODIES: list[tuple[dict[str, Any], Any]] = [
     (schemas.ORDER_BODY, lambda b: schemas.parse_order(b, "x")),
     (schemas.OCO_BODY, lambda b: schemas.parse_oco(b, "x")),
+    (schemas.REPLACE_BODY, lambda b: schemas.parse_replace(b, "x")),
     (schemas.REGISTER_BODY, schemas.parse_register),
     (schemas.LOGIN_BODY, schemas.parse_login),
     (schemas.EXCHANGE_KEY_BODY, schemas.parse_exchange_key),

@@ -120,3 +120,22 @@ async def test_same_client_order_id_is_one_order(venue: Venue) -> None:
     assert again.status == 200 and (await again.json())["orderId"] == first["orderId"]
     if venue.fake is not None:
         assert len(venue.fake.orders_with("once-only")) == 1
+
+
+async def test_an_amend_moves_one_order_and_its_reservation(venue: Venue) -> None:
+    """Binance has no atomic amend: there the cancel commits first, then the new order is sent; the trader
+    still sees one order move, and its funds locked once."""
+    token, ws, _ = await venue.trader()
+    placed = await venue.place(token, side="BUY", type="LIMIT", quantity="0.01", price="1000", timeInForce="GTC")
+    await ws.order_status(placed["orderId"], {"NEW"})
+    resp = await venue.client.post(f"/api/trading/orders/{placed['orderId']}/replace", headers=auth(token),
+                                   json={"price": "1200", "clientOrderId": "amend-venue"})
+    assert resp.status == 202, await resp.text()
+    new = (await resp.json())["orderId"]
+    await ws.order_status(placed["orderId"], {"CANCELED"})
+    moved = await ws.order_status(new, {"NEW", "REJECTED"})
+    assert moved["status"] == "NEW" and moved["price"] == "1200", moved
+    await ws.wait_for(balance_event("USDT", lambda free, locked: locked == Decimal("12")))
+    assert await venue.balance(token, "USDT") == (Decimal("9988"), Decimal("12"))
+    listed = await (await venue.client.get("/api/trading/orders?status=OPEN", headers=auth(token))).json()
+    assert [o["orderId"] for o in listed["orders"]] == [new]

@@ -51,3 +51,19 @@ def test_an_illegal_transition_names_the_order_and_both_statuses() -> None:
     refused = IllegalTransition(7, S.FILLED, S.CANCELED)
     assert (refused.order_id, refused.old, refused.new) == (7, S.FILLED, S.CANCELED)
     assert "order 7" in str(refused) and "FILLED -> CANCELED" in str(refused)
+
+
+def test_amend_refusal_allows_only_an_untouched_order_that_is_not_an_oco_leg_nor_market() -> None:
+    from decimal import Decimal
+
+    from app.domain.orders import OrderStatus, OrderType, amend_refusal
+    assert amend_refusal(1, OrderStatus.NEW, OrderType.LIMIT, Decimal(0), None) is None
+    assert amend_refusal(1, OrderStatus.PENDING, OrderType.LIMIT_MAKER, Decimal(0), None) is None
+    for status, kind, executed, list_id, words in (
+            (OrderStatus.FILLED, OrderType.LIMIT, Decimal(0), None, "already FILLED"),
+            (OrderStatus.CANCELED, OrderType.LIMIT, Decimal(0), None, "already CANCELED"),
+            (OrderStatus.NEW, OrderType.LIMIT_MAKER, Decimal(0), 7, "OCO list 7"),
+            (OrderStatus.NEW, OrderType.MARKET, Decimal(0), None, "market order"),
+            (OrderStatus.PARTIALLY_FILLED, OrderType.LIMIT, Decimal("0.001"), None, "partly filled (0.001)")):
+        refusal = amend_refusal(1, status, kind, executed, list_id)
+        assert refusal is not None and refusal.code == "ORDER_NOT_CANCELABLE" and words in refusal.message

@@ -119,7 +119,7 @@ export class CandleChart {
     if (period) {
       const series = this.chart.addSeries(LineSeries, { color: OVERLAY_COLOURS[kind], lineWidth: 2,
         priceFormat: this.priceFormat, priceLineVisible: false, lastValueVisible: false,
-        crosshairMarkerVisible: false, title: `${kind} ${period}` });
+        crosshairMarkerVisible: false });
       const overlay = { period, series, values: [] };
       this.overlays.set(kind, overlay);
       this.drawOverlay(kind, overlay);

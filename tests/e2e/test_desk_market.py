@@ -34,6 +34,34 @@ READ_BOOK = """() => {
 NOTE_PICKED = """() => document.querySelector('[aria-labelledby="book-heading"]').addEventListener('click',
   (e) => { window.picked = e.target.closest('.level').dataset.price; }, { capture: true, once: true })"""
 
+# book.js itself on a detached panel: a newer book, then an older one (stale: dropped), then a reset
+# (a reconnect) after which a lower id is the current book. Each step's drawn best bid and update id.
+STALE_FRAMES = """async () => {
+  const { OrderBook } = await import('/static/js/book.js');
+  const root = document.createElement('section');
+  for (const cls of ['book-asks', 'spread-abs', 'spread-bps', 'book-bids']) {
+    const el = document.createElement('div');
+    el.className = cls;
+    root.append(el);
+  }
+  const book = new OrderBook({ root, spec: { base: 'BTC', quote: 'USDT', tickSize: '0.01', stepSize: '0.001' },
+                               onPick: () => {} });
+  const frame = () => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+  const seen = () => [root.dataset.updateId, root.querySelector('.book-bids .level').dataset.price];
+  const steps = [];
+  book.apply({ lastUpdateId: 10, bids: [['100', '1']], asks: [['101', '2']] });
+  await frame();
+  steps.push(seen());
+  book.apply({ U: 8, u: 9, bids: [['99', '5']], asks: [['102', '1']] });
+  await frame();
+  steps.push(seen());
+  book.reset();
+  book.apply({ U: 3, u: 3, bids: [['98', '1']], asks: [['103', '1']] });
+  await frame();
+  steps.push(seen());
+  return steps;
+}"""
+
 COUNT_PIXELS = """([r, g, b]) => {
   let n = 0;
   for (const canvas of document.querySelectorAll('#chart canvas')) {
@@ -135,6 +163,8 @@ async def test_the_book_matches_the_depth_updates_live_and_sets_the_price(new_co
     assert drawn["bps"] == f"{as_pct((ask - bid) / ((ask + bid) / 2) * 10000)} bps"
     size = f"{Decimal(api['bids'][0][1]):.5f} BTC"
     assert drawn["bids"][0][3] == f"Bid {bid:,.2f} USDT, {size} ({size} to here): use as the limit price"
+
+    assert await page.evaluate(STALE_FRAMES) == [["10", "100"], ["10", "100"], ["3", "98"]]
 
     # Live: the book moves on by update id without a reload.
     await expect(book(page)).not_to_have_attribute("data-update-id", str(drawn["id"]))

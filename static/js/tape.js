@@ -1,5 +1,6 @@
 // The trade tape: the last KEEP prints, newest first, from /api/market/trades and then TRADE
-// frames; prints are merged by their tape id, so a frame that overlaps the loaded page counts once.
+// frames; prints are merged by their tape id, so a frame that overlaps the loaded page counts once,
+// and after each (re)connect the API's tape replaces what the page had.
 // A buy (the taker bought) is green with ▲ and says "Buy", a sell red with ▼: never colour alone.
 import { cell, time } from "./tables.js";
 import { decimalsOf, fmt } from "./num.js";
@@ -21,12 +22,26 @@ export class TradeTape {
     const fresh = prints.filter((p) => !known.has(p.id));
     if (!fresh.length) return;
     this.prints = [...this.prints, ...fresh].sort((a, b) => b.id - a.id).slice(0, KEEP);
+    this.schedule();
+  }
+
+  schedule() {
     if (this.pending) return;
     this.pending = true;
     requestAnimationFrame(() => {
       this.pending = false;
       this.draw();
     });
+  }
+
+  /** The tape as the API has it now (after a reconnect: the server's ids may have been reused by prints
+   * the page saw before a crash), keeping only frames newer than its newest print. */
+  resync(prints) {
+    const newest = Math.max(-1, ...prints.map((p) => p.id));
+    const later = this.prints.filter((p) => p.id > newest);
+    this.prints = [];
+    this.add([...prints, ...later]);
+    this.schedule();  // drawn even when nothing is left
   }
 
   draw() {

@@ -195,7 +195,7 @@ async function loadBook() {
 
 async function loadTape() {
   try {
-    tape.add((await api("GET", `/api/market/trades?symbol=${spec.symbol}&limit=${KEEP}`)).trades);
+    tape.resync((await api("GET", `/api/market/trades?symbol=${spec.symbol}&limit=${KEEP}`)).trades);
   } catch { /* no prints yet */ }
 }
 

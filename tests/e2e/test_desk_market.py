@@ -17,6 +17,7 @@ from playwright.async_api import Page, expect
 from app.money import to_str
 from tests.e2e.conftest import NewContext, screenshot
 from tests.e2e.test_terminal import register
+from tests.support.helpers import PASSWORD, ServerProcess
 
 MA_COLOUR = (240, 185, 11)  # static/js/chart.js OVERLAY_COLOURS
 
@@ -353,3 +354,33 @@ async def test_the_market_panels_fit_desktop_and_phone(new_context: NewContext) 
     await phone.get_by_role("region", name="Order book", exact=True).scroll_into_view_if_needed()
     await expect(phone.get_by_role("table", name="Trades").locator("tbody tr")).not_to_have_count(0)
     await screenshot(phone, "terminal-market-phone")
+
+
+async def test_the_book_and_tape_resume_after_a_restart(new_context: NewContext,
+                                                        server_process: ServerProcess) -> None:
+    """Killed and restarted: the page's book is the server's again (by update id) and the tape has the
+    print of an order filled while the page was still reconnecting (the tape is reloaded, not merged)."""
+    page = await (await new_context(outage=True)).new_page()
+    email = await register(page)
+    login = await page.request.post("/auth/login", data={"email": email, "password": PASSWORD})
+    bearer = {"Authorization": f"Bearer {(await login.json())['token']}"}
+    await expect(levels(page, "Bids")).to_have_count(20)
+
+    server_process.kill()
+    await expect(page.get_by_role("status").filter(has_text="Offline")).to_be_visible()
+    await asyncio.get_running_loop().run_in_executor(None, server_process.start)
+    placed = await page.request.post("/api/trading/orders", headers=bearer, data={
+        "symbol": "BTCUSDT", "side": "SELL", "type": "MARKET", "quantity": "0.01"})
+    assert placed.status == 202, await placed.text()
+    order_id = (await placed.json())["orderId"]
+
+    async def order() -> dict[str, Any]:
+        return dict(await (await page.request.get(f"/api/trading/orders/{order_id}", headers=bearer)).json())
+    filled = await polled(order, lambda o: o["status"] == "FILLED", "the order")
+
+    await expect(page.get_by_role("status").filter(has_text="Live")).to_be_visible(timeout=30_000)
+    drawn, api = await matched_book(page)
+    assert [[p, q] for p, q, _, _ in drawn["bids"]] == api["bids"]
+    tape = page.get_by_role("table", name="Trades")
+    fill = tape.locator(f'tbody tr[data-side="SELL"][data-price="{filled["avgPrice"]}"][data-qty="0.01"]')
+    await expect(fill.first).to_contain_text("▼")

@@ -207,7 +207,14 @@ function subscribeMarket() {
 }
 
 const OVERLAYS_KEY = "troupe-overlays";
-const overlays = JSON.parse(localStorage.getItem(OVERLAYS_KEY) || "{}");
+function savedOverlays() {
+  try {
+    return JSON.parse(localStorage.getItem(OVERLAYS_KEY) || "{}") ?? {};
+  } catch {
+    return {};  // something else wrote the key: start without overlays
+  }
+}
+const overlays = savedOverlays();
 for (const toggle of document.querySelectorAll(".overlay-toggle")) {
   const kind = toggle.dataset.kind;
   const period = $(`${kind.toLowerCase()}-period`);

@@ -62,22 +62,30 @@ export class Watchlist {
     }
   }
 
-  /** Every market's ticker (/api/market/ticker): the 24 h open and the price as of now. */
+  /** Every market's ticker (/api/market/ticker): the 24 h open, and the price unless a tick is newer. */
   onTickers(tickers) {
     for (const t of tickers) {
       const row = this.rows.get(t.symbol);
       if (!row) continue;
       row.open = t.open24h;
       this.onTick(t);
+      this.draw(row);
     }
   }
 
   onTick(tick) {
     const row = this.rows.get(tick.symbol);
-    if (!row) return;
-    const price = dec(tick.price);
-    row.price.textContent = row.dp === null ? tick.price : fmt(tick.price, row.dp);
-    row.price.dataset.value = tick.price;
+    if (!row || (row.ts ?? 0) > (tick.ts ?? 0)) return;  // older than the price shown
+    row.ts = tick.ts;
+    row.last = tick.price;
+    this.draw(row);
+  }
+
+  draw(row) {
+    if (row.last === undefined) return;
+    row.price.textContent = row.dp === null ? row.last : fmt(row.last, row.dp);
+    row.price.dataset.value = row.last;
+    const price = dec(row.last);
     const open = dec(row.open ?? "");
     if (!open || !open.gt(0) || !price) return;
     const pct = price.minus(open).div(open).times(100);

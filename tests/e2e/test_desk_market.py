@@ -63,6 +63,9 @@ STALE_FRAMES = """async () => {
   return steps;
 }"""
 
+READ_WATCHLIST = """() => Object.fromEntries([...document.querySelectorAll('[aria-label="Markets"] a[data-symbol]')]
+  .map((a) => [a.dataset.symbol, ['.wl-price', '.wl-change'].map((c) => a.querySelector(c).dataset.value)]))"""
+
 COUNT_PIXELS = """([r, g, b]) => {
   let n = 0;
   for (const canvas of document.querySelectorAll('#chart canvas')) {
@@ -251,14 +254,13 @@ async def test_the_watchlist_is_live_filters_and_navigates(new_context: NewConte
     for symbol in symbols:
         await expect(markets.get_by_role("link", name=symbol)).not_to_contain_text("—")
     tickers = {t["symbol"]: t for t in (await (await page.request.get("/api/market/ticker")).json())["tickers"]}
+    shown = await page.evaluate(READ_WATCHLIST)  # one read: prices and changes of the same moment
     for symbol in symbols:
-        link = markets.get_by_role("link", name=symbol)
-        price = Decimal(await link.locator(".wl-price").get_attribute("data-value") or "")
+        price, change = shown[symbol]
         opened = Decimal(tickers[symbol]["open24h"])
         with localcontext() as ctx:
             ctx.prec = 60
-            expected = as_pct((price - opened) / opened * 100)
-        assert await link.locator(".wl-change").get_attribute("data-value") == expected
+            assert change == as_pct((Decimal(price) - opened) / opened * 100)
     btc_price = markets.get_by_role("link", name="BTCUSDT").locator(".wl-price")
     await expect(btc_price).not_to_have_attribute("data-value", await btc_price.get_attribute("data-value") or "")
 

@@ -79,7 +79,7 @@ export function toaster(container) {
   };
 }
 
-function typing(target) {
+export function typing(target) {
   return target instanceof Element
     && target.matches('input:not([type="radio"]):not([type="checkbox"]), select, textarea, [contenteditable]');
 }

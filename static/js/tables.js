@@ -5,7 +5,7 @@ import { Big, dec, fmt, plain } from "./num.js";
 
 export const OPEN_STATUSES = new Set(["PENDING", "UNKNOWN", "NEW", "PARTIALLY_FILLED"]);
 
-function cell(text, { num = false, value = null, cls = null } = {}) {
+export function cell(text, { num = false, value = null, cls = null } = {}) {
   const td = document.createElement("td");
   td.textContent = text;
   if (num) td.classList.add("num");
@@ -14,7 +14,7 @@ function cell(text, { num = false, value = null, cls = null } = {}) {
   return td;
 }
 
-function time(ms) {
+export function time(ms) {
   if (!ms) return "—";
   const d = new Date(ms);
   return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });

@@ -1,6 +1,7 @@
 // The trading terminal: wires the chart, the order form, the tables, the live connection and the
 // session (its end stops the connection and keeps what the trader typed for after the sign-in).
 import { api, onUnauthorized } from "./api.js";
+import { DEPTH, OrderBook } from "./book.js";
 import { CfdDesk } from "./cfd.js";
 import { CandleChart } from "./chart.js";
 import { ChartSummary } from "./chart-summary.js";
@@ -15,6 +16,8 @@ import { OrderForm } from "./order-form.js";
 import { Portfolio } from "./portfolio.js";
 import { Session } from "./session.js";
 import { OPEN_STATUSES, renderBalances, renderFills, renderHistory, renderOpenOrders, renderPositions } from "./tables.js";
+import { KEEP, TradeTape } from "./tape.js";
+import { Watchlist } from "./watchlist.js";
 
 const root = document.getElementById("terminal");
 const spec = {
@@ -42,7 +45,7 @@ const session = new Session({
   notice: $("session-notice"),
   onEnded: signedOut, onRefused: keepDraft,
 });
-const chart = new CandleChart($("chart"), decimalsOf(spec.tickSize), Number(spec.tickSize));
+const chart = new CandleChart($("chart"), decimalsOf(spec.tickSize), Number(spec.tickSize), { readout: $("ohlc") });
 const form = new OrderForm({
   form: $("order-form"), spec, toast, session,
   balanceOf: (asset) => state.balances.get(asset)?.free ?? null,
@@ -188,7 +191,10 @@ async function loadCandles() {
 
 async function loadTicker() {
   try {
-    const t = await api("GET", `/api/market/ticker?symbol=${spec.symbol}`);
+    const { tickers } = await api("GET", "/api/market/ticker");
+    watchlist.onTickers(tickers);
+    const t = tickers.find((x) => x.symbol === spec.symbol);
+    if (!t) return;  // no price yet: the WebSocket brings the first one
     state.open24h = t.open24h;
     showStale(t.stale === true);
     drawTicker(t);
@@ -358,6 +364,63 @@ async function loadFills(first) {
 }
 $("tab-fills").addEventListener("click", () => loadFills(true));
 $("fills-more").addEventListener("click", () => loadFills(false));
+// ---- market panels (book, tape, watchlist, chart overlays) ----
+const book = new OrderBook({ root: $("book"), spec, onPick: pickPrice });
+const tape = new TradeTape({ tbody: $("tape").tBodies[0], spec });
+const watchlist = new Watchlist({ nav: $("watchlist"), search: $("market-search"), empty: $("watchlist-empty") });
+
+/** A book level's price into the order form, as a typed limit price (it no longer follows the market). */
+function pickPrice(price) {
+  form.setType("LIMIT");
+  const input = $("price");
+  input.value = price;
+  input.dispatchEvent(new Event("input", { bubbles: true }));
+}
+
+async function loadBook() {
+  try {
+    book.apply(await api("GET", `/api/market/depth?symbol=${spec.symbol}&limit=${DEPTH}`));
+  } catch { /* no book yet: the WebSocket brings it */ }
+}
+
+async function loadTape() {
+  try {
+    tape.resync((await api("GET", `/api/market/trades?symbol=${spec.symbol}&limit=${KEEP}`)).trades);
+  } catch { /* no prints yet */ }
+}
+
+/** After every (re)connect: this market's book and prints too (the book comes at once, then each change). */
+function subscribeMarket() {
+  book.reset();
+  live.send({ type: "subscribe", symbols: [spec.symbol], channels: ["book", "trades"] });
+  loadTape();  // the prints missed while away
+}
+
+const OVERLAYS_KEY = "troupe-overlays";
+function savedOverlays() {
+  try {
+    return JSON.parse(localStorage.getItem(OVERLAYS_KEY) || "{}") ?? {};
+  } catch {
+    return {};  // something else wrote the key: start without overlays
+  }
+}
+const overlays = savedOverlays();
+for (const toggle of document.querySelectorAll(".overlay-toggle")) {
+  const kind = toggle.dataset.kind;
+  const period = $(`${kind.toLowerCase()}-period`);
+  if (overlays[kind]) period.value = String(overlays[kind]);
+  const apply = (on) => {
+    toggle.setAttribute("aria-pressed", String(on));
+    toggle.setAttribute("aria-label", `${on ? "Hide" : "Show"} the ${kind} overlay`);
+    overlays[kind] = on ? Number(period.value) : null;
+    localStorage.setItem(OVERLAYS_KEY, JSON.stringify(overlays));
+    chart.setOverlay(kind, overlays[kind]);
+  };
+  toggle.addEventListener("click", () => apply(toggle.getAttribute("aria-pressed") !== "true"));
+  period.addEventListener("change", () => { if (toggle.getAttribute("aria-pressed") === "true") apply(true); });
+  if (overlays[kind]) apply(true);
+}
+// ---- end of the market panels ----
 
 // ---- the live connection ----
 function onMessage(m) {
@@ -369,6 +432,7 @@ function onMessage(m) {
       state.balances = new Map(m.balances.map((b) => [b.asset, b]));
       state.positions = new Map(m.positions.map((p) => [p.asset, p]));
       loadCandles();  // after a gap the chart reloads its history too
+      subscribeMarket();
       desk.reload().then(() => lines.setPositions(desk.open));
       redraw();
       portfolio.changed();
@@ -395,8 +459,15 @@ function onMessage(m) {
       redraw("positions");
       portfolio.changed();
       break;
+    case "BOOK_UPDATE":
+      if (m.symbol === spec.symbol) book.apply(m);
+      break;
+    case "TRADE":
+      if (m.symbol === spec.symbol) tape.add(m.trades);
+      break;
     case "PRICE_UPDATE":
       state.ticks.set(m.symbol, m);
+      watchlist.onTick(m);
       desk.onTick(m.symbol);
       if (m.symbol === spec.symbol) {
         showStale(false);
@@ -467,5 +538,8 @@ const draft = takeDraft(spec.symbol);
 if (draft) restoreDraft(draft);
 loadTicker();
 setInterval(loadTicker, 60_000);
+watchlist.loadSymbols().catch(() => { /* prices then show as the API writes them */ });
+loadBook();
+loadTape();
 session.start();
 if (!session.ended) live.start();

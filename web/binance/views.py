@@ -384,7 +384,11 @@ async def find(request: web.Request, user_id: int, p: bp.Params) -> Any:
 @endpoint(4)
 async def query_order(request: web.Request) -> Any:
     p = await params_of(request)
-    claims = await signed_user(request, p, "read")
+    return await order_status(request, await signed_user(request, p, "read"), p)
+
+
+async def order_status(request: web.Request, claims: Any, p: bp.Params) -> dict[str, Any]:
+    """The order `p` names (REST and the WebSocket API's order.status)."""
     row = await find(request, claims.user_id, p)
     if row is None:
         raise BinanceError(-2013, ORDER_DOES_NOT_EXIST)
@@ -408,7 +412,11 @@ async def cancel(request: web.Request, claims: Any, order_id: int, limited: bool
 @endpoint(1)
 async def cancel_order(request: web.Request) -> Any:
     p = await params_of(request)
-    claims = await signed_user(request, p, "trade")
+    return await cancel_one(request, await signed_user(request, p, "trade"), p)
+
+
+async def cancel_one(request: web.Request, claims: Any, p: bp.Params) -> dict[str, Any]:
+    """Cancel the order `p` names and answer once it ended (REST and the WebSocket API's order.cancel)."""
     row = await find(request, claims.user_id, p)
     if row is None or OrderStatus(row.status) in TERMINAL:
         raise BinanceError(-2011, UNKNOWN_ORDER_SENT)
@@ -420,7 +428,10 @@ async def cancel_order(request: web.Request) -> Any:
 @endpoint(lambda r: _one_or_all(r, 6, 80))
 async def open_orders(request: web.Request) -> Any:
     p = await params_of(request)
-    claims = await signed_user(request, p, "read")
+    return await open_orders_of(request, await signed_user(request, p, "read"), p)
+
+
+async def open_orders_of(request: web.Request, claims: Any, p: bp.Params) -> list[dict[str, Any]]:
     symbol = bp.symbol(p, specs_of(request)) if p.get("symbol") else None
     return await in_db(request, queries.open_orders, claims.user_id, symbol)
 

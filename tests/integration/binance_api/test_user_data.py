@@ -1,0 +1,227 @@
+"""Binance's user data against a running Troupe: the WebSocket API (every method, its signature and
+timestamp errors, orders that are the same orders Troupe's API shows), the user data events of
+orders placed over it, over REST and from the terminal, with the exact decimals of Troupe's own API,
+users kept apart, revoked keys, and the listen keys (create, keepalive, delete, expiry)."""
+
+from __future__ import annotations
+
+import json
+import time
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+
+from tests.integration.binance_api.test_errors import check, signed_query
+from tests.support.binance_ws import WsApi, ws_signed
+from tests.support.helpers import auth, new_api_key, register
+from web.binance.user_data import USER_DATA
+
+
+async def ws_api(client: Any) -> WsApi:
+    return WsApi(await client.ws_connect("/ws-api/v3"))
+
+
+async def own(client: Any, token: str, path: str) -> Any:
+    resp = await client.get(path, headers=auth(token))
+    assert resp.status == 200, await resp.text()
+    return await resp.json()
+
+
+def error(answer: dict[str, Any], status: int, code: int) -> None:
+    assert set(answer) == {"id", "status", "error", "rateLimits"}, answer
+    check(answer["status"], answer["error"], status, code)
+
+
+async def test_every_method_and_its_errors(client: Any) -> None:
+    token, _ = await register(client)
+    key = await new_api_key(client, token, ["read", "trade"])
+    reader = await new_api_key(client, token, ["read"])
+    api = await ws_api(client)
+    pong = await api.call("ping")
+    assert (pong["status"], pong["result"]) == (200, {})
+    assert pong["rateLimits"][0]["rateLimitType"] == "REQUEST_WEIGHT" and pong["rateLimits"][0]["count"] >= 1
+    assert abs((await api.call("time"))["result"]["serverTime"] - time.time() * 1000) < 5000
+    status = (await api.call("session.status"))["result"]
+    assert status["userDataStream"] is False and status["apiKey"] is None
+    order = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.001",
+             "price": "1000.00"}
+    now = int(time.time() * 1000)
+    stale = ws_signed(key, {}, timestamp=now - 60_000)
+    ahead = ws_signed(key, {}, timestamp=now + 5_000)
+    forged = {**ws_signed(key, {}), "signature": "0" * 64}
+    unknown_key = ws_signed({"apiKey": "n" * 64, "secretKey": "s"}, {})
+    cases = [
+        (await api.call("account.status", {"timestamp": now}), 400, -1102),
+        (await api.call("account.status", forged), 400, -1022),
+        (await api.call("account.status", stale), 400, -1021),
+        (await api.call("account.status", ahead), 400, -1021),
+        (await api.call("account.status", unknown_key), 401, -2015),
+        (await api.call("order.place", order, reader), 401, -2015),
+        (await api.call("account.status", {"recvWindow": 70000}, key), 400, -1130),
+        (await api.call("order.place", {**order, "quantity": "9000"}, key), 400, -2010),
+        (await api.call("order.place", {**order, "price": "1000.001"}, key), 400, -1013),
+        (await api.call("order.place", {**order, "side": "UP"}, key), 400, -1117),
+        (await api.call("order.status", {"symbol": "BTCUSDT", "orderId": 424242}, key), 400, -2013),
+        (await api.call("order.cancel", {"symbol": "BTCUSDT", "origClientOrderId": "nope"}, key), 400, -2011),
+        (await api.call("order.status", {"symbol": "NOPEUSDT", "orderId": 1}, key), 400, -1121),
+    ]
+    for answer, expected_status, code in cases:
+        error(answer, expected_status, code)
+    # Frames that are not requests get Binance's error answer, and the connection stays.
+    await api.ws.send_str("{not json")
+    error(await api.wait_for(lambda m: m.get("status") == 400 and m.get("id") is None
+                             and m["error"]["code"] == -1100), 400, -1100)
+    error(await api.call("no.such.method"), 400, -1020)
+    await api.send({"id": "x1", "method": "ping", "params": {"nested": {"a": 1}}})
+    error(await api.wait_for(lambda m: m.get("id") == "x1"), 400, -1100)
+    assert (await api.call("ping"))["status"] == 200
+    await api.close()
+
+
+async def test_ws_api_orders_are_troupes_orders_and_their_events_match(client: Any) -> None:
+    token, _ = await register(client)
+    key = await new_api_key(client, token, ["read", "trade"])
+    api = await ws_api(client)
+    sub = await api.call("userDataStream.subscribe.signature", {}, key)
+    assert sub["status"] == 200 and sub["result"] == {"subscriptionId": 0}
+    assert (await api.call("session.status"))["result"]["userDataStream"] is True
+    assert (await api.call("session.subscriptions"))["result"] == [{"subscriptionId": 0}]
+
+    placed = await api.call("order.place", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
+                                            "quantity": "0.002", "newOrderRespType": "FULL"}, key)
+    assert placed["status"] == 200, placed
+    result = placed["result"]
+    order_id = result["orderId"]
+    mine = await own(client, token, f"/api/trading/orders/{order_id}")
+    assert mine["status"] == result["status"] == "FILLED" and mine["apiKeyId"] == key["id"]
+    assert result["executedQty"] == mine["executedQty"] and result["cummulativeQuoteQty"] == mine["cummulativeQuoteQty"]
+    rest = await client.get("/api/v3/order" + "?" + signed_query(key, f"symbol=BTCUSDT&orderId={order_id}"),
+                            headers={"X-MBX-APIKEY": key["apiKey"]})
+    assert (await rest.json())["clientOrderId"] == result["clientOrderId"] == mine["clientOrderId"]
+    status = await api.call("order.status", {"symbol": "BTCUSDT", "orderId": order_id}, key)
+    assert status["result"] == await rest.json() or status["result"]["status"] == "FILLED"
+
+    # The events: NEW, then one TRADE per fill, the cumulative amounts Troupe's own.
+    trade = await api.event("executionReport", i=order_id, X="FILLED")
+    assert next(e["x"] for e in api.events("executionReport", i=order_id)) == "NEW"
+    trades = api.events("executionReport", i=order_id, x="TRADE")
+    assert [(t["L"], t["l"], t["n"]) for t in trades] == [(f["price"], f["qty"], f["commission"])
+                                                         for f in mine["fills"]]
+    assert trade["z"] == mine["executedQty"] and trade["Z"] == mine["cummulativeQuoteQty"]
+    assert trade["c"] == mine["clientOrderId"] and trade["s"] == "BTCUSDT" and trade["S"] == "BUY"
+    my_trades = await client.get("/api/v3/myTrades?" + signed_query(key, "symbol=BTCUSDT"),
+                                 headers={"X-MBX-APIKEY": key["apiKey"]})
+    assert [t["t"] for t in trades] == [t["id"] for t in await my_trades.json()]
+    position = await api.event("outboundAccountPosition")
+    balances = {b["asset"]: b for b in (await own(client, token, "/api/trading/balances"))["balances"]}
+    for b in position["B"]:
+        assert (b["f"], b["l"]) == (balances[b["a"]]["free"], balances[b["a"]]["locked"])
+
+    # An order from the terminal (Troupe's own API) reaches the stream too; a resting one can be
+    # listed and canceled over the WebSocket API.
+    bid = Decimal((await own(client, token, "/api/market/ticker?symbol=BTCUSDT"))["bid"])
+    price = str((bid / 2).quantize(Decimal("0.01")))
+    resp = await client.post("/api/trading/orders", headers=auth(token), json={
+        "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.001",
+        "price": price, "clientOrderId": "from-the-terminal"})
+    assert resp.status == 202, await resp.text()
+    resting = (await resp.json())["orderId"]
+    new = await api.event("executionReport", i=resting, x="NEW", X="NEW")
+    shown = await own(client, token, f"/api/trading/orders/{resting}")
+    assert (new["p"], new["q"], new["c"], new["w"]) == (shown["price"], shown["origQty"], "from-the-terminal", True)
+    assert Decimal(new["p"]) == Decimal(price)
+    opened = await api.call("openOrders.status", {"symbol": "BTCUSDT"}, key)
+    assert [o["orderId"] for o in opened["result"]] == [resting]
+    canceled = await api.call("order.cancel", {"symbol": "BTCUSDT", "orderId": resting}, key)
+    assert canceled["result"]["status"] == "CANCELED" and canceled["result"]["origClientOrderId"] == "from-the-terminal"
+    gone = await api.event("executionReport", i=resting, x="CANCELED")
+    assert gone["C"] == "from-the-terminal"
+    account = await api.call("account.status", {}, key)
+    rest_account = await client.get("/api/v3/account?" + signed_query(key, ""), headers={"X-MBX-APIKEY": key["apiKey"]})
+    assert account["result"]["balances"] == (await rest_account.json())["balances"]
+
+    assert (await api.call("userDataStream.unsubscribe", {"subscriptionId": 0}))["result"] == {}
+    assert (await api.call("session.subscriptions"))["result"] == []
+    error(await api.call("userDataStream.unsubscribe", {"subscriptionId": 7}), 400, -1130)
+    await api.close()
+
+
+async def test_users_never_see_each_others_events_and_revoked_keys_end_their_streams(client: Any) -> None:
+    token_a, _ = await register(client)
+    token_b, _ = await register(client)
+    key_a = await new_api_key(client, token_a, ["read", "trade"])
+    key_b = await new_api_key(client, token_b, ["read", "trade"])
+    a, b = await ws_api(client), await ws_api(client)
+    assert (await a.call("userDataStream.subscribe.signature", {}, key_a))["status"] == 200
+    assert (await b.call("userDataStream.subscribe.signature", {}, key_b))["status"] == 200
+    listen = await client.post("/api/v3/userDataStream", headers={"X-MBX-APIKEY": key_b["apiKey"]})
+    stream_b = WsApi(await client.ws_connect(f"/ws/{(await listen.json())['listenKey']}"))
+    placed = await a.call("order.place", {"symbol": "ETHUSDT", "side": "SELL", "type": "MARKET",
+                                          "quantity": "0.0100"}, key_a)
+    await a.event("executionReport", i=placed["result"]["orderId"], X="FILLED")
+    await a.event("outboundAccountPosition")
+    # B's sockets got whatever was dispatched with A's events before this answer, in order: nothing.
+    assert (await b.call("ping"))["status"] == 200
+    assert [m for m in b.seen if "subscriptionId" in m] == []
+    assert stream_b.seen == []
+
+    resp = await client.delete(f"/api/account/api-keys/{key_b['id']}", headers=auth(token_b))
+    assert resp.status in (200, 204), await resp.text()
+    ended = await b.wait_for(lambda m: m.get("event", {}).get("e") == "eventStreamTerminated")
+    assert ended["subscriptionId"] == 0
+    closed = await stream_b.ws.receive(timeout=5)
+    assert closed.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), closed
+    error(await b.call("account.status", {}, key_b), 401, -2015)
+    await a.close()
+    await b.close()
+
+
+async def test_listen_keys(client: Any) -> None:
+    token, _ = await register(client)
+    key = await new_api_key(client, token, ["read", "trade"])
+    other = await new_api_key(client, token, ["read"])
+    h = {"X-MBX-APIKEY": key["apiKey"]}
+
+    async def call(method: str, headers: dict[str, str], query: str = "") -> tuple[int, dict[str, Any]]:
+        resp = await client.request(method, "/api/v3/userDataStream" + (f"?{query}" if query else ""), headers=headers)
+        return resp.status, await resp.json()
+
+    status, body = await call("POST", {})
+    check(status, body, 401, -2014)
+    status, body = await call("POST", {"X-MBX-APIKEY": "n" * 64})
+    check(status, body, 401, -2015)
+    status, body = await call("POST", h)
+    listen_key = body["listenKey"]
+    assert status == 200 and len(listen_key) == 60 and listen_key.isalnum()
+    assert (await call("POST", h))[1] == {"listenKey": listen_key}  # the live one, kept alive
+    assert await call("PUT", h, f"listenKey={listen_key}") == (200, {})
+    status, body = await call("PUT", {"X-MBX-APIKEY": other["apiKey"]}, f"listenKey={listen_key}")
+    check(status, body, 400, -1125)
+    status, body = await call("PUT", h)
+    check(status, body, 400, -1102)
+
+    stream = WsApi(await client.ws_connect(f"/ws/{listen_key}"))
+    suffix = signed_query(key, "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001")
+    placed = await (await client.post(f"/api/v3/order?{suffix}", headers=h)).json()
+    report = await stream.event("executionReport", i=placed["orderId"], X="FILLED")
+    assert "subscriptionId" not in stream.seen[-1] and report["z"] == placed["executedQty"]
+    assert report["Z"] == placed["cummulativeQuoteQty"]
+
+    client.server.app[USER_DATA].expiry_check_s = 0.1
+    assert await call("DELETE", h, f"listenKey={listen_key}") == (200, {})
+    expired = await stream.event("listenKeyExpired", timeout=15)
+    assert expired["listenKey"] == listen_key
+    assert (await stream.ws.receive(timeout=5)).type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    resp = await client.get(f"/ws/{listen_key}")
+    assert resp.status == 400 and (await resp.json())["code"] == -1125
+
+    # Unless kept alive, a key expires by itself.
+    client.server.app[USER_DATA].listen_key_ttl_s = 1
+    short = (await call("POST", h))[1]["listenKey"]
+    assert short != listen_key
+    stream = WsApi(await client.ws_connect(f"/ws/{short}"))
+    assert (await stream.event("listenKeyExpired", timeout=15))["listenKey"] == short
+    status, body = await call("PUT", h, f"listenKey={short}")
+    check(status, body, 400, -1125)
+    assert json.dumps(body)

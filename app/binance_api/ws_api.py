@@ -45,13 +45,19 @@ METHODS: dict[str, Method] = {
     "account.status": Method(20, "read"),
 }
 ALL_OPEN_ORDERS_WEIGHT = 80  # openOrders.status without a symbol
+SESSION_PARAMS = ("apiKey", "returnRateLimits")  # read by the API itself, never by a method
 
 
 @dataclass(frozen=True, slots=True)
 class Request:
     id: str | int | None
     method: str
-    params: dict[str, str]
+    params: dict[str, str]  # as signed; `returnRateLimits` and `apiKey` are the API's, not the method's
+
+    @property
+    def wants_limits(self) -> bool:
+        """`returnRateLimits=false` leaves `rateLimits` out of the answer."""
+        return self.params.get("returnRateLimits") != "false"
 
 
 class FrameError(Exception):
@@ -125,8 +131,11 @@ def rate_limits(limit: int, used: int) -> list[dict[str, Any]]:
              "count": used}]
 
 
-def result_frame(request_id: str | int | None, result: Any, limits: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"id": request_id, "status": 200, "result": result, "rateLimits": limits}
+def result_frame(request_id: str | int | None, result: Any, limits: list[dict[str, Any]] | None) -> dict[str, Any]:
+    frame = {"id": request_id, "status": 200, "result": result}
+    if limits is not None:
+        frame["rateLimits"] = limits
+    return frame
 
 
 def error_frame(request_id: str | int | None, error: BinanceError, limits: list[dict[str, Any]] | None

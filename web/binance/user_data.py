@@ -52,7 +52,6 @@ LISTEN_KEY_LENGTH = 60
 LISTEN_KEY_TTL_S = 3600  # Binance: a listen key lives 60 minutes unless kept alive
 MAX_QUEUE = 2000
 MAX_IN_FLIGHT = 32  # requests of one WebSocket API connection answered concurrently
-SIGNING_PARAMS = ("apiKey", "signature", "timestamp", "recvWindow")
 _ALPHABET = string.ascii_letters + string.digits
 Outgoing = tuple["Subscription", UserEvent] | dict[str, Any] | None
 TradeLookup = Callable[[int, int], Awaitable[Mapping[int, TradeRef]]]
@@ -208,7 +207,7 @@ async def _signed(request: web.Request, p: bp.Params, permission: str) -> Claims
 
 
 def _unsigned(p: bp.Params) -> bp.Params:
-    return {k: v for k, v in p.items() if k != "apiKey"}
+    return {k: v for k, v in p.items() if k not in wa.SESSION_PARAMS}
 
 
 async def _run(request: web.Request, session: Session, req: wa.Request) -> Any:
@@ -274,7 +273,7 @@ async def _answer(request: web.Request, session: Session, text: str | bytes) -> 
         used, _ = meter.spend(client_address(request), 1, now_ms())
         return wa.error_frame(exc.request_id, exc.error, wa.rate_limits(meter.limit, used))
     used, wait_s = meter.spend(client_address(request), _weight(request, req), now_ms())
-    limits = wa.rate_limits(meter.limit, used)
+    limits = wa.rate_limits(meter.limit, used) if req.wants_limits else None
     try:
         if wait_s is not None:
             raise too_much_weight(meter.limit, wait_s)

@@ -5,14 +5,21 @@ users kept apart, revoked keys, and the listen keys (create, keepalive, delete, 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import aiohttp
+import ccxt.pro as ccxtpro
+import pytest
+from binance import AsyncClient, BinanceSocketManager
+from binance.exceptions import BinanceAPIException
 
 from tests.integration.binance_api.test_errors import check, signed_query
+from tests.support.binance_clients import Account, serve, troupe_pro_urls
 from tests.support.binance_ws import WsApi, ws_signed
 from tests.support.helpers import auth, new_api_key, register
 from web.binance.user_data import USER_DATA
@@ -225,3 +232,74 @@ async def test_listen_keys(client: Any) -> None:
     status, body = await call("PUT", h, f"listenKey={short}")
     check(status, body, 400, -1125)
     assert json.dumps(body)
+
+
+# --- real clients, unchanged but for their URLs, against a Troupe server process -------------------
+
+@pytest.fixture(scope="module")
+def troupe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from serve(tmp_path_factory, "userdata")
+
+
+@pytest.mark.crash  # a server process of its own
+async def test_ccxt_pro_watches_orders_balance_and_trades(troupe: str) -> None:
+    account = Account(troupe)
+    ex = ccxtpro.binance({"apiKey": account.key["apiKey"], "secret": account.key["secretKey"],
+                          "enableRateLimit": False})
+    ex.urls["api"] = troupe_pro_urls(troupe, ex.urls["api"]["ws"])
+    try:
+        await ex.load_markets()
+        await ex.authenticate()  # the WebSocket API's userDataStream.subscribe.signature, answered
+        orders = asyncio.create_task(ex.watch_orders("BTC/USDT"))
+        balance = asyncio.create_task(ex.watch_balance())
+        trades = asyncio.create_task(ex.watch_my_trades("BTC/USDT"))
+        bought = await ex.create_order("BTC/USDT", "market", "buy", 0.001)
+        mine = account.get(f"/api/trading/orders/{bought['id']}")
+        watched = await asyncio.wait_for(orders, 15)
+        assert bought["id"] in [o["id"] for o in watched]
+        while (order := next(o for o in ex.orders if o["id"] == bought["id"]))["status"] != "closed":
+            await asyncio.wait_for(ex.watch_orders("BTC/USDT"), 15)
+        assert order["clientOrderId"] == mine["clientOrderId"] and order["info"]["z"] == mine["executedQty"]
+        assert order["info"]["Z"] == mine["cummulativeQuoteQty"]
+        seen = await asyncio.wait_for(trades, 15)
+        assert [(t["info"]["L"], t["info"]["l"]) for t in seen] == [(f["price"], f["qty"])
+                                                                   for f in mine["fills"]][:len(seen)]
+        rest_trades = await ex.fetch_my_trades("BTC/USDT")
+        assert {t["id"] for t in seen} <= {t["id"] for t in rest_trades}
+        wallet = await asyncio.wait_for(balance, 15)
+        own_balances = {b["asset"]: b for b in account.get("/api/trading/balances")["balances"]}
+        for asset in ("BTC", "USDT"):
+            assert Decimal(str(wallet[asset]["free"])) == Decimal(own_balances[asset]["free"])
+        # Orders over the WebSocket API as well: the same order Troupe's API shows.
+        ws_order = await ex.create_order_ws("BTC/USDT", "market", "sell", 0.001)
+        assert account.get(f"/api/trading/orders/{ws_order['id']}")["status"] == "FILLED"
+    finally:
+        await ex.close()
+
+
+@pytest.mark.crash
+async def test_python_binance_user_socket_and_ws_api(troupe: str) -> None:
+    account = Account(troupe)
+    client_class = type("TroupeClient", (AsyncClient,), {
+        "WS_API_URL": troupe.replace("http", "ws", 1) + "/ws-api/v3"})
+    client = client_class(account.key["apiKey"], account.key["secretKey"])
+    client.API_URL = f"{troupe}/api"
+    try:
+        assert (await client.ws_get_account())["balances"] == account.get("/api/trading/balances")["balances"]
+        async with BinanceSocketManager(client).user_socket() as stream:
+            order = await client.ws_create_order(symbol="ETHUSDT", side="SELL", type="MARKET", quantity="0.0100")
+            mine = account.get(f"/api/trading/orders/{order['orderId']}")
+            assert order["status"] == mine["status"] == "FILLED" and order["executedQty"] == mine["executedQty"]
+            found = await client.ws_get_order(symbol="ETHUSDT", orderId=order["orderId"])
+            assert found["cummulativeQuoteQty"] == mine["cummulativeQuoteQty"]
+            events: list[dict[str, Any]] = []
+            while not any(e.get("e") == "executionReport" and e.get("X") == "FILLED" for e in events):
+                events.append(await asyncio.wait_for(stream.recv(), 15))
+            filled = next(e for e in events if e.get("e") == "executionReport" and e.get("X") == "FILLED")
+            assert (filled["i"], filled["z"], filled["Z"]) == (order["orderId"], mine["executedQty"],
+                                                              mine["cummulativeQuoteQty"])
+        with pytest.raises(BinanceAPIException) as refused:
+            await client.ws_get_order(symbol="ETHUSDT", orderId=999999999)
+        assert refused.value.code == -2013
+    finally:
+        await client.close_connection()

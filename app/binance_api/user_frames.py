@@ -5,7 +5,9 @@ An `OrderUpdated` becomes `executionReport`s: one per fill of the update (`x` TR
 amounts stepping fill by fill to the order's), or one for a change without fills (`x` NEW, CANCELED,
 REJECTED, EXPIRED). An order's first change (version 1: the Gateway wrote version 0) is preceded by the
 NEW report Binance sends when an order is accepted, so a client sees NEW before the order's first
-trade. A `BalancesChanged` becomes `outboundAccountPosition`. Troupe has no deposits or withdrawals,
+trade; a change to an OCO's leg is followed by the list's `listStatus` when the list's status type
+moved (EXEC_STARTED, then ALL_DONE: the socket remembers what it sent). A `BalancesChanged` becomes
+`outboundAccountPosition`. Troupe has no deposits or withdrawals,
 so no `balanceUpdate`; positions and the CFD desk have no Binance spot event and render as nothing.
 On the WebSocket API each event is wrapped `{"subscriptionId": n, "event": {...}}`; on a listen key's
 stream it is sent as it is.
@@ -18,7 +20,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from app.binance_render import STP, status, working
+from app.binance_render import STP, list_status_json, status, working
 from app.domain.orders import OrderStatus
 from app.events import BalancesChanged, OrderFill, OrderRecord, OrderUpdated, UserEvent
 from app.money import ZERO, to_str
@@ -118,6 +120,14 @@ def frames_of(event: UserEvent, now: int, trades: Mapping[int, TradeRef] | None 
     if isinstance(event, BalancesChanged):
         return [account_position(event, now)]
     return []
+
+
+def list_status(legs: list[Any], now: int) -> dict[str, Any]:
+    """An OCO's `listStatus` (its legs as they now are), the REST answer's list in the event's names."""
+    body = list_status_json(legs, None, now)
+    return {"e": "listStatus", "E": now, "s": body["symbol"], "g": body["orderListId"], "c": body["contingencyType"],
+            "l": body["listStatusType"], "L": body["listOrderStatus"], "r": "NONE", "C": body["listClientOrderId"],
+            "T": now, "O": [{"s": o["symbol"], "i": o["orderId"], "c": o["clientOrderId"]} for o in body["orders"]]}
 
 
 def wrapped(subscription_id: int, event: dict[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import json
 import logging
 import secrets
 import string
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +33,14 @@ from app.binance_api import params as bp
 from app.binance_api import queries
 from app.binance_api import ws_api as wa
 from app.binance_api.errors import BinanceError, mandatory, too_much_weight
-from app.binance_api.user_frames import TradeRef, frames_of, listen_key_expired, stream_terminated, wrapped
+from app.binance_api.user_frames import (
+    TradeRef,
+    frames_of,
+    list_status,
+    listen_key_expired,
+    stream_terminated,
+    wrapped,
+)
 from app.clock import now_ms
 from app.events import OrderUpdated, UserEvent
 from app.messages import EventBatch, Message
@@ -51,20 +59,35 @@ routes = web.RouteTableDef()
 LISTEN_KEY_LENGTH = 60
 LISTEN_KEY_TTL_S = 3600  # Binance: a listen key lives 60 minutes unless kept alive
 MAX_QUEUE = 2000
+MAX_LISTS = 1000  # order lists whose last listStatus a socket remembers
 MAX_IN_FLIGHT = 32  # requests of one WebSocket API connection answered concurrently
 _ALPHABET = string.ascii_letters + string.digits
 Outgoing = tuple["Subscription", UserEvent] | dict[str, Any] | None
-TradeLookup = Callable[[int, int], Awaitable[Mapping[int, TradeRef]]]
+
+
+class Reads:
+    """What rendering an event needs from the database beyond the event: its fills' rows, a list's legs."""
+
+    def __init__(self, app: web.Application) -> None:
+        self._app = app
+
+    async def trades(self, user_id: int, order_id: int) -> Mapping[int, TradeRef]:
+        got = await in_pool(self._app[DB_POOL], queries.order_with_fills, user_id, order_id)
+        return {} if got is None else {f.seq: TradeRef(f.id, f.quote_qty) for f in got[1]}
+
+    async def legs(self, user_id: int, list_id: int) -> list[Any] | None:
+        return await in_pool(self._app[DB_POOL], queries.order_list, user_id, list_id, None)
 
 
 class Socket:
     """One user-data socket: its bounded queue (answers and events in order) and the task writing it."""
 
-    def __init__(self, ws: web.WebSocketResponse, trades: TradeLookup) -> None:
+    def __init__(self, ws: web.WebSocketResponse, reads: Reads) -> None:
         self.ws = ws
         self.queue: asyncio.Queue[Outgoing] = asyncio.Queue(MAX_QUEUE)
         self.closing = False
-        self._trades = trades
+        self._reads = reads
+        self._lists: OrderedDict[int, str] = OrderedDict()  # the listStatusType last sent per order list
 
     def offer(self, item: Outgoing) -> None:
         if self.closing:
@@ -91,12 +114,30 @@ class Socket:
                 continue
             trades: Mapping[int, TradeRef] = {}
             if isinstance(event, OrderUpdated) and event.fills:
-                trades = await self._trades(event.user_id, event.order.id)
-            for frame in frames_of(event, now_ms(), trades):
+                trades = await self._reads.trades(event.user_id, event.order.id)
+            frames = frames_of(event, now_ms(), trades)
+            if isinstance(event, OrderUpdated) and event.order.order_list_id is not None:
+                frames += await self._list_status(event.user_id, event.order.order_list_id)
+            for frame in frames:
                 body = frame if sub.subscription_id is None else wrapped(sub.subscription_id, frame)
                 await self.ws.send_str(json.dumps(body, separators=(",", ":")))
         self.closing = True
         await self.ws.close()  # None: the server ends this stream (a listen key expired)
+
+
+    async def _list_status(self, user_id: int, list_id: int) -> list[dict[str, Any]]:
+        """The list's listStatus when its status type moved since this socket last sent one."""
+        legs = await self._reads.legs(user_id, list_id)
+        if not legs:
+            return []
+        frame = list_status(legs, now_ms())
+        if self._lists.get(list_id) == frame["l"]:
+            return []
+        self._lists[list_id] = frame["l"]
+        self._lists.move_to_end(list_id)
+        if len(self._lists) > MAX_LISTS:
+            self._lists.popitem(last=False)
+        return [frame]
 
 
 @dataclass(eq=False, slots=True)
@@ -160,13 +201,6 @@ class UserData:
 
 
 USER_DATA: web.AppKey[UserData] = web.AppKey("user_data", UserData)
-
-
-def _trade_lookup(app: web.Application) -> TradeLookup:
-    async def lookup(user_id: int, order_id: int) -> Mapping[int, TradeRef]:
-        got = await in_pool(app[DB_POOL], queries.order_with_fills, user_id, order_id)
-        return {} if got is None else {f.seq: TradeRef(f.id, f.quote_qty) for f in got[1]}
-    return lookup
 
 
 async def _serve(request: web.Request, socket: Socket, reader: Callable[[], Awaitable[None]],
@@ -290,7 +324,7 @@ async def _answer(request: web.Request, session: Session, text: str | bytes) -> 
 async def ws_api(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=64 * 1024)
     await ws.prepare(request)
-    session = Session(Socket(ws, _trade_lookup(request.app)), now_ms())
+    session = Session(Socket(ws, Reads(request.app)), now_ms())
     in_flight: set[asyncio.Task[None]] = set()
 
     async def respond(text: str | bytes) -> None:
@@ -404,7 +438,7 @@ async def listen_key_stream(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4096)
     await ws.prepare(request)
     hub = request.app[USER_DATA]
-    socket = Socket(ws, _trade_lookup(request.app))
+    socket = Socket(ws, Reads(request.app))
     sub = Subscription(socket, int(user_id), int(key_id), None)
     hub.add(sub)
 

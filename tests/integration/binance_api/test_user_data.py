@@ -234,6 +234,30 @@ async def test_listen_keys(client: Any) -> None:
     assert json.dumps(body)
 
 
+
+async def test_an_oco_sends_its_list_status_when_it_starts_and_when_it_is_done(client: Any) -> None:
+    token, _ = await register(client)
+    key = await new_api_key(client, token, ["read", "trade"])
+    api = await ws_api(client)
+    assert (await api.call("userDataStream.subscribe.signature", {}, key))["status"] == 200
+    assert (await api.call("order.place", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
+                                           "quantity": "0.01000"}, key))["status"] == 200
+    bid = Decimal((await own(client, token, "/api/market/ticker?symbol=BTCUSDT"))["bid"])
+    above, below = (bid * Decimal("1.5")).quantize(Decimal("0.01")), (bid * Decimal("0.5")).quantize(Decimal("0.01"))
+    h = {"X-MBX-APIKEY": key["apiKey"]}
+    query = signed_query(key, f"symbol=BTCUSDT&side=SELL&quantity=0.01000&listClientOrderId=ws-oco&aboveType="
+                              f"LIMIT_MAKER&abovePrice={above}&belowType=STOP_LOSS&belowStopPrice={below}")
+    placed = await (await client.post(f"/api/v3/orderList/oco?{query}", headers=h)).json()
+    started = await api.event("listStatus", g=placed["orderListId"], l="EXEC_STARTED")
+    assert (started["c"], started["L"], started["C"], started["s"]) == ("OCO", "EXECUTING", "ws-oco", "BTCUSDT")
+    assert {o["i"] for o in started["O"]} == {o["orderId"] for o in placed["orders"]}
+    query = signed_query(key, f"symbol=BTCUSDT&orderListId={placed['orderListId']}")
+    assert (await client.delete(f"/api/v3/orderList?{query}", headers=h)).status == 200
+    done = await api.event("listStatus", g=placed["orderListId"], l="ALL_DONE")
+    assert done["L"] == "ALL_DONE"
+    assert len(api.events("listStatus", g=placed["orderListId"])) == 2  # once each, whatever the legs did
+    await api.close()
+
 # --- real clients, unchanged but for their URLs, against a Troupe server process -------------------
 
 @pytest.fixture(scope="module")

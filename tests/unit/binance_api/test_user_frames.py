@@ -13,6 +13,7 @@ from app.binance_api.user_frames import (
     account_position,
     execution_reports,
     frames_of,
+    list_status,
     listen_key_expired,
     wrapped,
 )
@@ -81,3 +82,15 @@ def test_every_troupe_event_renders_or_is_nothing_binance_has(event: UserEvent) 
     frames = frames_of(event, 1)
     assert all(f["e"] in ("executionReport", "outboundAccountPosition") for f in frames)
     assert bool(frames) == isinstance(event, OrderUpdated | BalancesChanged)
+
+
+def test_an_oco_list_status_names_its_legs() -> None:
+    tp = replace(LIMIT, id=50, client_order_id="grid-7-tp", order_list_id=50, type=OrderType.LIMIT_MAKER,
+                 status=OrderStatus.NEW)
+    sl = replace(tp, id=51, client_order_id="grid-7-sl", type=OrderType.STOP_LOSS, status=OrderStatus.PENDING)
+    started = list_status([tp, sl], 77)
+    assert started == {"e": "listStatus", "E": 77, "s": "BTCUSDT", "g": 50, "c": "OCO", "l": "EXEC_STARTED",
+                       "L": "EXECUTING", "r": "NONE", "C": "grid-7", "T": 77,
+                       "O": [{"s": "BTCUSDT", "i": 50, "c": "grid-7-tp"}, {"s": "BTCUSDT", "i": 51, "c": "grid-7-sl"}]}
+    done = list_status([replace(tp, status=OrderStatus.FILLED), replace(sl, status=OrderStatus.EXPIRED)], 78)
+    assert (done["l"], done["L"]) == ("ALL_DONE", "ALL_DONE")

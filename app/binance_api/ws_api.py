@@ -24,7 +24,8 @@ MAX_ID = 36  # a string id is at most 36 characters (a UUID)
 
 @dataclass(frozen=True, slots=True)
 class Method:
-    """A method's request weight, and the permission its key needs (None: not signed)."""
+    """A method's request weight, and the permission its key needs (None: not signed; "any": signed by
+    any live key)."""
 
     weight: int
     permission: str | None = None
@@ -35,6 +36,9 @@ METHODS: dict[str, Method] = {
     "time": Method(1),
     "session.status": Method(2),
     "session.subscriptions": Method(2),
+    "session.logon": Method(2, "any"),
+    "session.logout": Method(2),
+    "userDataStream.subscribe": Method(2, "read"),
     "userDataStream.subscribe.signature": Method(2, "read"),
     "userDataStream.unsubscribe": Method(2),
     "order.place": Method(1, "trade"),

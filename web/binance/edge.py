@@ -87,9 +87,10 @@ async def signed_user(request: web.Request, params: bp.Params, permission: str) 
 
 
 async def signed_claims(app: web.Application, api_key: str, params: bp.Params, signed: Callable[[], SignedParams],
-                        address: str, permission: str) -> Claims:
+                        address: str, permission: str | None) -> Claims:
     """Troupe's one verification (web/api_key_auth.verify_params) of a request however it came (`signed`
-    gives what its signature covers), its refusals in Binance's codes, then the key's `permission`."""
+    gives what its signature covers), its refusals in Binance's codes, then the key's `permission`
+    (None: any live key, as the WebSocket API's session.logon)."""
     if "signature" not in params:
         raise mandatory("signature")
     if not params.get("timestamp", "").isdigit():
@@ -106,16 +107,20 @@ async def signed_claims(app: web.Application, api_key: str, params: bp.Params, s
         raise mandatory(exc.field or "signature") from None
     except Problem as exc:
         if exc.code == "OUTSIDE_RECV_WINDOW":
-            if int(params["timestamp"]) >= now_ms() + FUTURE_LEEWAY_MS:
-                raise BinanceError(-1021, "Timestamp for this request was 1000ms ahead of the server's time.") \
-                    from None
-            raise BinanceError(-1021, "Timestamp for this request is outside of the recvWindow.") from None
+            raise outside_recv_window(int(params["timestamp"])) from None
         if exc.code == "INVALID_SIGNATURE":
             raise BinanceError(-1022, "Signature for this request is not valid.") from None
         raise BinanceError(-2015, INVALID_KEY, 401) from None
-    if permission not in (claims.permissions or frozenset()):
+    if permission is not None and permission not in (claims.permissions or frozenset()):
         raise BinanceError(-2015, INVALID_KEY, 401)
     return claims
+
+
+def outside_recv_window(timestamp: int) -> BinanceError:
+    """Binance's -1021, saying which side of the window the timestamp fell."""
+    if timestamp >= now_ms() + FUTURE_LEEWAY_MS:
+        return BinanceError(-1021, "Timestamp for this request was 1000ms ahead of the server's time.")
+    return BinanceError(-1021, "Timestamp for this request is outside of the recvWindow.")
 
 
 async def next_change(request: web.Request, order_id: int, done: Callable[[], Awaitable[bool]],

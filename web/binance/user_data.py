@@ -28,11 +28,16 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from app import metrics
-from app.api_keys import signed_fields
+from app.api_keys import (
+    RECV_WINDOW_DEFAULT_MS,
+    RECV_WINDOW_MAX_MS,
+    signed_fields,
+    within_recv_window,
+)
 from app.binance_api import params as bp
 from app.binance_api import queries
 from app.binance_api import ws_api as wa
-from app.binance_api.errors import BinanceError, mandatory, too_much_weight
+from app.binance_api.errors import INVALID_KEY, BinanceError, mandatory, too_much_weight
 from app.binance_api.user_frames import (
     TradeRef,
     frames_of,
@@ -49,7 +54,7 @@ from app.security.tokens import Claims
 from web.api_key_auth import API_KEY_HEADER, check_address, live_key
 from web.app_keys import API_KEYS, DB_POOL, REDIS, RUNTIME
 from web.binance import views
-from web.binance.edge import EDGE, endpoint, params_of, signed_claims
+from web.binance.edge import EDGE, endpoint, outside_recv_window, params_of, signed_claims
 from web.plumbing import client_address, in_pool
 from web.problems import Problem
 
@@ -222,22 +227,55 @@ async def _serve(request: web.Request, socket: Socket, reader: Callable[[], Awai
 
 @dataclass(slots=True)
 class Session:
-    """One WebSocket API connection's state."""
+    """One WebSocket API connection's state; `logon`: the key session.logon authenticated it with."""
 
     socket: Socket
     connected_since: int
     subs: list[Subscription] = field(default_factory=list)
     next_id: int = 0
+    logon: Claims | None = None
+    api_key: str | None = None
+    authorized_since: int | None = None
+
+    def status(self) -> dict[str, Any]:
+        return wa.session_status(self.api_key, self.authorized_since, self.connected_since, bool(self.subs),
+                                 now_ms())
 
 
-async def _signed(request: web.Request, p: bp.Params, permission: str) -> Claims:
-    """A signed request's key, verified as on REST; its parameters are the frame's."""
+async def _signed(request: web.Request, session: Session, p: bp.Params, permission: str | None) -> Claims:
+    """A signed request's key, verified as on REST (its parameters are the frame's); in a session
+    authenticated with session.logon, a request without `signature` is its key's (timestamp still
+    checked, and the key still live)."""
+    if "signature" not in p and session.logon is not None:
+        return await _session_key(request, session, p, permission)
     api_key = p.get("apiKey")
     if not api_key:
         raise mandatory("apiKey")
     raw, also = wa.payloads(p)
     return await signed_claims(request.app, api_key, p, lambda: signed_fields(dict(p), raw, also),
                                client_address(request), permission)
+
+
+async def _session_key(request: web.Request, session: Session, p: bp.Params, permission: str | None) -> Claims:
+    assert session.logon is not None and session.logon.key_id is not None
+    if not p.get("timestamp", "").isdigit():
+        raise mandatory("timestamp")
+    window = bp.integer(p, "recvWindow", RECV_WINDOW_DEFAULT_MS, 1, RECV_WINDOW_MAX_MS) or RECV_WINDOW_DEFAULT_MS
+    now = now_ms()
+    if not within_recv_window(int(p["timestamp"]), window, now):
+        raise outside_recv_window(int(p["timestamp"]))
+    entry = await request.app[API_KEYS].by_id(session.logon.key_id)
+    if entry is None or entry.claims.user_id != session.logon.user_id or (
+            entry.expires_at is not None and now >= entry.expires_at):
+        session.logon = session.api_key = session.authorized_since = None
+        raise BinanceError(-2015, INVALID_KEY, 401)
+    try:
+        check_address(entry, client_address(request))
+    except Problem:
+        raise BinanceError(-2015, INVALID_KEY, 401) from None
+    if permission is not None and permission not in (entry.claims.permissions or frozenset()):
+        raise BinanceError(-2015, INVALID_KEY, 401)
+    return entry.claims
 
 
 def _unsigned(p: bp.Params) -> bp.Params:
@@ -252,16 +290,28 @@ async def _run(request: web.Request, session: Session, req: wa.Request) -> Any:
     if req.method == "time":
         return {"serverTime": now_ms()}
     if req.method == "session.status":
-        return wa.session_status(None, None, session.connected_since, bool(session.subs), now_ms())
+        return session.status()
+    if req.method == "session.logout":
+        session.logon = session.api_key = session.authorized_since = None
+        return session.status()
     if req.method == "session.subscriptions":
         return [{"subscriptionId": s.subscription_id} for s in session.subs]
     if req.method == "userDataStream.unsubscribe":
         return _unsubscribe(request, session, p)
-    permission = wa.METHODS[req.method].permission
-    assert permission is not None
-    claims = await _signed(request, p, permission)
+    needs = wa.METHODS[req.method].permission
+    if req.method == "session.logon":
+        if "signature" not in p:
+            raise mandatory("signature")
+        claims = await _signed(request, session, p, None)
+        session.logon, session.api_key, session.authorized_since = claims, p["apiKey"], now_ms()
+        return session.status()
+    if req.method == "userDataStream.subscribe" and session.logon is None:
+        raise BinanceError(-1002, "You are not authorized to execute this request.", 401)
+    if req.method == "userDataStream.subscribe":
+        p = {"timestamp": str(now_ms()), **p}  # no parameters: the session's key subscribes
+    claims = await _signed(request, session, p, None if needs == "any" else needs)
     q = _unsigned(p)
-    if req.method == "userDataStream.subscribe.signature":
+    if req.method in ("userDataStream.subscribe.signature", "userDataStream.subscribe"):
         bp.only(q, ())
         sub = Subscription(session.socket, claims.user_id, claims.key_id, session.next_id)
         session.next_id += 1

@@ -258,6 +258,33 @@ async def test_an_oco_sends_its_list_status_when_it_starts_and_when_it_is_done(c
     assert len(api.events("listStatus", g=placed["orderListId"])) == 2  # once each, whatever the legs did
     await api.close()
 
+
+async def test_session_logon_authenticates_the_connection_until_logout(client: Any) -> None:
+    token, _ = await register(client)
+    key = await new_api_key(client, token, ["read", "trade"])
+    api = await ws_api(client)
+    error(await api.call("userDataStream.subscribe"), 401, -1002)
+    error(await api.call("session.logon", {"apiKey": key["apiKey"], "timestamp": int(time.time() * 1000)}), 400,
+          -1102)
+    logon = await api.call("session.logon", {}, key)
+    assert logon["status"] == 200 and logon["result"]["apiKey"] == key["apiKey"]
+    assert logon["result"]["authorizedSince"] >= logon["result"]["connectedSince"]
+    # Signed methods now need only a timestamp; the subscription is the session key's user's.
+    account = await api.call("account.status", {"timestamp": int(time.time() * 1000)})
+    assert account["status"] == 200 and account["result"]["canTrade"] is True
+    error(await api.call("account.status", {"timestamp": int(time.time() * 1000) - 60_000}), 400, -1021)
+    error(await api.call("account.status", {}), 400, -1102)
+    sub = await api.call("userDataStream.subscribe")
+    assert sub["result"] == {"subscriptionId": 0}
+    placed = await api.call("order.place", {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001",
+                                            "timestamp": int(time.time() * 1000)})
+    assert placed["status"] == 200, placed
+    await api.event("executionReport", i=placed["result"]["orderId"], X="FILLED")
+    logout = await api.call("session.logout")
+    assert logout["result"]["apiKey"] is None and logout["result"]["authorizedSince"] is None
+    error(await api.call("account.status", {"timestamp": int(time.time() * 1000)}), 400, -1102)
+    await api.close()
+
 # --- real clients, unchanged but for their URLs, against a Troupe server process -------------------
 
 @pytest.fixture(scope="module")

@@ -18,11 +18,13 @@ import pytest
 from binance import AsyncClient, BinanceSocketManager
 from binance.exceptions import BinanceAPIException
 
+from app.events import Balance, BalancesChanged
+from app.messages import EventBatch
 from tests.integration.binance_api.test_errors import check, signed_query
 from tests.support.binance_clients import Account, serve, troupe_pro_urls
 from tests.support.binance_ws import WsApi, ws_signed
 from tests.support.helpers import auth, new_api_key, register
-from web.binance.user_data import USER_DATA
+from web.binance.user_data import MAX_QUEUE, USER_DATA
 
 
 async def ws_api(client: Any) -> WsApi:
@@ -284,6 +286,28 @@ async def test_session_logon_authenticates_the_connection_until_logout(client: A
     assert logout["result"]["apiKey"] is None and logout["result"]["authorizedSince"] is None
     error(await api.call("account.status", {"timestamp": int(time.time() * 1000)}), 400, -1102)
     await api.close()
+
+
+async def test_a_socket_that_cannot_keep_up_is_closed_and_the_others_keep_their_events(client: Any) -> None:
+    token_a, user_a = await register(client)
+    token_b, user_b = await register(client)
+    key_a = await new_api_key(client, token_a, ["read"])
+    key_b = await new_api_key(client, token_b, ["read"])
+    a, b = await ws_api(client), await ws_api(client)
+    assert (await a.call("userDataStream.subscribe.signature", {}, key_a))["status"] == 200
+    assert (await b.call("userDataStream.subscribe.signature", {}, key_b))["status"] == 200
+    flood = [BalancesChanged(user_a["id"], f"c{n}", (Balance("USDT", Decimal(n), Decimal(0)),))
+             for n in range(MAX_QUEUE + 1)]
+    one = BalancesChanged(user_b["id"], "b", (Balance("BTC", Decimal("0.5"), Decimal("0.25")),))
+    client.server.app[USER_DATA].dispatch([EventBatch(msg_id="flood", events=[*flood, one])])
+    event = await b.event("outboundAccountPosition")
+    assert event["B"] == [{"a": "BTC", "f": "0.5", "l": "0.25"}]
+    async with asyncio.timeout(10):
+        while (msg := await a.ws.receive()).type is aiohttp.WSMsgType.TEXT:
+            pass
+    assert (msg.type, a.ws.close_code) == (aiohttp.WSMsgType.CLOSE, 1013)
+    assert (await b.call("ping"))["status"] == 200
+    await b.close()
 
 # --- real clients, unchanged but for their URLs, against a Troupe server process -------------------
 

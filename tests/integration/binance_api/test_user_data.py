@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -23,7 +24,7 @@ from app.messages import EventBatch
 from tests.integration.binance_api.test_errors import check, signed_query
 from tests.support.binance_clients import Account, serve, troupe_pro_urls
 from tests.support.binance_ws import WsApi, ws_signed
-from tests.support.helpers import auth, new_api_key, register
+from tests.support.helpers import ServerProcess, auth, new_api_key, register
 from web.binance.user_data import MAX_QUEUE, USER_DATA
 
 
@@ -378,3 +379,36 @@ async def test_python_binance_user_socket_and_ws_api(troupe: str) -> None:
         assert refused.value.code == -2013
     finally:
         await client.close_connection()
+
+
+
+@pytest.mark.crash  # two server processes
+async def test_a_listen_key_made_on_one_web_process_streams_on_another(tmp_path: Path, redis_url: str) -> None:
+    shared = {"REDIS_URL": redis_url, "STREAM_PREFIX": f"ud{int(time.time() * 1000) % 10**9}",
+              "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.db'}", "JWT_SECRET": "k" * 48,
+              "MASTER_KEY": "cd" * 32}
+    a = ServerProcess(tmp_path / "a", {**shared, "NODE_NAME": "web-a"})
+    b = ServerProcess(tmp_path / "b", {**shared, "NODE_NAME": "web-b", "ROLE": "web"})
+    url_a = a.start()
+    url_b = b.start()
+    try:
+        async with aiohttp.ClientSession(url_a) as on_a, aiohttp.ClientSession(url_b) as on_b:
+            token, _ = await register(on_a)
+            key = await new_api_key(on_a, token, ["read", "trade"])
+            h = {"X-MBX-APIKEY": key["apiKey"]}
+            listen_key = (await (await on_a.post("/api/v3/userDataStream", headers=h)).json())["listenKey"]
+            assert (await on_b.put(f"/api/v3/userDataStream?listenKey={listen_key}", headers=h)).status == 200
+            stream = WsApi(await on_b.ws_connect(f"/ws/{listen_key}"))
+            query = signed_query(key, "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001")
+            placed = await (await on_a.post(f"/api/v3/order?{query}", headers=h)).json()
+            report = await stream.event("executionReport", i=placed["orderId"], X="FILLED")
+            assert (report["z"], report["Z"]) == (placed["executedQty"], placed["cummulativeQuoteQty"])
+            resp = await on_a.delete(f"/api/account/api-keys/{key['id']}", headers=auth(token))
+            assert resp.status in (200, 204)
+            async with asyncio.timeout(10):  # the events still queued, then the close
+                while (closed := await stream.ws.receive()).type is aiohttp.WSMsgType.TEXT:
+                    pass
+            assert closed.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), closed
+    finally:
+        b.stop()
+        a.stop()

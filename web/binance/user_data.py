@@ -110,25 +110,34 @@ class Socket:
             asyncio.get_running_loop().create_task(self.ws.close(code=code, message=reason.encode()[:120]))
 
     async def pump(self) -> None:
-        while (item := await self.queue.get()) is not None:
-            if isinstance(item, dict):
-                await self.ws.send_str(json.dumps(item, separators=(",", ":")))
-                continue
-            sub, event = item
-            if not sub.live:
-                continue
-            trades: Mapping[int, TradeRef] = {}
-            if isinstance(event, OrderUpdated) and event.fills:
-                trades = await self._reads.trades(event.user_id, event.order.id)
-            frames = frames_of(event, now_ms(), trades)
-            if isinstance(event, OrderUpdated) and event.order.order_list_id is not None:
-                frames += await self._list_status(event.user_id, event.order.order_list_id)
-            for frame in frames:
-                body = frame if sub.subscription_id is None else wrapped(sub.subscription_id, frame)
-                await self.ws.send_str(json.dumps(body, separators=(",", ":")))
+        try:
+            while (item := await self.queue.get()) is not None:
+                for body in await self._bodies(item):
+                    await self.ws.send_str(json.dumps(body, separators=(",", ":")))
+        except (ConnectionError, asyncio.CancelledError):
+            raise
+        except Exception:  # a failed read or render closes this socket (the client resubscribes), never others
+            log.exception("user data socket: an event could not be sent; closing it")
+            self.closing = True
+            await self.ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"internal error; reconnect")
+            return
         self.closing = True
         await self.ws.close()  # None: the server ends this stream (a listen key expired)
 
+    async def _bodies(self, item: tuple[Subscription, UserEvent] | dict[str, Any]) -> list[dict[str, Any]]:
+        """What one queued item sends: an answer as it is, an event as its Binance frames."""
+        if isinstance(item, dict):
+            return [item]
+        sub, event = item
+        if not sub.live:
+            return []
+        trades: Mapping[int, TradeRef] = {}
+        if isinstance(event, OrderUpdated) and event.fills:
+            trades = await self._reads.trades(event.user_id, event.order.id)
+        frames = frames_of(event, now_ms(), trades)
+        if isinstance(event, OrderUpdated) and event.order.order_list_id is not None:
+            frames += await self._list_status(event.user_id, event.order.order_list_id)
+        return frames if sub.subscription_id is None else [wrapped(sub.subscription_id, f) for f in frames]
 
     async def _list_status(self, user_id: int, list_id: int) -> list[dict[str, Any]]:
         """The list's listStatus when its status type moved since this socket last sent one."""
@@ -185,19 +194,24 @@ class UserData:
                         sub.socket.offer((sub, event))
 
     def end_keys(self, notice: AuthNotice | None) -> None:
-        """A revoked key, or a disabled account, ends its subscriptions: a listen key's stream is closed,
-        a WebSocket API subscription gets `eventStreamTerminated` (the connection stays)."""
+        """A revoked key, or a disabled account, ends its subscriptions on every node at once. Without a
+        notice (some may have been missed) nothing ends here: each socket checks its keys every
+        `expiry_check_s` anyway (`watch_keys`)."""
         if notice is None:
-            return  # notices may have been missed: the keys are checked again on their next use
-        ended = [s for subs in self.by_user.values() for s in subs
-                 if (notice.user_id is not None and s.user_id == notice.user_id)
-                 or (notice.key_id is not None and s.key_id == notice.key_id)]
-        for sub in ended:
-            self.remove(sub)
-            if sub.subscription_id is None:
-                sub.socket.close(WSCloseCode.POLICY_VIOLATION, notice.reason)
-            else:
-                sub.socket.offer(wrapped(sub.subscription_id, stream_terminated(now_ms())))
+            return
+        for sub in [s for subs in self.by_user.values() for s in subs
+                    if (notice.user_id is not None and s.user_id == notice.user_id)
+                    or (notice.key_id is not None and s.key_id == notice.key_id)]:
+            self.end(sub, notice.reason)
+
+    def end(self, sub: Subscription, reason: str) -> None:
+        """A listen key's stream is closed; a WebSocket API subscription gets `eventStreamTerminated`
+        (its connection stays)."""
+        self.remove(sub)
+        if sub.subscription_id is None:
+            sub.socket.close(WSCloseCode.POLICY_VIOLATION, reason)
+        else:
+            sub.socket.offer(wrapped(sub.subscription_id, stream_terminated(now_ms())))
 
     async def close_all(self) -> None:
         sockets = {s.socket for subs in self.by_user.values() for s in subs}
@@ -210,17 +224,33 @@ USER_DATA: web.AppKey[UserData] = web.AppKey("user_data", UserData)
 
 async def _serve(request: web.Request, socket: Socket, reader: Callable[[], Awaitable[None]],
                  subs: list[Subscription]) -> None:
-    """Run the socket's writer beside `reader` until either ends; then drop its subscriptions."""
+    """Run the socket's writer and its key check beside `reader` until it ends; then drop its subscriptions."""
     pump = asyncio.create_task(socket.pump())
+    keys = asyncio.create_task(_watch_keys(request, subs))
     try:
         await reader()
     finally:
         for sub in subs:
             request.app[USER_DATA].remove(sub)
         socket.closing = True
-        pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-            await pump
+        for task in (pump, keys):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await task
+
+
+async def _watch_keys(request: web.Request, subs: list[Subscription]) -> None:
+    """Every `expiry_check_s`, end the subscriptions whose key expired or was revoked unnoticed (the
+    key cache answers from memory; a dropped notice subscription has emptied it)."""
+    hub = request.app[USER_DATA]
+    while True:  # a key's expiry and a missed notice come with no event: looked at on a timer
+        await asyncio.sleep(hub.expiry_check_s)
+        for sub in [s for s in subs if s.live and s.key_id is not None]:
+            assert sub.key_id is not None
+            entry = await request.app[API_KEYS].by_id(sub.key_id)
+            if entry is None or entry.claims.user_id != sub.user_id or (
+                    entry.expires_at is not None and now_ms() >= entry.expires_at):
+                hub.end(sub, "API key revoked or expired")
 
 
 # --- the WebSocket API ------------------------------------------------------------------------------
@@ -237,8 +267,13 @@ class Session:
     api_key: str | None = None
     authorized_since: int | None = None
 
+    def live(self) -> list[Subscription]:
+        """The subscriptions not ended (by unsubscribe, or their key's end)."""
+        self.subs[:] = [s for s in self.subs if s.live]
+        return self.subs
+
     def status(self) -> dict[str, Any]:
-        return wa.session_status(self.api_key, self.authorized_since, self.connected_since, bool(self.subs),
+        return wa.session_status(self.api_key, self.authorized_since, self.connected_since, bool(self.live()),
                                  now_ms())
 
 
@@ -295,7 +330,7 @@ async def _run(request: web.Request, session: Session, req: wa.Request) -> Any:
         session.logon = session.api_key = session.authorized_since = None
         return session.status()
     if req.method == "session.subscriptions":
-        return [{"subscriptionId": s.subscription_id} for s in session.subs]
+        return [{"subscriptionId": s.subscription_id} for s in session.live()]
     if req.method == "userDataStream.unsubscribe":
         return _unsubscribe(request, session, p)
     needs = wa.METHODS[req.method].permission
@@ -333,7 +368,7 @@ async def _run(request: web.Request, session: Session, req: wa.Request) -> Any:
 def _unsubscribe(request: web.Request, session: Session, p: bp.Params) -> dict[str, Any]:
     """One subscription by `subscriptionId`, or all of the connection's."""
     wanted = bp.integer(p, "subscriptionId")
-    ended = [s for s in session.subs if wanted is None or s.subscription_id == wanted]
+    ended = [s for s in session.live() if wanted is None or s.subscription_id == wanted]
     if wanted is not None and not ended:
         raise BinanceError(-1130, "Data sent for parameter 'subscriptionId' is not valid.")
     for sub in ended:

@@ -310,6 +310,19 @@ async def test_a_socket_that_cannot_keep_up_is_closed_and_the_others_keep_their_
     assert (await b.call("ping"))["status"] == 200
     await b.close()
 
+
+async def test_a_key_that_expires_ends_its_subscription(client: Any) -> None:
+    token, _ = await register(client)
+    key = await new_api_key(client, token, ["read"], expiresAt=int(time.time() * 1000) + 3000)
+    client.server.app[USER_DATA].expiry_check_s = 0.1
+    api = await ws_api(client)
+    assert (await api.call("userDataStream.subscribe.signature", {}, key))["status"] == 200
+    ended = await api.wait_for(lambda m: m.get("event", {}).get("e") == "eventStreamTerminated", timeout=15)
+    assert ended["subscriptionId"] == 0
+    assert (await api.call("session.subscriptions"))["result"] == []
+    assert (await api.call("session.status"))["result"]["userDataStream"] is False
+    await api.close()
+
 # --- real clients, unchanged but for their URLs, against a Troupe server process -------------------
 
 @pytest.fixture(scope="module")

@@ -356,6 +356,8 @@ async def _run(request: web.Request, session: Session, req: wa.Request) -> Any:
     if req.method == "order.place":
         order, resp_type = bp.new_order(q, views.specs_of(request), views.new_client_id())
         return await views.place(request, claims, order, resp_type)
+    if req.method == "order.test":
+        return views.check_order(request, q)
     if req.method == "order.cancel":
         return await views.cancel_one(request, claims, q)
     if req.method == "order.status":

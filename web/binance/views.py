@@ -363,6 +363,11 @@ async def test_order(request: web.Request) -> Any:
     """Checked as a new order is (parameters, symbol, filters), never placed."""
     p = await params_of(request)
     await signed_user(request, p, "trade")
+    return check_order(request, p)
+
+
+def check_order(request: web.Request, p: bp.Params) -> dict[str, Any]:
+    """An order's parameters and filters checked, nothing placed (REST and the WebSocket API's order.test)."""
     req, _ = bp.new_order(p, specs_of(request), "x-troupe-test")
     try:
         check_request(req, specs_of(request)[req.symbol])

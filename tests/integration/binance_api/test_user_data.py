@@ -78,6 +78,10 @@ async def test_every_method_and_its_errors(client: Any) -> None:
     ]
     for answer, expected_status, code in cases:
         error(answer, expected_status, code)
+    tested = await api.call("order.test", {**order, "quantity": "0.020"}, key)
+    assert tested.get("result") == {}, tested
+    error(await api.call("order.test", order, key), 400, -1013)  # 1 USDT: below NOTIONAL
+    assert (await api.call("openOrders.status", {}, key))["result"] == []  # nothing was placed
     # Frames that are not requests get Binance's error answer, and the connection stays.
     await api.ws.send_str("{not json")
     error(await api.wait_for(lambda m: m.get("status") == 400 and m.get("id") is None

@@ -75,7 +75,7 @@ class FrameError(Exception):
 def parse_request(text: str | bytes) -> Request:
     """The request in a text frame, or FrameError (never anything else)."""
     try:
-        data = json.loads(text, parse_float=str, parse_int=str, parse_constant=_no_constant)
+        data = json.loads(text, parse_float=_Literal, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError):
         raise FrameError(None, BinanceError(-1100, "Illegal characters found in a parameter.")) from None
     if not isinstance(data, dict):
@@ -98,12 +98,18 @@ def parse_request(text: str | bytes) -> Request:
     for name, value in raw.items():
         if isinstance(value, bool):
             params[name] = "true" if value else "false"
-        elif isinstance(value, str):
-            params[name] = value
+        elif isinstance(value, str | int):  # a _Literal is a str: the number's text, never a float
+            params[name] = str(value)
         else:
             raise FrameError(request_id, BinanceError(
                 -1100, f"Illegal characters found in parameter '{name}'; legal range is 'a string or a number'."))
     return Request(request_id, method, params)
+
+
+class _Literal(str):
+    """A JSON number with a fraction or exponent, kept as its text (never a float)."""
+
+    __slots__ = ()
 
 
 def _no_constant(name: str) -> Any:
@@ -111,12 +117,10 @@ def _no_constant(name: str) -> Any:
 
 
 def _id(raw: Any) -> str | int | None:
-    """Numbers arrive as their text (parse_int=str): a whole number is an int id again."""
-    if raw is None:
-        return None
-    if isinstance(raw, str) and raw.isdigit() and raw == str(int(raw)) and len(raw) <= 19:
-        return int(raw)
-    if isinstance(raw, str) and 0 < len(raw) <= MAX_ID:
+    """The id as sent (answers echo it): null, a whole number or a string of at most 36 characters."""
+    if raw is None or (type(raw) is int and 0 <= raw < 2**63):
+        return raw
+    if type(raw) is str and 0 < len(raw) <= MAX_ID:
         return raw
     raise FrameError(None, mandatory("id"))
 

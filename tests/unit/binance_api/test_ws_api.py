@@ -24,6 +24,8 @@ def test_a_request_keeps_its_id_and_its_numbers_as_their_text() -> None:
     assert (req.id, req.method) == (7, "order.place")
     assert req.params == {"quantity": "0.10", "price": "1.5", "timestamp": "1700000000000", "test": "true"}
     assert wa.parse_request('{"id": "abc", "method": "ping"}') == wa.Request("abc", "ping", {})
+    assert wa.parse_request('{"id": "1", "method": "ping"}').id == "1"  # echoed as sent: a string stays one
+    assert wa.parse_request('{"id": 2, "method": "order.place", "params": {"q": 1e-8}}').params == {"q": "1e-8"}
     assert wa.parse_request('{"id": null, "method": "time", "params": null}').params == {}
 
 
@@ -38,6 +40,8 @@ def test_malformed_frames_are_binances_errors_naming_the_id_when_it_could_be_rea
     assert refused('{"id": 1, "method": "ping", "params": {"a": NaN}}') == (None, -1100)
     assert refused('{"id": "' + "x" * 37 + '", "method": "ping"}') == (None, -1102)
     assert refused('{"id": {"a": 1}, "method": "ping"}') == (None, -1102)
+    assert refused('{"id": 1.5, "method": "ping"}') == (None, -1102)
+    assert refused('{"id": true, "method": "ping"}') == (None, -1102)
 
 
 def test_the_signature_covers_the_sorted_parameters_but_itself_as_clients_sign_them() -> None:

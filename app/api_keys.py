@@ -59,6 +59,10 @@ class SignedParams:
     recv_window: int
     signature: str
     payload: bytes  # what the signature covers: the query string before `signature`, then the body
+    also: bytes | None = None  # a second form a client may have signed (a WebSocket API frame's, encoded)
+
+    def payloads(self) -> tuple[bytes, ...]:
+        return (self.payload,) if self.also is None else (self.payload, self.also)
 
 
 def new_key_string() -> str:
@@ -131,6 +135,18 @@ def _signed(parts: list[str], signature: str, payload: bytes) -> SignedParams:
             if name in params or name == "signature":
                 raise SignedRequestError(400, "BAD_REQUEST", f"{name} appears more than once", name)
             params[name] = value
+    return _checked(params, signature, payload)
+
+
+def signed_fields(params: dict[str, str], payload: bytes, also: bytes | None = None) -> SignedParams:
+    """A request whose parameters are named once each (a WebSocket API frame's `params`), with what
+    its signature covers, `payload` (and `also`, a second form some clients sign)."""
+    if "signature" not in params:
+        raise SignedRequestError(400, "BAD_REQUEST", "sign the request: add signature", "signature")
+    return _checked(params, params["signature"], payload, also)
+
+
+def _checked(params: dict[str, str], signature: str, payload: bytes, also: bytes | None = None) -> SignedParams:
     timestamp = _whole(params.get("timestamp"), "timestamp", required=True)
     window = _whole(params.get("recvWindow"), "recvWindow", required=False)
     if window is None:
@@ -142,7 +158,7 @@ def _signed(parts: list[str], signature: str, payload: bytes) -> SignedParams:
         raise SignedRequestError(401, "INVALID_SIGNATURE", "signature must be 64 hex digits (HMAC-SHA256)",
                                  "signature")
     assert timestamp is not None
-    return SignedParams(timestamp, window, signature.lower(), payload)
+    return SignedParams(timestamp, window, signature.lower(), payload, also)
 
 
 def _whole(raw: str | None, name: str, required: bool) -> int | None:

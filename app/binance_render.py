@@ -32,7 +32,8 @@ def _amount(value: Decimal | None) -> str:
     return to_str(value if value is not None else ZERO)
 
 
-def _working(o: OrderRecord) -> bool:
+def working(o: OrderRecord) -> bool:
+    """On the book (Binance's `isWorking`): open, and a stop order only once triggered."""
     return o.status in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED) and (
         o.type not in (OrderType.STOP_LOSS, OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT,
                        OrderType.TAKE_PROFIT_LIMIT) or o.triggered)
@@ -47,7 +48,7 @@ def order_json(order: OrderRecord | Any) -> dict[str, Any]:
         "executedQty": to_str(o.executed_qty), "cummulativeQuoteQty": to_str(o.cumm_quote_qty),
         "status": status(o.status), "timeInForce": o.time_in_force.value if o.time_in_force else "GTC",
         "type": o.type.value, "side": o.side.value, "stopPrice": _amount(o.stop_price), "icebergQty": "0",
-        "time": o.created_at, "updateTime": o.updated_at, "isWorking": _working(o), "workingTime": o.created_at,
+        "time": o.created_at, "updateTime": o.updated_at, "isWorking": working(o), "workingTime": o.created_at,
         "origQuoteOrderQty": _amount(o.quote_order_qty), "selfTradePreventionMode": STP,
         **({"trailingDelta": o.trailing_delta} if o.trailing_delta is not None else {}),
     }

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import threading
 import types
 import typing
 from collections.abc import Callable
@@ -275,6 +276,8 @@ def encode(msg: Message) -> bytes:
 
 Convert = Callable[[Any], Any]
 _RECORDS: dict[type, Convert] = {}
+_BUILDING: dict[type, Convert] = {}
+_BUILD_LOCK = threading.RLock()
 
 
 def _identity(value: Any) -> Any:
@@ -317,24 +320,40 @@ def _converter(hint: Any) -> Convert:
 
 
 def _record(cls: type) -> Convert:
-    """Decoder of a dataclass (a message, a record inside one) from its JSON object."""
+    """Decoder of a dataclass (a message, a record inside one) from its JSON object.
+
+    Built once, under a lock: actors decode on threads of their own, and a decoder another thread
+    could see before its fields are filled in refuses every field ("unknown field"). Decoders under
+    construction are only in `_BUILDING` (a record may, indirectly, contain itself) and join
+    `_RECORDS` together when the outermost one is complete."""
     found = _RECORDS.get(cls)
     if found is not None:
         return found
-    convert: dict[str, Convert] = {}
+    with _BUILD_LOCK:
+        found = _RECORDS.get(cls) or _BUILDING.get(cls)
+        if found is not None:
+            return found
+        convert: dict[str, Convert] = {}
 
-    def record(value: Any) -> Any:
-        if not isinstance(value, dict):
-            raise CodecError(f"{cls.__name__} travels as a JSON object")
+        def record(value: Any) -> Any:
+            if not isinstance(value, dict):
+                raise CodecError(f"{cls.__name__} travels as a JSON object")
+            try:
+                return cls(**{k: convert[k](v) for k, v in value.items()})
+            except KeyError as exc:
+                raise CodecError(f"unknown field {exc} of {cls.__name__}") from None
+
+        outermost = not _BUILDING
+        _BUILDING[cls] = record  # before the fields: a record may (indirectly) contain itself
         try:
-            return cls(**{k: convert[k](v) for k, v in value.items()})
-        except KeyError as exc:
-            raise CodecError(f"unknown field {exc} of {cls.__name__}") from None
-
-    _RECORDS[cls] = record  # before the fields: a record may (indirectly) contain itself
-    hints = typing.get_type_hints(cls)
-    convert.update((f.name, _converter(hints[f.name])) for f in fields(cls))
-    return record
+            hints = typing.get_type_hints(cls)
+            convert.update((f.name, _converter(hints[f.name])) for f in fields(cls))
+            if outermost:
+                _RECORDS.update(_BUILDING)
+        finally:
+            if outermost:
+                _BUILDING.clear()
+        return record
 
 
 def _user_event(value: Any) -> UserEvent:

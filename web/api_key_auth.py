@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from app.api_keys import (
+    SignedParams,
     address_allowed,
     key_id_of_sid,
     key_lookup_hash,
@@ -190,27 +191,47 @@ def _touch_and_note(user_id: int, key_id: int, ip: str, at: int) -> None:
 _CHALLENGE = {"WWW-Authenticate": API_KEY_HEADER}
 
 
+async def live_key(cache: ApiKeyCache, api_key: str) -> VerifiedKey:
+    """The live, unexpired key; otherwise a 401 problem (shared by signed requests and listen keys)."""
+    entry = await cache.by_key(api_key) if 0 < len(api_key) <= 128 else None
+    if entry is None or (entry.expires_at is not None and now_ms() >= entry.expires_at):
+        raise Problem(401, "the API key is unknown, revoked or expired", code="UNAUTHORIZED", headers=_CHALLENGE)
+    return entry
+
+
+def check_address(entry: VerifiedKey, address: str) -> None:
+    if not address_allowed(address, entry.allowlist):
+        raise Problem(401, "this API key is not allowed from this address (its IP allow-list)",
+                      code="ADDRESS_NOT_ALLOWED", headers=_CHALLENGE)
+
+
 async def verify_signed(cache: ApiKeyCache, uses: KeyUse, request: web.Request, api_key: str,
                         address: str, form_body: bool = False) -> Claims:
     """The claims of a correctly signed request from an allowed address; otherwise a 401 problem
     (SignedRequestError for a malformed request). `form_body`: the signature may end the body
     (app/api_keys.signed_params)."""
-    entry = await cache.by_key(api_key) if 0 < len(api_key) <= 128 else None
+    body = await request.read()
+    return await verify_params(cache, uses, api_key, lambda: signed_params(request.rel_url.raw_query_string, body,
+                                                                            form_body), address)
+
+
+async def verify_params(cache: ApiKeyCache, uses: KeyUse, api_key: str, signed: Callable[[], SignedParams],
+                        address: str) -> Claims:
+    """The one verification of a signed request, whatever carried it (an HTTP request, a WebSocket API
+    frame): the key, then `signed()` (its parameters, parsed only for a live key), the recvWindow,
+    the signature and the allow-list."""
+    entry = await live_key(cache, api_key)
     now = now_ms()
-    if entry is None or (entry.expires_at is not None and now >= entry.expires_at):
-        raise Problem(401, "the API key is unknown, revoked or expired", code="UNAUTHORIZED", headers=_CHALLENGE)
-    params = signed_params(request.rel_url.raw_query_string, await request.read(), form_body)
+    params = signed()
     if not within_recv_window(params.timestamp, params.recv_window, now):
         raise Problem(401, f"timestamp is outside recvWindow ({params.recv_window} ms) of the server's clock "
                       f"({now}); sync the clock or widen recvWindow (at most 60000)", code="OUTSIDE_RECV_WINDOW",
                       field="timestamp", headers=_CHALLENGE)
-    if not signature_ok(entry.secret, params.payload, params.signature):
+    if not any(signature_ok(entry.secret, payload, params.signature) for payload in params.payloads()):
         raise Problem(401, "signature does not match: HMAC-SHA256 with the secret key over the query string "
                       "before &signature= followed by the raw body, as hex", code="INVALID_SIGNATURE",
                       field="signature", headers=_CHALLENGE)
-    if not address_allowed(address, entry.allowlist):
-        raise Problem(401, "this API key is not allowed from this address (its IP allow-list)",
-                      code="ADDRESS_NOT_ALLOWED", headers=_CHALLENGE)
+    check_address(entry, address)
     uses.note(entry, address)
     return entry.claims
 

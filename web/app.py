@@ -68,6 +68,7 @@ from web.app_keys import (
 )
 from web.auth_guard import AuthGuard
 from web.binance import streams as binance_streams
+from web.binance import user_data
 from web.binance import views as binance_views
 from web.binance.edge import EDGE, BinanceEdge
 from web.headers import security_headers
@@ -125,11 +126,13 @@ def create_app(settings: Settings, on_fatal: Callable[[str], None] | None = None
     app[STATE] = {"failure": None, "on_fatal": on_fatal}
     app[HUB] = WsHub()
     app[EDGE] = BinanceEdge()
+    app[user_data.USER_DATA] = user_data.UserData()
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(BASE_DIR / "templates"), autoescape=True,
                          filters={"dec": to_str})
-    for module in (auth_views, account_views, account_sessions_views, api_key_views, history_views, trading_views,
-                   cfd_views, market_views, ws_views, health, pages, vendor, problem_types, metrics_views,
-                   binance_views, openapi):
+    # The listen keys' /ws/{listenKey} goes before any generic /ws/{name}; Troupe's own /ws stays as it is.
+    for module in (user_data, auth_views, account_views, account_sessions_views, api_key_views, history_views,
+                   trading_views, cfd_views, market_views, ws_views, health, pages, vendor, problem_types,
+                   metrics_views, binance_views, openapi):
         app.router.add_routes(module.routes)
     app.router.add_static("/static", BASE_DIR / "static", name="static")
     vendor.check_installed()
@@ -142,6 +145,7 @@ def create_app(settings: Settings, on_fatal: Callable[[str], None] | None = None
 
 async def _close_websockets(app: web.Application) -> None:
     await app[HUB].close_all()
+    await app[user_data.USER_DATA].close_all()
 
 
 async def _runtime(app: web.Application) -> AsyncIterator[None]:
@@ -153,6 +157,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         hub.dispatch(messages)
         watch.dispatch(messages)
         app[binance_streams.STREAM_HUB].dispatch(messages)
+        app[user_data.USER_DATA].dispatch(messages)
 
     def give_up(reason: str) -> None:
         app[STATE]["failure"] = reason
@@ -191,6 +196,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         app[API_KEY_USES] = KeyUse(lambda fn, *args: in_pool(app[DB_POOL], fn, *args),
                                    settings.api_key_touch_seconds)
         guard.listeners.append(app[API_KEYS].on_notice)
+        guard.listeners.append(app[user_data.USER_DATA].end_keys)
         await guard.start()
         app[GUARD] = guard
         yield

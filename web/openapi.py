@@ -34,7 +34,7 @@ routes = web.RouteTableDef()
 NOT_IN_SPEC = ("/", "/login", "/register", "/logout", "/account", "/account/keys", "/account/keys/delete",
                "/auth/resume", "/trade/{symbol}", "/ws", "/metrics", "/problems", "/problems/{code}",
                "/static/vendor/{name}", "/static", "/openapi.json", "/docs", "/api/v3/", "/sapi/",
-               "/fapi/", "/dapi/", "/ws/", "/stream")
+               "/fapi/", "/dapi/", "/ws/", "/ws-api/", "/stream")
 
 PROBLEM = {"type": "object", "required": ["type", "title", "status", "detail", "code"], "properties": {
     "type": {"type": "string", "description": "/problems/{code}, a page that explains the code"},

@@ -11,7 +11,7 @@ import ccxt
 import pytest
 
 from app.persistence.models import Fill, Order
-from tests.integration.binance_api.test_ccxt import Account
+from tests.support.binance_clients import Account
 from tests.support.helpers import ServerProcess, open_ws
 from tests.support.invariants import server_books
 

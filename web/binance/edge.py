@@ -12,14 +12,14 @@ from typing import Any
 
 from aiohttp import web
 
-from app.api_keys import FUTURE_LEEWAY_MS, SignedRequestError
+from app.api_keys import FUTURE_LEEWAY_MS, SignedParams, SignedRequestError, signed_params
 from app.binance_api import params as bp
 from app.binance_api.errors import INVALID_KEY, BinanceError, mandatory, too_much_weight
 from app.binance_api.weights import WeightMeter
 from app.clock import now_ms
 from app.messaging.replies import OrderWatch
 from app.security.tokens import Claims
-from web.api_key_auth import API_KEY_HEADER, verify_signed
+from web.api_key_auth import API_KEY_HEADER, verify_params
 from web.app_keys import API_KEY_USES, API_KEYS, SETTINGS
 from web.plumbing import client_address
 from web.problems import Problem
@@ -81,13 +81,22 @@ async def signed_user(request: web.Request, params: bp.Params, permission: str) 
     api_key = request.headers.get(API_KEY_HEADER)
     if not api_key:
         raise BinanceError(-2014, "API-key format invalid.", 401)
+    body = await request.read()
+    return await signed_claims(request.app, api_key, params, lambda: signed_params(
+        request.rel_url.raw_query_string, body, form_body=True), client_address(request), permission)
+
+
+async def signed_claims(app: web.Application, api_key: str, params: bp.Params, signed: Callable[[], SignedParams],
+                        address: str, permission: str | None) -> Claims:
+    """Troupe's one verification (web/api_key_auth.verify_params) of a request however it came (`signed`
+    gives what its signature covers), its refusals in Binance's codes, then the key's `permission`
+    (None: any live key, as the WebSocket API's session.logon)."""
     if "signature" not in params:
         raise mandatory("signature")
     if not params.get("timestamp", "").isdigit():
         raise mandatory("timestamp")
     try:
-        claims = await verify_signed(request.app[API_KEYS], request.app[API_KEY_USES], request, api_key,
-                                     client_address(request), form_body=True)
+        claims = await verify_params(app[API_KEYS], app[API_KEY_USES], api_key, signed, address)
     except SignedRequestError as exc:
         if exc.field == "recvWindow":
             raise BinanceError(-1130, "Data sent for parameter 'recvWindow' is not valid.") from None
@@ -98,16 +107,20 @@ async def signed_user(request: web.Request, params: bp.Params, permission: str) 
         raise mandatory(exc.field or "signature") from None
     except Problem as exc:
         if exc.code == "OUTSIDE_RECV_WINDOW":
-            if int(params["timestamp"]) >= now_ms() + FUTURE_LEEWAY_MS:
-                raise BinanceError(-1021, "Timestamp for this request was 1000ms ahead of the server's time.") \
-                    from None
-            raise BinanceError(-1021, "Timestamp for this request is outside of the recvWindow.") from None
+            raise outside_recv_window(int(params["timestamp"])) from None
         if exc.code == "INVALID_SIGNATURE":
             raise BinanceError(-1022, "Signature for this request is not valid.") from None
         raise BinanceError(-2015, INVALID_KEY, 401) from None
-    if permission not in (claims.permissions or frozenset()):
+    if permission is not None and permission not in (claims.permissions or frozenset()):
         raise BinanceError(-2015, INVALID_KEY, 401)
     return claims
+
+
+def outside_recv_window(timestamp: int) -> BinanceError:
+    """Binance's -1021, saying which side of the window the timestamp fell."""
+    if timestamp >= now_ms() + FUTURE_LEEWAY_MS:
+        return BinanceError(-1021, "Timestamp for this request was 1000ms ahead of the server's time.")
+    return BinanceError(-1021, "Timestamp for this request is outside of the recvWindow.")
 
 
 async def next_change(request: web.Request, order_id: int, done: Callable[[], Awaitable[bool]],

@@ -41,7 +41,7 @@ ASK_TIMEOUT_S = 10.0
 _FILTERS = ("PRICE_FILTER", "LOT_SIZE", "NOTIONAL", "TRAILING_DELTA")
 
 
-def _specs(request: web.Request) -> Any:
+def specs_of(request: web.Request) -> Any:
     return request.app[RUNTIME].specs
 
 
@@ -63,7 +63,7 @@ async def server_time(request: web.Request) -> Any:
 @endpoint(20)
 async def exchange_info(request: web.Request) -> Any:
     p = await params_of(request)
-    specs = _specs(request)
+    specs = specs_of(request)
     names: list[str] = list(specs)
     if p.get("symbol"):
         names = [bp.symbol(p, specs)]
@@ -85,7 +85,7 @@ async def capital_config(request: web.Request) -> Any:
     """ccxt's fetch_currencies while loading markets: each asset, no deposits or withdrawals here."""
     p = await params_of(request)
     await signed_user(request, p, "read")
-    assets = sorted({a for s in _specs(request).values() for a in (s.base, s.quote)})
+    assets = sorted({a for s in specs_of(request).values() for a in (s.base, s.quote)})
     return [{"coin": a, "name": a, "depositAllEnable": False, "withdrawAllEnable": False, "free": "0",
              "locked": "0", "freeze": "0", "withdrawing": "0", "ipoing": "0", "ipoable": "0", "storage": "0",
              "isLegalMoney": False, "trading": True, "networkList": []} for a in assets]
@@ -127,7 +127,7 @@ async def depth(request: web.Request) -> Any:
     """The market's one book (the PriceFeed's, which fills consume), as /api/market/depth serves it; Troupe
     publishes 25 levels a side, so a larger `limit` gets those."""
     p = await params_of(request)
-    symbol = bp.symbol(p, _specs(request))
+    symbol = bp.symbol(p, specs_of(request))
     limit = bp.integer(p, "limit", 100, 1, 5000) or 100
     return await _book(request, symbol, limit)
 
@@ -142,7 +142,7 @@ async def _book(request: web.Request, symbol: str, limit: int) -> dict[str, Any]
 async def _tape(request: web.Request) -> list[dict[str, Any]]:
     """The public tape (the market's prints and the users' fills, anonymised), oldest first."""
     p = await params_of(request)
-    symbol = bp.symbol(p, _specs(request))
+    symbol = bp.symbol(p, specs_of(request))
     return await request.app[MARKET_DATA].trades(symbol, bp.integer(p, "limit", 500, 1, 1000) or 500)
 
 
@@ -164,7 +164,7 @@ async def agg_trades(request: web.Request) -> Any:
 @endpoint(2)
 async def klines(request: web.Request) -> Any:
     p = await params_of(request)
-    symbol = bp.symbol(p, _specs(request))
+    symbol = bp.symbol(p, specs_of(request))
     bp.required(p, "interval")
     interval = p["interval"]
     if interval not in INTERVALS:
@@ -180,7 +180,7 @@ async def klines(request: web.Request) -> Any:
 
 async def _symbols_of(request: web.Request, p: bp.Params) -> list[str] | None:
     """`symbol`, or the JSON list `symbols`, or None for all."""
-    specs = _specs(request)
+    specs = specs_of(request)
     if p.get("symbol"):
         return [bp.symbol(p, specs)]
     if p.get("symbols"):
@@ -229,7 +229,7 @@ async def ticker_price(request: web.Request) -> Any:
 async def book_ticker(request: web.Request) -> Any:
     p = await params_of(request)
     wanted = await _symbols_of(request, p)
-    specs = _specs(request)
+    specs = specs_of(request)
     out = []
     for s in specs:
         book = await request.app[MARKET_DATA].depth(s, 1) if wanted is None or s in wanted else None
@@ -243,13 +243,13 @@ async def book_ticker(request: web.Request) -> Any:
 @endpoint(2)
 async def avg_price(request: web.Request) -> Any:
     p = await params_of(request)
-    symbol = bp.symbol(p, _specs(request))
+    symbol = bp.symbol(p, specs_of(request))
     raw = await request.app[REDIS].lrange(request.app[RUNTIME].names.candles(symbol, "1m"), -5, -1)
     minutes = [Candle.from_json(json.loads(c)) for c in raw]
     if not minutes:
         tick = await _tick(request, symbol)
         return {"mins": 5, "price": br.to_str(tick.price), "closeTime": tick.ts}
-    avg = (sum((c.c for c in minutes), Decimal(0)) / len(minutes)).quantize(_specs(request)[symbol].tick_size)
+    avg = (sum((c.c for c in minutes), Decimal(0)) / len(minutes)).quantize(specs_of(request)[symbol].tick_size)
     return {"mins": 5, "price": br.to_str(avg), "closeTime": minutes[-1].t + 60_000 - 1}
 
 
@@ -322,8 +322,9 @@ async def _settled(request: web.Request, user_id: int, order_id: int, terminal: 
     return row, fills
 
 
-async def _place(request: web.Request, claims: Any, req: Any, resp_type: str) -> dict[str, Any]:
-    """Hand the order to the Gateway; answer as Binance does (a MARKET order once it executed)."""
+async def place(request: web.Request, claims: Any, req: Any, resp_type: str) -> dict[str, Any]:
+    """Hand the order to the Gateway; answer as Binance does (a MARKET order once it executed).
+    Also the WebSocket API's order.place, with its upgrade request."""
     await order_limit(request, claims.user_id)
     msg = PlaceOrder(msg_id=request.app[REPLIES].new_id(), reply_to=_reply_to(request), user_id=claims.user_id,
                      order=req, api_key_id=claims.key_id)
@@ -343,7 +344,7 @@ async def _place(request: web.Request, claims: Any, req: Any, resp_type: str) ->
     return br.new_order_json(resp_type, row, fills, transact_time)
 
 
-def _new_client_id() -> str:
+def new_client_id() -> str:
     return "x-troupe-" + secrets.token_hex(13)
 
 
@@ -352,8 +353,8 @@ def _new_client_id() -> str:
 async def new_order(request: web.Request) -> Any:
     p = await params_of(request)
     claims = await signed_user(request, p, "trade")
-    req, resp_type = bp.new_order(p, _specs(request), _new_client_id())
-    return await _place(request, claims, req, resp_type)
+    req, resp_type = bp.new_order(p, specs_of(request), new_client_id())
+    return await place(request, claims, req, resp_type)
 
 
 @routes.post("/api/v3/order/test")
@@ -362,9 +363,14 @@ async def test_order(request: web.Request) -> Any:
     """Checked as a new order is (parameters, symbol, filters), never placed."""
     p = await params_of(request)
     await signed_user(request, p, "trade")
-    req, _ = bp.new_order(p, _specs(request), "x-troupe-test")
+    return check_order(request, p)
+
+
+def check_order(request: web.Request, p: bp.Params) -> dict[str, Any]:
+    """An order's parameters and filters checked, nothing placed (REST and the WebSocket API's order.test)."""
+    req, _ = bp.new_order(p, specs_of(request), "x-troupe-test")
     try:
-        check_request(req, _specs(request)[req.symbol])
+        check_request(req, specs_of(request)[req.symbol])
     except OrderRejected as exc:
         if exc.kind is RejectionKind.FILTER_FAILURE:
             raise filter_failure(next((f for f in _FILTERS if exc.message.startswith(f + ":")), "PRICE_FILTER")) \
@@ -373,8 +379,8 @@ async def test_order(request: web.Request) -> Any:
     return {}
 
 
-async def _find(request: web.Request, user_id: int, p: bp.Params) -> Any:
-    symbol = bp.symbol(p, _specs(request))
+async def find(request: web.Request, user_id: int, p: bp.Params) -> Any:
+    symbol = bp.symbol(p, specs_of(request))
     order_id, cid = bp.order_ref(p)
     return await in_db(request, queries.find_order, user_id, symbol, order_id, cid)
 
@@ -383,14 +389,18 @@ async def _find(request: web.Request, user_id: int, p: bp.Params) -> Any:
 @endpoint(4)
 async def query_order(request: web.Request) -> Any:
     p = await params_of(request)
-    claims = await signed_user(request, p, "read")
-    row = await _find(request, claims.user_id, p)
+    return await order_status(request, await signed_user(request, p, "read"), p)
+
+
+async def order_status(request: web.Request, claims: Any, p: bp.Params) -> dict[str, Any]:
+    """The order `p` names (REST and the WebSocket API's order.status)."""
+    row = await find(request, claims.user_id, p)
     if row is None:
         raise BinanceError(-2013, ORDER_DOES_NOT_EXIST)
     return br.order_json(row)
 
 
-async def _cancel(request: web.Request, claims: Any, order_id: int, limited: bool = True) -> Any:
+async def cancel(request: web.Request, claims: Any, order_id: int, limited: bool = True) -> Any:
     """Cancel through the Gateway and wait until the order ended (`limited`: it counts as one order request)."""
     if limited:
         await order_limit(request, claims.user_id)
@@ -407,20 +417,27 @@ async def _cancel(request: web.Request, claims: Any, order_id: int, limited: boo
 @endpoint(1)
 async def cancel_order(request: web.Request) -> Any:
     p = await params_of(request)
-    claims = await signed_user(request, p, "trade")
-    row = await _find(request, claims.user_id, p)
+    return await cancel_one(request, await signed_user(request, p, "trade"), p)
+
+
+async def cancel_one(request: web.Request, claims: Any, p: bp.Params) -> dict[str, Any]:
+    """Cancel the order `p` names and answer once it ended (REST and the WebSocket API's order.cancel)."""
+    row = await find(request, claims.user_id, p)
     if row is None or OrderStatus(row.status) in TERMINAL:
         raise BinanceError(-2011, UNKNOWN_ORDER_SENT)
     cancel_id = bp.client_id(p, "newClientOrderId") or "x-troupe-" + secrets.token_hex(13)
-    return br.cancel_json(await _cancel(request, claims, row.id), cancel_id, now_ms())
+    return br.cancel_json(await cancel(request, claims, row.id), cancel_id, now_ms())
 
 
 @routes.get("/api/v3/openOrders")
 @endpoint(lambda r: _one_or_all(r, 6, 80))
 async def open_orders(request: web.Request) -> Any:
     p = await params_of(request)
-    claims = await signed_user(request, p, "read")
-    symbol = bp.symbol(p, _specs(request)) if p.get("symbol") else None
+    return await open_orders_of(request, await signed_user(request, p, "read"), p)
+
+
+async def open_orders_of(request: web.Request, claims: Any, p: bp.Params) -> list[dict[str, Any]]:
+    symbol = bp.symbol(p, specs_of(request)) if p.get("symbol") else None
     return await in_db(request, queries.open_orders, claims.user_id, symbol)
 
 
@@ -429,12 +446,12 @@ async def open_orders(request: web.Request) -> Any:
 async def cancel_open_orders(request: web.Request) -> Any:
     p = await params_of(request)
     claims = await signed_user(request, p, "trade")
-    symbol = bp.symbol(p, _specs(request))
+    symbol = bp.symbol(p, specs_of(request))
     ids = await in_db(request, queries.open_order_ids, claims.user_id, symbol)
     if not ids:
         raise BinanceError(-2011, UNKNOWN_ORDER_SENT)
     await order_limit(request, claims.user_id)  # one request, however many orders it cancels
-    rows = await asyncio.gather(*(_cancel(request, claims, i, limited=False) for i in ids))
+    rows = await asyncio.gather(*(cancel(request, claims, i, limited=False) for i in ids))
     now = now_ms()
     return [br.cancel_json(r, "x-troupe-" + secrets.token_hex(13), now) for r in rows]
 
@@ -451,7 +468,7 @@ def _window(p: bp.Params) -> tuple[int | None, int | None, int]:
 async def all_orders(request: web.Request) -> Any:
     p = await params_of(request)
     claims = await signed_user(request, p, "read")
-    symbol = bp.symbol(p, _specs(request))
+    symbol = bp.symbol(p, specs_of(request))
     start, end, limit = _window(p)
     return await in_db(request, queries.all_orders, claims.user_id, symbol, bp.integer(p, "orderId"), start, end,
                        limit)
@@ -462,7 +479,7 @@ async def all_orders(request: web.Request) -> Any:
 async def my_trades(request: web.Request) -> Any:
     p = await params_of(request)
     claims = await signed_user(request, p, "read")
-    symbol = bp.symbol(p, _specs(request))
+    symbol = bp.symbol(p, specs_of(request))
     start, end, limit = _window(p)
     order_id, from_id = bp.integer(p, "orderId"), bp.integer(p, "fromId")
     return await in_db(request, queries.my_trades, claims.user_id, symbol, order_id, from_id, start, end, limit)
@@ -472,7 +489,11 @@ async def my_trades(request: web.Request) -> Any:
 @endpoint(20)
 async def account(request: web.Request) -> Any:
     p = await params_of(request)
-    claims = await signed_user(request, p, "read")
+    return await account_of(request, await signed_user(request, p, "read"))
+
+
+async def account_of(request: web.Request, claims: Any) -> dict[str, Any]:
+    """The account's answer (REST and the WebSocket API's account.status)."""
     settings = request.app[SETTINGS]
     rows = await in_db(request, balances_of, claims.user_id, settings.exchange)
     can_trade = "trade" in (claims.permissions or frozenset())
@@ -502,7 +523,7 @@ async def _list_answer(request: web.Request, user_id: int, list_id: int, resp_ty
 async def new_oco(request: web.Request) -> Any:
     p = await params_of(request)
     claims = await signed_user(request, p, "trade")
-    req, resp_type = bp.new_oco(p, _specs(request), "x-troupe-" + secrets.token_hex(11))
+    req, resp_type = bp.new_oco(p, specs_of(request), "x-troupe-" + secrets.token_hex(11))
     await order_limit(request, claims.user_id)
     msg = PlaceOco(msg_id=request.app[REPLIES].new_id(), reply_to=_reply_to(request), user_id=claims.user_id,
                    oco=req, api_key_id=claims.key_id)
@@ -540,7 +561,7 @@ async def open_order_lists(request: web.Request) -> Any:
 async def cancel_order_list(request: web.Request) -> Any:
     p = await params_of(request)
     claims = await signed_user(request, p, "trade")
-    symbol = bp.symbol(p, _specs(request))
+    symbol = bp.symbol(p, specs_of(request))
     list_id, cid = bp.list_ref(p, "orderListId", "listClientOrderId")
     legs = await in_db(request, queries.order_list, claims.user_id, list_id, cid)
     if legs is None or legs[0].symbol != symbol or all(OrderStatus(leg.status) in TERMINAL for leg in legs):
@@ -575,15 +596,15 @@ async def cancel_replace(request: web.Request) -> Any:
     if cancel_id is None and cancel_cid is None:
         raise bp.one_of("cancelOrderId", "cancelOrigClientOrderId")
     new_params = {k: v for k, v in p.items() if not k.startswith("cancel") and k != "orderRateLimitExceededMode"}
-    req, resp_type = bp.new_order(new_params, _specs(request), _new_client_id())
+    req, resp_type = bp.new_order(new_params, specs_of(request), new_client_id())
     symbol = req.symbol
     cancel_response: dict[str, Any]
     try:
         row = await in_db(request, queries.find_order, claims.user_id, symbol, cancel_id, cancel_cid)
         if row is None or OrderStatus(row.status) in TERMINAL:
             raise BinanceError(-2011, UNKNOWN_ORDER_SENT)
-        cancel_new_id = bp.client_id(p, "cancelNewClientOrderId") or _new_client_id()
-        cancel_response = br.cancel_json(await _cancel(request, claims, row.id), cancel_new_id, now_ms())
+        cancel_new_id = bp.client_id(p, "cancelNewClientOrderId") or new_client_id()
+        cancel_response = br.cancel_json(await cancel(request, claims, row.id), cancel_new_id, now_ms())
         canceled = True
     except BinanceError as exc:
         cancel_response, canceled = exc.body(), False
@@ -592,7 +613,7 @@ async def cancel_replace(request: web.Request) -> Any:
             "cancelResult": "FAILURE", "newOrderResult": "NOT_ATTEMPTED", "cancelResponse": cancel_response,
             "newOrderResponse": None})
     try:
-        new_response, placed = await _place(request, claims, req, resp_type), True
+        new_response, placed = await place(request, claims, req, resp_type), True
     except BinanceError as exc:
         new_response, placed = exc.body(), False
     outcome = {"cancelResult": "SUCCESS" if canceled else "FAILURE",

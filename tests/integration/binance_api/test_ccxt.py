@@ -6,49 +6,19 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import ccxt
 import pytest
-import requests
 
-from tests.support.binance_clients import troupe_urls
-from tests.support.helpers import PASSWORD, ServerProcess, new_email
+from tests.support.binance_clients import Account, serve
 
 pytestmark = pytest.mark.crash  # a server process of its own
 
 
 @pytest.fixture(scope="module")
 def troupe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server = ServerProcess(Path(tmp_path_factory.mktemp("ccxt")) / "data")
-    url = server.start()
-    try:
-        yield url
-    finally:
-        server.stop()
-
-
-class Account:
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.http = requests.Session()
-        r = self.http.post(f"{url}/auth/register", json={"email": new_email(), "password": PASSWORD})
-        assert r.status_code == 201, r.text
-        self.http.headers["Authorization"] = f"Bearer {r.json()['token']}"
-        r = self.http.post(f"{url}/api/account/api-keys", json={"label": "ccxt bot", "permissions": ["read", "trade"]})
-        assert r.status_code == 201, r.text
-        self.key = r.json()
-
-    def get(self, path: str) -> Any:
-        r = self.http.get(self.url + path)
-        assert r.status_code == 200, r.text
-        return r.json()
-
-    def exchange(self) -> ccxt.binance:
-        ex = ccxt.binance({"apiKey": self.key["apiKey"], "secret": self.key["secretKey"], "enableRateLimit": False})
-        ex.urls["api"] = troupe_urls(self.url)
-        return ex
+    yield from serve(tmp_path_factory, "ccxt")
 
 
 def test_ccxt_trades_on_troupe_and_every_number_matches_troupes_api(troupe: str) -> None:

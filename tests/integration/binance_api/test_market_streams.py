@@ -19,7 +19,7 @@ from binance import AsyncClient, BinanceSocketManager
 from app.domain.candles import Candle
 from app.domain.tape import Print
 from app.messages import CandleUpdate, TradePrints
-from tests.support.binance_clients import ccxt_pro_urls, stream_url
+from tests.support.binance_clients import stream_url, troupe_pro_urls
 from tests.support.binance_streams import LocalBook, next_json, wait_until
 from web.binance.streams import STREAM_HUB
 
@@ -298,7 +298,7 @@ def _dec(levels: list[list[Any]]) -> list[tuple[Decimal, Decimal]]:
 async def test_ccxt_pro_watches_tickers_books_trades_and_candles(client: Any) -> None:
     url = str(client.make_url("")).rstrip("/")
     ex = ccxtpro.binance({"enableRateLimit": False})
-    ex.urls["api"] = ccxt_pro_urls(url, ex.urls["api"]["ws"])
+    ex.urls["api"] = troupe_pro_urls(url, ex.urls["api"]["ws"])
     try:
         mini = await ex.watch_ticker("BTC/USDT")  # ccxt's default: <symbol>@miniTicker
         full = await ex.watch_ticker("ETH/USDT", {"name": "ticker"})

@@ -5,26 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from binance import AsyncClient, Client
 from binance.exceptions import BinanceAPIException
 
-from tests.integration.binance_api.test_ccxt import Account
-from tests.support.helpers import ServerProcess
+from tests.support.binance_clients import Account, serve
 
 pytestmark = pytest.mark.crash  # a server process of its own
 
 
 @pytest.fixture(scope="module")
 def troupe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server = ServerProcess(Path(tmp_path_factory.mktemp("pybinance")) / "data")
-    url = server.start()
-    try:
-        yield url
-    finally:
-        server.stop()
+    yield from serve(tmp_path_factory, "pybinance")
 
 
 def test_client_trades_and_reads_like_troupes_api(troupe: str) -> None:

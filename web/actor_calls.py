@@ -7,10 +7,16 @@ from typing import Any
 from aiohttp import web
 
 from app.domain.answers import RejectionKind
-from web.app_keys import REPLIES
+from web.app_keys import REPLIES, RUNTIME, SETTINGS
 from web.refusals import rejection, reply_response
 
 COMMAND_TIMEOUT_S = 10.0
+
+
+def addressed(request: web.Request) -> dict[str, str]:
+    """A command's envelope from this node: a fresh message id and the node's reply stream."""
+    return {"msg_id": request.app[REPLIES].new_id(),
+            "reply_to": request.app[RUNTIME].names.reply(request.app[SETTINGS].node_name)}
 
 
 async def ask_actor(request: web.Request, stream: str, msg: Any, who: str, retry_hint: str = "") -> web.Response:

@@ -13,8 +13,8 @@ from app.messages import PlaceOco, PlaceOrder, ReplaceOrder, RequestCancel, Requ
 from app.queries import balances as balances_of
 from app.queries import get_order, list_orders, positions
 from app.schemas import parse_int_param, parse_oco, parse_order, parse_replace
-from web.actor_calls import ask_actor
-from web.app_keys import MARKET_DATA, REPLIES, RUNTIME, SETTINGS
+from web.actor_calls import addressed, ask_actor
+from web.app_keys import MARKET_DATA, RUNTIME, SETTINGS
 from web.auth import require_user
 from web.history_views import time_range
 from web.plumbing import in_db, read_json
@@ -46,9 +46,7 @@ async def place_order(request: web.Request) -> web.Response:
     await order_rate_limit(request, claims.user_id)
     body = await read_json(request)
     req = parse_order(body, default_client_id="web-" + secrets.token_urlsafe(18))
-    msg = PlaceOrder(msg_id=request.app[REPLIES].new_id(),
-                     reply_to=request.app[RUNTIME].names.reply(request.app[SETTINGS].node_name),
-                     user_id=claims.user_id, order=req, trace=trace)
+    msg = PlaceOrder(**addressed(request), user_id=claims.user_id, order=req, trace=trace)
     return await _command(request, msg, req.client_order_id)
 
 
@@ -58,9 +56,7 @@ async def place_oco(request: web.Request) -> web.Response:
     claims = await require_user(request, scope="trade")
     await order_rate_limit(request, claims.user_id)
     req = parse_oco(await read_json(request), default_list_id="oco-" + secrets.token_urlsafe(12))
-    msg = PlaceOco(msg_id=request.app[REPLIES].new_id(),
-                   reply_to=request.app[RUNTIME].names.reply(request.app[SETTINGS].node_name),
-                   user_id=claims.user_id, oco=req)
+    msg = PlaceOco(**addressed(request), user_id=claims.user_id, oco=req)
     return await _command(request, msg, req.list_client_order_id)
 
 
@@ -69,9 +65,7 @@ async def cancel_order(request: web.Request) -> web.Response:
     claims = await require_user(request, scope="trade")
     await order_rate_limit(request, claims.user_id)
     order_id = _order_id(request)
-    msg = RequestCancel(msg_id=request.app[REPLIES].new_id(),
-                        reply_to=request.app[RUNTIME].names.reply(request.app[SETTINGS].node_name),
-                        user_id=claims.user_id, order_id=order_id)
+    msg = RequestCancel(**addressed(request), user_id=claims.user_id, order_id=order_id)
     return await _command(request, msg)
 
 
@@ -83,10 +77,9 @@ async def replace_order(request: web.Request) -> web.Response:
     await order_rate_limit(request, claims.user_id)
     order_id = _order_id(request)
     req = parse_replace(await read_json(request), default_client_id="web-" + secrets.token_urlsafe(18))
-    msg = ReplaceOrder(msg_id=request.app[REPLIES].new_id(),
-                       reply_to=request.app[RUNTIME].names.reply(request.app[SETTINGS].node_name),
-                       user_id=claims.user_id, order_id=order_id, client_order_id=req.client_order_id,
-                       price=req.price, quantity=req.quantity, stop_price=req.stop_price)
+    msg = ReplaceOrder(**addressed(request), user_id=claims.user_id, order_id=order_id,
+                       client_order_id=req.client_order_id, price=req.price,
+                       quantity=req.quantity, stop_price=req.stop_price)
     return await _command(request, msg, req.client_order_id)
 
 
@@ -96,9 +89,7 @@ async def cancel_all(request: web.Request) -> web.Response:
     claims = await require_user(request, scope="trade")
     await order_rate_limit(request, claims.user_id)
     symbol = _symbol(request)
-    msg = RequestCancelAll(msg_id=request.app[REPLIES].new_id(),
-                           reply_to=request.app[RUNTIME].names.reply(request.app[SETTINGS].node_name),
-                           user_id=claims.user_id, symbol=symbol)
+    msg = RequestCancelAll(**addressed(request), user_id=claims.user_id, symbol=symbol)
     return await _command(request, msg)
 
 

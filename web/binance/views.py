@@ -32,6 +32,7 @@ from app.domain.candles import INTERVALS, Candle
 from app.domain.orders import TERMINAL, OrderRejected, OrderStatus, OrderType, check_request
 from app.messages import PlaceOco, PlaceOrder, Reply, RequestCancel
 from app.queries import balances as balances_of
+from web.actor_calls import addressed
 from web.app_keys import MARKET_DATA, REDIS, REPLIES, RUNTIME, SETTINGS
 from web.binance.edge import EDGE, endpoint, next_change, order_limit, params_of, signed_user
 from web.plumbing import in_db
@@ -300,10 +301,6 @@ async def _ask(request: web.Request, msg: PlaceOrder | RequestCancel) -> Reply:
         raise BinanceError(-1007, TIMEOUT, 408) from None
 
 
-def _reply_to(request: web.Request) -> str:
-    return request.app[RUNTIME].names.reply(request.app[SETTINGS].node_name)
-
-
 async def _settled(request: web.Request, user_id: int, order_id: int, terminal: bool) -> tuple[Any, list[Any]]:
     """Wait for the Executor's outcome: a terminal status (`terminal`) or any but PENDING; -1007 if it
     does not come in time (the order still executes exactly once: it is durable)."""
@@ -326,7 +323,7 @@ async def place(request: web.Request, claims: Any, req: Any, resp_type: str) -> 
     """Hand the order to the Gateway; answer as Binance does (a MARKET order once it executed).
     Also the WebSocket API's order.place, with its upgrade request."""
     await order_limit(request, claims.user_id)
-    msg = PlaceOrder(msg_id=request.app[REPLIES].new_id(), reply_to=_reply_to(request), user_id=claims.user_id,
+    msg = PlaceOrder(**addressed(request), user_id=claims.user_id,
                      order=req, api_key_id=claims.key_id)
     reply = await _ask(request, msg)
     if reply.answer == Answer.REJECTED:
@@ -404,7 +401,7 @@ async def cancel(request: web.Request, claims: Any, order_id: int, limited: bool
     """Cancel through the Gateway and wait until the order ended (`limited`: it counts as one order request)."""
     if limited:
         await order_limit(request, claims.user_id)
-    msg = RequestCancel(msg_id=request.app[REPLIES].new_id(), reply_to=_reply_to(request),
+    msg = RequestCancel(**addressed(request),
                         user_id=claims.user_id, order_id=order_id)
     reply = await _ask(request, msg)
     if reply.answer == Answer.REJECTED:
@@ -525,7 +522,7 @@ async def new_oco(request: web.Request) -> Any:
     claims = await signed_user(request, p, "trade")
     req, resp_type = bp.new_oco(p, specs_of(request), "x-troupe-" + secrets.token_hex(11))
     await order_limit(request, claims.user_id)
-    msg = PlaceOco(msg_id=request.app[REPLIES].new_id(), reply_to=_reply_to(request), user_id=claims.user_id,
+    msg = PlaceOco(**addressed(request), user_id=claims.user_id,
                    oco=req, api_key_id=claims.key_id)
     reply = await _ask(request, msg)
     if reply.answer == Answer.REJECTED:
@@ -573,7 +570,7 @@ async def cancel_order_list(request: web.Request) -> Any:
 
 async def _cancel_request(request: web.Request, claims: Any, order_id: int) -> None:
     await order_limit(request, claims.user_id)
-    msg = RequestCancel(msg_id=request.app[REPLIES].new_id(), reply_to=_reply_to(request),
+    msg = RequestCancel(**addressed(request),
                         user_id=claims.user_id, order_id=order_id)
     reply = await _ask(request, msg)
     if reply.answer == Answer.REJECTED:

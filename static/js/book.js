@@ -35,11 +35,11 @@ export class OrderBook {
       button.tabIndex = -1;
       button.hidden = true;
       button.dataset.side = side.toUpperCase();
-      button.append(...["price", "size", "total"].map((cls) => {
-        const span = document.createElement("span");
-        span.className = cls;
-        return span;
-      }));
+      // The name comes from the content (what a screen reader says is what is seen, WCAG 2.5.3): the
+      // three visible cells, joined into a sentence by words only assistive technology reads.
+      const span = (cls) => Object.assign(document.createElement("span"), { className: cls });
+      button.append(span("sr-only said-side"), span("price"), span("sr-only said-quote"), span("size"),
+        span("sr-only said-base"), span("total"), span("sr-only said-end"));
       button.addEventListener("click", () => this.onPick(button.dataset.price));
       container.append(button);
       buttons.push(button);
@@ -105,16 +105,17 @@ export class OrderBook {
       button.hidden = !level;
       if (!level) return;
       const [price, qty] = level;
-      const [priceCell, sizeCell, totalCell] = button.children;
-      priceCell.textContent = fmt(price, this.priceDp);
-      sizeCell.textContent = fmt(qty, this.sizeDp);
-      totalCell.textContent = fmt(totals[i], this.sizeDp);
+      const cell = (cls) => button.querySelector(`.${cls}`);
+      cell("price").textContent = fmt(price, this.priceDp);
+      cell("size").textContent = fmt(qty, this.sizeDp);
+      cell("total").textContent = fmt(totals[i], this.sizeDp);
       button.dataset.price = price;
       button.dataset.qty = qty;
       button.dataset.total = totals[i].toFixed();
-      const side = button.dataset.side === "ASK" ? "Ask" : "Bid";
-      button.setAttribute("aria-label", `${side} ${fmt(price, this.priceDp)} ${quote}, ${fmt(qty, this.sizeDp)} ${base}`
-        + ` (${fmt(totals[i], this.sizeDp)} ${base} to here): use as the limit price`);
+      cell("said-side").textContent = button.dataset.side === "ASK" ? "Ask " : "Bid ";
+      cell("said-quote").textContent = ` ${quote}, `;
+      cell("said-base").textContent = ` ${base} (`;
+      cell("said-end").textContent = ` ${base} to here): use as the limit price`;
       const share = most.gt(0) ? Number(totals[i].div(most).times(100).toFixed(2)) : 0;  // display only
       button.style.setProperty("--depth", `${share}%`);
     });

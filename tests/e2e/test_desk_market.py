@@ -24,7 +24,7 @@ MA_COLOUR = (240, 185, 11)  # static/js/chart.js OVERLAY_COLOURS
 # One synchronous read of the book as drawn: its update id, both sides and the spread.
 READ_BOOK = """() => {
   const side = (name) => [...document.querySelectorAll(`[role="group"][aria-label="${name}"] .level:not([hidden])`)]
-    .map((b) => [b.dataset.price, b.dataset.qty, b.dataset.total, b.getAttribute('aria-label')]);
+    .map((b) => [b.dataset.price, b.dataset.qty, b.dataset.total, b.textContent]);
   const book = document.querySelector('[aria-labelledby="book-heading"]');
   return { id: Number(book.dataset.updateId), bids: side('Bids'), asks: side('Asks'),
            spread: book.querySelector('[aria-label="Spread"]').dataset.value,

@@ -22,7 +22,7 @@ import pytest
 from app.persistence.api_keys import VAULT_DOMAIN, create_key, revoke_key
 from app.persistence.db import db
 from app.persistence.exchange import EXCHANGE
-from app.persistence.migrations import LATEST, SchemaVersion
+from app.persistence.migrations import LATEST, MIGRATIONS, SchemaVersion
 from app.persistence.models import ApiKey, ExchangeKey
 from app.persistence.schema import init_database
 from app.persistence.sealing import sealed_by
@@ -31,6 +31,9 @@ from app.security.rotation import fingerprint
 from app.security.vault import Vault, VaultError
 from tests.support.helpers import PASSWORD, ROOT, ServerProcess, auth, run_until_exit, server_env
 from web.api_key_auth import VAULT_DOMAIN as WEB_VAULT_DOMAIN
+
+ALL = ", ".join(m.label for m in MIGRATIONS)  # every migration, in order: what a new database gets
+APPLIED = [f"applied {m.label}" for m in MIGRATIONS] + [f"schema version {LATEST}"]
 
 FIXTURE = ROOT / "tests" / "fixtures" / "troupe-82e4bfe.db"
 HELP_ARGS = [["db"], ["db", "migrate"], ["db", "status"], ["db", "backup"], ["keys"], ["keys", "rotate-master"]]
@@ -64,7 +67,7 @@ def test_status_of_a_database_not_created_yet_creates_nothing(tmp_path: Path) ->
     data = tmp_path / "data"
     proc = troupe(data, "db", "status")
     assert proc.returncode == 0, proc.stderr
-    assert "not created yet; pending: 0001_baseline, 0002_master_key_seal, 0003_order_api_key_id" in proc.stdout
+    assert f"not created yet; pending: {ALL}" in proc.stdout
     assert not data.exists()
 
 
@@ -87,16 +90,15 @@ def test_the_old_database_is_reported_backed_up_migrated_and_served(tmp_path: Pa
     status = troupe(data, "db", "status")
     assert status.returncode == 0, status.stderr
     assert "schema version none (a database from before migrations)" in status.stdout
-    assert "pending: 0001_baseline, 0002_master_key_seal, 0003_order_api_key_id" in status.stdout
+    assert f"pending: {ALL}" in status.stdout
 
     migrate = troupe(data, "db", "migrate")
     assert migrate.returncode == 0, migrate.stderr
     lines = migrate.stdout.splitlines()
     assert lines[0].startswith(f"backed up to {data / 'backups' / 'troupe-before-0001_baseline-'}")
-    assert lines[1:] == ["applied 0001_baseline", "applied 0002_master_key_seal",
-                                                   "applied 0003_order_api_key_id", "schema version 3"]
+    assert lines[1:] == APPLIED
     again = troupe(data, "db", "migrate")
-    assert again.stdout.strip() == "schema version 3 (up to date: nothing to apply)"
+    assert again.stdout.strip() == f"schema version {LATEST} (up to date: nothing to apply)"
     assert "pending: none (up to date)" in troupe(data, "db", "status").stdout
 
     copy = tmp_path / "copy.db"
@@ -105,7 +107,7 @@ def test_the_old_database_is_reported_backed_up_migrated_and_served(tmp_path: Pa
     with sqlite3.connect(copy) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert conn.execute('SELECT count(*) FROM "order"').fetchone() == (10,)
-        assert conn.execute("SELECT max(version) FROM schema_version").fetchone() == (3,)
+        assert conn.execute("SELECT max(version) FROM schema_version").fetchone() == (LATEST,)
     into_dir = troupe(data, "db", "backup")
     assert into_dir.returncode == 0 and f"backed up to {data / 'backups' / 'troupe-'}" in into_dir.stdout
 
@@ -131,10 +133,9 @@ def test_migrate_and_status_on_either_database(tmp_path: Path, database_url: str
     data = tmp_path / "data"
     first = troupe(data, "db", "migrate", database_url=database_url)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.splitlines() == ["applied 0001_baseline", "applied 0002_master_key_seal",
-                                                   "applied 0003_order_api_key_id", "schema version 3"]
+    assert first.stdout.splitlines() == APPLIED
     status = troupe(data, "db", "status", database_url=database_url)
-    assert "schema version 3" in status.stdout and "pending: none (up to date)" in status.stdout
+    assert f"schema version {LATEST}" in status.stdout and "pending: none (up to date)" in status.stdout
 
 
 # --- keys rotate-master ---------------------------------------------------------------------------

@@ -57,7 +57,7 @@ def test_the_fast_path_reads_and_writes_every_column_of_the_order_model(database
               "reject_reason": None, "created_at": 1, "updated_at": 2, "version": 4, "exchange_sent_at": 5,
               "exchange_order_id": 6, "stop_price": Decimal("64000"), "trailing_delta": 150,
               "trail_extreme": Decimal("66000.25"), "triggered": True, "order_list_id": 9,
-              "api_key_id": 11}
+              "api_key_id": 11, "replaces_order_id": 12}
     assert set(values) == set(ORDER_FIELDS) - {"id"}
     with write_transaction():
         order_id = insert_order(values)

@@ -33,6 +33,7 @@ JSON_ROUTES: list[tuple[str, str, dict[str, Any], str]] = [
     ("POST", "/api/cfd/positions", {"symbol": "BTCUSDT", "direction": "LONG", "margin": "10", "leverage": "2"},
      "direction"),
     ("PATCH", "/api/cfd/positions/{position_id}", {"stopLossPrice": "1000"}, "stopLossPrice"),
+    ("POST", "/api/trading/orders/{order_id}/replace", {"price": "1000", "clientOrderId": "amend-1"}, "clientOrderId"),
     ("PUT", "/api/account/exchange-key", {"apiKey": "A" * 20, "secretKey": "B" * 20}, "apiKey"),
     ("POST", "/auth/refresh", {"refreshToken": "r" * 43}, "refreshToken"),
     ("POST", "/auth/logout-all", {"keepCurrent": True}, "keepCurrent"),
@@ -58,7 +59,7 @@ def _variants(body: dict[str, Any], field: str) -> list[tuple[str, dict[str, Any
 async def test_a_lone_surrogate_in_any_json_body_is_a_400_naming_it(
         client: Any, method: str, path: str, body: dict[str, Any], field: str) -> None:
     token, _ = await register(client)
-    url = path.replace("{position_id}", "1")
+    url = path.replace("{position_id}", "1").replace("{order_id}", "1")
     for name, variant, named in _variants(body, field):
         text = json.dumps(variant)  # ensure_ascii: the surrogate travels as a \ud800 escape
         assert "\\ud800" in text or "\\udc00" in text

@@ -7,8 +7,10 @@ REJECTED, EXPIRED). An order's first change (version 1: the Gateway wrote versio
 NEW report Binance sends when an order is accepted, so a client sees NEW before the order's first
 trade; a change to an OCO's leg is followed by the list's `listStatus` when the list's status type
 moved (EXEC_STARTED, then ALL_DONE: the socket remembers what it sent). A `BalancesChanged` becomes
-`outboundAccountPosition`. Troupe has no deposits or withdrawals,
-so no `balanceUpdate`; positions and the CFD desk have no Binance spot event and render as nothing.
+`outboundAccountPosition`. A transfer between the spot wallet and the CFD margin account (Binance's
+"transfer between accounts") becomes `balanceUpdate`, `d` the change of the spot USDT; the house's
+starting-margin grants never touch the spot wallet and render as nothing, as do spot positions and the
+desk's other events, which Binance spot has no event for.
 On the WebSocket API each event is wrapped `{"subscriptionId": n, "event": {...}}`; on a listen key's
 stream it is sent as it is.
 """
@@ -21,8 +23,10 @@ from decimal import Decimal
 from typing import Any
 
 from app.binance_render import STP, list_status_json, status, working
+from app.cfd.inputs import is_grant
 from app.domain.orders import OrderStatus
-from app.events import BalancesChanged, OrderFill, OrderRecord, OrderUpdated, UserEvent
+from app.events import BalancesChanged, CfdChanged, OrderFill, OrderRecord, OrderUpdated, UserEvent
+from app.history import QUOTE_ASSET
 from app.money import ZERO, to_str
 
 FIRST_VERSION = 1  # the order's first change after the Gateway inserted it
@@ -113,12 +117,21 @@ def account_position(event: BalancesChanged, now: int) -> dict[str, Any]:
             "B": [{"a": b.asset, "f": to_str(b.free), "l": to_str(b.locked)} for b in event.balances]}
 
 
+def balance_update(event: CfdChanged, now: int) -> dict[str, Any] | None:
+    """A transfer's spot side: the engine's amount is what went into margin, so the spot delta is its negation."""
+    if event.event != "TRANSFERRED" or event.amount is None or is_grant(event.cmd_id or ""):
+        return None
+    return {"e": "balanceUpdate", "E": now, "a": QUOTE_ASSET, "d": to_str(-event.amount), "T": now}
+
+
 def frames_of(event: UserEvent, now: int, trades: Mapping[int, TradeRef] | None = None) -> list[dict[str, Any]]:
     """Every Binance event one Troupe event becomes (none for those Binance spot has no event for)."""
     if isinstance(event, OrderUpdated):
         return execution_reports(event, now, trades)
     if isinstance(event, BalancesChanged):
         return [account_position(event, now)]
+    if isinstance(event, CfdChanged) and (update := balance_update(event, now)) is not None:
+        return [update]
     return []
 
 

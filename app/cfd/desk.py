@@ -23,6 +23,7 @@ from app import metrics
 from app.cfd.engine import CfdEngine
 from app.cfd.inputs import (
     CLOSE_KINDS,
+    GRANT,
     Amend,
     ClosePosition,
     Command,
@@ -32,6 +33,7 @@ from app.cfd.inputs import (
     OpenPosition,
     Tick,
     Withdraw,
+    is_grant,
     rejection,
 )
 from app.cfd.journal import recover
@@ -42,12 +44,13 @@ from app.clock import now_ms
 from app.domain.answers import Answer, RejectionKind
 from app.domain.ledger import transfer, user_free
 from app.domain.symbols import SymbolSpec
-from app.events import CfdChanged
+from app.events import BalancesChanged, CfdChanged
+from app.execution.user_events import balance_update
 from app.messages import CfdRequest, PriceTick, Reply
 from app.money import to_str
 from app.persistence import cfd_projection
 from app.persistence.cfd_projection import cfd_balance, cfd_position_opened_by
-from app.persistence.ledger import BalanceCache, post_entries
+from app.persistence.ledger import BalanceCache, balance_rows, post_entries
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -183,7 +186,7 @@ class CfdDesk:
     def _grant(self, user_id: int, batch: DeskBatch) -> None:
         """The house's starting margin, once per user, on the first desk command."""
         amount = self.settings.cfd_starting_margin
-        grant = f"grant:{user_id}"
+        grant = f"{GRANT}{user_id}"
         if amount > 0 and grant not in self.engine.applied:
             self._offer(Deposit(grant, user_id, amount), batch)
 
@@ -192,8 +195,8 @@ class CfdDesk:
         it like any command: close the user's positions at market, move its free margin to the spot wallet
         (which the reset then sweeps), and grant the starting margin again. A user who never used the desk
         has nothing here (its first command grants as usual); a part already journaled is not done twice."""
-        regrant, withdraw = f"grant:{user_id}:{tag}", f"{tag}:withdraw"
-        if f"grant:{user_id}" not in self.engine.applied or regrant in self.engine.applied \
+        regrant, withdraw = f"{GRANT}{user_id}:{tag}", f"{tag}:withdraw"
+        if f"{GRANT}{user_id}" not in self.engine.applied or regrant in self.engine.applied \
                 or withdraw in self.engine.applied:
             return 0
         mine = sorted((p for p in self.engine.positions.all() if p.user_id == user_id), key=lambda p: p.id)
@@ -233,14 +236,19 @@ class CfdDesk:
         return ClosePosition(cid, uid, int(p["positionId"]))
 
     # ---- the database side (inside the Executor's transaction)
-    def persist(self, batch: DeskBatch, balances: BalanceCache) -> list[CfdChanged]:
-        """Ledger, projections and the cursor for `batch`; returns the user events to publish."""
-        events: list[CfdChanged] = []
+    def persist(self, batch: DeskBatch, balances: BalanceCache) -> list[CfdChanged | BalancesChanged]:
+        """Ledger, projections and the cursor for `batch`; returns the user events to publish (a transfer
+        also moved the spot wallet: its USDT as it stands after the batch, as any spot change tells it)."""
+        events: list[CfdChanged | BalancesChanged] = []
         now = now_ms()
         for seq, _, produced in batch.results:
             for ev in produced:
                 self._persist_event(ev, balances, now)
-                events.append(self._update(ev, f"cfd:{self.shard}:{seq}"))
+                cause = f"cfd:{self.shard}:{seq}"
+                events.append(self._update(ev, cause))
+                if ev.kind == "TRANSFERRED" and not is_grant(ev.data["cmdId"]):
+                    events.append(balance_update(ev.user_id, cause, [row for row in balance_rows(ev.user_id, balances)
+                                                                     if row[0] == "USDT"]))
         events += [self._update(ev, f"cfd:{self.shard}:refused:{msg_id}") for msg_id, ev in batch.refused.items()]
         if batch.results:
             cfd_projection.set_cursor(self.shard, batch.results[-1][0])
@@ -254,7 +262,7 @@ class CfdDesk:
         if ev.kind == "TRANSFERRED":
             amount: Decimal = ev.data["amount"]
             cid = ev.data["cmdId"]
-            if cid.startswith("grant:"):
+            if is_grant(cid):
                 entry = transfer("cfd", cid, "grant", "USDT", amount, grants_of(self.shard), bridge_of(self.shard))
             elif amount > 0:
                 entry = transfer("cfd", cid, "to_margin", "USDT", amount, user_free(uid), bridge_of(self.shard))

@@ -21,7 +21,18 @@ from decimal import Decimal
 
 from app.cfd import rules
 from app.cfd.codec import UNKNOWN_FINGERPRINT, decode_state, fingerprint
-from app.cfd.inputs import Amend, Command, Deposit, Event, Input, OpenPosition, Tick, Withdraw, rejection
+from app.cfd.inputs import (
+    Amend,
+    Command,
+    Deposit,
+    Event,
+    Input,
+    OpenPosition,
+    Tick,
+    Withdraw,
+    is_grant,
+    rejection,
+)
 from app.cfd.rules import DUPLICATE, CfdError, Position
 from app.cfd.store import PositionStore
 from app.cfd.triggers import TriggerIndex
@@ -109,7 +120,7 @@ class CfdEngine:
 
     def _forget_old_commands(self) -> None:
         horizon = self.seq - RETRY_WINDOW
-        self.applied = {k: v for k, v in self.applied.items() if v[1] >= horizon or k.startswith("grant:")}
+        self.applied = {k: v for k, v in self.applied.items() if v[1] >= horizon or is_grant(k)}
 
     def _command(self, c: Command) -> list[Event]:
         if isinstance(c, Deposit):

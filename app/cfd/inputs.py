@@ -9,6 +9,12 @@ from typing import Any
 
 from app.cfd.rules import CfdError, Direction
 
+GRANT = "grant:"  # the id prefix of the house's starting-margin deposits: they never touch the spot wallet
+
+
+def is_grant(cmd_id: str) -> bool:
+    return cmd_id.startswith(GRANT)
+
 
 @dataclass(frozen=True, slots=True)
 class Deposit:

@@ -191,6 +191,26 @@ async def test_users_never_see_each_others_events_and_revoked_keys_end_their_str
     await b.close()
 
 
+async def test_a_transfer_to_and_from_the_cfd_margin_is_a_balance_update(client: Any) -> None:
+    """Spot wallet <-> CFD margin is Binance's transfer between accounts: `balanceUpdate` with the spot
+    wallet's change, then the wallet as the API shows it."""
+    token, _ = await register(client)
+    key = await new_api_key(client, token, ["read", "trade"])
+    api = await ws_api(client)
+    assert (await api.call("userDataStream.subscribe.signature", {}, key))["status"] == 200
+    for direction, amount, delta in (("TO_MARGIN", "25.5", "-25.5"), ("TO_SPOT", "5", "5")):
+        resp = await client.post("/api/cfd/transfer", headers=auth(token), json={
+            "direction": direction, "amount": amount, "clientRequestId": f"t-{direction}"})
+        assert resp.status in (200, 201), await resp.text()
+        update = await api.event("balanceUpdate", d=delta)
+        assert update["a"] == "USDT" and isinstance(update["E"], int) and update["T"] == update["E"]
+        usdt = next(b for b in (await own(client, token, "/api/trading/balances"))["balances"] if b["asset"] == "USDT")
+        wallet = [{"a": "USDT", "f": usdt["free"], "l": usdt["locked"]}]
+        await api.wait_for(lambda m, wallet=wallet: m.get("event", {}).get("e") == "outboundAccountPosition"
+                           and m["event"]["B"] == wallet)
+    await api.close()
+
+
 async def test_listen_keys(client: Any) -> None:
     token, _ = await register(client)
     key = await new_api_key(client, token, ["read", "trade"])

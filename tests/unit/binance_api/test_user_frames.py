@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ from app.binance_api.user_frames import (
     wrapped,
 )
 from app.domain.orders import OrderStatus, OrderType, Side, TimeInForce
-from app.events import Balance, BalancesChanged, OrderFill, OrderRecord, OrderUpdated, UserEvent
+from app.events import Balance, BalancesChanged, CfdChanged, OrderFill, OrderRecord, OrderUpdated, UserEvent
 from tests.support.helpers import EVERY_EVENT
 
 LIMIT = OrderRecord(
@@ -80,8 +81,21 @@ def test_balances_and_the_wrappers() -> None:
 @pytest.mark.parametrize("event", EVERY_EVENT, ids=lambda e: type(e).__name__)
 def test_every_troupe_event_renders_or_is_nothing_binance_has(event: UserEvent) -> None:
     frames = frames_of(event, 1)
-    assert all(f["e"] in ("executionReport", "outboundAccountPosition") for f in frames)
-    assert bool(frames) == isinstance(event, OrderUpdated | BalancesChanged)
+    assert all(f["e"] in ("executionReport", "outboundAccountPosition", "balanceUpdate") for f in frames)
+    transfer = isinstance(event, CfdChanged) and event.event == "TRANSFERRED" and not (event.cmd_id or "").startswith(
+        "grant:")
+    assert bool(frames) == (isinstance(event, OrderUpdated | BalancesChanged) or transfer)
+
+
+def test_a_transfer_between_spot_and_margin_is_a_balance_update_of_the_spot_wallet() -> None:
+    """Binance's balanceUpdate for a transfer between accounts: `d` is the spot wallet's change; the
+    house's starting-margin grant never touches the spot wallet and is no event."""
+    def moved(amount: str, cmd_id: str) -> list[dict[str, Any]]:
+        return frames_of(CfdChanged(7, "c", event="TRANSFERRED", account_balance=Decimal(0), cmd_id=cmd_id,
+                                    amount=Decimal(amount), balance=Decimal(0)), 5)
+    assert moved("250.5", "t1") == [{"e": "balanceUpdate", "E": 5, "a": "USDT", "d": "-250.5", "T": 5}]
+    assert moved("-0.00000001", "t2") == [{"e": "balanceUpdate", "E": 5, "a": "USDT", "d": "0.00000001", "T": 5}]
+    assert moved("1000", "grant:7") == []
 
 
 def test_an_oco_list_status_names_its_legs() -> None:

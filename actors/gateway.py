@@ -129,6 +129,8 @@ class Gateway(MailboxActor):
             for i, m in traced:
                 m.trace[GATEWAY_COMMITTED] = now  # type: ignore[attr-defined]
                 rows[i] = (rows[i][0], rows[i][1], encode(m))
+        # Counted before the answers leave: whoever reads an answer finds it counted in /metrics.
+        settle(self.runtime.settings.exchange, started, committed, done, settled)
         # One round trip, in this order: commands to the executors, answers to the web nodes, acks.
         assert self.consumer is not None and self.redis is not None
         pipe = self.redis.pipeline(transaction=False)
@@ -136,7 +138,6 @@ class Gateway(MailboxActor):
         add_raw(pipe, ((stream, encode(r), REPLY_MAXLEN) for stream, r in replies))
         self.consumer.ack_in(pipe, done)
         pipe.execute()
-        settle(self.runtime.settings.exchange, started, committed, done, settled)
         crash_point("gateway.after_send")
         if len(done) < len(deliveries):
             self.consumer.retry_pending()

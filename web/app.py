@@ -17,12 +17,12 @@ from typing import Any
 
 import aiohttp_jinja2
 import jinja2
-import redis.asyncio as aioredis
 from aiohttp import web
 
 from actors.node import Node
 from app.market_data import MarketData
 from app.messaging.replies import ReplyRouter
+from app.messaging.streams import connect_async
 from app.money import to_str
 from app.persistence.db import db
 from app.persistence.sessions import session_state
@@ -180,7 +180,7 @@ async def _runtime(app: web.Application) -> AsyncIterator[None]:
         app[VAULT] = node.vault
         app[RUNTIME] = node.runtime
         app[SUPERVISOR] = node.supervisor
-        app[REDIS] = aioredis.Redis.from_url(node.redis_url, socket_timeout=10, socket_connect_timeout=5)
+        app[REDIS] = connect_async(node.redis_url)
         app[MARKET_DATA] = MarketData(app[REDIS], node.runtime.names, node.runtime.specs)
         app[LIMITER] = Limiter(app[REDIS], node.runtime.names)
         app[WS_SLOTS] = SocketSlots(app[REDIS], node.runtime.names, settings.node_name, settings.ws_max_per_user)

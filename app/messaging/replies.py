@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 
 from app.events import OrderUpdated
 from app.messages import CodecError, EventBatch, Message, Reply, decode, encode
+from app.messaging.streams import connect_async
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ class ReplyRouter:
         self._futures: dict[str, asyncio.Future[Reply]] = {}
         self._task: asyncio.Task[None] | None = None
         self._reader: aioredis.Redis | None = None
-        self.sender: aioredis.Redis = aioredis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+        self.sender: aioredis.Redis = connect_async(url)
         self._outgoing: list[tuple[str, bytes, asyncio.Future[None]]] = []
         self._flush_scheduled = False
 

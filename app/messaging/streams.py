@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import redis
+import redis.asyncio as aioredis
 import redis.client
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -51,6 +52,19 @@ def connect(url: str, *, blocking: bool = False, private: bool = False) -> redis
         health_check_interval=0 if blocking else 30,
         single_connection_client=blocking or private,
     )
+
+
+POOL_SIZE = 256  # connections one process's shared asyncio client opens at most
+POOL_WAIT_S = 5.0  # how long a command waits for one of them before it fails (a 503 at the web edge)
+
+
+def connect_async(url: str) -> aioredis.Redis:
+    """The web node's shared asyncio client: a bounded pool whose commands wait for a free connection.
+    redis-py's default pool refuses at once past 100 connections in use ("Too many connections"), so
+    a burst of requests (a few thousand WebSockets connecting at once) was answered 503."""
+    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=POOL_SIZE, timeout=POOL_WAIT_S,
+                                                    socket_timeout=10, socket_connect_timeout=5)
+    return aioredis.Redis(connection_pool=pool)
 
 
 def connect_once(url: str, timeout_s: float) -> redis.Redis:

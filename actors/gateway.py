@@ -85,14 +85,17 @@ class Gateway(MailboxActor):
         self.relay = OutboxRelay("gateway", self.producer, self.runtime.names.events)
         resent = self.relay.resend_leftovers()
         pending = pending_orders()
-        shards = self.runtime.settings.executor_shards
         self.relay.producer.send_raw_many(
-            (self.runtime.names.executor(shard_of(user_id, shards)),
+            (self._executor_of(user_id),
              encode(SubmitOrder(msg_id=f"submit:{order_id}", order_id=order_id, user_id=user_id)), None)
             for order_id, user_id in pending
         )
         if resent or pending:
             log.info("gateway: resent %d outbox rows, re-enqueued %d pending orders", resent, len(pending))
+
+    def _executor_of(self, user_id: int) -> str:
+        """The mailbox of the Executor shard that owns the user's orders."""
+        return self.runtime.names.executor(shard_of(user_id, self.runtime.settings.executor_shards))
 
     def handle_batch(self, deliveries: list[Delivery]) -> None:
         replies: list[tuple[str, Reply]] = []
@@ -190,7 +193,7 @@ class Gateway(MailboxActor):
                                 "per account; cancel some first")
         order_id = _insert(msg.user_id, req, api_key_id=msg.api_key_id)
         # a clientOrderId repeated within one batch was caught above: each message has its savepoint
-        stream = self.runtime.names.executor(shard_of(msg.user_id, self.runtime.settings.executor_shards))
+        stream = self._executor_of(msg.user_id)
         submit = SubmitOrder(msg_id=f"submit:{order_id}", order_id=order_id, user_id=msg.user_id, trace=msg.trace)
         body = {"orderId": order_id, "clientOrderId": req.client_order_id, "status": OrderStatus.PENDING.value}
         return Answer.ACCEPTED, body, [(stream, submit)]
@@ -227,7 +230,7 @@ class Gateway(MailboxActor):
                                 field="stopPrice")
         checked = check_request(req, spec)
         new_id = _insert(msg.user_id, checked, replaces=old.id)
-        stream = self.runtime.names.executor(shard_of(msg.user_id, self.runtime.settings.executor_shards))
+        stream = self._executor_of(msg.user_id)
         submit = SubmitOrder(msg_id=f"submit:{new_id}", order_id=new_id, user_id=msg.user_id)
         body = {"orderId": new_id, "clientOrderId": msg.client_order_id, "status": OrderStatus.PENDING.value,
                 "replacesOrderId": old.id}
@@ -236,7 +239,7 @@ class Gateway(MailboxActor):
     def _cancel_all(self, msg: RequestCancelAll) -> Handled:
         """One CancelOrder per order still cancelable (per OCO list: canceling a leg cancels both)."""
         rows = cancelable_orders(msg.user_id, msg.symbol)
-        stream = self.runtime.names.executor(shard_of(msg.user_id, self.runtime.settings.executor_shards))
+        stream = self._executor_of(msg.user_id)
         lists: set[int] = set()
         out: list[tuple[str, Message]] = []
         for row in rows:
@@ -281,7 +284,7 @@ class Gateway(MailboxActor):
                 "api_key_id": msg.api_key_id,
             }))
         set_order_list_id(ids[0], ids[0])
-        stream = self.runtime.names.executor(shard_of(msg.user_id, self.runtime.settings.executor_shards))
+        stream = self._executor_of(msg.user_id)
         submit = SubmitOrder(msg_id=f"submit:{ids[0]}", order_id=ids[0], user_id=msg.user_id)
         rows = [r for r in (order_by_id(i) for i in ids) if r is not None]
         return Answer.ACCEPTED, _list_body(req.list_client_order_id, rows), [(stream, submit)]
@@ -323,7 +326,7 @@ class Gateway(MailboxActor):
         if OrderStatus(row.status) not in CANCELABLE:
             raise OrderRejected(RejectionKind.CONFLICT, "ORDER_NOT_CANCELABLE",
                                 f"order {row.id} is already {row.status}")
-        stream = self.runtime.names.executor(shard_of(msg.user_id, self.runtime.settings.executor_shards))
+        stream = self._executor_of(msg.user_id)
         cancel = CancelOrder(msg_id=f"cancel:{row.id}", order_id=row.id, user_id=msg.user_id)
         body = {**order_json(row), "cancelRequested": True}
         return Answer.ACCEPTED, body, [(stream, cancel)]

@@ -126,7 +126,7 @@ def create_app(settings: Settings, on_fatal: Callable[[str], None] | None = None
     app[STATE] = {"failure": None, "on_fatal": on_fatal}
     app[HUB] = WsHub()
     app[EDGE] = BinanceEdge()
-    app[user_data.USER_DATA] = user_data.UserData()
+    app[user_data.USER_DATA] = user_data.UserData(reads=user_data.Reads(app))
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(BASE_DIR / "templates"), autoescape=True,
                          filters={"dec": to_str})
     # The listen keys' /ws/{listenKey} goes before any generic /ws/{name}; Troupe's own /ws stays as it is.

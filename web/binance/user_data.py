@@ -70,18 +70,38 @@ _ALPHABET = string.ascii_letters + string.digits
 Outgoing = tuple["Subscription", UserEvent] | dict[str, Any] | None
 
 
+MAX_READS = 512  # recent reads kept for the other sockets rendering the same event
+
+
 class Reads:
-    """What rendering an event needs from the database beyond the event: its fills' rows, a list's legs."""
+    """What rendering an event needs from the database beyond the event: its fills' rows, a list's legs.
+
+    One per node: each read is made once per event (an order's update is named by its id and version)
+    and shared by every socket of the user that renders it, not repeated socket by socket."""
 
     def __init__(self, app: web.Application) -> None:
         self._app = app
+        self._recent: OrderedDict[tuple[Any, ...], asyncio.Future[Any]] = OrderedDict()
 
-    async def trades(self, user_id: int, order_id: int) -> Mapping[int, TradeRef]:
-        got = await in_pool(self._app[DB_POOL], queries.order_with_fills, user_id, order_id)
-        return {} if got is None else {f.seq: TradeRef(f.id, f.quote_qty) for f in got[1]}
+    def _once(self, key: tuple[Any, ...], read: Callable[[], Awaitable[Any]]) -> asyncio.Future[Any]:
+        found = self._recent.get(key)
+        if found is None:
+            found = self._recent[key] = asyncio.ensure_future(read())
+            if len(self._recent) > MAX_READS:
+                self._recent.popitem(last=False)
+        return found
 
-    async def legs(self, user_id: int, list_id: int) -> list[Any] | None:
-        return await in_pool(self._app[DB_POOL], queries.order_list, user_id, list_id, None)
+    async def trades(self, event: OrderUpdated) -> Mapping[int, TradeRef]:
+        async def read() -> Mapping[int, TradeRef]:
+            got = await in_pool(self._app[DB_POOL], queries.order_with_fills, event.user_id, event.order.id)
+            return {} if got is None else {f.seq: TradeRef(f.id, f.quote_qty) for f in got[1]}
+        return await asyncio.shield(self._once(("trades", event.user_id, event.order.id, event.order.version), read))
+
+    async def legs(self, event: OrderUpdated, list_id: int) -> list[Any] | None:
+        async def read() -> list[Any] | None:
+            return await in_pool(self._app[DB_POOL], queries.order_list, event.user_id, list_id, None)
+        key = ("legs", event.user_id, list_id, event.order.id, event.order.version)
+        return await asyncio.shield(self._once(key, read))
 
 
 class Socket:
@@ -133,15 +153,15 @@ class Socket:
             return []
         trades: Mapping[int, TradeRef] = {}
         if isinstance(event, OrderUpdated) and event.fills:
-            trades = await self._reads.trades(event.user_id, event.order.id)
+            trades = await self._reads.trades(event)
         frames = frames_of(event, now_ms(), trades)
         if isinstance(event, OrderUpdated) and event.order.order_list_id is not None:
-            frames += await self._list_status(event.user_id, event.order.order_list_id)
+            frames += await self._list_status(event, event.order.order_list_id)
         return frames if sub.subscription_id is None else [wrapped(sub.subscription_id, f) for f in frames]
 
-    async def _list_status(self, user_id: int, list_id: int) -> list[dict[str, Any]]:
+    async def _list_status(self, event: OrderUpdated, list_id: int) -> list[dict[str, Any]]:
         """The list's listStatus when its status type moved since this socket last sent one."""
-        legs = await self._reads.legs(user_id, list_id)
+        legs = await self._reads.legs(event, list_id)
         if not legs:
             return []
         frame = list_status(legs, now_ms())
@@ -170,6 +190,7 @@ class Subscription:
 class UserData:
     """This node's user-data subscriptions by user, fed the Broadcaster's batches (web/app.py)."""
 
+    reads: Reads | None = None  # the node's one Reads (web/app.py)
     by_user: dict[int, set[Subscription]] = field(default_factory=dict)
     listen_key_ttl_s: int = LISTEN_KEY_TTL_S
     expiry_check_s: float = 5.0  # how often a listen key's stream checks that its key still lives
@@ -407,11 +428,17 @@ async def _answer(request: web.Request, session: Session, text: str | bytes) -> 
                                                           "request.", 500), limits)
 
 
+def _reads(request: web.Request) -> Reads:
+    reads = request.app[USER_DATA].reads
+    assert reads is not None
+    return reads
+
+
 @routes.get("/ws-api/v3")
 async def ws_api(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=64 * 1024)
     await ws.prepare(request)
-    session = Session(Socket(ws, Reads(request.app)), now_ms())
+    session = Session(Socket(ws, _reads(request)), now_ms())
     in_flight: set[asyncio.Task[None]] = set()
 
     async def respond(text: str | bytes) -> None:
@@ -498,8 +525,10 @@ async def keep_listen_key(request: web.Request) -> Any:
     assert claims.key_id is not None
     listen_key = await _owned(request, claims)
     ttl = request.app[USER_DATA].listen_key_ttl_s
-    await request.app[REDIS].expire(_lk(request, listen_key), ttl)
-    await request.app[REDIS].expire(_lk_of(request, claims.key_id), ttl)
+    async with request.app[REDIS].pipeline(transaction=True) as pipe:  # one round trip, both or neither
+        pipe.expire(_lk(request, listen_key), ttl)
+        pipe.expire(_lk_of(request, claims.key_id), ttl)
+        await pipe.execute()
     return {}
 
 
@@ -525,7 +554,7 @@ async def listen_key_stream(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4096)
     await ws.prepare(request)
     hub = request.app[USER_DATA]
-    socket = Socket(ws, Reads(request.app))
+    socket = Socket(ws, _reads(request))
     sub = Subscription(socket, int(user_id), int(key_id), None)
     hub.add(sub)
 

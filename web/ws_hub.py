@@ -14,7 +14,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from aiohttp import WSCloseCode, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from app import metrics
 from app.cfd.rules import Direction, mark_and_upnl
@@ -40,6 +40,10 @@ log = logging.getLogger("troupe.ws")
 SESSION_ENDED = 4001  # application close code: sign in again, do not reconnect with the old session
 MAX_QUEUE = 2000
 
+# What a connection's queue holds: a market frame shared by every subscriber, encoded once (bytes); a
+# frame of one connection's own (str); a traced order update, stamped as it is written; None: stop.
+Frame = bytes | str | TracedFrame
+
 
 class Connection:
     def __init__(self, ws: web.WebSocketResponse, claims: Claims) -> None:
@@ -50,7 +54,7 @@ class Connection:
         self.book_symbols: set[str] = set()  # subscribed with the "book" channel
         self.trade_symbols: set[str] = set()  # subscribed with the "trades" channel
         self.interval = "1m"
-        self.queue: asyncio.Queue[str | TracedFrame | None] = asyncio.Queue(MAX_QUEUE)
+        self.queue: asyncio.Queue[Frame | None] = asyncio.Queue(MAX_QUEUE)
         self.closing = False
         # Open CFD positions (id -> (symbol, direction, entry, quantity)) for live PnL pushes, and
         # the least milliseconds between two pushes the client asked for (0: every tick).
@@ -88,7 +92,10 @@ class Connection:
 
     async def pump(self) -> None:
         while (frame := await self.queue.get()) is not None:
-            await self.ws.send_str(frame if isinstance(frame, str) else frame.render())
+            if isinstance(frame, bytes):
+                await self.ws.send_frame(frame, WSMsgType.TEXT)
+            else:
+                await self.ws.send_str(frame if isinstance(frame, str) else frame.render())
 
     def end(self, reason: str) -> None:
         """Close because the session is over (the client must sign in again)."""
@@ -97,9 +104,15 @@ class Connection:
 
 
 class WsHub:
+    """Connections by user and, for market frames, by subscribed symbol and channel: a tick costs its
+    subscribers, not every socket of the node (5,000 sockets on one symbol, a tick of another: no work)."""
+
     def __init__(self) -> None:
         self.connections: set[Connection] = set()
         self.by_user: dict[int, set[Connection]] = {}
+        self.prices: dict[str, set[Connection]] = {}  # symbol -> connections subscribed to it
+        self.books: dict[str, set[Connection]] = {}  # ... with the book channel
+        self.trades: dict[str, set[Connection]] = {}  # ... with the trades channel
 
     def add(self, conn: Connection) -> None:
         self.connections.add(conn)
@@ -107,13 +120,28 @@ class WsHub:
 
     def remove(self, conn: Connection) -> None:
         self.connections.discard(conn)
-        users = self.by_user.get(conn.user_id)
-        if users is not None:
-            users.discard(conn)
-            if not users:
-                del self.by_user[conn.user_id]
+        _discard(self.by_user, conn.user_id, conn)
+        self.unsubscribe(conn, list(conn.symbols))
 
-    def _offer(self, conn: Connection, frame: str | TracedFrame) -> None:
+    def subscribe(self, conn: Connection, symbols: list[str], book: bool, trades: bool) -> None:
+        for symbol in symbols:
+            conn.symbols.add(symbol)
+            self.prices.setdefault(symbol, set()).add(conn)
+            if book:
+                conn.book_symbols.add(symbol)
+                self.books.setdefault(symbol, set()).add(conn)
+            if trades:
+                conn.trade_symbols.add(symbol)
+                self.trades.setdefault(symbol, set()).add(conn)
+
+    def unsubscribe(self, conn: Connection, symbols: list[str]) -> None:
+        for symbol in symbols:
+            for index, mine in ((self.prices, conn.symbols), (self.books, conn.book_symbols),
+                                (self.trades, conn.trade_symbols)):
+                mine.discard(symbol)
+                _discard(index, symbol, conn)
+
+    def _offer(self, conn: Connection, frame: Frame) -> None:
         if conn.closing:
             return
         try:
@@ -129,44 +157,45 @@ class WsHub:
         """Called on the event loop with a batch from the Broadcaster; never awaits a socket."""
         for msg in messages:
             if isinstance(msg, PriceTick):
-                frame = price_frame(msg)
-                for conn in self.connections:
-                    if msg.symbol in conn.symbols:
+                subscribers = self.prices.get(msg.symbol, ())
+                if subscribers:
+                    frame = price_frame(msg).encode()
+                    for conn in subscribers:
                         self._offer(conn, frame)
                         if conn.cfd and (pnl := conn.pnl_frame(msg)) is not None:
                             self._offer(conn, pnl)
-                if msg.book_first <= msg.book_id and (msg.bids or msg.asks):
-                    book: str | None = None
-                    for conn in self.connections:
-                        if msg.symbol in conn.book_symbols:
-                            book = book or book_frame(msg)
-                            self._offer(conn, book)
+                watching = self.books.get(msg.symbol, ())
+                if watching and msg.book_first <= msg.book_id and (msg.bids or msg.asks):
+                    book = book_frame(msg).encode()
+                    for conn in watching:
+                        self._offer(conn, book)
             elif isinstance(msg, TradePrints):
-                trades: str | None = None
-                for conn in self.connections:
-                    if msg.symbol in conn.trade_symbols:
-                        trades = trades or trade_frame(msg)
+                watching = self.trades.get(msg.symbol, ())
+                if watching:
+                    trades = trade_frame(msg).encode()
+                    for conn in watching:
                         self._offer(conn, trades)
             elif isinstance(msg, CandleUpdate):
-                frames: dict[str, str] = {}
-                for conn in self.connections:
-                    if msg.symbol in conn.symbols and conn.interval in msg.candles:
-                        frame = frames.get(conn.interval)
-                        if frame is None:
-                            frame = frames[conn.interval] = candle_frame(msg.symbol, conn.interval,
-                                                                         msg.candles[conn.interval])
-                        self._offer(conn, frame)
+                frames: dict[str, bytes] = {}
+                for conn in self.prices.get(msg.symbol, ()):
+                    if conn.interval in msg.candles:
+                        candle = frames.get(conn.interval)
+                        if candle is None:
+                            candle = frames[conn.interval] = candle_frame(msg.symbol, conn.interval,
+                                                                          msg.candles[conn.interval]).encode()
+                        self._offer(conn, candle)
             elif isinstance(msg, MarketStatus):
-                frame = status_frame(msg.symbol, msg.stale, msg.since)
-                for conn in self.connections:
-                    if msg.symbol in conn.symbols:
-                        self._offer(conn, frame)
+                subscribers = self.prices.get(msg.symbol, ())
+                if subscribers:
+                    status = status_frame(msg.symbol, msg.stale, msg.since).encode()
+                    for conn in subscribers:
+                        self._offer(conn, status)
             elif isinstance(msg, EventBatch):
                 started = time.perf_counter()
                 for event in msg.events:
                     conns = self.by_user.get(event.user_id)
                     if conns:
-                        rendered: str | TracedFrame = event_frame(event)
+                        rendered: Frame = event_frame(event)
                         if isinstance(event, OrderUpdated) and event.trace is not None:
                             stamp(event.trace, WS_QUEUED)
                             rendered = TracedFrame(rendered, event.trace)
@@ -190,3 +219,11 @@ class WsHub:
             await conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
 
 
+
+
+def _discard(index: dict[Any, set[Connection]], key: Any, conn: Connection) -> None:
+    members = index.get(key)
+    if members is not None:
+        members.discard(conn)
+        if not members:
+            del index[key]

@@ -119,21 +119,16 @@ async def _client_message(request: web.Request, conn: Connection, data: str) -> 
     symbols = frame.symbols
     if not all(s in specs for s in symbols):
         return error_frame(f"symbols must be a list drawn from {', '.join(specs)}")
+    hub = request.app[HUB]
     if frame.type == "unsubscribe":
-        conn.symbols.difference_update(symbols)
-        conn.book_symbols.difference_update(symbols)
-        conn.trade_symbols.difference_update(symbols)
+        hub.unsubscribe(conn, symbols)
         return dumps_frame({"type": "SUBSCRIPTIONS", "symbols": sorted(conn.symbols), "interval": conn.interval})
     interval = conn.interval if frame.interval is None else frame.interval
     if interval not in INTERVALS:
         return error_frame(f"interval must be one of {', '.join(INTERVALS)}")
     if len(conn.symbols | set(symbols)) > MAX_SUBSCRIPTIONS:
         return error_frame(f"at most {MAX_SUBSCRIPTIONS} symbols per connection")
-    conn.symbols.update(symbols)
-    if "book" in frame.channels:
-        conn.book_symbols.update(symbols)
-    if "trades" in frame.channels:
-        conn.trade_symbols.update(symbols)
+    hub.subscribe(conn, symbols, book="book" in frame.channels, trades="trades" in frame.channels)
     conn.interval = interval
     conn.cfd_pnl_ms = conn.cfd_pnl_ms if frame.cfd_pnl_ms is None else frame.cfd_pnl_ms
     ticks = await request.app[MARKET_DATA].latest_ticks()

@@ -6,7 +6,8 @@ last client's delay is its arrival minus the tick's `ts` (the PriceFeed's wall-c
 figure has millisecond grain); the benchmark prints deliveries per second and the p50/p99 of that
 last-client delay. In the same run a bare aiohttp process (`--serve-bare`, this file) ticks as
 often as Troupe's feed did and sends each frame with a sequential `await ws.send_str` loop over
-its sockets.
+its sockets: the same two frames per tick as Troupe sends a subscriber (`PRICE_UPDATE`, then the
+candle's `CANDLE_UPDATE`), so both deliver the same bytes.
 
 Then one client stops reading (its socket stays open) and the others are measured again: nobody
 else's delay should move (Troupe gives each socket its own bounded queue and sender).
@@ -37,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from order_latency import cpu_seconds  # noqa: E402
 from order_path import start_server  # noqa: E402
 
 from app.hops import percentile  # noqa: E402
@@ -54,10 +56,11 @@ async def serve_bare(tick_ms: int) -> None:
     async def ws_handler(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        sockets.append(ws)
-        async for _ in ws:
-            pass
-        sockets.remove(ws)
+        async for _ in ws:  # the first message subscribes, as on Troupe
+            if ws not in sockets:
+                sockets.append(ws)
+        if ws in sockets:
+            sockets.remove(ws)
         return ws
 
     async def ticker() -> None:
@@ -65,12 +68,16 @@ async def serve_bare(tick_ms: int) -> None:
         while True:
             await asyncio.sleep(tick_ms / 1000)
             price += 1
+            now = int(time.time() * 1000)
             frame = json.dumps({"type": "PRICE_UPDATE", "symbol": "BTCUSDT", "price": str(price),
-                                "bid": str(price - 1), "ask": str(price + 1), "ts": int(time.time() * 1000)},
-                               separators=(",", ":"))
+                                "bid": str(price - 1), "ask": str(price + 1), "ts": now}, separators=(",", ":"))
+            candle = json.dumps({"type": "CANDLE_UPDATE", "symbol": "BTCUSDT", "interval": "1m", "candle": {
+                "time": now // 60_000 * 60, "open": str(price), "high": str(price), "low": str(price),
+                "close": str(price), "volume": "0"}}, separators=(",", ":"))
             for ws in list(sockets):  # the sequential loop: one slow socket delays everyone after it
                 if not ws.closed:
                     await ws.send_str(frame)
+                    await ws.send_str(candle)
 
     app = web.Application()
     app.router.add_get("/ws", ws_handler)
@@ -121,17 +128,22 @@ async def reader(ws: aiohttp.ClientWebSocketResponse, current: list[Recorder]) -
                 current[0].got(int(data["ts"]), at)
 
 
-async def measure(url: str, sockets: list[aiohttp.ClientWebSocketResponse], seconds: float,
-                  warmup: float) -> dict[str, Any]:
-    """Phase 1: everyone reads. Phase 2: the first client stops reading; the others are measured."""
-    rec = Recorder()
-    current = [rec]
-    tasks = [asyncio.create_task(reader(ws, current)) for ws in sockets]
+async def measure(tasks: list[asyncio.Task[None]], current: list[Recorder], seconds: float,
+                  warmup: float, server_pid: int) -> dict[str, Any]:
+    """Phase 1: everyone reads. Phase 2: the first client stops reading; the others are measured.
+    The readers run from the moment each socket opened, as a real client's do: a socket nobody reads
+    cannot answer the server's heartbeat pings and is closed by it (opening 5,000 takes longer than one
+    heartbeat), which would count as frames Troupe never delivered."""
+    rec = current[0] = Recorder()
     await asyncio.sleep(warmup)
     rec.measuring = True
+    cpu = cpu_seconds(server_pid)
     await asyncio.sleep(seconds)
     rec.measuring = False
     all_reading = rec.phase(seconds)
+    delivered = all_reading["deliveries_per_s"] * seconds
+    all_reading["server_cpu_us_per_delivery"] = (round((cpu_seconds(server_pid) - cpu) / delivered * 1e6, 2)
+                                                 if delivered else None)
     tasks[0].cancel()  # one client stops reading; its socket stays open
     slow = current[0] = Recorder()
     await asyncio.sleep(warmup)
@@ -139,46 +151,60 @@ async def measure(url: str, sockets: list[aiohttp.ClientWebSocketResponse], seco
     await asyncio.sleep(seconds)
     slow.measuring = False
     one_stalled = slow.phase(seconds)
+    still_open = 1 + sum(not t.done() for t in tasks[1:])  # a reader ends when its socket is closed
     for t in tasks:
         t.cancel()
     p1, p2 = all_reading["last_client_p99_ms"], one_stalled["last_client_p99_ms"]
-    return {"all_reading": all_reading, "one_stopped_reading": one_stalled,
+    return {"all_reading": all_reading, "one_stopped_reading": one_stalled, "sockets_still_open": still_open,
             "others_p99_moved_pct": round((p2 - p1) / p1 * 100, 1) if p1 else None}
 
 
-async def troupe_sockets(session: aiohttp.ClientSession, n: int) -> list[aiohttp.ClientWebSocketResponse]:
+async def troupe_sockets(session: aiohttp.ClientSession, n: int,
+                         current: list[Recorder]) -> list[asyncio.Task[None]]:
     async with session.post("/auth/register", json={"email": f"f{uuid.uuid4().hex[:12]}@bench.test",
                                                     "password": "benchmark password"}) as resp:
         token = (await resp.json())["token"]
     headers = {"Authorization": f"Bearer {token}"}
     sockets: list[aiohttp.ClientWebSocketResponse] = []
+    readers: list[asyncio.Task[None]] = []
 
     async def one() -> None:
         async with session.post("/api/ws-ticket", headers=headers) as resp:
             ticket = (await resp.json())["ticket"]
         ws = await session.ws_connect(f"/ws?ticket={ticket}", max_msg_size=0)
         await ws.receive()  # the SNAPSHOT
-        await ws.send_str(json.dumps({"type": "subscribe", "symbols": ["BTCUSDT"]}))
         sockets.append(ws)
+        readers.append(asyncio.create_task(reader(ws, current)))
 
     for i in range(0, n, 100):
         await asyncio.gather(*(one() for _ in range(min(100, n - i))))
-    return sockets
+    await subscribe(sockets)
+    return readers
 
 
-async def bare_sockets(session: aiohttp.ClientSession, n: int) -> list[aiohttp.ClientWebSocketResponse]:
+async def subscribe(sockets: list[aiohttp.ClientWebSocketResponse]) -> None:
+    """Everyone subscribes once all are open: opening thousands while the first ones already read
+    frames would starve the opening (one load-generator process)."""
+    frame = json.dumps({"type": "subscribe", "symbols": ["BTCUSDT"]})
+    await asyncio.gather(*(ws.send_str(frame) for ws in sockets))
+
+
+async def bare_sockets(session: aiohttp.ClientSession, n: int, current: list[Recorder]) -> list[asyncio.Task[None]]:
     sockets: list[aiohttp.ClientWebSocketResponse] = []
     for i in range(0, n, 100):
         sockets += await asyncio.gather(*(session.ws_connect("/ws", max_msg_size=0) for _ in range(min(100, n - i))))
-    return sockets
+    readers = [asyncio.create_task(reader(ws, current)) for ws in sockets]
+    await subscribe(sockets)
+    return readers
 
 
-async def run_one(url: str, args: argparse.Namespace, troupe: bool) -> dict[str, Any]:
+async def run_one(url: str, args: argparse.Namespace, troupe: bool, server_pid: int) -> dict[str, Any]:
     async with aiohttp.ClientSession(url, connector=aiohttp.TCPConnector(limit=0)) as session:
-        sockets = await (troupe_sockets(session, args.clients) if troupe else bare_sockets(session, args.clients))
-        log(f"{'troupe' if troupe else 'bare'}: {len(sockets)} sockets open; measuring")
-        result = await measure(url, sockets, args.seconds, args.warmup)
-        await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+        current = [Recorder()]
+        opened = troupe_sockets if troupe else bare_sockets
+        readers = await opened(session, args.clients, current)
+        log(f"{'troupe' if troupe else 'bare'}: {len(readers)} sockets open; measuring")
+        result = await measure(readers, current, args.seconds, args.warmup, server_pid)
     return result
 
 
@@ -206,7 +232,7 @@ def main() -> None:
                        "WS_TICKETS_PER_MIN": str(max(1000, args.clients * 2))})
     proc, url = start_server(Path(tmp.name), 2)
     try:
-        troupe = asyncio.run(run_one(url, args, troupe=True))
+        troupe = asyncio.run(run_one(url, args, troupe=True, server_pid=proc.pid))
     finally:
         proc.terminate()
         proc.wait(30)
@@ -219,7 +245,7 @@ def main() -> None:
     assert bare_proc.stdout is not None
     bare_url = json.loads(bare_proc.stdout.readline())["url"]
     try:
-        bare = asyncio.run(run_one(bare_url, args, troupe=False))
+        bare = asyncio.run(run_one(bare_url, args, troupe=False, server_pid=bare_proc.pid))
     finally:
         bare_proc.terminate()
         bare_proc.wait(30)

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 import time
 
+import redis
 from aiohttp import WSMsgType, web
 
 from app.domain.book import DEPTH
@@ -30,6 +32,7 @@ from web.session import origin_ok
 from web.ws_hub import Connection
 from web.ws_render import book_snapshot_frame, dumps_frame, error_frame, price_frame, snapshot_frame, status_frame
 
+log = logging.getLogger("troupe.ws")
 routes = web.RouteTableDef()
 
 TICKET_TTL_S = 30
@@ -87,7 +90,12 @@ async def _serve(request: web.Request, claims: Claims, ends_at: float) -> web.We
                 if msg.type is WSMsgType.BINARY:
                     _offer_direct(conn, error_frame("send text frames holding JSON; binary frames are not used"))
                 continue
-            reply = await _client_message(request, conn, msg.data)
+            try:
+                reply = await _client_message(request, conn, msg.data)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:  # the socket stays open
+                log.warning("WebSocket of user %s: a backing service is unavailable: %s", conn.user_id, exc)
+                reply = error_frame("a backing service is briefly unavailable: the subscription holds, but the "
+                                    "current prices could not be read; they follow with the next ticks")
             if reply is not None:
                 _offer_direct(conn, reply)
     finally:

@@ -6,13 +6,16 @@ handler, closed the socket (1002) and logged a traceback.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 
 from tests.support.helpers import WsClient, open_ws, register
+from web.app_keys import MARKET_DATA
 
 BAD_FRAMES: list[tuple[str, str]] = [
     ("interval list", '{"type":"subscribe","symbols":[],"interval":[]}'),
@@ -92,3 +95,39 @@ async def test_well_formed_frames_still_work(client: Any) -> None:
     assert subs["interval"] == "5m", "unsubscribe keeps the interval"
     await ws.wait_for(lambda m: m["type"] == "PRICE_UPDATE" and m["symbol"] == "BTCUSDT")
     await _still_open(ws)
+
+
+async def test_a_subscribe_while_redis_cannot_answer_gets_an_error_frame_and_the_socket_stays_open(
+        client: Any) -> None:
+    """A burst of 5,000 sockets subscribing at once exhausted the Redis pool: the handler raised, and
+    the socket was closed (1002) under a client that had done nothing wrong."""
+    token, _ = await register(client)
+    ws = await open_ws(client, token)
+    market = client.server.app[MARKET_DATA]
+    reachable = market.redis
+    market.redis = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=1)  # nothing listens there
+    try:
+        ws.seen.clear()
+        await ws.send({"type": "subscribe", "symbols": ["BTCUSDT"]})
+        error = await ws.wait_for(_is_error)
+        assert "briefly unavailable" in error["detail"]
+        await _still_open(ws)
+    finally:
+        await market.redis.aclose()
+        market.redis = reachable
+    await ws.send({"type": "subscribe", "symbols": ["ETHUSDT"]})
+    subs = await ws.wait_for(lambda m: m["type"] == "SUBSCRIPTIONS")
+    assert subs["symbols"] == ["BTCUSDT", "ETHUSDT"]  # the first subscription held
+
+
+async def test_a_burst_of_subscribes_reads_the_prices_once_per_read_in_flight(client: Any) -> None:
+    market = client.server.app[MARKET_DATA]
+    before = await _hgetall_calls(market.redis)
+    results = await asyncio.gather(*(market.latest_ticks() for _ in range(500)))
+    # one read for all 500 (the node's own actors may read the hash meanwhile: hence "a few", not 500)
+    assert await _hgetall_calls(market.redis) - before <= 3
+    assert all(r == results[0] and r is not results[0] for r in results[1:])  # each caller gets its own copy
+
+
+async def _hgetall_calls(redis: aioredis.Redis) -> int:
+    return int((await redis.info("commandstats")).get("cmdstat_hgetall", {}).get("calls", 0))

@@ -2,6 +2,10 @@
 
 Each connection has a bounded send queue drained by its own task, so one stalled browser never
 delays the others; a connection whose queue fills up is closed (1013) and resyncs on reconnect.
+A market frame is built once for all its subscribers, as the whole WebSocket frame on the wire
+(`Shared`), and written straight to each subscriber whose socket is keeping up (nothing queued,
+its transport below its high-water mark): no queue, no task switch, no framing per socket. A socket that
+falls behind gets it through its queue, whose sender waits for the transport to drain.
 A socket lives no longer than its session: it is closed with code 4001 (SESSION_ENDED) when the
 session reaches its end of life, or as soon as its session or account is ended on any node.
 """
@@ -10,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 import time
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -40,14 +46,39 @@ log = logging.getLogger("troupe.ws")
 SESSION_ENDED = 4001  # application close code: sign in again, do not reconnect with the old session
 MAX_QUEUE = 2000
 
-# What a connection's queue holds: a market frame shared by every subscriber, encoded once (bytes); a
-# frame of one connection's own (str); a traced order update, stamped as it is written; None: stop.
-Frame = bytes | str | TracedFrame
+
+
+@dataclass(frozen=True, slots=True)
+class Shared:
+    """A market frame for every subscriber: its payload, and the whole unmasked, uncompressed text frame
+    (RFC 6455 section 5.2: FIN + text opcode, the payload length in 7, 16 or 64 bits, the payload)."""
+
+    payload: bytes
+    wire: bytes
+
+    @classmethod
+    def of(cls, frame: str) -> Shared:
+        payload = frame.encode()
+        n = len(payload)
+        if n < 126:
+            header = struct.pack("!BB", 0x81, n)
+        elif n < 1 << 16:
+            header = struct.pack("!BBH", 0x81, 126, n)
+        else:
+            header = struct.pack("!BBQ", 0x81, 127, n)
+        return cls(payload, header + payload)
+
+
+# What a connection's queue holds: a market frame shared by every subscriber; a frame of one
+# connection's own (str); a traced order update, stamped as it is written; None: stop.
+Frame = Shared | str | TracedFrame
 
 
 class Connection:
-    def __init__(self, ws: web.WebSocketResponse, claims: Claims) -> None:
+    def __init__(self, ws: web.WebSocketResponse, claims: Claims,
+                 transport: asyncio.Transport | None = None) -> None:
         self.ws = ws
+        self._socket = transport  # the upgraded request's transport, for shared frames written directly
         self.user_id = claims.user_id
         self.sid = claims.sid
         self.symbols: set[str] = set()
@@ -61,6 +92,8 @@ class Connection:
         self.cfd: dict[int, tuple[str, Direction, Decimal, Decimal]] = {}
         self.cfd_pnl_ms = 0
         self.cfd_pushed_at: dict[str, float] = {}
+        self.sending = False  # the sender is inside a write (waiting for the transport to drain, say)
+        self.transport: asyncio.Transport | None = None  # set when shared frames may be written directly
 
     def track_cfd(self, change: CfdChanged) -> None:
         """Follow the user's open CFD positions from the desk's events, for the live PnL pushes."""
@@ -91,11 +124,31 @@ class Connection:
         return pnl_frame(tick.symbol, rows, tick.ts)
 
     async def pump(self) -> None:
+        """The sender: drains the queue in order. Once it runs, shared frames may skip the queue while the
+        socket keeps up (`write_now`); only an uncompressed socket's, since they are built uncompressed."""
+        self.transport = None if self.ws.compress else self._socket
         while (frame := await self.queue.get()) is not None:
-            if isinstance(frame, bytes):
-                await self.ws.send_frame(frame, WSMsgType.TEXT)
-            else:
-                await self.ws.send_str(frame if isinstance(frame, str) else frame.render())
+            self.sending = True
+            try:
+                if isinstance(frame, Shared):
+                    await self.ws.send_frame(frame.payload, WSMsgType.TEXT)
+                else:
+                    await self.ws.send_str(frame if isinstance(frame, str) else frame.render())
+            finally:
+                self.sending = False
+
+    def write_now(self, frame: Shared) -> bool:
+        """Write a shared frame at once if nothing is waiting before it: nothing queued, no write in
+        progress, the transport writable (the kernel takes the bytes) and the socket not closing."""
+        t = self.transport
+        if t is None or self.sending or not self.queue.empty() or self.ws.closed or t.is_closing():
+            return False
+        # Below the transport's own high-water mark it is writable (uvloop holds writes until the end of the
+        # loop's turn, so a batch's frames share one send); above it the kernel's buffers are full.
+        if t.get_write_buffer_size() >= t.get_write_buffer_limits()[1]:
+            return False
+        t.write(frame.wire)
+        return True
 
     def end(self, reason: str) -> None:
         """Close because the session is over (the client must sign in again)."""
@@ -144,6 +197,8 @@ class WsHub:
     def _offer(self, conn: Connection, frame: Frame) -> None:
         if conn.closing:
             return
+        if isinstance(frame, Shared) and conn.write_now(frame):
+            return
         try:
             conn.queue.put_nowait(frame)
         except asyncio.QueueFull:
@@ -159,35 +214,35 @@ class WsHub:
             if isinstance(msg, PriceTick):
                 subscribers = self.prices.get(msg.symbol, ())
                 if subscribers:
-                    frame = price_frame(msg).encode()
+                    frame = Shared.of(price_frame(msg))
                     for conn in subscribers:
                         self._offer(conn, frame)
                         if conn.cfd and (pnl := conn.pnl_frame(msg)) is not None:
                             self._offer(conn, pnl)
                 watching = self.books.get(msg.symbol, ())
                 if watching and msg.book_first <= msg.book_id and (msg.bids or msg.asks):
-                    book = book_frame(msg).encode()
+                    book = Shared.of(book_frame(msg))
                     for conn in watching:
                         self._offer(conn, book)
             elif isinstance(msg, TradePrints):
                 watching = self.trades.get(msg.symbol, ())
                 if watching:
-                    trades = trade_frame(msg).encode()
+                    trades = Shared.of(trade_frame(msg))
                     for conn in watching:
                         self._offer(conn, trades)
             elif isinstance(msg, CandleUpdate):
-                frames: dict[str, bytes] = {}
+                frames: dict[str, Shared] = {}
                 for conn in self.prices.get(msg.symbol, ()):
                     if conn.interval in msg.candles:
                         candle = frames.get(conn.interval)
                         if candle is None:
-                            candle = frames[conn.interval] = candle_frame(msg.symbol, conn.interval,
-                                                                          msg.candles[conn.interval]).encode()
+                            candle = frames[conn.interval] = Shared.of(candle_frame(msg.symbol, conn.interval,
+                                                                                    msg.candles[conn.interval]))
                         self._offer(conn, candle)
             elif isinstance(msg, MarketStatus):
                 subscribers = self.prices.get(msg.symbol, ())
                 if subscribers:
-                    status = status_frame(msg.symbol, msg.stale, msg.since).encode()
+                    status = Shared.of(status_frame(msg.symbol, msg.stale, msg.since))
                     for conn in subscribers:
                         self._offer(conn, status)
             elif isinstance(msg, EventBatch):

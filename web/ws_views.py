@@ -71,9 +71,11 @@ async def ws_handler(request: web.Request) -> web.WebSocketResponse:
 
 async def _serve(request: web.Request, claims: Claims, ends_at: float) -> web.WebSocketResponse:
     """`ends_at`: the session's own end (epoch s), not its short access token's: renewals keep it open."""
-    ws = web.WebSocketResponse(heartbeat=20, max_msg_size=16 * 1024)
+    # No permessage-deflate: market frames are a few hundred bytes, and deflating each one once per
+    # subscriber (each socket has its own compressor) is what a fan-out to thousands cannot afford.
+    ws = web.WebSocketResponse(heartbeat=20, max_msg_size=16 * 1024, compress=False)
     await ws.prepare(request)
-    conn = Connection(ws, claims)
+    conn = Connection(ws, claims, request.transport)
     hub = request.app[HUB]
     hub.add(conn)  # events queue up from now on; the snapshot goes out first
     sender: asyncio.Task[None] | None = None

@@ -53,7 +53,7 @@ async def test_blocking_work_never_runs_on_the_event_loop(client: Any, monkeypat
 
 
 async def test_a_client_that_stops_reading_is_cut_off_and_others_carry_on(client: Any) -> None:
-    stalled_token, _ = await register(client)
+    stalled_token, stalled_user = await register(client)
     healthy_token, _ = await register(client)
     stalled = await open_ws(client, stalled_token)
     healthy = await open_ws(client, healthy_token)
@@ -61,12 +61,19 @@ async def test_a_client_that_stops_reading_is_cut_off_and_others_carry_on(client
     await stalled.wait_for(lambda m: m["type"] == "SUBSCRIPTIONS")
     await healthy.send({"type": "subscribe", "symbols": ["ETHUSDT"]})
     await healthy.wait_for(lambda m: m["type"] == "SUBSCRIPTIONS")
-    # A burst bigger than a connection's queue, delivered in one go: the stalled socket's queue
-    # overflows before its sender can drain a single frame.
-    burst = [PriceTick(msg_id=f"b{i}", symbol="BTCUSDT", price=Decimal("1"), bid=Decimal("1"), ask=Decimal("1"),
-                       ts=i, seq=i) for i in range(MAX_QUEUE + 10)]
-    client.app[HUB].dispatch(burst)
-    async with asyncio.timeout(10):
+    # The stalled client reads nothing from here on. Shared frames go straight to its socket while the
+    # kernel takes them; once its buffers are full they wait in the connection's queue, and a burst
+    # bigger than that queue overflows it: the server cuts the socket off.
+    hub = client.app[HUB]
+    mine = hub.by_user[stalled_user["id"]]
+    i = 0
+    async with asyncio.timeout(30):
+        while not any(conn.closing for conn in mine):
+            burst = [PriceTick(msg_id=f"b{i + k}", symbol="BTCUSDT", price=Decimal("1"), bid=Decimal("1"),
+                               ask=Decimal("1"), ts=i + k, seq=i + k) for k in range(MAX_QUEUE + 10)]
+            i += len(burst)
+            hub.dispatch(burst)
+            await asyncio.sleep(0.01)  # the loop writes out what the kernel still takes
         while True:
             msg = await stalled.ws.receive()
             if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):

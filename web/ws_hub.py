@@ -47,7 +47,6 @@ SESSION_ENDED = 4001  # application close code: sign in again, do not reconnect 
 MAX_QUEUE = 2000
 
 
-
 @dataclass(frozen=True, slots=True)
 class Shared:
     """A market frame for every subscriber: its payload, and the whole unmasked, uncompressed text frame
@@ -75,10 +74,8 @@ Frame = Shared | str | TracedFrame
 
 
 class Connection:
-    def __init__(self, ws: web.WebSocketResponse, claims: Claims,
-                 transport: asyncio.Transport | None = None) -> None:
+    def __init__(self, ws: web.WebSocketResponse, claims: Claims) -> None:
         self.ws = ws
-        self._socket = transport  # the upgraded request's transport, for shared frames written directly
         self.user_id = claims.user_id
         self.sid = claims.sid
         self.symbols: set[str] = set()
@@ -123,10 +120,11 @@ class Connection:
             rows.append({"id": pid, "markPrice": to_str(mark), "unrealizedPnl": to_str(upnl)})
         return pnl_frame(tick.symbol, rows, tick.ts)
 
-    async def pump(self) -> None:
+    async def pump(self, transport: asyncio.Transport | None) -> None:
         """The sender: drains the queue in order. Once it runs, shared frames may skip the queue while the
-        socket keeps up (`write_now`); only an uncompressed socket's, since they are built uncompressed."""
-        self.transport = None if self.ws.compress else self._socket
+        socket keeps up (`write_now`, on the upgraded request's `transport`); only an uncompressed socket's,
+        since they are built uncompressed."""
+        self.transport = None if self.ws.compress else transport
         while (frame := await self.queue.get()) is not None:
             self.sending = True
             try:
@@ -272,8 +270,6 @@ class WsHub:
     async def close_all(self) -> None:
         for conn in list(self.connections):
             await conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
-
-
 
 
 def _discard(index: dict[Any, set[Connection]], key: Any, conn: Connection) -> None:

@@ -75,7 +75,7 @@ async def _serve(request: web.Request, claims: Claims, ends_at: float) -> web.We
     # subscriber (each socket has its own compressor) is what a fan-out to thousands cannot afford.
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=16 * 1024, compress=False)
     await ws.prepare(request)
-    conn = Connection(ws, claims, request.transport)
+    conn = Connection(ws, claims)
     hub = request.app[HUB]
     hub.add(conn)  # events queue up from now on; the snapshot goes out first
     sender: asyncio.Task[None] | None = None
@@ -86,7 +86,7 @@ async def _serve(request: web.Request, claims: Claims, ends_at: float) -> web.We
         for position in snap["cfdPositions"]:
             conn.track_open_cfd(position)
         await ws.send_str(snapshot_frame(snap))
-        sender = asyncio.create_task(conn.pump())
+        sender = asyncio.create_task(conn.pump(request.transport))
         async for msg in ws:
             if msg.type is not WSMsgType.TEXT:
                 if msg.type is WSMsgType.BINARY:

@@ -110,10 +110,10 @@ class CfdDesk:
         s = self.settings
         replica = CfdEngine(self.ticks, s.cfd_mmr, s.fee_rate, id_stride=self.engine.id_stride,
                             id_offset=self.engine.id_offset)
-        for _, seq, blob in self.snapshots.load():
-            if seq <= db_seq:
-                replica = CfdEngine.restore(blob, self.ticks, s.cfd_mmr, s.fee_rate)
-                break
+        found = self.snapshots.newest(lambda blob: CfdEngine.restore(blob, self.ticks, s.cfd_mmr, s.fee_rate),
+                                      at_most=db_seq)
+        if found is not None:
+            replica = found[1]
         batch = DeskBatch()
         for seq, item in self.journal.replay(replica.seq):
             events = replica.apply(seq, item)

@@ -17,18 +17,20 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from app.cfd.codec import decode_input, encode_input, encode_state, read_snapshot, snapshot_header
+from app.cfd.codec import check_snapshot_header, decode_input, encode_input, encode_state, snapshot_header, state_digest
 from app.cfd.engine import CfdEngine
 from app.cfd.inputs import Input
 from app.durable import fsync_dir
 from app.faults import crash_point
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def _check(text: str) -> str:
@@ -118,15 +120,53 @@ class Snapshots:
         paths = self.paths()
         return int(paths[-1].stem.split("-")[1]) if paths else 0
 
-    def load(self) -> Iterator[tuple[Path, int, bytes]]:
-        """Valid snapshots (path, seq, state bytes), newest first; invalid ones are reported and skipped."""
+    def newest(self, restore: Callable[[bytes], T], at_most: int | None = None) -> tuple[Path, T] | None:
+        """The newest valid snapshot (at or before input `at_most`) as `restore` builds it from the state's
+        bytes; invalid ones are reported and skipped. The SHA-256 is computed on a thread of its own while
+        `restore` decodes (hashlib releases the GIL), and what `restore` built counts only once it matches."""
         for path in self.paths():
             try:
-                seq, body = read_snapshot(path.read_bytes())
+                with path.open("rb") as f:
+                    header, body = f.readline(), f.read()  # the state read once, never sliced out of the file
+                seq, expected = check_snapshot_header(header, body)
             except (ValueError, KeyError, TypeError, OSError) as exc:
-                log.error("cfd: snapshot %s is unusable (%s); trying an older one", path.name, exc)
+                _unusable(path, str(exc))
                 continue
-            yield path, seq, body
+            if at_most is not None and seq > at_most:
+                continue
+            digest = _Digest(body)
+            try:
+                built = restore(body)
+            except Exception:
+                if digest.result() == expected:
+                    raise  # the file is whole: the failure is the decoder's, not the disk's
+                _unusable(path, "checksum mismatch")
+                continue
+            if digest.result() != expected:
+                _unusable(path, "checksum mismatch")
+                continue
+            return path, built
+        return None
+
+
+def _unusable(path: Path, why: str) -> None:
+    log.error("cfd: snapshot %s is unusable (%s); trying an older one", path.name, why)
+
+
+class _Digest:
+    """`state_digest(body)` on a thread of its own."""
+
+    def __init__(self, body: bytes) -> None:
+        self._value = ""
+        self._thread = threading.Thread(target=self._run, args=(body,), name="snapshot-digest", daemon=True)
+        self._thread.start()
+
+    def _run(self, body: bytes) -> None:
+        self._value = state_digest(body)
+
+    def result(self) -> str:
+        self._thread.join()
+        return self._value
 
 
 def recover(directory: Path, ticks: dict[str, Decimal], mmr: Decimal, fee_rate: Decimal, id_stride: int = 1,
@@ -139,10 +179,10 @@ def recover(directory: Path, ticks: dict[str, Decimal], mmr: Decimal, fee_rate: 
     journal = Journal(directory)
     engine = CfdEngine(ticks, mmr, fee_rate, id_stride=id_stride, id_offset=id_offset)
     used = None
-    for path, _, blob in snapshots.load():
-        engine = CfdEngine.restore(blob, ticks, mmr, fee_rate)
+    found = snapshots.newest(lambda blob: CfdEngine.restore(blob, ticks, mmr, fee_rate))
+    if found is not None:
+        path, engine = found
         used = path.name
-        break
     replayed = 0
     for seq, item in journal.replay(engine.seq):
         engine.apply(seq, item)

@@ -66,7 +66,7 @@ class Columns:
         return b"".join(le_bytes(self.data[name]) for name in _COLUMNS)
 
     @classmethod
-    def from_bytes(cls, symbols: list[str], count: int, blob: bytes) -> Columns:
+    def from_bytes(cls, symbols: list[str], count: int, blob: bytes | memoryview) -> Columns:
         if len(blob) != count * 8 * len(_COLUMNS):
             raise ValueError("column data has the wrong length")
         size = count * 8
@@ -98,7 +98,7 @@ def le_bytes(col: array.array) -> bytes:
     return col.tobytes()
 
 
-def from_le(blob: bytes) -> array.array:
+def from_le(blob: bytes | memoryview) -> array.array:
     col = array.array("q")
     col.frombytes(blob)
     if sys.byteorder != "little":

@@ -46,3 +46,26 @@ def test_the_stored_order_rebuilds_the_same_lists() -> None:
     assert back.to_bytes() == (layout, blob)
     assert back.hits("BTCUSDT", D(80), D(80), D(80)) == idx.hits("BTCUSDT", D(80), D(80), D(80)) == {
         1: "LIQUIDATED", 4: "LIQUIDATED", 2: "TAKE_PROFIT"}
+
+
+def test_a_restored_list_is_a_valid_sorted_list_that_keeps_working() -> None:
+    """Restoring lays the stored entries out without sorting them again: across many sublists the
+    result passes sortedcontainers' own invariant check, and adds, removes and ranges still hold."""
+    positions = [replace(LONG, id=i, liquidation=D(50) + D(i % 997) / 100) for i in range(1, 5001)]
+    idx = index(*positions)
+    layout, blob = idx.to_bytes()
+    back = TriggerIndex()
+    back.load_bytes(layout, memoryview(blob))
+    for lists in back.lists.values():
+        for lst in lists.values():
+            lst._check()
+    assert back.to_bytes() == (layout, blob)
+    back.remove(positions[0])
+    back.add(replace(LONG, id=9999, liquidation=D("60.5")))
+    idx.remove(positions[0])
+    idx.add(replace(LONG, id=9999, liquidation=D("60.5")))
+    for lists in back.lists.values():
+        for lst in lists.values():
+            lst._check()
+    assert back.hits("BTCUSDT", D(90), D(90), D(55)) == idx.hits("BTCUSDT", D(90), D(90), D(55))
+    assert back.to_bytes() == idx.to_bytes()

@@ -36,7 +36,7 @@ from app.execution.venue import Venue
 from app.faults import crash_point
 from app.hops import EXECUTOR_COMMITTED, EXECUTOR_READ
 from app.messages import CancelOrder, CfdRequest, PriceTick, Reply, ResetAccount, SubmitOrder, decode, encode
-from app.messaging.streams import REPLY_MAXLEN, Delivery
+from app.messaging.streams import REPLY_MAXLEN, Delivery, add_raw
 from app.money import ZERO
 from app.persistence.db import write_transaction
 from app.persistence.equity import add_points
@@ -258,17 +258,22 @@ class Executor(MailboxActor):
         committed(self.name, started, [d for d in deliveries if isinstance(d.message, (SubmitOrder, CancelOrder))])
         self.core.report_finished()
         self.desk.report(cfd_batch)
-        self._reply_cfd(requests, cfd_batch)
         if reset_replies:
             crash_point("executor.reset_committed")  # committed, not answered: a retry must find it done
-            self.producer.send_raw_many((to, encode(r), REPLY_MAXLEN) for to, r in reset_replies)
-        # Everything but the commands that failed is done (market data included); those stay pending.
-        self.consumer.ack(d for d in deliveries if d not in failed)
+        # One round trip, in this order: the answers, the acks (all but the commands that failed, which stay
+        # pending; market data included), the outbox's events.
+        assert self.redis is not None
+        pipe = self.redis.pipeline(transaction=False)
+        add_raw(pipe, [(req.reply_to, encode(reply_for(req, cfd_batch)), REPLY_MAXLEN) for req in requests])
+        add_raw(pipe, [(to, encode(r), REPLY_MAXLEN) for to, r in reset_replies])
+        self.consumer.ack_in(pipe, [d for d in deliveries if d not in failed])
+        self.relay.add_to(pipe, rows)
+        pipe.execute()
+        self.relay.sent(rows)
         if failed:
             self._forget_state()
             self.consumer.retry_pending()
-        fault("executor.after_ack")
-        self.relay.publish(rows)
+        fault("executor.after_send")
         self.desk.maybe_snapshot()
 
     # --- equity points and resets (inside the batch's transaction) -------------------------------------
@@ -281,11 +286,6 @@ class Executor(MailboxActor):
         if self.core.filled:
             now = now_ms()
             add_points([(uid, now, self._equity(uid), ZERO, "FILL") for uid in sorted(self.core.filled)])
-
-    def _reply_cfd(self, requests: list[CfdRequest], batch: DeskBatch) -> None:
-        replies = [(req.reply_to, encode(reply_for(req, batch)), REPLY_MAXLEN) for req in requests]
-        if replies:
-            self.producer.send_raw_many(replies)
 
 
 def committed(actor: str, started: float, commands: list[Delivery]) -> None:

@@ -141,6 +141,7 @@ class Gateway(MailboxActor):
         add_raw(pipe, ((stream, encode(r), REPLY_MAXLEN) for stream, r in replies))
         self.consumer.ack_in(pipe, done)
         pipe.execute()
+        self.relay.sent(rows)
         crash_point("gateway.after_send")
         if len(done) < len(deliveries):
             self.consumer.retry_pending()

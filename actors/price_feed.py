@@ -88,6 +88,7 @@ class PriceFeed(MailboxActor):
         self.unprinted: dict[str, list[Print]] = {}  # the users' fills' prints, written with the next timer
         self.paper: dict[tuple[str, str, int], Candle] = {}  # the users' prints per 1m period (for closed klines)
         self.seen: OrderedDict[str, None] = OrderedDict()
+        self.unacked: list[Delivery] = []  # entries read since the last flush, acked with it
         self.folded_up_to = self._written_up_to = (0, 0)
 
     def recover(self) -> None:
@@ -141,8 +142,9 @@ class PriceFeed(MailboxActor):
             self.folded_up_to = last_entry
         # The books, prints and the mark go out with the next timer (at most BOOK_TICK_S later): however
         # many orders fill meanwhile, the market topic gets one tick, one candle update and one print
-        # batch per symbol, and reading the fills costs no write.
-        self.consumer.ack(deliveries)
+        # batch per symbol, and the entries read are acked in that same MULTI: reading fills costs no
+        # round trip of its own.
+        self.unacked += deliveries
 
     def _fold(self, event: OrderUpdated, now: int) -> None:
         """A user's fills: off the book, onto the tape (who traded is not printed)."""
@@ -310,9 +312,14 @@ class PriceFeed(MailboxActor):
                 if last is not None:  # no book goes out before the symbol's first price
                     self._tick(symbol, last.price, last.bid, last.ask, max(last.ts, now_ms()))
             self.dirty.clear()
+            if self.unacked:
+                assert self.consumer is not None
+                self.consumer.ack_in(self._pipeline(), self.unacked)
         pipe, self._pipe = self._pipe, None
         if pipe is not None:
             pipe.execute()
+            if tick_books:
+                self.unacked = []
 
     def _store_candle(self, symbol: str, interval: str, candle: Candle, started: bool) -> dict[str, Any]:
         pipe, redis_key = self._pipeline(), self.runtime.names.candles(symbol, interval)

@@ -23,13 +23,17 @@ class OutboxRelay:
         pipe = self.producer.client.pipeline(transaction=False)
         if self.add_to(pipe, rows):
             pipe.execute()
+            self.sent(rows)
 
     def add_to(self, pipe: redis.client.Pipeline, rows: list[tuple[str, str, bytes]]) -> int:
-        """Queue the rows' XADDs on `pipe`; they count as published once the pipeline has run."""
-        n = add_raw(pipe, ((stream, payload, EVENTS_MAXLEN if stream == self.events_stream else None)
-                           for _, stream, payload in rows))
+        """Queue the rows' XADDs on `pipe`, to share its round trip; call `sent` once it has run."""
+        return add_raw(pipe, ((stream, payload, EVENTS_MAXLEN if stream == self.events_stream else None)
+                              for _, stream, payload in rows))
+
+    def sent(self, rows: list[tuple[str, str, bytes]]) -> None:
+        """The rows are on Redis: the next transaction deletes them. Rows of a round trip that failed stay
+        in the outbox and go out again at the next start."""
         self.published.extend(r[0] for r in rows)
-        return n
 
     def forget_published(self) -> None:
         """Delete rows already on Redis; call inside the actor's next write transaction."""

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.crash
 
 
 @pytest.mark.parametrize("fault", ["gateway.after_commit", "gateway.after_send", "executor.inside_tx",
-                                   "executor.after_commit", "executor.after_ack"])
+                                   "executor.after_commit", "executor.after_send"])
 async def test_a_bots_market_order_survives_a_kill_exactly_once(tmp_path: Path, fault: str) -> None:
     server = ServerProcess(tmp_path / "data")
     url = server.start(fault=fault)

@@ -29,7 +29,7 @@ from tests.support.helpers import PASSWORD, ServerProcess, auth, register
 pytestmark = pytest.mark.crash
 KILLS = 50
 T0 = 4_000_000_000_000  # ms: far beyond any real tick
-POINTS = ("cfd.before_fsync", "executor.inside_tx", "executor.after_commit", "executor.after_ack")
+POINTS = ("cfd.before_fsync", "executor.inside_tx", "executor.after_commit", "executor.after_send")
 
 
 def script() -> list[tuple[str, Any]]:

@@ -79,7 +79,7 @@ def _check_books(data_dir: Path, cids: list[str]) -> None:
     "gateway.after_send",     # enqueued and answered, not yet read by the executor
     "executor.inside_tx",     # inside the effect transaction, before commit
     "executor.after_commit",  # effect committed, not acked
-    "executor.after_ack",     # acked, events not yet pushed
+    "executor.after_send",    # acked and events pushed, outbox rows not yet deleted (sent again at start)
 ])
 async def test_kill_at_each_point_loses_nothing_and_doubles_nothing(tmp_path: Path, fault: str) -> None:
     server = ServerProcess(tmp_path / "data")

@@ -83,7 +83,8 @@ class Session:
                              ask=p + Decimal("0.5"), ts=T0 + i, seq=10**9 + i)
             client = redis.Redis(unix_socket_path=str(self.server.data_dir / "redis" / "redis.sock"))
             try:
-                client.xadd("troupe:topic:market", {"m": encode(tick)})
+                entry = client.xadd("troupe:topic:market", {"m": encode(tick)})
+                await taken_in(client, entry)
             finally:
                 client.close()
             return True
@@ -105,6 +106,26 @@ class Session:
                 self.targets[cid] = min(p["id"] for p in listed["positions"])
             resp = await http.delete(f"/api/cfd/positions/{self.targets[cid]}", headers=headers)
         return resp.status < 500
+
+
+async def taken_in(client: redis.Redis, entry: bytes) -> None:
+    """Wait until the shard has read and acked the tick's entry. The desk takes a symbol's latest
+    pending tick into the engine, so two ticks read in one batch would be one input and two read
+    apart two: without this, how the reads fell would decide the state the run ends in."""
+    def parts(entry_id: bytes | str) -> tuple[int, int]:
+        ms, _, seq = (entry_id.decode() if isinstance(entry_id, bytes) else entry_id).partition("-")
+        return int(ms), int(seq or 0)
+
+    deadline = asyncio.get_running_loop().time() + 20
+    while True:
+        groups = {g["name"].decode(): g for g in client.xinfo_groups("troupe:topic:market")}
+        group = groups.get("executor-0")
+        if group is not None and parts(group["last-delivered-id"]) >= parts(entry) and not client.xpending_range(
+                "troupe:topic:market", "executor-0", min=entry, max=entry, count=1):
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"the shard did not take tick {entry!r} in")
+        await asyncio.sleep(0.005)  # polling the group's state: Redis has no event for an ack
 
 
 async def play(data_dir: Path, kills: int, seed: int) -> tuple[str, int]:

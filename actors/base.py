@@ -1,10 +1,14 @@
 """MailboxActor: a pykka actor whose mailbox is a Redis Stream consumer group.
 
-A pump thread reads batches from the stream and hands each batch to the actor with a blocking
-`ask`, so the actor processes one batch at a time (backpressure) and the pump learns of failures.
-The actor acks entries only after their effect is committed. Entries that fail stay pending and
-are read again after a growing delay while new entries keep flowing; after `max_deliveries` they
-go to the dead-letter stream.
+The actor reads its stream on its own thread: a `_Poll` message reads one batch (blocking at most
+`POLL_BLOCK_MS`, not at all while other messages wait), processes it, runs the timer when due and
+tells the actor the next `_Poll`, so reading and processing need no thread handoff. An actor that
+other threads `tell` (the PriceFeed's source) must not wait behind a read: it sets
+`reads_own_mailbox = False`, and a pump thread reads for it and hands each batch over with a
+blocking `ask`. Either way one batch is processed at a time (backpressure). The actor acks entries
+only after their effect is committed. Entries that fail stay pending and are read again after a
+growing delay while new entries keep flowing; after `max_deliveries` they go to the dead-letter
+stream.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -43,6 +48,15 @@ class _Timer:
     pass
 
 
+@dataclass(frozen=True)
+class _Poll:
+    """Read and process the next batch, then ask for the next poll."""
+
+
+POLL_BLOCK_MS = 100  # the longest a read on the actor's thread blocks: how late a stop is seen
+PUMP_BLOCK_MS = 500
+
+
 class MailboxActor(pykka.ThreadingActor):
     group: ClassVar[str] = ""
     timer_interval_s: ClassVar[float | None] = None
@@ -50,6 +64,8 @@ class MailboxActor(pykka.ThreadingActor):
     start_at_end: ClassVar[bool] = False
     uses_db: ClassVar[bool] = True
     read_hop: ClassVar[str | None] = None  # the hop (app/hops.py) a traced message reaches when read here
+    reads_own_mailbox: ClassVar[bool] = True  # False: a pump thread reads (see the module's docstring)
+    noack: ClassVar[bool] = False  # True: read at most once, nothing acked (app/messaging/streams.Consumer)
 
     def __init__(self, runtime: Runtime, name: str, streams: list[str]) -> None:
         super().__init__()
@@ -60,6 +76,9 @@ class MailboxActor(pykka.ThreadingActor):
         self.redis: redis.Redis | None = None  # this actor's own connection, used from its thread
         self._stopping = threading.Event()
         self._pump_thread: threading.Thread | None = None
+        self._next_timer = math.inf
+        self._backoff = 0.05
+        self._tracing: str | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
     def on_start(self) -> None:
@@ -69,11 +88,17 @@ class MailboxActor(pykka.ThreadingActor):
         self.consumer = Consumer(
             self.runtime.redis_url, self.streams, self.group or self.name, self.name,
             max_deliveries=self.max_deliveries, dead_letters=self.runtime.names.dead_letters,
-            start_at_end=self.start_at_end, writer=self.redis,
+            start_at_end=self.start_at_end, writer=self.redis, noack=self.noack,
         )
         self.recover()
-        self._pump_thread = threading.Thread(target=self._pump, name=f"pump-{self.name}", daemon=True)
-        self._pump_thread.start()
+        interval = self.timer_interval_s
+        self._next_timer = time.monotonic() + interval if interval else math.inf
+        self._tracing = self.read_hop if self.runtime.settings.trace_hops else None
+        if self.reads_own_mailbox:
+            self.actor_ref.tell(_Poll())
+        else:
+            self._pump_thread = threading.Thread(target=self._pump, name=f"pump-{self.name}", daemon=True)
+            self._pump_thread.start()
         log.debug("%s started, reading %s", self.name, ", ".join(self.streams))
 
     def on_stop(self) -> None:
@@ -100,6 +125,8 @@ class MailboxActor(pykka.ThreadingActor):
     # --- messages ------------------------------------------------------------------------
     def on_receive(self, message: Any) -> Any:
         try:
+            if isinstance(message, _Poll):
+                return self._poll()
             if isinstance(message, _Batch):
                 return self._process(message.deliveries)
             if isinstance(message, _Timer):
@@ -143,40 +170,54 @@ class MailboxActor(pykka.ThreadingActor):
     def on_dead_letter(self, delivery: Delivery) -> None:
         """A message is being given up on: undo whatever it reserved."""
 
-    # --- the pump (its own thread) ---------------------------------------------------------
+    # --- reading the mailbox --------------------------------------------------------------------
+    def _poll(self) -> None:
+        """On the actor's thread: one read (no blocking while other messages wait), then the next poll."""
+        if self._stopping.is_set():
+            return
+        self._step(self.on_timer, self._process, POLL_BLOCK_MS if self.actor_inbox.empty() else 1)
+        if not self._stopping.is_set():
+            self.actor_ref.tell(_Poll())
+
     def _pump(self) -> None:
-        assert self.consumer is not None
-        interval = self.timer_interval_s
-        next_timer = time.monotonic() + interval if interval else math.inf
-        backoff = 0.05
-        tracing = self.read_hop if self.runtime.settings.trace_hops else None
+        """On the pump thread: read, and hand timers and batches to the actor."""
         while not self._stopping.is_set():
             try:
-                now = time.monotonic()
-                if now >= next_timer:
-                    next_timer = now + (interval or 0)
-                    self.actor_ref.ask(_Timer(), timeout=60)
-                block_ms = int(max(1, min(500, (next_timer - time.monotonic()) * 1000)))
-                batch = self.consumer.read(block_ms)
-                if batch and tracing:
-                    _stamp_read(batch, tracing)
-                if batch and not self._stopping.is_set():
-                    self.actor_ref.ask(_Batch(batch), timeout=300)
+                self._step(lambda: self.actor_ref.ask(_Timer(), timeout=60),
+                           lambda batch: self.actor_ref.ask(_Batch(batch), timeout=300), PUMP_BLOCK_MS)
             except pykka.ActorDeadError:
                 return
-            except Exception:  # e.g. Redis or the database unreachable: back off, then try again
-                if self._stopping.is_set():
-                    return
-                log.exception("%s: batch failed; retrying in %.2fs", self.name, backoff)
-                self.consumer.retry_pending()
-                self._stopping.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
-            else:
-                backoff = 0.05
+
+    def _step(self, timer: Callable[[], Any], process: Callable[[list[Delivery]], Any], longest_ms: int) -> None:
+        """The timer when due, then one read of at most `longest_ms` and its batch; a failure (Redis or the
+        database unreachable, say) leaves the batch pending and backs off before the next step."""
+        assert self.consumer is not None
+        try:
+            now = time.monotonic()
+            if now >= self._next_timer:
+                self._next_timer = now + (self.timer_interval_s or 0)
+                timer()
+            block_ms = int(max(1, min(longest_ms, (self._next_timer - time.monotonic()) * 1000)))
+            batch = self.consumer.read(block_ms)
+            if batch and self._tracing:
+                _stamp_read(batch, self._tracing)
+            if batch and not self._stopping.is_set():
+                process(batch)
+        except pykka.ActorDeadError:
+            raise
+        except Exception:
+            if self._stopping.is_set():
+                return
+            log.exception("%s: batch failed; retrying in %.2fs", self.name, self._backoff)
+            self.consumer.retry_pending()
+            self._stopping.wait(self._backoff)
+            self._backoff = min(self._backoff * 2, 5.0)
+        else:
+            self._backoff = 0.05
 
 
 def _stamp_read(batch: list[Delivery], hop: str) -> None:
-    """Stamp `hop` on the traced messages of a batch as the pump reads it (TRACE_HOPS only)."""
+    """Stamp `hop` on the traced messages of a batch as it is read (TRACE_HOPS only)."""
     now = now_ns()
     for d in batch:
         for trace in traces_of(d.message):

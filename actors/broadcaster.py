@@ -1,7 +1,8 @@
 """Broadcaster: hands market data and user events to this node's WebSocket hub.
 
 It reads the market and events topics with a per-node consumer group that starts at the end when
-the process starts: browsers that missed something resync from a snapshot when they reconnect.
+the process starts, at most once (NOACK: no pending list, no ack round trip per batch): browsers
+that missed something resync from a snapshot when they reconnect.
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ class Broadcaster(MailboxActor):
     uses_db = False
     read_hop = BROADCASTER_READ
     start_at_end = True
+    noack = True
 
     def __init__(self, runtime: Runtime) -> None:
         names = runtime.names
         super().__init__(runtime, f"broadcaster-{runtime.settings.node_name}", [names.market, names.events])
 
     def handle_batch(self, deliveries: list[Delivery]) -> None:
-        assert self.consumer is not None
         self.runtime.deliver([d.message for d in deliveries if d.message is not None])
-        self.consumer.ack(deliveries)

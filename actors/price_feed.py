@@ -9,9 +9,10 @@ It is also the market's single writer: it owns each symbol's book (`app/domain/b
 published on every tick and under `book:<symbol>`) and tape (`app/domain/tape`, `TradePrints` and
 `tape:<symbol>`). With the simulator as the exchange it reads the users' fills from `topic:events`
 and folds them in: each takes its liquidity off the book (which refills by the book's rule) and is
-printed on the tape and in the candles, anonymised. A fill is folded once: by its key
+printed on the tape and in the candles, anonymised. It reads them on its timer, without blocking
+(the books go out with the timer anyway), so no order wakes it. A fill is folded once: by its key
 (`<orderId>:<seq>`) within a run, and by the last folded entry id (`market:folded`, written in the
-same MULTI as the book, tape and candles) across restarts.
+same MULTI as the book, tape and candles, and with the acks of what was read) across restarts.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from app.domain.orders import Side
 from app.domain.tape import KEEP_PRINTS, Print, Tape
 from app.events import OrderUpdated
 from app.messages import CandleUpdate, EventBatch, MarketStatus, PriceTick, TradePrints, decode, encode
-from app.messaging.streams import MARKET_MAXLEN, Delivery
+from app.messaging.streams import MARKET_MAXLEN, Consumer, Delivery
 from app.money import to_str
 from app.price_sources.port import PriceSource
 from app.price_sources.random_walk import RandomWalkSource
@@ -61,15 +62,14 @@ def source_for(runtime: Runtime) -> PriceSource:
 
 class PriceFeed(MailboxActor):
     uses_db = False
+    reads_own_mailbox = False  # its source tells it trades and depth, which must not wait behind a read
     start_at_end = True  # the users' fills of before the first start are not today's market
 
     def __init__(self, runtime: Runtime, source: PriceSource) -> None:
         names = runtime.names
-        streams = [f"{names.prefix}:mbox:price-feed"]
         self.fold_fills = runtime.settings.exchange == "simulator"  # Binance's own fills are in its stream
-        if self.fold_fills:
-            streams.append(names.events)
-        super().__init__(runtime, "price-feed", streams)
+        super().__init__(runtime, "price-feed", [f"{names.prefix}:mbox:price-feed"])
+        self.fills: Consumer | None = None  # topic:events, read on the timer
         self.source = source
         # The timer runs every `source.interval_s / n` (at most BOOK_TICK_S): each time it publishes the
         # books fills changed, and every n-th time it is the source's timer (the walk's next step).
@@ -92,6 +92,9 @@ class PriceFeed(MailboxActor):
         self.folded_up_to = self._written_up_to = (0, 0)
 
     def recover(self) -> None:
+        if self.fold_fills:
+            self.fills = Consumer(self.runtime.redis_url, [self.runtime.names.events], self.group or self.name,
+                                  self.name, start_at_end=self.start_at_end, writer=self.redis)
         latest = self.latest()
         self.seq = max((t.seq for t in latest.values()), default=0)
         self.last = dict(latest)
@@ -119,32 +122,36 @@ class PriceFeed(MailboxActor):
 
     def on_stop(self) -> None:
         self.source.stop()
+        if self.fills is not None:
+            self.fills.close()
         super().on_stop()
 
     def handle_batch(self, deliveries: list[Delivery]) -> None:
-        """Users' fills from `topic:events` (the mailbox has no control messages yet)."""
+        """The mailbox has no control messages yet."""
         assert self.consumer is not None
-        self._pipe = None
+        self.consumer.ack(deliveries)
+
+    def _read_fills(self) -> None:
+        """The users' fills since the last timer, read without waiting: however many orders fill meanwhile,
+        the market topic gets one tick, one candle update and one print batch per symbol, and the entries
+        read are acked in the flush's MULTI, after the book that took them in."""
+        if self.fills is None:
+            return
         now = now_ms()
-        last_entry = None
-        for d in deliveries:
-            if d.stream != self.runtime.names.events:
-                continue
-            entry = _entry_id(d.entry_id)
-            if entry <= self.folded_up_to:
-                continue  # folded before a restart
-            last_entry = max(entry, last_entry or entry)
-            if isinstance(d.message, EventBatch):
-                for event in d.message.events:
-                    if isinstance(event, OrderUpdated) and event.fills:
-                        self._fold(event, now)
-        if last_entry is not None:
-            self.folded_up_to = last_entry
-        # The books, prints and the mark go out with the next timer (at most BOOK_TICK_S later): however
-        # many orders fill meanwhile, the market topic gets one tick, one candle update and one print
-        # batch per symbol, and the entries read are acked in that same MULTI: reading fills costs no
-        # round trip of its own.
-        self.unacked += deliveries
+        while True:
+            deliveries = self.fills.read(None)
+            for d in deliveries:
+                entry = _entry_id(d.entry_id)
+                if entry <= self.folded_up_to:
+                    continue  # folded before a restart
+                self.folded_up_to = entry
+                if isinstance(d.message, EventBatch):
+                    for event in d.message.events:
+                        if isinstance(event, OrderUpdated) and event.fills:
+                            self._fold(event, now)
+            self.unacked += deliveries
+            if len(deliveries) < self.fills.batch:
+                return
 
     def _fold(self, event: OrderUpdated, now: int) -> None:
         """A user's fills: off the book, onto the tape (who traded is not printed)."""
@@ -171,6 +178,7 @@ class PriceFeed(MailboxActor):
 
     def on_timer(self) -> None:
         self._pipe = None  # nothing half-written by a call that failed is ever sent
+        self._read_fills()
         self.timers += 1
         if self.timers % self.source_every == 0:
             self.source.on_timer(self)
@@ -312,9 +320,8 @@ class PriceFeed(MailboxActor):
                 if last is not None:  # no book goes out before the symbol's first price
                     self._tick(symbol, last.price, last.bid, last.ask, max(last.ts, now_ms()))
             self.dirty.clear()
-            if self.unacked:
-                assert self.consumer is not None
-                self.consumer.ack_in(self._pipeline(), self.unacked)
+            if self.unacked and self.fills is not None:
+                self.fills.ack_in(self._pipeline(), self.unacked)
         pipe, self._pipe = self._pipe, None
         if pipe is not None:
             pipe.execute()

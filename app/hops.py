@@ -1,8 +1,8 @@
 """The hops of one order through Troupe, and what a finished trace says about them (pure, no I/O).
 
 With `TRACE_HOPS=1` the web edge starts a trace on each `PlaceOrder`: a dict hop name →
-`time.monotonic_ns()`. Every stage it crosses adds its hop to that same dict (the Gateway's and
-the Executor's pumps when they read it, each actor right after its commit, the Broadcaster's pump,
+`time.monotonic_ns()`. Every stage it crosses adds its hop to that same dict (the Gateway and
+the Executor when they read it, each actor right after its commit, the Broadcaster,
 the WebSocket hub), the `SubmitOrder` and the order's `OrderUpdated` carry it on, and the
 `ORDER_UPDATE` frame shows it as `trace`. Off (the default) the field is `None` and is left out
 of the encoded message, so nothing changes on the wire and the cost is one `is None` test per hop.
@@ -21,11 +21,11 @@ from collections.abc import Iterable, Mapping
 Trace = dict[str, int]
 
 HTTP_ACCEPTED = "http_accepted"  # the order handler started (auth, rate limit and parse follow)
-GATEWAY_READ = "gateway_read"  # the Gateway's pump read the PlaceOrder from its mailbox
+GATEWAY_READ = "gateway_read"  # the Gateway read the PlaceOrder from its mailbox
 GATEWAY_COMMITTED = "gateway_committed"  # the order row and its outbox row are committed
-EXECUTOR_READ = "executor_read"  # the Executor's pump read the SubmitOrder
+EXECUTOR_READ = "executor_read"  # the Executor read the SubmitOrder
 EXECUTOR_COMMITTED = "executor_committed"  # the fill, ledger and the events' outbox row are committed
-BROADCASTER_READ = "broadcaster_read"  # the Broadcaster's pump read the EventBatch
+BROADCASTER_READ = "broadcaster_read"  # the Broadcaster read the EventBatch
 WS_QUEUED = "ws_queued"  # the hub rendered the frame and queued it on the user's socket (event loop)
 WS_WRITTEN = "ws_written"  # the socket's sender took it off the queue to write it
 

@@ -107,7 +107,7 @@ class Consumer:
 
     def __init__(self, url: str, streams: list[str], group: str, consumer: str, *, batch: int = 200,
                  claim_idle_ms: int = 60_000, max_deliveries: int = 5, dead_letters: str = "",
-                 start_at_end: bool = False, writer: redis.Redis | None = None) -> None:
+                 start_at_end: bool = False, writer: redis.Redis | None = None, noack: bool = False) -> None:
         # The reader serves the pump thread (reads, claims, delivery counts); the writer serves the
         # actor's thread (acks, dead letters).
         self.reader = connect(url, blocking=True)
@@ -124,6 +124,9 @@ class Consumer:
         self._backlog_at = 0.0
         self._retry_delay = RETRY_FIRST_S
         self._next_claim = 0.0
+        # NOACK: entries never enter the pending list, so there is nothing to ack, claim or read again; for a
+        # fan-out reader whose clients resync on their own (the Broadcaster), at most once is enough
+        self.noack = noack
         self.ensure_groups(start_at_end)
 
     def ensure_groups(self, start_at_end: bool = False) -> None:
@@ -133,7 +136,10 @@ class Consumer:
             except redis.ResponseError as exc:
                 if "BUSYGROUP" not in str(exc):
                     raise
-                if start_at_end:  # a fan-out consumer skips what it missed while the process was down
+                if start_at_end and self.noack:  # skips what it missed, and drops what a run that acked
+                    self.client.xgroup_destroy(stream, self.group)  # left pending: nothing reads that again
+                    self.client.xgroup_create(stream, self.group, id="$", mkstream=True)
+                elif start_at_end:  # a fan-out consumer skips what it missed while the process was down
                     self.client.xgroup_setid(stream, self.group, id="$")
 
     def retry_pending(self) -> None:
@@ -146,7 +152,8 @@ class Consumer:
         self._backlog_at = time.monotonic() + self._retry_delay
         self._retry_delay = min(self._retry_delay * 2, RETRY_MAX_S)
 
-    def read(self, block_ms: int) -> list[Delivery]:
+    def read(self, block_ms: int | None) -> list[Delivery]:
+        """The next batch, waiting at most `block_ms` for one (None: not at all)."""
         try:
             return self._read(block_ms)
         except redis.ResponseError as exc:
@@ -157,8 +164,10 @@ class Consumer:
             self._backlog = True
             return []
 
-    def _read(self, block_ms: int) -> list[Delivery]:
+    def _read(self, block_ms: int | None) -> list[Delivery]:
         now = time.monotonic()
+        if self.noack:
+            return self._xread({s: ">" for s in self.streams}, block_ms, history=False)
         if self._backlog and now >= self._backlog_at:
             got = self._xread({s: "0" for s in self.streams}, None, history=True)
             if got:
@@ -170,12 +179,13 @@ class Consumer:
             claimed = self._claim()
             if claimed:
                 return claimed
-        if self._backlog:  # wake up in time for the retry
+        if self._backlog and block_ms is not None:  # wake up in time for the retry
             block_ms = max(1, min(block_ms, int((self._backlog_at - now) * 1000) + 1))
         return self._xread({s: ">" for s in self.streams}, block_ms, history=False)
 
     def _xread(self, ids: dict[str, str], block_ms: int | None, history: bool) -> list[Delivery]:
-        resp = self.reader.xreadgroup(self.group, self.name, ids, count=self.batch, block=block_ms)
+        resp = self.reader.xreadgroup(self.group, self.name, ids, count=self.batch, block=block_ms,
+                                      noack=self.noack and not history)
         out: list[Delivery] = []
         for stream_raw, entries in resp or []:
             stream = _s(stream_raw)
@@ -221,6 +231,8 @@ class Consumer:
 
     def ack_in(self, pipe: redis.client.Pipeline, deliveries: Iterable[Delivery]) -> bool:
         """Queue the acks on `pipe` (to share a round trip); False if there is nothing to ack."""
+        if self.noack:
+            return False
         by_stream: dict[str, list[str]] = {}
         for d in deliveries:
             by_stream.setdefault(d.stream, []).append(d.entry_id)

@@ -16,6 +16,7 @@ the inputs and events are `inputs.py`, the state's encoding `codec.py`, the arit
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -193,8 +194,9 @@ class CfdEngine:
         self.index.add(updated)
         return [Event(p.user_id, "UPDATED", {"cmdId": c.cmd_id, "position": updated})]
 
-    def _close(self, p: Position, price: Decimal, kind: str) -> list[Event]:
-        """Settle at `price`: the user is paid what the position is worth, never less than zero."""
+    def _close(self, p: Position, price: Decimal, kind: str, gone: Collection[str] = ()) -> list[Event]:
+        """Settle at `price`: the user is paid what the position is worth, never less than zero. `gone`: the
+        trigger lists a tick already took it out of."""
         pnl = rules.upnl(p.direction, p.entry, p.qty, price)
         fee = rules.fee(p.qty, price, self.fee_rate)
         value = p.margin + pnl - fee
@@ -206,7 +208,7 @@ class CfdEngine:
             payout = credit(value)
             self.house += p.margin - payout  # the counterparty's side, and the rounding residue
         self.balances[p.user_id] = self.balances.get(p.user_id, ZERO) + payout
-        self.index.remove(p)
+        self.index.remove(p, gone)
         del self.positions[p.id]
         self.open_count[p.symbol] -= 1
         return [Event(p.user_id, kind, {"position": p, "exitPrice": price, "pnl": pnl, "fee": fee, "payout": payout,
@@ -218,9 +220,10 @@ class CfdEngine:
             return []  # an older tick never moves the market back
         self.quotes[t.symbol] = (t.bid, t.ask, t.mark, t.ts)
         events: list[Event] = []
-        for pid, reason in sorted(self.index.hits(t.symbol, t.bid, t.ask, t.mark).items()):
+        reasons, gone = self.index.take(t.symbol, t.bid, t.ask, t.mark)
+        for pid, reason in sorted(reasons.items()):
             p = self.positions[pid]
-            events += self._close(p, rules.close_price(p.direction, t.bid, t.ask), reason)
+            events += self._close(p, rules.close_price(p.direction, t.bid, t.ask), reason, gone[pid])
         return events
 
     def _track(self, p: Position) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 
+import pytest
+from sortedcontainers import SortedList
+
 from app.cfd.rules import Direction, Position
-from app.cfd.triggers import TriggerIndex
+from app.cfd.triggers import TriggerIndex, _cut_from, _cut_to
 from tests.support.cfd import D
 
 LONG = Position(1, 7, "BTCUSDT", Direction.LONG, D(100), D(10), D(100), D(10), D("90.46"), D(95), D(110))
@@ -69,3 +73,58 @@ def test_a_restored_list_is_a_valid_sorted_list_that_keeps_working() -> None:
             lst._check()
     assert back.hits("BTCUSDT", D(90), D(90), D(55)) == idx.hits("BTCUSDT", D(90), D(90), D(55))
     assert back.to_bytes() == idx.to_bytes()
+
+
+def test_taking_a_ticks_hits_cuts_exactly_them_and_leaves_valid_lists() -> None:
+    """`take` cuts each list's run of hits off at once: what it returns is what `hits` said, every hit
+    position's other entries go with `remove(p, gone)`, the rest stays, and every list still passes
+    sortedcontainers' own check, over many prices on both sides, with stops and take-profits."""
+    rng = random.Random(3)
+    positions = []
+    for i in range(1, 6001):
+        long = i % 2 == 0
+        level = D(rng.randint(5000, 15000)) / 100
+        if long:
+            positions.append(replace(LONG, id=i, liquidation=level - 20, stop_loss=level - 10 if i % 3 else None,
+                                     take_profit=level + 10 if i % 5 else None))
+        else:
+            positions.append(replace(SHORT, id=i, liquidation=level + 20, stop_loss=level + 10 if i % 3 else None,
+                                     take_profit=level - 10 if i % 5 else None))
+    open_ = {p.id: p for p in positions}
+    idx = index(*positions)
+    for price in [D(120), D(80), D(100), D(130), D(60), D(95), D(101)]:
+        expected = idx.hits("BTCUSDT", price, price + D("0.5"), price)
+        reasons, gone = idx.take("BTCUSDT", price, price + D("0.5"), price)
+        assert reasons == expected
+        for pid in reasons:
+            idx.remove(open_.pop(pid), gone[pid])
+        for lst in idx.lists["BTCUSDT"].values():
+            lst._check()
+        assert idx.to_bytes() == index(*open_.values()).to_bytes(), "exactly the hit positions left the index"
+        assert idx.hits("BTCUSDT", price, price + D("0.5"), price) == {}
+    assert len(open_) < len(positions) / 2
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_cutting_either_end_of_a_sorted_list_keeps_its_layout(seed: int) -> None:
+    """The cuts under `take`, on lists with a small load so that every branch runs (a first sublist left
+    short and merged into its neighbour, split again when that makes it too long): they return exactly
+    the entries past the cut and leave a list that passes its own check."""
+    rng = random.Random(seed)
+    for cut, keep in ((_cut_to, lambda e, k: e > k), (_cut_from, lambda e, k: e < k)):
+        lst = SortedList()
+        lst._reset(4)
+        values = [(rng.randint(0, 300), i) for i in range(rng.randint(0, 200))]
+        for v in values:
+            lst.add(v)
+        for _ in range(6):
+            key = (rng.randint(-10, 310), rng.choice([-1, 2**63]))
+            expected = [e for e in sorted(values) if not keep(e, key)]
+            assert cut(lst, key) == expected
+            values = [e for e in values if keep(e, key)]
+            lst._check()
+            assert list(lst) == sorted(values) and len(lst) == len(values)
+            for v in [(rng.randint(0, 300), 10_000 + k) for k in range(rng.randint(0, 30))]:
+                lst.add(v)
+                values.append(v)
+            lst._check()

@@ -175,7 +175,7 @@ class MailboxActor(pykka.ThreadingActor):
         """On the actor's thread: one read (no blocking while other messages wait), then the next poll."""
         if self._stopping.is_set():
             return
-        self._step(self.on_timer, self._process, POLL_BLOCK_MS if self.actor_inbox.empty() else 1)
+        self._step(self.on_timer, self._process, POLL_BLOCK_MS if self.actor_inbox.empty() else 0)
         if not self._stopping.is_set():
             self.actor_ref.tell(_Poll())
 
@@ -189,16 +189,17 @@ class MailboxActor(pykka.ThreadingActor):
                 return
 
     def _step(self, timer: Callable[[], Any], process: Callable[[list[Delivery]], Any], longest_ms: int) -> None:
-        """The timer when due, then one read of at most `longest_ms` and its batch; a failure (Redis or the
-        database unreachable, say) leaves the batch pending and backs off before the next step."""
+        """The timer when due, then one read waiting at most `longest_ms` (0: not at all) and its batch; a
+        failure (Redis or the database unreachable, say) leaves the batch pending and backs off before the
+        next step."""
         assert self.consumer is not None
         try:
             now = time.monotonic()
             if now >= self._next_timer:
                 self._next_timer = now + (self.timer_interval_s or 0)
                 timer()
-            block_ms = int(max(1, min(longest_ms, (self._next_timer - time.monotonic()) * 1000)))
-            batch = self.consumer.read(block_ms)
+            wait = min(longest_ms, (self._next_timer - time.monotonic()) * 1000)
+            batch = self.consumer.read(int(max(1, wait)) if longest_ms else None)
             if batch and self._tracing:
                 _stamp_read(batch, self._tracing)
             if batch and not self._stopping.is_set():

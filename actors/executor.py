@@ -264,8 +264,8 @@ class Executor(MailboxActor):
         # pending; market data included), the outbox's events.
         assert self.redis is not None
         pipe = self.redis.pipeline(transaction=False)
-        add_raw(pipe, [(req.reply_to, encode(reply_for(req, cfd_batch)), REPLY_MAXLEN) for req in requests])
-        add_raw(pipe, [(to, encode(r), REPLY_MAXLEN) for to, r in reset_replies])
+        replies = [(req.reply_to, reply_for(req, cfd_batch)) for req in requests] + reset_replies
+        add_raw(pipe, [(to, encode(r), REPLY_MAXLEN) for to, r in replies])
         self.consumer.ack_in(pipe, [d for d in deliveries if d not in failed])
         self.relay.add_to(pipe, rows)
         pipe.execute()

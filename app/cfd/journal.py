@@ -17,8 +17,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import threading
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -98,7 +98,7 @@ class Snapshots:
 
     def paths(self) -> list[Path]:
         """Newest first."""
-        return sorted(self.dir.glob("snapshot-*.bin"), key=lambda p: int(p.stem.split("-")[1]), reverse=True)
+        return sorted(self.dir.glob("snapshot-*.bin"), key=_seq_named, reverse=True)
 
     def write(self, engine: CfdEngine) -> Path:
         body = encode_state(engine)
@@ -118,55 +118,46 @@ class Snapshots:
 
     def oldest_kept_seq(self) -> int:
         paths = self.paths()
-        return int(paths[-1].stem.split("-")[1]) if paths else 0
+        return _seq_named(paths[-1]) if paths else 0
 
     def newest(self, restore: Callable[[bytes], T], at_most: int | None = None) -> tuple[Path, T] | None:
-        """The newest valid snapshot (at or before input `at_most`) as `restore` builds it from the state's
-        bytes; invalid ones are reported and skipped. The SHA-256 is computed on a thread of its own while
-        `restore` decodes (hashlib releases the GIL), and what `restore` built counts only once it matches."""
+        """The newest valid snapshot (at or before input `at_most`, by its name: a later one is not even
+        read) as `restore` builds it from the state's bytes; invalid ones are reported and skipped. The
+        SHA-256 is computed on a thread of its own while `restore` decodes (hashlib releases the GIL), and
+        what `restore` built counts only once it matches."""
         for path in self.paths():
+            if at_most is not None and _seq_named(path) > at_most:
+                continue
             try:
                 with path.open("rb") as f:
                     header, body = f.readline(), f.read()  # the state read once, never sliced out of the file
-                seq, expected = check_snapshot_header(header, body)
+                _, expected = check_snapshot_header(header, body)
             except (ValueError, KeyError, TypeError, OSError) as exc:
                 _unusable(path, str(exc))
                 continue
-            if at_most is not None and seq > at_most:
-                continue
-            digest = _Digest(body)
-            try:
-                built = restore(body)
-            except Exception:
-                if digest.result() == expected:
-                    raise  # the file is whole: the failure is the decoder's, not the disk's
-                _unusable(path, "checksum mismatch")
-                continue
-            if digest.result() != expected:
-                _unusable(path, "checksum mismatch")
-                continue
+            with ThreadPoolExecutor(1, thread_name_prefix="snapshot-digest") as pool:
+                digest = pool.submit(state_digest, body)
+                failure: Exception | None = None
+                try:
+                    built = restore(body)
+                except Exception as exc:
+                    failure = exc
+                if digest.result() != expected:
+                    _unusable(path, "checksum mismatch")
+                    continue
+            if failure is not None:
+                raise failure  # the file is whole: the failure is the decoder's, not the disk's
             return path, built
         return None
 
 
+def _seq_named(path: Path) -> int:
+    """The input number a snapshot file is named after (`snapshot-<seq>.bin`)."""
+    return int(path.stem.split("-")[1])
+
+
 def _unusable(path: Path, why: str) -> None:
     log.error("cfd: snapshot %s is unusable (%s); trying an older one", path.name, why)
-
-
-class _Digest:
-    """`state_digest(body)` on a thread of its own."""
-
-    def __init__(self, body: bytes) -> None:
-        self._value = ""
-        self._thread = threading.Thread(target=self._run, args=(body,), name="snapshot-digest", daemon=True)
-        self._thread.start()
-
-    def _run(self, body: bytes) -> None:
-        self._value = state_digest(body)
-
-    def result(self) -> str:
-        self._thread.join()
-        return self._value
 
 
 def recover(directory: Path, ticks: dict[str, Decimal], mmr: Decimal, fee_rate: Decimal, id_stride: int = 1,

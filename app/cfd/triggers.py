@@ -91,7 +91,7 @@ class TriggerIndex:
     def remove(self, p: Position, gone: Collection[str] = ()) -> None:
         """Take out `p`'s entries, but for those of the lists named in `gone` (`take` already cut them)."""
         if gone and len(gone) == (p.liquidation > 0) + (p.stop_loss is not None) + (p.take_profit is not None):
-            return  # a tick took every one
+            return  # a tick cut every one (the usual liquidation): not even the generator (p99 -10 %)
         lists = self._of(p.symbol)
         for name, level in self._entries(p, gone):
             lists[name].remove((level, p.id))

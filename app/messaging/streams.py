@@ -184,8 +184,7 @@ class Consumer:
         return self._xread({s: ">" for s in self.streams}, block_ms, history=False)
 
     def _xread(self, ids: dict[str, str], block_ms: int | None, history: bool) -> list[Delivery]:
-        resp = self.reader.xreadgroup(self.group, self.name, ids, count=self.batch, block=block_ms,
-                                      noack=self.noack and not history)
+        resp = self.reader.xreadgroup(self.group, self.name, ids, count=self.batch, block=block_ms, noack=self.noack)
         out: list[Delivery] = []
         for stream_raw, entries in resp or []:
             stream = _s(stream_raw)

@@ -108,7 +108,10 @@ async def test_replies_written_before_start_are_not_delivered_again(redis_url: s
     try:
         fut: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         r._futures["old"] = fut
-        await asyncio.sleep(0.2)
+        marker: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        r._futures["marker"] = marker
+        await post(redis_url, stream, encode(reply("marker", "ACCEPTED")))
+        await asyncio.wait_for(marker, 5)  # read in order: had the old reply been read again, it came first
         assert not fut.done()
         await post(redis_url, stream, encode(reply("old", "CREATED")))
         assert (await asyncio.wait_for(fut, 5)).answer == "CREATED"

@@ -14,7 +14,9 @@ between the last rate that passed and the first that failed.
 
 Troupe is started with `TRACE_HOPS=1` (unless `--no-trace` or `--url`): each FILLED frame then
 carries the order's hop stamps (app/hops.py) and the benchmark prints p50/p99 of every hop.
-`DATABASE_URL` in the environment is passed to the server (the PostgreSQL sweep).
+`DATABASE_URL` in the environment is passed to the server (the PostgreSQL sweep). `--split` runs
+the executors in a process of their own beside the web node (ROLE=web + ROLE=executor, one Redis,
+one database): the same code with its actors split across two interpreter locks.
 
 Progress goes to stderr; the last line on stdout is one JSON object:
 {"rates": [{"offered_per_s", "done_per_s", "p50_ms", "p99_ms", "p999_ms", "max_ms", "errors", ...}],
@@ -51,16 +53,19 @@ from bench.trader import Trader  # noqa: E402
 DRAIN_S = 15.0  # how long after a rate's last arrival its answers may still come
 
 
-def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU seconds of a process so far (Linux /proc); a steadier figure than latency on a
-    shared machine, since other tenants' load delays a process but does not add to its CPU time."""
-    if pid is None:
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of the server's processes so far (Linux /proc); a steadier figure than
+    latency on a shared machine, since other tenants' load delays a process but does not add to its CPU time."""
+    if not pids:
         return float("nan")
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def log(msg: str) -> None:
@@ -114,7 +119,7 @@ async def make_users(session: aiohttp.ClientSession, n: int) -> list[User]:
 
 
 async def one_rate(users: list[User], rate: float, seconds: float, warmup: float, rng: random.Random,
-                   server_pid: int | None) -> dict[str, Any]:
+                   server_pids: list[int]) -> dict[str, Any]:
     """Poisson arrivals at `rate` for warmup + seconds; only arrivals after the warm-up are counted."""
     loop = asyncio.get_running_loop()
     samples: list[Sample] = []
@@ -147,7 +152,7 @@ async def one_rate(users: list[User], rate: float, seconds: float, warmup: float
             lag_max = max(lag_max, (now - next_at) / 1e9)
             counts = next_at >= measure_from
             if counts and cpu_from is None:
-                cpu_from = cpu_seconds(server_pid)
+                cpu_from = cpu_seconds(server_pids)
             counted += counts
             task = loop.create_task(one(users[k % len(users)], next_at, counts))
             tasks.add(task)
@@ -156,7 +161,7 @@ async def one_rate(users: list[User], rate: float, seconds: float, warmup: float
             next_at += int(rng.expovariate(rate) * 1e9)
     if tasks:
         await asyncio.wait(set(tasks), timeout=DRAIN_S + 5)
-    cpu = cpu_seconds(server_pid) - (cpu_from if cpu_from is not None else float("nan"))
+    cpu = cpu_seconds(server_pids) - (cpu_from if cpu_from is not None else float("nan"))
     latencies = sorted(s for s, _ in samples)
     ms = [v * 1000 for v in latencies]
     result: dict[str, Any] = {
@@ -193,7 +198,7 @@ async def sweep(url: str, args: argparse.Namespace, label: str) -> dict[str, Any
         results: list[dict[str, Any]] = []
 
         async def run(rate: float) -> dict[str, Any]:
-            r = await one_rate(users, rate, args.seconds, args.warmup, rng, args.server_pid)
+            r = await one_rate(users, rate, args.seconds, args.warmup, rng, args.server_pids)
             log(f"{label} {rate:>7.0f}/s offered: done {r['done_per_s']}/s p50 {r['p50_ms']} ms "
                 f"p99 {r['p99_ms']} ms p99.9 {r['p999_ms']} ms max {r['max_ms']} ms errors {r['errors']} "
                 f"cpu/order {r.get('server_cpu_ms_per_order', '-')} ms")
@@ -249,6 +254,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds per rate before measuring")
     parser.add_argument("--users", type=int, default=50, help="accounts, each with its own WebSocket")
     parser.add_argument("--shards", type=int, default=2)
+    parser.add_argument("--split", action="store_true",
+                        help="run the executors in a process of their own (ROLE=web + ROLE=executor)")
     parser.add_argument("--p99-limit-ms", type=float, default=50.0, help="the capacity's p99 bound")
     parser.add_argument("--refine", type=int, default=2, help="bisection steps of the capacity search")
     parser.add_argument("--hops-at", type=float, default=200.0, help="the offered rate whose hops are top-level")
@@ -259,7 +266,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.rates, args.seconds, args.warmup, args.users, args.refine = "50,100", 2.0, 0.5, 5, 0
-    args.server_pid = None  # Troupe's process when this run starts it: its CPU time is read per rate
+    args.server_pids = []  # Troupe's processes when this run starts them: their CPU time is read per rate
     args.rate_list = [float(r) for r in args.rates.split(",") if r.strip()]
     try:
         import uvloop
@@ -267,19 +274,22 @@ def main() -> None:
     except ImportError:
         pass
     tmp = tempfile.TemporaryDirectory(prefix="troupe-latency-")
-    proc = None
+    procs: list[subprocess.Popen[str]] = []
     url = args.url
     if not url:
         if not args.no_trace:
             os.environ["TRACE_HOPS"] = "1"
-        proc, url = start_server(Path(tmp.name), args.shards)
-        args.server_pid = proc.pid
+        web_proc, url = start_server(Path(tmp.name), args.shards, "web" if args.split else "all")
+        procs.append(web_proc)
+        if args.split:
+            procs.append(start_server(Path(tmp.name), args.shards, "executor")[0])
+        args.server_pids = [p.pid for p in procs]
         log(f"started Troupe at {url} (DATA_DIR {tmp.name}, {args.shards} shards, "
-            f"{os.environ.get('DATABASE_URL') or 'SQLite'})")
+            f"{os.environ.get('DATABASE_URL') or 'SQLite'}, {len(procs)} process(es))")
     try:
         troupe = asyncio.run(sweep(url, args, "troupe"))
     finally:
-        if proc is not None:
+        for proc in reversed(procs):
             proc.terminate()
             proc.wait(30)
         tmp.cleanup()
@@ -287,7 +297,7 @@ def main() -> None:
     if not args.no_floor:
         floor_proc, floor_url = start_floor()
         try:
-            args.server_pid = floor_proc.pid
+            args.server_pids = [floor_proc.pid]
             floor = asyncio.run(sweep(floor_url, args, "floor "))
         finally:
             floor_proc.terminate()
@@ -296,7 +306,7 @@ def main() -> None:
     at = min(troupe["rates"], key=lambda r: abs(r["offered_per_s"] - args.hops_at), default={})
     result = {"rates": troupe["rates"], "capacity_per_s": troupe["capacity_per_s"], "floor": floor,
               "hops_ms": at.get("hops_ms", {}), "hops_at_per_s": at.get("offered_per_s"),
-              "users": args.users, "seconds_per_rate": args.seconds, "processes": 1 if proc else None}
+              "users": args.users, "seconds_per_rate": args.seconds, "processes": len(procs) or None}
     print(json.dumps(result), flush=True)
 
 

@@ -137,12 +137,12 @@ async def measure(tasks: list[asyncio.Task[None]], current: list[Recorder], seco
     rec = current[0] = Recorder()
     await asyncio.sleep(warmup)
     rec.measuring = True
-    cpu = cpu_seconds(server_pid)
+    cpu = cpu_seconds([server_pid])
     await asyncio.sleep(seconds)
     rec.measuring = False
     all_reading = rec.phase(seconds)
     delivered = all_reading["deliveries_per_s"] * seconds
-    all_reading["server_cpu_us_per_delivery"] = (round((cpu_seconds(server_pid) - cpu) / delivered * 1e6, 2)
+    all_reading["server_cpu_us_per_delivery"] = (round((cpu_seconds([server_pid]) - cpu) / delivered * 1e6, 2)
                                                  if delivered else None)
     tasks[0].cancel()  # one client stops reading; its socket stays open
     slow = current[0] = Recorder()

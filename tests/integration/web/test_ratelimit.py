@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,20 @@ async def test_steps_are_all_or_nothing_and_lenient_ones_saturate(make_client: A
     assert counted.allowed and counted.levels == (2,)  # counted, at most up to the bucket's size
     refund = await limiter.apply(Step("a", two, cost=-1, strict=False))
     assert refund.levels == (1,) and (await limiter.apply(Step("a", two))).allowed
+
+
+async def test_calls_of_one_loop_turn_count_once_each_even_when_redis_lost_the_script(make_client: Any) -> None:
+    # Calls queued in one loop turn go out as one pipeline; after the server lost its scripts (its
+    # script cache flushed, a restart) each still counts exactly once, in the order it was made.
+    client = await make_client()
+    limiter, redis = client.app[LIMITER], client.app[REDIS]
+    two = Budget.per_minute(2)
+    for flushed in (False, True):
+        if flushed:
+            await redis.script_flush()
+        tag = f"s{int(flushed)}"
+        verdicts = await asyncio.gather(*(limiter.apply(Step(f"{tag}:{b}", two)) for b in ("a", "b", "a", "a")))
+        assert [(v.allowed, v.levels) for v in verdicts] == [(True, (1,)), (True, (1,)), (True, (2,)), (False, (2,))]
 
 
 async def test_a_redis_outage_in_the_limiter_is_a_503_problem(make_client: Any, tmp_path: Path) -> None:

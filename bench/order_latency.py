@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from order_path import start_server  # noqa: E402
+from order_path import start_troupe  # noqa: E402
 
 from app.hops import RECEIVED, SENT, percentile, summarise  # noqa: E402
 from bench.trader import Trader  # noqa: E402
@@ -279,10 +279,7 @@ def main() -> None:
     if not url:
         if not args.no_trace:
             os.environ["TRACE_HOPS"] = "1"
-        web_proc, url = start_server(Path(tmp.name), args.shards, "web" if args.split else "all")
-        procs.append(web_proc)
-        if args.split:
-            procs.append(start_server(Path(tmp.name), args.shards, "executor")[0])
+        procs, url = start_troupe(Path(tmp.name), args.shards, args.split)
         args.server_pids = [p.pid for p in procs]
         log(f"started Troupe at {url} (DATA_DIR {tmp.name}, {args.shards} shards, "
             f"{os.environ.get('DATABASE_URL') or 'SQLite'}, {len(procs)} process(es))")

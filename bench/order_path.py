@@ -66,6 +66,16 @@ def start_server(data_dir: Path, shards: int, role: str = "all") -> tuple[subpro
     return proc, line.split("running at ", 1)[1].split()[0].rstrip("/") if "running at" in line else ""
 
 
+def start_troupe(data_dir: Path, shards: int, split: bool) -> tuple[list[subprocess.Popen[str]], str]:
+    """One node (ROLE=all), or with `split` a web node and an executor node on the same data: the
+    processes (the web node first) and the URL."""
+    web_proc, url = start_server(data_dir, shards, "web" if split else "all")
+    procs = [web_proc]
+    if split:
+        procs.append(start_server(data_dir, shards, "executor")[0])
+    return procs, url
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -211,10 +221,7 @@ def main() -> None:
     url = args.url
     tmp = tempfile.TemporaryDirectory(prefix="troupe-bench-")
     if not url:
-        web_proc, url = start_server(Path(tmp.name), args.shards, "web" if args.split else "all")
-        procs.append(web_proc)
-        if args.split:
-            procs.append(start_server(Path(tmp.name), args.shards, "executor")[0])
+        procs, url = start_troupe(Path(tmp.name), args.shards, args.split)
         log(f"started Troupe at {url} (DATA_DIR {tmp.name}, {'two processes' if args.split else 'one process'})")
     try:
         result = asyncio.run(run(args, url))

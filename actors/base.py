@@ -58,6 +58,10 @@ PUMP_BLOCK_MS = 500
 
 
 class MailboxActor(pykka.ThreadingActor):
+    # A daemon thread: an actor stuck in a call that never returns (a hung socket, a venue that does not
+    # answer) must not keep a stopped process alive. The supervisor waits for it, then gives up; what the
+    # thread had not committed is then lost as in a kill -9, which the outbox and the inbox make harmless.
+    use_daemon_thread = True
     group: ClassVar[str] = ""
     timer_interval_s: ClassVar[float | None] = None
     max_deliveries: ClassVar[int] = 5

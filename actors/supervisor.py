@@ -8,6 +8,7 @@ within `within_s` seconds is a failure it cannot heal: it reports unhealthy and 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -21,6 +22,8 @@ from actors.base import Ping
 from app import metrics
 
 log = logging.getLogger(__name__)
+
+STOP_TIMEOUT_S = 15.0  # how long a stop waits for one child to finish its batch before leaving it behind
 
 
 @dataclass
@@ -119,25 +122,29 @@ class Supervisor:
         """An actor hit something a restart cannot heal (SystemExit, KeyboardInterrupt)."""
         self._fail(reason)
 
-    def _stop_child(self, child: _Child) -> None:
+    def _stop_child(self, child: _Child) -> bool:
+        """Stop one child; False if it did not stop in time (stuck: its daemon thread is left behind)."""
         if child.ref is not None:
             try:
-                child.ref.stop(timeout=15)
+                child.ref.stop(timeout=STOP_TIMEOUT_S)
             except pykka.ActorDeadError:
                 pass
             except pykka.Timeout:
-                log.error("supervisor: %s did not stop within 15s", child.spec.name)
+                self._fail(f"{child.spec.name} did not stop within {STOP_TIMEOUT_S:.0f}s; leaving it behind")
+                return False
+        return True
 
     def stop(self) -> None:
         self._stopping.set()
         if self._watchdog:
             self._watchdog.join(timeout=10)
-        for child in reversed(self._children):
-            self._stop_child(child)
-        leftover = [a for a in pykka.ActorRegistry.get_all() if a.is_alive()]
+        stuck = {c.ref for c in reversed(self._children) if not self._stop_child(c)}
+        leftover = [a for a in pykka.ActorRegistry.get_all() if a.is_alive() and a not in stuck]
         if leftover:
             log.error("supervisor: %d actors still alive after stop; stopping them", len(leftover))
-            pykka.ActorRegistry.stop_all(timeout=10)
+            for ref in leftover:
+                with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
+                    ref.stop(timeout=STOP_TIMEOUT_S)
 
     def status(self) -> dict[str, bool]:
         return {c.spec.name: bool(c.ref and c.ref.is_alive()) for c in self._children}

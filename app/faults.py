@@ -5,6 +5,8 @@ TROUPE_FAULT=<point> with TROUPE_FAULT_MODE:
   (default 1). SIGKILL, not sys.exit: SystemExit would let pykka stop actors cleanly.
 - `exit`: raise SystemExit there (what the supervisor must treat as fatal).
 - `raise`: raise RuntimeError every time (a poison message that can never be processed).
+- `hang`: block that thread for good on the TROUPE_FAULT_AFTER-th time (an actor stuck in a call that
+  never returns, which a stop must not wait for).
 TROUPE_FAULT_KEY, when set, limits the fault to calls whose key contains it (e.g. a clientOrderId).
 """
 
@@ -38,4 +40,6 @@ def crash_point(name: str, key: str = "") -> None:
             return
     if _MODE == "exit":
         raise SystemExit(f"injected SystemExit at {name}")
+    if _MODE == "hang":
+        threading.Event().wait()
     os.kill(os.getpid(), signal.SIGKILL)

@@ -82,3 +82,34 @@ async def test_a_poison_command_at_the_gateway_does_not_hold_up_the_others(tmp_p
     with server_books(server.data_dir, allow_pending=True):
         assert Order.select().where(Order.client_order_id == "poison-1").count() == 0
         assert Order.select().where(Order.client_order_id.startswith("good-")).count() == 5
+
+
+async def test_an_actor_stuck_for_good_does_not_keep_a_stopped_server_alive(tmp_path: Path) -> None:
+    """SIGTERM while the Gateway hangs in a call that never returns: the process still exits (non-zero, saying
+    which actor it left behind), and the order the Gateway had committed is executed once after a restart."""
+    server = ServerProcess(tmp_path / "data")
+    url = server.start(fault="gateway.after_commit", fault_mode="hang")
+    async with aiohttp.ClientSession(url, timeout=aiohttp.ClientTimeout(total=30)) as session:
+        token = await _user(session)
+        resp = await session.post("/api/trading/orders", headers=auth(token), json={
+            "symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001", "clientOrderId": "stuck-1"})
+        assert resp.status == 503  # the Gateway committed the order, then never answered
+        assert "stuck-1" in (await resp.json())["detail"]
+    code = await asyncio.get_running_loop().run_in_executor(None, server.stop)
+    assert code == 1
+    assert "gateway did not stop within 15s" in server.log_path.read_text()
+
+    url = server.start()
+    async with aiohttp.ClientSession(url, timeout=aiohttp.ClientTimeout(total=30)) as session:
+        resp = await session.post("/api/trading/orders", headers=auth(token), json={
+            "symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001", "clientOrderId": "stuck-1"})
+        assert resp.status == 200  # the order it already has under that clientOrderId, not a second one
+        order_id = (await resp.json())["orderId"]
+        ticket = (await (await session.post("/api/ws-ticket", headers=auth(token))).json())["ticket"]
+        ws = WsClient(await session.ws_connect(f"/ws?ticket={ticket}"))
+        snap = await ws.wait_for(lambda m: m["type"] == "SNAPSHOT")
+        if not any(o["orderId"] == order_id and o["status"] == "FILLED" for o in snap["recentOrders"]):
+            await ws.order_status(order_id, {"FILLED"}, timeout=30)
+    server.stop()
+    with server_books(server.data_dir):
+        assert [o.status for o in Order.select().where(Order.client_order_id == "stuck-1")] == ["FILLED"]

@@ -31,7 +31,8 @@ D = Decimal
 
 
 def progress(msg: str) -> None:
-    print(f"[liquidation] {msg}", file=sys.stderr, flush=True)
+    """A progress line on stderr, named for the benchmark that runs (recovery.py shares this one)."""
+    print(f"[{Path(sys.argv[0]).stem}] {msg}", file=sys.stderr, flush=True)
 
 
 def build(n: int, seed: int, mid_price: int = 60_000, leverage: tuple[int, int] = (20, 500)) -> CfdEngine:

@@ -42,11 +42,26 @@ class BalanceCache:
         self._accounts.clear()
 
 
+    def lock(self, keys: list[tuple[str, str]]) -> None:
+        """Read these balance rows under a row lock, creating the missing ones, in key order (so writers that
+        share rows never deadlock on them): for accounts that no single writer owns."""
+        sql.execute_many("INSERT INTO balance (account, asset, amount) VALUES (?, ?, ?) "
+                         "ON CONFLICT (account, asset) DO NOTHING", ((a, s, to_str(ZERO)) for a, s in keys))
+        for account, asset in keys:
+            row = sql.execute_locking("SELECT amount FROM balance WHERE account = ? AND asset = ?",
+                                      (account, asset)).fetchone()
+            self._accounts.setdefault(account, {})[asset] = Decimal(row[0])
+
+
 def post_entries(entries: Iterable[Entry], now: int | None = None,
                  cache: BalanceCache | None = None) -> dict[tuple[str, str], Decimal]:
     """Append the entries' legs to the ledger and update the balance rows; returns new balances.
 
-    Rows are updated in sorted key order, so concurrent writers can never deadlock on them.
+    With `cache`, the caller is the accounts' one writer (an executor shard) and the cached balances are
+    current. Without it, other writers may book against the same rows at the same time (every registration
+    books from the genesis account, on any web thread or node): the rows are read under a row lock
+    (`BalanceCache.lock`), so on PostgreSQL each writer applies its change to the previous one's result
+    instead of over it. Rows are updated in sorted key order, so concurrent writers can never deadlock.
     """
     entries = list(entries)
     if not entries:
@@ -58,7 +73,9 @@ def post_entries(entries: Iterable[Entry], now: int | None = None,
         ((p.account, p.asset, to_str(p.delta), e.kind, e.ref_type, e.ref_id, p.leg, now)
          for e in entries for p in e.postings))
     changes = net_changes(entries)
-    cache = cache or BalanceCache()
+    if cache is None:
+        cache = BalanceCache()
+        cache.lock(sorted(changes))
     out: dict[tuple[str, str], Decimal] = {}
     inserts, updates = [], []
     for key in sorted(changes):

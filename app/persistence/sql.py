@@ -25,6 +25,12 @@ def _q(text: str) -> str:
     return _for(db.obj.param, text)
 
 
+def execute_locking(text: str, params: Sequence[Any] = ()) -> Any:
+    """A SELECT whose rows stay locked until the transaction ends: PostgreSQL's `FOR UPDATE`. SQLite has no
+    row locks and needs none: its writers are serialised whole (BEGIN IMMEDIATE)."""
+    return execute(text if db.obj.param == "?" else text + " FOR UPDATE", params)
+
+
 def money(value: Decimal | None) -> str | None:
     return None if value is None else to_str(value)
 

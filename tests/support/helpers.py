@@ -125,6 +125,22 @@ async def open_ws(session: Any, token: str, ws_url: str | None = None) -> WsClie
     return client
 
 
+async def await_filled(session: Any, token: str, order_ids: set[int], timeout: float = 60.0) -> None:
+    """Wait on a fresh WebSocket (its SNAPSHOT first, then events) until every one of the orders is FILLED."""
+    ws = await open_ws(session, token)
+    snap = await ws.wait_for(lambda m: m["type"] == "SNAPSHOT")  # already read by open_ws
+    filled = {o["orderId"] for o in snap["recentOrders"] if o["status"] == "FILLED"}
+
+    def done(msg: dict[str, Any]) -> bool:
+        if msg.get("type") == "ORDER_UPDATE" and msg["status"] == "FILLED":
+            filled.add(msg["orderId"])
+        return order_ids <= filled
+
+    if not order_ids <= filled:
+        await ws.wait_for(done, timeout=timeout)
+    await ws.close()
+
+
 @asynccontextmanager
 async def session_from(client: Any, address: str) -> AsyncIterator[aiohttp.ClientSession]:
     """A session to the test server whose connections come from `address` (any 127.x.y.z on loopback)."""

@@ -1,4 +1,5 @@
-"""1,000 concurrent orders against an account that can afford 100: never overdrawn."""
+"""1,000 concurrent orders against an account that can afford 100: never overdrawn. Concurrent registrations,
+which all book from the one genesis account: none fails, none books over another."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from app.domain.ledger import user_free, user_locked
+from app.domain.ledger import HOUSE_GENESIS, user_free, user_locked
 from app.persistence.models import Balance, Order
 from tests.support.apps import drop_keys, make_settings
-from tests.support.helpers import auth, open_ws, register
+from tests.support.helpers import PASSWORD, auth, new_email, open_ws, register
 from tests.support.invariants import check_ledger, check_orders
 from web.app import create_app
 
@@ -54,6 +55,31 @@ async def test_thousand_concurrent_orders_never_overdraw(aiohttp_client: Any, tm
     check_ledger()
     check_orders(allow_open=True)
     await ws.close()
+    await client.close()
+    db.close()
+    drop_keys(redis_url, settings.stream_prefix)
+
+
+async def test_concurrent_registrations_on_a_fresh_database_all_open_and_the_genesis_account_adds_up(
+        aiohttp_client: Any, tmp_path: Path, database_url: str, redis_url: str) -> None:
+    """Every registration books its starting wallet from `house:genesis`, the one balance row that every web
+    thread (and every web node) writes. On a fresh database the first ones also create that row. On
+    PostgreSQL they run side by side: none may fail on the row's creation, none may overwrite another's
+    update. SQLite serialises them (BEGIN IMMEDIATE); the same assertions hold there."""
+    from app.persistence.db import db
+    settings = make_settings(tmp_path, database_url, redis_url)
+    client = await aiohttp_client(create_app(settings))
+
+    async def one() -> int:
+        resp = await client.post("/auth/register", json={"email": new_email(), "password": PASSWORD})
+        return resp.status
+
+    statuses = await asyncio.gather(*(one() for _ in range(40)))
+    assert statuses == [201] * 40
+    wallet = dict(settings.starting_wallet)
+    genesis = {b.asset: b.amount for b in Balance.select().where(Balance.account == HOUSE_GENESIS)}
+    assert genesis == {asset: -40 * amount for asset, amount in wallet.items() if amount > 0}
+    check_ledger()
     await client.close()
     db.close()
     drop_keys(redis_url, settings.stream_prefix)

@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from app.persistence.models import Fill, Order
-from tests.support.helpers import PASSWORD, ServerProcess, WsClient, auth, new_email
+from tests.support.helpers import PASSWORD, ServerProcess, auth, await_filled, new_email
 from tests.support.invariants import server_books
 
 pytestmark = pytest.mark.crash
@@ -36,23 +36,6 @@ async def _place(session: aiohttp.ClientSession, token: str, cid: str) -> tuple[
         return resp.status, await resp.json()
     except (aiohttp.ClientError, TimeoutError):
         return None, {}
-
-
-async def _await_filled(session: aiohttp.ClientSession, token: str, order_ids: set[int]) -> None:
-    """Wait on the WebSocket (snapshot first, then events) until every order is FILLED."""
-    ticket = (await (await session.post("/api/ws-ticket", headers=auth(token))).json())["ticket"]
-    ws = WsClient(await session.ws_connect(f"/ws?ticket={ticket}"))
-    snap = await ws.wait_for(lambda m: m["type"] == "SNAPSHOT")
-    filled = {o["orderId"] for o in snap["recentOrders"] if o["status"] == "FILLED"}
-
-    def done(msg: dict[str, Any]) -> bool:
-        if msg.get("type") == "ORDER_UPDATE" and msg["status"] == "FILLED":
-            filled.add(msg["orderId"])
-        return order_ids <= filled
-
-    if not order_ids <= filled:
-        await ws.wait_for(done, timeout=60)
-    await ws.close()
 
 
 def _no_pending(data_dir: Path) -> None:
@@ -95,7 +78,7 @@ async def test_kill_at_each_point_loses_nothing_and_doubles_nothing(tmp_path: Pa
         # The client retries with the same clientOrderId, as it must after a dropped answer.
         status, body = await _place(session, token, "order-1")
         assert status in (200, 202), body
-        await _await_filled(session, token, {body["orderId"]})
+        await await_filled(session, token, {body["orderId"]})
         _no_pending(server.data_dir)
     server.stop()
     _check_books(server.data_dir, ["order-1"])
@@ -124,7 +107,7 @@ async def test_kill_in_the_middle_of_a_stream_of_orders(tmp_path: Path) -> None:
             if cid in accepted:
                 assert body["orderId"] == accepted[cid]
             ids.add(body["orderId"])
-        await _await_filled(session, token, ids)
+        await await_filled(session, token, ids)
         _no_pending(server.data_dir)
     server.stop()
     _check_books(server.data_dir, cids)
@@ -145,6 +128,6 @@ async def test_orders_survive_a_redis_that_lost_everything(tmp_path: Path) -> No
     async with aiohttp.ClientSession(url, timeout=aiohttp.ClientTimeout(total=15)) as session:
         status, body = await _place(session, token, "lost-1")
         assert status in (200, 202)
-        await _await_filled(session, token, {body["orderId"]})
+        await await_filled(session, token, {body["orderId"]})
     server.stop()
     _check_books(server.data_dir, ["lost-1"])

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from app.persistence.models import Order
-from tests.support.helpers import PASSWORD, ServerProcess, WsClient, auth, new_email
+from tests.support.helpers import PASSWORD, ServerProcess, auth, await_filled, new_email
 from tests.support.invariants import server_books
 
 pytestmark = pytest.mark.crash
@@ -38,12 +38,7 @@ async def test_orders_during_a_redis_pause_fail_cleanly_and_retry_exactly_once(t
             os.kill(redis_pid, signal.SIGCONT)
         retry = await session.post("/api/trading/orders", json=ORDER, headers=auth(token))
         assert retry.status in (200, 202), await retry.text()
-        order_id = (await retry.json())["orderId"]
-        ticket = (await (await session.post("/api/ws-ticket", headers=auth(token))).json())["ticket"]
-        ws = WsClient(await session.ws_connect(f"/ws?ticket={ticket}"))
-        snap = await ws.wait_for(lambda m: m["type"] == "SNAPSHOT")
-        if not any(o["orderId"] == order_id and o["status"] == "FILLED" for o in snap["recentOrders"]):
-            await ws.order_status(order_id, {"FILLED"}, timeout=30)
+        await await_filled(session, token, {(await retry.json())["orderId"]})
         assert (await session.get("/readyz")).status == 200
     server.stop()
     with server_books(server.data_dir):

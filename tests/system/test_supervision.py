@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from app.persistence.models import Order
-from tests.support.helpers import PASSWORD, ServerProcess, WsClient, auth, new_email
+from tests.support.helpers import PASSWORD, ServerProcess, WsClient, auth, await_filled, new_email
 from tests.support.invariants import server_books
 
 pytestmark = pytest.mark.crash
@@ -104,12 +104,7 @@ async def test_an_actor_stuck_for_good_does_not_keep_a_stopped_server_alive(tmp_
         resp = await session.post("/api/trading/orders", headers=auth(token), json={
             "symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001", "clientOrderId": "stuck-1"})
         assert resp.status == 200  # the order it already has under that clientOrderId, not a second one
-        order_id = (await resp.json())["orderId"]
-        ticket = (await (await session.post("/api/ws-ticket", headers=auth(token))).json())["ticket"]
-        ws = WsClient(await session.ws_connect(f"/ws?ticket={ticket}"))
-        snap = await ws.wait_for(lambda m: m["type"] == "SNAPSHOT")
-        if not any(o["orderId"] == order_id and o["status"] == "FILLED" for o in snap["recentOrders"]):
-            await ws.order_status(order_id, {"FILLED"}, timeout=30)
+        await await_filled(session, token, {(await resp.json())["orderId"]})
     server.stop()
     with server_books(server.data_dir):
         assert [o.status for o in Order.select().where(Order.client_order_id == "stuck-1")] == ["FILLED"]

@@ -60,26 +60,44 @@ async def test_thousand_concurrent_orders_never_overdraw(aiohttp_client: Any, tm
     drop_keys(redis_url, settings.stream_prefix)
 
 
+
+async def _register_at_once(aiohttp_client: Any, tmp_path: Path, database_url: str, redis_url: str,
+                            emails: list[str]) -> tuple[list[int], dict[str, Decimal], dict[str, Decimal]]:
+    """Register every e-mail at once on a fresh database: the statuses, the genesis account's balances and the
+    starting wallet; the ledger is checked."""
+    from app.persistence.db import db
+    settings = make_settings(tmp_path, database_url, redis_url)
+    client = await aiohttp_client(create_app(settings))
+
+    async def one(email: str) -> int:
+        return (await client.post("/auth/register", json={"email": email, "password": PASSWORD})).status
+
+    statuses = await asyncio.gather(*(one(e) for e in emails))
+    genesis = {b.asset: b.amount for b in Balance.select().where(Balance.account == HOUSE_GENESIS)}
+    check_ledger()
+    await client.close()
+    db.close()
+    drop_keys(redis_url, settings.stream_prefix)
+    return list(statuses), genesis, {asset: amount for asset, amount in settings.starting_wallet if amount > 0}
+
+
 async def test_concurrent_registrations_on_a_fresh_database_all_open_and_the_genesis_account_adds_up(
         aiohttp_client: Any, tmp_path: Path, database_url: str, redis_url: str) -> None:
     """Every registration books its starting wallet from `house:genesis`, the one balance row that every web
     thread (and every web node) writes. On a fresh database the first ones also create that row. On
     PostgreSQL they run side by side: none may fail on the row's creation, none may overwrite another's
     update. SQLite serialises them (BEGIN IMMEDIATE); the same assertions hold there."""
-    from app.persistence.db import db
-    settings = make_settings(tmp_path, database_url, redis_url)
-    client = await aiohttp_client(create_app(settings))
-
-    async def one() -> int:
-        resp = await client.post("/auth/register", json={"email": new_email(), "password": PASSWORD})
-        return resp.status
-
-    statuses = await asyncio.gather(*(one() for _ in range(40)))
+    statuses, genesis, wallet = await _register_at_once(aiohttp_client, tmp_path, database_url, redis_url,
+                                                        [new_email() for _ in range(40)])
     assert statuses == [201] * 40
-    wallet = dict(settings.starting_wallet)
-    genesis = {b.asset: b.amount for b in Balance.select().where(Balance.account == HOUSE_GENESIS)}
-    assert genesis == {asset: -40 * amount for asset, amount in wallet.items() if amount > 0}
-    check_ledger()
-    await client.close()
-    db.close()
-    drop_keys(redis_url, settings.stream_prefix)
+    assert genesis == {asset: -40 * amount for asset, amount in wallet.items()}
+
+
+async def test_one_email_registered_many_times_at_once_opens_one_account(
+        aiohttp_client: Any, tmp_path: Path, database_url: str, redis_url: str) -> None:
+    """The same e-mail ten times at once: one 201 and nine 409s (the unique e-mail, in a savepoint), never a 500,
+    and only the one account's starting wallet is booked."""
+    statuses, genesis, wallet = await _register_at_once(aiohttp_client, tmp_path, database_url, redis_url,
+                                                        [new_email()] * 10)
+    assert sorted(statuses) == [201] + [409] * 9
+    assert genesis == {asset: -amount for asset, amount in wallet.items()}

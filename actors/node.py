@@ -17,6 +17,7 @@ from actors.gateway import Gateway
 from actors.price_feed import PriceFeed, source_for
 from actors.runtime import Runtime
 from actors.supervisor import ChildSpec, Supervisor
+from app.deployment import check_executor_shards
 from app.domain.symbols import build_specs
 from app.messages import Message
 from app.messaging.names import Names
@@ -69,6 +70,7 @@ class Node:
             raise ConfigError("REDIS_URL is not resolved: the pre-flight starts the bundled Redis and sets it")
         self.redis_url = s.redis_url
         init_database(s.resolved_database_url)
+        check_executor_shards(s.executor_shards)
         specs = build_specs(s.symbols)
         if "binance" in (s.exchange, s.price_feed):
             from app.exchange.exchange_info import load_specs  # only then (its HTTP client)

@@ -18,6 +18,7 @@ import redis
 from peewee import PeeweeException
 
 from app.accounts import EmailTaken, open_account
+from app.deployment import check_executor_shards
 from app.domain.answers import Answer
 from app.domain.symbols import build_specs
 from app.embedded_redis import EmbeddedRedis, redis_server_path
@@ -38,7 +39,7 @@ from app.security.keystore import resolve_secrets
 from app.security.passwords import check_policy, hash_password
 from app.security.rotation import Rotated, RotationError, rotate
 from app.security.vault import Vault
-from settings import Settings
+from settings import ConfigError, Settings
 
 PROBE_TIMEOUT_S = 3
 RESET_TIMEOUT_S = 30.0
@@ -154,6 +155,17 @@ def list_users(settings: Settings) -> list[UserSummary]:
         _close()
 
 
+def _check_shards(settings: Settings) -> None:
+    """The command reaches the account's shard only with the count the data is sharded by."""
+    _open(settings, create=False)
+    try:
+        check_executor_shards(settings.executor_shards)
+    except ConfigError as exc:
+        raise AdminError(str(exc)) from None
+    finally:
+        _close()
+
+
 def _user_id(settings: Settings, email: str) -> int:
     """The id of the account with `email` (compared lower-cased); AdminError if there is none."""
     email = email.strip().lower()
@@ -193,6 +205,7 @@ def reset_account(settings: Settings, email: str, request_id: str | None = None,
     if settings.exchange == "binance":
         raise AdminError("an account can be reset with EXCHANGE=simulator only")
     user_id = _user_id(settings, email)
+    _check_shards(settings)
     request_id = request_id or f"cli-{os.urandom(8).hex()}"
     url = redis_url_of(settings)
     client = connect_once(url, PROBE_TIMEOUT_S)

@@ -350,3 +350,19 @@ class MasterKeySeal(BaseModel):
 
 
 ALL_MODELS.append(MasterKeySeal)
+
+
+# --- Settings the stored data is laid out by (migration 5) ------------------------------------------
+
+class DeploymentFact(BaseModel):
+    """A setting the data depends on, pinned at the first start and checked at every later one
+    (`app/deployment.py`): `executor_shards`, since accounts, house accounts and CFD ids follow it."""
+
+    name = CharField(primary_key=True, max_length=64)
+    value = CharField(max_length=200)
+
+    class Meta:
+        table_name = "deployment_fact"
+
+
+ALL_MODELS.append(DeploymentFact)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.helpers import run_until_exit
+from tests.support.helpers import ServerProcess, run_until_exit
 
 SECRET = "s3cret-pw"
 
@@ -58,3 +58,16 @@ def test_a_port_in_use_is_refused_before_anything_starts(tmp_path: Path, busy_po
     assert line == f"troupe: cannot start: PORT {busy_port} on HOST 127.0.0.1: address already in use"
     # Checked before the database, Redis, the secrets and the actors: none of them left a trace.
     assert sorted(p.name for p in data.iterdir()) == []
+
+
+def test_a_start_with_another_shard_count_than_the_data_is_refused(tmp_path: Path) -> None:
+    """The first start pins EXECUTOR_SHARDS in the database; another count later is refused in one line that
+    names the count to use, and the pinned count still starts."""
+    server = ServerProcess(tmp_path / "data", {"EXECUTOR_SHARDS": "2"})
+    server.start()
+    assert server.stop() == 0
+    line = _assert_one_line(run_until_exit(tmp_path / "data", {"EXECUTOR_SHARDS": "3"}), "EXECUTOR_SHARDS")
+    assert "sharded by 2" in line and "set EXECUTOR_SHARDS=2" in line
+    assert run_until_exit(tmp_path / "data", {"EXECUTOR_SHARDS": "1"}).returncode == 2
+    server.start()
+    assert server.stop() == 0

@@ -30,6 +30,7 @@ from app.persistence.migrations import (
     m0002_master_key_seal,
     m0003_order_api_key_id,
     m0004_order_replaces,
+    m0005_deployment_fact,
 )
 
 VERSION_TABLE = "schema_version"
@@ -60,7 +61,7 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = tuple(
     Migration(n, module.NAME, module.apply)
     for n, module in enumerate((m0001_baseline, m0002_master_key_seal, m0003_order_api_key_id,
-                                      m0004_order_replaces), start=1)
+                                      m0004_order_replaces, m0005_deployment_fact), start=1)
 )
 LATEST = MIGRATIONS[-1].version
 

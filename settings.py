@@ -24,6 +24,9 @@ _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+MAX_SHARDS = 64  # EXECUTOR_SHARDS at most
+
+
 class ConfigError(Exception):
     """A setting is missing or malformed; the message names the variable and what it accepts."""
 
@@ -41,6 +44,9 @@ class Settings:
     price_feed: str = "simulated"
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
     executor_shards: int = 2
+    # EXECUTOR_SHARDS unset: the count the data is sharded by, resolved by the pre-flight (app/deployment.py):
+    # the pinned count, 2 for a database from before the pin that has accounts, 1 for a new one.
+    shards_from_data: bool = True
     log_level: str = "INFO"
     # Less common knobs, documented in the README as well.
     node_name: str = "node-1"
@@ -236,7 +242,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if level not in _LOG_LEVELS:
         raise ConfigError(f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {level!r}")
     fee = _decimal(env.get("FEE_RATE") or str(D.fee_rate), "FEE_RATE")
-    shards = _int(env, "EXECUTOR_SHARDS", D.executor_shards, 1, 64)
+    shards = _int(env, "EXECUTOR_SHARDS", D.executor_shards, 1, MAX_SHARDS)
     shard_ids: tuple[int, ...] = ()
     if env.get("EXECUTOR_SHARD_IDS"):
         parts = env["EXECUTOR_SHARD_IDS"].split(",")
@@ -267,6 +273,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         price_feed=_choice(env, "PRICE_FEED", D.price_feed, ("simulated", "binance")),
         symbols=symbols,
         executor_shards=shards,
+        shards_from_data=not env.get("EXECUTOR_SHARDS") and not shard_ids,
         log_level=level,
         node_name=node,
         stream_prefix=prefix,

@@ -18,7 +18,7 @@ import redis
 from peewee import PeeweeException
 
 from app.accounts import EmailTaken, open_account
-from app.deployment import check_executor_shards
+from app.deployment import check_executor_shards, shard_count
 from app.domain.answers import Answer
 from app.domain.symbols import build_specs
 from app.embedded_redis import EmbeddedRedis, redis_server_path
@@ -39,7 +39,7 @@ from app.security.keystore import resolve_secrets
 from app.security.passwords import check_policy, hash_password
 from app.security.rotation import Rotated, RotationError, rotate
 from app.security.vault import Vault
-from settings import ConfigError, Settings
+from settings import MAX_SHARDS, ConfigError, Settings
 
 PROBE_TIMEOUT_S = 3
 RESET_TIMEOUT_S = 30.0
@@ -139,9 +139,14 @@ def create_user(settings: Settings, email: str, password: str) -> UserSummary:
     _, master_key = resolve_secrets(settings.data_dir, settings.jwt_secret, settings.master_key)
     _open(settings, create=True)
     try:
+        # Pinned first, as a node's first start would: the new account must not make a new database look
+        # like one from before the pin (which would keep the old default of two shards).
+        check_executor_shards(shard_count(settings))
         user = open_account(email, hashed, settings.starting_wallet, _marks(settings), Vault(master_key), None, None)
     except EmailTaken:
         raise AdminError(f"{email} is taken") from None
+    except ConfigError as exc:
+        raise AdminError(str(exc)) from None
     finally:
         _close()
     return UserSummary(int(user.id), user.email, int(user.created_at), False)
@@ -155,11 +160,14 @@ def list_users(settings: Settings) -> list[UserSummary]:
         _close()
 
 
-def _check_shards(settings: Settings) -> None:
-    """The command reaches the account's shard only with the count the data is sharded by."""
+def _shards(settings: Settings) -> int:
+    """The executor shard count, as a node would start with it (EXECUTOR_SHARDS, unset: what the data says):
+    the command reaches an account's shard only with the count the data is sharded by."""
     _open(settings, create=False)
     try:
-        check_executor_shards(settings.executor_shards)
+        shards = shard_count(settings)
+        check_executor_shards(shards)
+        return shards
     except ConfigError as exc:
         raise AdminError(str(exc)) from None
     finally:
@@ -205,12 +213,12 @@ def reset_account(settings: Settings, email: str, request_id: str | None = None,
     if settings.exchange == "binance":
         raise AdminError("an account can be reset with EXCHANGE=simulator only")
     user_id = _user_id(settings, email)
-    _check_shards(settings)
+    shards = _shards(settings)
     request_id = request_id or f"cli-{os.urandom(8).hex()}"
     url = redis_url_of(settings)
     client = connect_once(url, PROBE_TIMEOUT_S)
     try:
-        reply = ask_reset(client, Names(settings.stream_prefix), settings.executor_shards, user_id, request_id,
+        reply = ask_reset(client, Names(settings.stream_prefix), shards, user_id, request_id,
                           timeout_s)
     except (redis.RedisError, OSError) as exc:
         raise AdminError(f"Redis {redact(url)}: {one_line(exc)}") from None
@@ -389,8 +397,9 @@ def _running_server(settings: Settings) -> str:
     names = Names(settings.stream_prefix)
     client = connect_once(redis_url_of(settings), PROBE_TIMEOUT_S)
     try:
-        for shard in range(settings.executor_shards):
-            holder = client.get(names.shard_lease(shard))
+        # Every possible shard (EXECUTOR_SHARDS allows 64), in one MGET: unset, the count is the data's.
+        holders = client.mget([names.shard_lease(shard) for shard in range(MAX_SHARDS)])
+        for shard, holder in enumerate(holders):
             if holder is not None:
                 node = holder.decode() if isinstance(holder, bytes) else str(holder)
                 return f"node {node} holds executor shard {shard}"

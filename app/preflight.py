@@ -22,6 +22,7 @@ from pathlib import Path
 import redis
 from peewee import PeeweeException
 
+from app.deployment import shard_count
 from app.embedded_redis import EmbeddedRedis
 from app.messaging.streams import connect_once
 from app.persistence.db import db, probe_database
@@ -65,9 +66,9 @@ def preflight(settings: Settings) -> Prepared:
         if settings.role != "executor":
             prepared.sockets = _listen(settings.host, settings.port)
         _check_database(settings)
-        _check_schema_and_keys(settings)
+        shards = _check_schema_and_keys(settings)
         redis_url, prepared.bundled = _redis(settings)
-        prepared.settings = replace(settings, redis_url=redis_url)
+        prepared.settings = replace(settings, redis_url=redis_url, executor_shards=shards, shards_from_data=False)
     except BaseException:
         prepared.close()
         raise
@@ -131,21 +132,23 @@ def _check_database(settings: Settings) -> None:
         raise StartupError(f"{name} {redact(url)}: {one_line(exc)}") from None
 
 
-def _check_schema_and_keys(settings: Settings) -> None:
+def _check_schema_and_keys(settings: Settings) -> int:
     """Refuse a database migrated by a newer Troupe; finish a key rotation that committed but did not
     swap its files; refuse a MASTER_KEY that would not open the stored secrets. (The node migrates the
-    schema later: before migration 2 there is no rotation record, so nothing to check.)"""
+    schema later: before migration 2 there is no rotation record, so nothing to check.) Returns the
+    executor shard count: EXECUTOR_SHARDS, or unset what the data says (`app/deployment.data_shards`)."""
     url = settings.resolved_database_url
     connect_database(url)
     try:
         with db.connection_context():
             pending()
+            shards = shard_count(settings)
             if settings.master_key:
                 recorded = sealed_by()
                 if recorded is not None and recorded != fingerprint(settings.master_key):
                     raise StartupError(f"MASTER_KEY is not the key that sealed the stored secrets (fingerprint "
                                        f"{recorded}): set the key the last `troupe keys rotate-master` made")
-                return
+                return shards
             done = settle(settings.data_dir)
     except SchemaTooNew as exc:
         raise StartupError(f"DATABASE_URL {redact(url)}: {exc}") from None
@@ -155,6 +158,7 @@ def _check_schema_and_keys(settings: Settings) -> None:
         raise StartupError(f"DATABASE_URL {redact(url)}: {one_line(exc)}") from None
     if done:
         log.warning("MASTER_KEY: %s", done)
+    return shards
 
 
 def _redis(settings: Settings) -> tuple[str, EmbeddedRedis | None]:

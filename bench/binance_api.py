@@ -139,7 +139,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=8)
     parser.add_argument("--inflight", type=int, default=2, help="orders in flight per user")
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--shards", type=int, default=2)
+    parser.add_argument("--shards", type=int, default=None, help="EXECUTOR_SHARDS (default: Troupe's own)")
     args = parser.parse_args()
     proc = None
     url = args.url

@@ -253,7 +253,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per rate")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds per rate before measuring")
     parser.add_argument("--users", type=int, default=50, help="accounts, each with its own WebSocket")
-    parser.add_argument("--shards", type=int, default=2)
+    parser.add_argument("--shards", type=int, default=None, help="EXECUTOR_SHARDS (default: Troupe's own)")
     parser.add_argument("--split", action="store_true",
                         help="run the executors in a process of their own (ROLE=web + ROLE=executor)")
     parser.add_argument("--p99-limit-ms", type=float, default=50.0, help="the capacity's p99 bound")
@@ -281,7 +281,7 @@ def main() -> None:
             os.environ["TRACE_HOPS"] = "1"
         procs, url = start_troupe(Path(tmp.name), args.shards, args.split)
         args.server_pids = [p.pid for p in procs]
-        log(f"started Troupe at {url} (DATA_DIR {tmp.name}, {args.shards} shards, "
+        log(f"started Troupe at {url} (DATA_DIR {tmp.name}, {args.shards or 'default'} shards, "
             f"{os.environ.get('DATABASE_URL') or 'SQLite'}, {len(procs)} process(es))")
     try:
         troupe = asyncio.run(sweep(url, args, "troupe"))

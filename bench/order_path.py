@@ -51,12 +51,16 @@ def compile_sources() -> None:
         _COMPILED.append(True)
 
 
-def start_server(data_dir: Path, shards: int, role: str = "all") -> tuple[subprocess.Popen[str], str]:
+def start_server(data_dir: Path, shards: int | None, role: str = "all") -> tuple[subprocess.Popen[str], str]:
+    """A Troupe node on `data_dir`; `shards` None: Troupe's own default (what the data says)."""
     compile_sources()
     env = {**os.environ, "DATA_DIR": str(data_dir), "PORT": "0", "BCRYPT_ROUNDS": "4", "LOG_LEVEL": "WARNING",
-           "ORDER_RATE_PER_S": "100000", "AUTH_RATE_PER_MIN": "100000", "EXECUTOR_SHARDS": str(shards),
+           "ORDER_RATE_PER_S": "100000", "AUTH_RATE_PER_MIN": "100000",
            "STARTING_WALLET": "USDT=100000000,BTC=10000,ETH=10,SOL=100,BNB=10", "ROLE": role,
            "NODE_NAME": f"bench-{role}"}
+    env.pop("EXECUTOR_SHARDS", None)
+    if shards is not None:
+        env["EXECUTOR_SHARDS"] = str(shards)
     proc = subprocess.Popen([sys.executable, str(ROOT / "run.py")], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=(data_dir / f"server-{role}.log").open("w"), text=True)
     assert proc.stdout is not None
@@ -66,7 +70,7 @@ def start_server(data_dir: Path, shards: int, role: str = "all") -> tuple[subpro
     return proc, line.split("running at ", 1)[1].split()[0].rstrip("/") if "running at" in line else ""
 
 
-def start_troupe(data_dir: Path, shards: int, split: bool) -> tuple[list[subprocess.Popen[str]], str]:
+def start_troupe(data_dir: Path, shards: int | None, split: bool) -> tuple[list[subprocess.Popen[str]], str]:
     """One node (ROLE=all), or with `split` a web node and an executor node on the same data: the
     processes (the web node first) and the URL."""
     web_proc, url = start_server(data_dir, shards, "web" if split else "all")
@@ -206,7 +210,7 @@ def main() -> None:
     parser.add_argument("--inflight", type=int, default=2, help="orders in flight per user")
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--warmup", type=float, default=3.0)
-    parser.add_argument("--shards", type=int, default=2)
+    parser.add_argument("--shards", type=int, default=None, help="EXECUTOR_SHARDS (default: Troupe's own)")
     parser.add_argument("--split", action="store_true",
                         help="run the executors in a second process (ROLE=web + ROLE=executor)")
     parser.add_argument("--auth", choices=("bearer", "apikey"), default="bearer",

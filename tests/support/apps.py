@@ -22,7 +22,8 @@ def make_settings(tmp_path: Path, database_url: str, redis_url: str, **overrides
     return replace(
         base, data_dir=tmp_path / "data", database_url=database_url, redis_url=redis_url,
         stream_prefix=f"t{uuid.uuid4().hex[:10]}", bcrypt_rounds=4, tick_interval_ms=50,
-        order_rate_per_s=100_000, auth_rate_per_min=100_000, **overrides,
+        order_rate_per_s=100_000, auth_rate_per_min=100_000,
+        **{"shards_from_data": False, **overrides},  # the count given (2), as when EXECUTOR_SHARDS is set
     )
 
 

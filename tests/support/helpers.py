@@ -22,6 +22,7 @@ from typing import Any
 import aiohttp
 
 ROOT = Path(__file__).resolve().parents[2]
+OLD_DATABASE = ROOT / "tests" / "fixtures" / "troupe-82e4bfe.db"  # by commit 82e4bfe: before migrations and pins
 PASSWORD = "correct horse battery staple"
 
 
@@ -194,6 +195,9 @@ async def raw_http(host: str, port: int, request: bytes, timeout: float = 10.0) 
 
 
 # --- a real Troupe process, for tests that kill it -----------------------------------------------
+
+SPLIT_ENV = {"EXECUTOR_SHARDS": "2"}  # a split deployment states its shard count on every node, as compose.yaml does
+
 
 def server_env(data_dir: Path, overrides: dict[str, str]) -> dict[str, str]:
     """A test server's environment: fast bcrypt and ticks, no rate limits, no inherited fault."""

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from tests.support.helpers import METRICS_TOKEN as TOKEN
-from tests.support.helpers import ServerProcess, WsClient, auth, register, run_until_exit
+from tests.support.helpers import SPLIT_ENV, ServerProcess, WsClient, auth, register, run_until_exit
 from tests.support.helpers import metric_value as value
 from tests.support.helpers import parse_metrics as parse
 
@@ -27,8 +27,8 @@ def _free_port() -> int:
 
 async def test_web_and_executor_nodes_each_serve_their_metrics(tmp_path: Path) -> None:
     data, port = tmp_path / "data", _free_port()
-    web_node = ServerProcess(data, {"ROLE": "web", "NODE_NAME": "web-1", "METRICS_TOKEN": TOKEN})
-    executors = ServerProcess(data, {"ROLE": "executor", "NODE_NAME": "exec-1", "METRICS_TOKEN": TOKEN,
+    web_node = ServerProcess(data, {"ROLE": "web", "NODE_NAME": "web-1", **SPLIT_ENV, "METRICS_TOKEN": TOKEN})
+    executors = ServerProcess(data, {"ROLE": "executor", "NODE_NAME": "exec-1", **SPLIT_ENV, "METRICS_TOKEN": TOKEN,
                                      "METRICS_PORT": str(port)})
     loop = asyncio.get_running_loop()
     url = await loop.run_in_executor(None, web_node.start)

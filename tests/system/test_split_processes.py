@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 
 from app.persistence.models import Order
-from tests.support.helpers import PASSWORD, ServerProcess, WsClient, auth, new_email
+from tests.support.helpers import PASSWORD, SPLIT_ENV, ServerProcess, WsClient, auth, new_email
 from tests.support.invariants import server_books
 
 pytestmark = pytest.mark.crash
@@ -16,8 +16,8 @@ pytestmark = pytest.mark.crash
 
 async def test_executors_in_their_own_process_survive_a_kill(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    web_node = ServerProcess(data, {"ROLE": "web", "NODE_NAME": "web-1"})
-    executors = ServerProcess(data, {"ROLE": "executor", "NODE_NAME": "exec-1"})
+    web_node = ServerProcess(data, {"ROLE": "web", "NODE_NAME": "web-1", **SPLIT_ENV})
+    executors = ServerProcess(data, {"ROLE": "executor", "NODE_NAME": "exec-1", **SPLIT_ENV})
     url = web_node.start()
     executors.start()
     async with aiohttp.ClientSession(url, timeout=aiohttp.ClientTimeout(total=20)) as session:
@@ -50,9 +50,9 @@ async def test_executors_in_their_own_process_survive_a_kill(tmp_path: Path) -> 
 
 async def test_a_second_process_for_the_same_shard_refuses_to_start(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    web_node = ServerProcess(data, {"ROLE": "web", "NODE_NAME": "web-1"})
-    first = ServerProcess(data, {"ROLE": "executor", "NODE_NAME": "exec-1"})
-    second = ServerProcess(data, {"ROLE": "executor", "NODE_NAME": "exec-2", "EXECUTOR_SHARD_IDS": "1"})
+    web_node = ServerProcess(data, {"ROLE": "web", "NODE_NAME": "web-1", **SPLIT_ENV})
+    first = ServerProcess(data, {"ROLE": "executor", "NODE_NAME": "exec-1", **SPLIT_ENV})
+    second = ServerProcess(data, {"ROLE": "executor", "NODE_NAME": "exec-2", **SPLIT_ENV, "EXECUTOR_SHARD_IDS": "1"})
     web_node.start()
     first.start()
     with pytest.raises(RuntimeError, match="server exited"):

@@ -60,6 +60,11 @@ def test_a_port_in_use_is_refused_before_anything_starts(tmp_path: Path, busy_po
     assert sorted(p.name for p in data.iterdir()) == []
 
 
+def _ready_lines(server: ServerProcess) -> list[str]:
+    """The start-up summaries in the server's log, one per start: they name the actors it runs."""
+    return [line for line in server.log_path.read_text().splitlines() if "ready at" in line]
+
+
 def test_a_start_with_another_shard_count_than_the_data_is_refused(tmp_path: Path) -> None:
     """The first start pins EXECUTOR_SHARDS in the database; another count later is refused in one line that
     names the count to use, and the pinned count still starts."""
@@ -71,3 +76,18 @@ def test_a_start_with_another_shard_count_than_the_data_is_refused(tmp_path: Pat
     assert run_until_exit(tmp_path / "data", {"EXECUTOR_SHARDS": "1"}).returncode == 2
     server.start()
     assert server.stop() == 0
+    unset = ServerProcess(tmp_path / "data")  # EXECUTOR_SHARDS unset: the pinned count
+    unset.start()
+    assert unset.stop() == 0
+    assert "actors price-feed, executor-0, executor-1, broadcaster, gateway" in _ready_lines(unset)[-1]
+
+
+def test_a_new_database_without_executor_shards_runs_one_shard_and_keeps_it(tmp_path: Path) -> None:
+    """EXECUTOR_SHARDS unset on a new database: one shard, pinned, so asking for two later is refused."""
+    server = ServerProcess(tmp_path / "data")
+    server.start()
+    assert server.stop() == 0
+    started = _ready_lines(server)
+    assert len(started) == 1 and "actors price-feed, executor-0, broadcaster, gateway" in started[0]
+    line = _assert_one_line(run_until_exit(tmp_path / "data", {"EXECUTOR_SHARDS": "2"}), "EXECUTOR_SHARDS")
+    assert "sharded by 1" in line

@@ -7,7 +7,6 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import threading
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -28,15 +27,7 @@ from app.persistence.migrations import (
 )
 from app.persistence.models import ALL_MODELS, Balance, Fill, Order
 from app.persistence.schema import connect_database, init_database, migrate_schema
-
-FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "troupe-82e4bfe.db"
-
-
-@pytest.fixture
-def migrated(database_url: str) -> Iterator[str]:
-    init_database(database_url)
-    yield database_url
-    db.close()
+from tests.support.helpers import OLD_DATABASE
 
 
 def _model_indexes(model: Any) -> set[tuple[tuple[str, ...], bool]]:
@@ -95,7 +86,7 @@ def _rows(path: Path, table: str) -> list[tuple[Any, ...]]:
 
 def test_the_database_of_commit_82e4bfe_is_migrated_intact(tmp_path: Path) -> None:
     path = tmp_path / "troupe.db"
-    shutil.copy(FIXTURE, path)
+    shutil.copy(OLD_DATABASE, path)
     with sqlite3.connect(path) as conn:
         old_tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
                                                  "AND name NOT LIKE 'sqlite_%'")]
@@ -112,7 +103,7 @@ def test_the_database_of_commit_82e4bfe_is_migrated_intact(tmp_path: Path) -> No
         assert applied_versions() == list(range(1, LATEST + 1))
         for table, rows in before.items():  # every old column of every old row, byte for byte
             with sqlite3.connect(path) as conn:
-                old_columns = [r[1] for r in sqlite3.connect(FIXTURE).execute(f'PRAGMA table_info("{table}")')]
+                old_columns = [r[1] for r in sqlite3.connect(OLD_DATABASE).execute(f'PRAGMA table_info("{table}")')]
                 now = conn.execute(f'SELECT {", ".join(chr(34) + c + chr(34) for c in old_columns)} '  # noqa: S608
                                    f'FROM "{table}" ORDER BY 1, 2').fetchall()
             assert now == rows, table

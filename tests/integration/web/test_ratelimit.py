@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from app.embedded_redis import EmbeddedRedis
 from tests.support.helpers import new_email
@@ -61,13 +64,21 @@ async def test_calls_of_one_loop_turn_count_once_each_even_when_redis_lost_the_s
         assert [(v.allowed, v.levels) for v in verdicts] == [(True, (1,)), (True, (1,)), (True, (2,)), (False, (2,))]
 
 
-async def test_a_redis_outage_in_the_limiter_is_a_503_problem(make_client: Any, tmp_path: Path) -> None:
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    """A Redis server of the test's own, stopped after the app that used it (a fixture requested before
+    `make_client` is torn down after it), so no server outlives the test."""
     own = EmbeddedRedis(tmp_path / "own-redis")
-    client = await make_client(redis_url=own.start())
+    yield own
     own.stop()
+
+
+async def test_a_redis_outage_in_the_limiter_is_a_503_problem(own_redis: EmbeddedRedis, make_client: Any) -> None:
+    client = await make_client(redis_url=own_redis.start())
+    own_redis.stop()
     try:
         resp = await client.post("/auth/login", json={"email": new_email(), "password": WRONG})
         assert resp.status == 503 and resp.content_type == "application/problem+json"
         assert "Traceback" not in await resp.text()
     finally:
-        own.start()  # back for the app's shutdown and the fixture's cleanup
+        own_redis.start()  # back for the app's shutdown and the fixture's cleanup

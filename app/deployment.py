@@ -28,12 +28,12 @@ def data_shards() -> int:
 
 def check_executor_shards(shards: int) -> None:
     """Pin the count on a database that has none yet; ConfigError if it was pinned to another."""
-    pinned = int(pin(SHARDS, str(shards)))
-    if pinned != shards:
+    stored = int(pin(SHARDS, str(shards)))
+    if stored != shards:
         raise ConfigError(
-            f"EXECUTOR_SHARDS is {shards}, but this database's accounts are sharded by {pinned}: set "
-            f"EXECUTOR_SHARDS={pinned} (each account's balances, orders and CFD position ids belong to shard "
-            f"user_id % {pinned}; another count would hand them to shards that do not own them)")
+            f"EXECUTOR_SHARDS is {shards}, but this database's accounts are sharded by {stored}: set "
+            f"EXECUTOR_SHARDS={stored} (each account's balances, orders and CFD position ids belong to shard "
+            f"user_id % {stored}; another count would hand them to shards that do not own them)")
 
 
 def shard_count(settings: Settings) -> int:

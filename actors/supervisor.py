@@ -138,7 +138,10 @@ class Supervisor:
         self._stopping.set()
         if self._watchdog:
             self._watchdog.join(timeout=10)
-        stuck = {c.ref for c in reversed(self._children) if not self._stop_child(c)}
+        stuck: set[pykka.ActorRef | None] = set()
+        for child in reversed(self._children):
+            if not self._stop_child(child):
+                stuck.add(child.ref)
         leftover = [a for a in pykka.ActorRegistry.get_all() if a.is_alive() and a not in stuck]
         if leftover:
             log.error("supervisor: %d actors still alive after stop; stopping them", len(leftover))

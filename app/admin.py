@@ -141,12 +141,10 @@ def create_user(settings: Settings, email: str, password: str) -> UserSummary:
     try:
         # Pinned first, as a node's first start would: the new account must not make a new database look
         # like one from before the pin (which would keep the old default of two shards).
-        check_executor_shards(shard_count(settings))
+        _pin_shards(settings)
         user = open_account(email, hashed, settings.starting_wallet, _marks(settings), Vault(master_key), None, None)
     except EmailTaken:
         raise AdminError(f"{email} is taken") from None
-    except ConfigError as exc:
-        raise AdminError(str(exc)) from None
     finally:
         _close()
     return UserSummary(int(user.id), user.email, int(user.created_at), False)
@@ -160,29 +158,32 @@ def list_users(settings: Settings) -> list[UserSummary]:
         _close()
 
 
-def _shards(settings: Settings) -> int:
-    """The executor shard count, as a node would start with it (EXECUTOR_SHARDS, unset: what the data says):
-    the command reaches an account's shard only with the count the data is sharded by."""
-    _open(settings, create=False)
+def _pin_shards(settings: Settings) -> int:
+    """The executor shard count as a node would start with it (EXECUTOR_SHARDS, unset: what the data says),
+    pinned; on the open database. A command reaches an account's shard only with the count the data is
+    sharded by."""
     try:
         shards = shard_count(settings)
         check_executor_shards(shards)
         return shards
     except ConfigError as exc:
         raise AdminError(str(exc)) from None
-    finally:
-        _close()
+
+
+def _find_user(email: str) -> int:
+    """The id of the account with `email` (compared lower-cased), on the open database; AdminError if none."""
+    email = email.strip().lower()
+    user = user_by_email(email)
+    if user is None:
+        raise AdminError(f"no user {email}")
+    return int(user.id)
 
 
 def _user_id(settings: Settings, email: str) -> int:
     """The id of the account with `email` (compared lower-cased); AdminError if there is none."""
-    email = email.strip().lower()
     _open(settings, create=False)
     try:
-        user = user_by_email(email)
-        if user is None:
-            raise AdminError(f"no user {email}")
-        return int(user.id)
+        return _find_user(email)
     finally:
         _close()
 
@@ -212,8 +213,11 @@ def reset_account(settings: Settings, email: str, request_id: str | None = None,
     nothing more. Raises AdminError (no such user, no answer in time, refused)."""
     if settings.exchange == "binance":
         raise AdminError("an account can be reset with EXCHANGE=simulator only")
-    user_id = _user_id(settings, email)
-    shards = _shards(settings)
+    _open(settings, create=False)
+    try:
+        user_id, shards = _find_user(email), _pin_shards(settings)
+    finally:
+        _close()
     request_id = request_id or f"cli-{os.urandom(8).hex()}"
     url = redis_url_of(settings)
     client = connect_once(url, PROBE_TIMEOUT_S)

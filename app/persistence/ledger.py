@@ -41,7 +41,6 @@ class BalanceCache:
     def clear(self) -> None:
         self._accounts.clear()
 
-
     def lock(self, keys: list[tuple[str, str]]) -> None:
         """Read these balance rows under a row lock, creating the missing ones, in key order (so writers that
         share rows never deadlock on them): for accounts that no single writer owns."""

@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from tests.support.fakes.binance import FakeBinance
-from tests.support.helpers import PASSWORD, ServerProcess, WsClient, auth, new_email
+from tests.support.helpers import PASSWORD, ServerProcess, auth, await_filled, new_email
 
 pytestmark = pytest.mark.crash
 
@@ -46,14 +46,9 @@ async def test_killed_around_the_exchange_call_orders_exactly_once(fake: FakeBin
 
         url = await loop.run_in_executor(None, server.start)
         async with aiohttp.ClientSession(url) as session:
-            ticket = (await (await session.post("/api/ws-ticket", headers=auth(token))).json())["ticket"]
-            ws = WsClient(await session.ws_connect(f"/ws?ticket={ticket}"))
-            snapshot = await ws.wait_for(lambda m: m["type"] == "SNAPSHOT")
-            if not any(o["orderId"] == order_id and o["status"] == "FILLED" for o in snapshot["recentOrders"]):
-                await ws.order_status(order_id, {"FILLED"}, timeout=30)
+            await await_filled(session, token, {order_id}, timeout=30)
             order = await (await session.get(f"/api/trading/orders/{order_id}", headers=auth(token))).json()
             assert order["status"] == "FILLED" and len(order["fills"]) == 1
-            await ws.close()
         assert len(fake.orders_with(cid)) == 1
     finally:
         await loop.run_in_executor(None, server.stop)

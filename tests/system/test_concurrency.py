@@ -60,7 +60,6 @@ async def test_thousand_concurrent_orders_never_overdraw(aiohttp_client: Any, tm
     drop_keys(redis_url, settings.stream_prefix)
 
 
-
 async def _register_at_once(aiohttp_client: Any, tmp_path: Path, database_url: str, redis_url: str,
                             emails: list[str]) -> tuple[list[int], dict[str, Decimal], dict[str, Decimal]]:
     """Register every e-mail at once on a fresh database: the statuses, the genesis account's balances and the

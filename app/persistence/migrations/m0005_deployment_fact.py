@@ -3,7 +3,7 @@
 Accounts belong to executor shard `user_id % EXECUTOR_SHARDS`, each shard books against house accounts of
 its own and numbers CFD positions by the count: a start with another count would hand accounts to shards
 that do not own them. A database from before this migration is pinned to the count of its first start
-after it, which is the count it ran with (the default has not changed).
+after it: EXECUTOR_SHARDS if set, else 2, the default it ran with (`app/deployment.data_shards`).
 """
 
 from __future__ import annotations
